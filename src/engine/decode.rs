@@ -1,0 +1,164 @@
+//! Decoders for keys that sit encoded: base64 (Kubernetes Secrets,
+//! `.dockerconfigjson`, `Authorization: Basic` headers) and percent-encoding
+//! (URLs, form bodies).
+//!
+//! Decoding every base64-looking run in every file would put a decoder in the
+//! hot loop. Instead, each keyword's base64 forms are added to the prefilter
+//! automaton (`base64_fragments`): a keyword inside base64 text always shows
+//! up as one of three fixed character runs, one per alignment. Only a hit on
+//! such a fragment makes the matcher decode the run around it.
+
+use base64::alphabet;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use base64::Engine as _;
+
+/// The shortest fragment worth adding to the automaton: shorter ones would
+/// fire on ordinary identifiers.
+const MIN_FRAGMENT: usize = 5;
+/// The longest base64 run decoded around a fragment hit.
+const MAX_RUN: usize = 1 << 20;
+
+/// The base64 character runs that appear wherever `literal` is base64-encoded,
+/// at each of the three byte alignments. Only characters whose six bits all
+/// come from `literal` are kept, so the fragments do not depend on the bytes
+/// around it.
+pub(crate) fn base64_fragments(literal: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for shift in 0..3usize {
+        let mut padded = vec![0u8; shift];
+        padded.extend_from_slice(literal);
+        let encoded = base64::engine::general_purpose::STANDARD_NO_PAD.encode(&padded);
+        let bits_start = 8 * shift;
+        let bits_end = 8 * (shift + literal.len());
+        let first = bits_start.div_ceil(6);
+        let last = bits_end / 6; // exclusive
+        if last > first && last - first >= MIN_FRAGMENT {
+            out.push(encoded.as_bytes()[first..last].to_vec());
+        }
+    }
+    out
+}
+
+fn is_base64_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'-' || b == b'_'
+}
+
+/// The base64 run around `pos`: maximal on both sides, `=` padding included.
+pub(crate) fn base64_run(buf: &[u8], pos: usize) -> (usize, usize) {
+    let floor = pos.saturating_sub(MAX_RUN);
+    let mut start = pos;
+    while start > floor && is_base64_byte(buf[start - 1]) {
+        start -= 1;
+    }
+    let ceil = (pos + MAX_RUN).min(buf.len());
+    let mut end = pos;
+    while end < ceil && is_base64_byte(buf[end]) {
+        end += 1;
+    }
+    while end < buf.len() && end - start < MAX_RUN && buf[end] == b'=' {
+        end += 1;
+    }
+    (start, end)
+}
+
+const LENIENT: GeneralPurposeConfig = GeneralPurposeConfig::new()
+    .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+    .with_decode_allow_trailing_bits(true);
+const STANDARD: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, LENIENT);
+const URL_SAFE: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, LENIENT);
+
+/// Decode a base64 run, standard or URL-safe alphabet, tolerating a missing
+/// padding and a dangling last character.
+pub(crate) fn decode_base64(run: &[u8]) -> Option<Vec<u8>> {
+    let mut body = run;
+    while let [rest @ .., b'='] = body {
+        body = rest;
+    }
+    if body.len() % 4 == 1 {
+        body = &body[..body.len() - 1];
+    }
+    if body.len() < 8 {
+        return None;
+    }
+    let url_safe = body.iter().any(|&b| b == b'-' || b == b'_');
+    let engine = if url_safe { &URL_SAFE } else { &STANDARD };
+    engine.decode(body).ok()
+}
+
+/// Does `window` hold a percent-escape (`%2F`)?
+pub(crate) fn has_percent_escape(window: &[u8]) -> bool {
+    memchr::memchr_iter(b'%', window).any(|i| {
+        window.len() > i + 2
+            && window[i + 1].is_ascii_hexdigit()
+            && window[i + 2].is_ascii_hexdigit()
+    })
+}
+
+/// Percent-decode `input` into `out`, recording for every output byte the
+/// offset of the input byte it came from, so that a match in the decoded text
+/// can be reported at its encoded location.
+pub(crate) fn percent_decode_mapped(input: &[u8], out: &mut Vec<u8>, map: &mut Vec<usize>) {
+    out.clear();
+    map.clear();
+    let mut i = 0;
+    while i < input.len() {
+        if input[i] == b'%' && i + 2 < input.len() {
+            if let (Some(h), Some(l)) = (hex(input[i + 1]), hex(input[i + 2])) {
+                out.push(h << 4 | l);
+                map.push(i);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(input[i]);
+        map.push(i);
+        i += 1;
+    }
+}
+
+fn hex(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).map(|d| d as u8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fragments_are_found_in_any_alignment() {
+        let key = b"sk-kunavo-4fQ9x2LmN8pR7tV1wZ3yB6cD0eH5jK";
+        let frags = base64_fragments(b"sk-kunavo-");
+        assert_eq!(frags.len(), 3);
+        for pad in ["", "a", "ab", "abc"] {
+            let mut text = pad.as_bytes().to_vec();
+            text.extend_from_slice(key);
+            let enc = base64::engine::general_purpose::STANDARD.encode(&text);
+            assert!(
+                frags
+                    .iter()
+                    .any(|f| enc.as_bytes().windows(f.len()).any(|w| w == &f[..])),
+                "no fragment in {enc}"
+            );
+        }
+    }
+
+    #[test]
+    fn run_and_decode() {
+        let text = b"data:\n  key: c2stcG52LWFiYw==\n";
+        let pos = 16;
+        let (s, e) = base64_run(text, pos);
+        assert_eq!(&text[s..e], b"c2stcG52LWFiYw==");
+        assert_eq!(decode_base64(&text[s..e]).unwrap(), b"sk-pnv-abc");
+    }
+
+    #[test]
+    fn percent_decoding_keeps_offsets() {
+        let mut out = Vec::new();
+        let mut map = Vec::new();
+        percent_decode_mapped(b"a%2Fb%zz", &mut out, &mut map);
+        assert_eq!(out, b"a/b%zz");
+        assert_eq!(map, vec![0, 1, 4, 5, 6, 7]);
+        assert!(has_percent_escape(b"x%2F"));
+        assert!(!has_percent_escape(b"x%2"));
+    }
+}

@@ -1,0 +1,658 @@
+//! The matcher: one Aho-Corasick pass over a buffer for every rule's
+//! keywords, then each candidate rule's regex near its hits only, then the
+//! filters (placeholders, entropy, context) and overlap resolution between
+//! rules that claim the same secret.
+//!
+//! Cost grows with the input size and the number of keyword hits, not with
+//! rules x input: a rule whose keywords do not occur never runs. The regex of
+//! a rule sees `window` bytes around each hit (overlapping windows merged),
+//! plus a bounded overrun so that a secret crossing the window's end is
+//! still captured whole.
+//!
+//! `Matcher` is immutable and shared by all threads; the per-thread scratch
+//! space is `Scratch`.
+
+pub(crate) mod decode;
+pub(crate) mod filters;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+
+use crate::rules::{Rule, RuleSet};
+
+/// How far past the end of a window a match that started inside it may run.
+const OVERRUN: usize = 4096;
+/// How deep encoded content is unwrapped (`.dockerconfigjson` holds base64
+/// inside base64).
+const MAX_DECODE_DEPTH: u8 = 2;
+/// How far around a secret `context.lines` looks at most, in bytes, so that a
+/// single-line file cannot make a context check scan the whole file per hit.
+const MAX_CONTEXT_SPAN: usize = 64 * 1024;
+
+/// How a secret was found when it was not plain text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Encoding {
+    Base64,
+    Percent,
+}
+
+impl Encoding {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Encoding::Base64 => "base64",
+            Encoding::Percent => "percent",
+        }
+    }
+}
+
+/// One secret found in a buffer.
+#[derive(Clone, Debug)]
+pub struct Match {
+    /// Index into the rule set.
+    pub rule: usize,
+    /// Where it is in the buffer scanned. For an encoded secret, this is the
+    /// span of the encoded text.
+    pub start: usize,
+    pub end: usize,
+    /// The secret itself (decoded when it was encoded).
+    pub secret: Vec<u8>,
+    /// Length of the rule's literal prefix at the start of the secret.
+    pub prefix_len: usize,
+    pub encoding: Option<Encoding>,
+    /// True when the rule names alternatives and no evidence chose between them.
+    pub ambiguous: bool,
+    /// Other providers whose rules matched the same secret.
+    pub alternatives: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum PatternKind {
+    /// A rule keyword as written: index into `keyword_rules`.
+    Plain(usize),
+    /// A base64 fragment of some keyword, at this decoding depth.
+    Base64,
+}
+
+/// The compiled matcher for a rule set.
+pub struct Matcher {
+    rules: RuleSet,
+    automaton: AhoCorasick,
+    patterns: Vec<PatternKind>,
+    /// For each distinct keyword, the rules that hit on it, including the
+    /// rules of shorter keywords it contains (the automaton reports only the
+    /// longest keyword at a position).
+    keyword_rules: Vec<Vec<usize>>,
+}
+
+/// Per-thread scratch space, reused across buffers.
+#[derive(Default)]
+pub struct Scratch {
+    hits: Vec<(usize, usize, usize)>,
+    b64_hits: Vec<usize>,
+    decoded: Vec<u8>,
+    map: Vec<usize>,
+}
+
+impl Matcher {
+    pub fn new(rules: RuleSet) -> Matcher {
+        // Distinct keywords, lowercased (the automaton is case-insensitive).
+        let mut keywords: Vec<Vec<u8>> = Vec::new();
+        for rule in rules.rules() {
+            for k in &rule.spec.keywords {
+                let k = k.as_bytes().to_ascii_lowercase();
+                if !keywords.contains(&k) {
+                    keywords.push(k);
+                }
+            }
+        }
+        let keyword_rules: Vec<Vec<usize>> = keywords
+            .iter()
+            .map(|kw| {
+                rules
+                    .rules()
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, r)| {
+                        r.spec
+                            .keywords
+                            .iter()
+                            .any(|k| filters::contains(kw, &k.as_bytes().to_ascii_lowercase()))
+                    })
+                    .map(|(i, _)| i)
+                    .collect()
+            })
+            .collect();
+
+        let mut patterns: Vec<Vec<u8>> = Vec::new();
+        let mut kinds = Vec::new();
+        for (i, k) in keywords.iter().enumerate() {
+            patterns.push(k.clone());
+            kinds.push(PatternKind::Plain(i));
+        }
+        // Base64 forms of every keyword as the rules spell it (base64 is
+        // case-sensitive), and the base64 forms of those for double encoding.
+        let mut seen = std::collections::HashSet::new();
+        for rule in rules.rules() {
+            for k in &rule.spec.keywords {
+                for frag in decode::base64_fragments(k.as_bytes()) {
+                    for f2 in decode::base64_fragments(&frag) {
+                        if seen.insert(f2.clone()) {
+                            patterns.push(f2);
+                            kinds.push(PatternKind::Base64);
+                        }
+                    }
+                    if seen.insert(frag.clone()) {
+                        patterns.push(frag);
+                        kinds.push(PatternKind::Base64);
+                    }
+                }
+            }
+        }
+        let automaton = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(&patterns)
+            .expect("keyword automaton: patterns are non-empty literals, checked by Rule::compile");
+        Matcher {
+            rules,
+            automaton,
+            patterns: kinds,
+            keyword_rules,
+        }
+    }
+
+    pub fn rules(&self) -> &RuleSet {
+        &self.rules
+    }
+
+    /// Find every secret in `buf`.
+    pub fn find(&self, buf: &[u8], scratch: &mut Scratch) -> Vec<Match> {
+        self.find_resolved(buf, &[], 0, scratch)
+    }
+
+    fn find_resolved(
+        &self,
+        buf: &[u8],
+        parents: &[&[u8]],
+        depth: u8,
+        scratch: &mut Scratch,
+    ) -> Vec<Match> {
+        let mut out = Vec::new();
+        self.find_at_depth(buf, parents, depth, scratch, &mut out);
+        resolve_overlaps(self.rules.rules(), &mut out);
+        out
+    }
+
+    fn find_at_depth(
+        &self,
+        buf: &[u8],
+        parents: &[&[u8]],
+        depth: u8,
+        scratch: &mut Scratch,
+        out: &mut Vec<Match>,
+    ) {
+        let rules = self.rules.rules();
+        scratch.hits.clear();
+        scratch.b64_hits.clear();
+        for m in self.automaton.find_iter(buf) {
+            match self.patterns[m.pattern().as_usize()] {
+                PatternKind::Plain(k) => {
+                    for &r in &self.keyword_rules[k] {
+                        scratch.hits.push((r, m.start(), m.end()));
+                    }
+                }
+                PatternKind::Base64 => {
+                    if depth < MAX_DECODE_DEPTH {
+                        scratch.b64_hits.push(m.start());
+                    }
+                }
+            }
+        }
+        scratch.hits.sort_unstable();
+
+        // Merge each rule's hit windows and run its regex over them.
+        let hits = std::mem::take(&mut scratch.hits);
+        let mut i = 0;
+        while i < hits.len() {
+            let rule_idx = hits[i].0;
+            let rule = &rules[rule_idx];
+            let mut ws = hits[i].1.saturating_sub(rule.window);
+            let mut we = (hits[i].2 + rule.window).min(buf.len());
+            i += 1;
+            loop {
+                let next = hits.get(i).filter(|h| h.0 == rule_idx);
+                match next {
+                    Some(&(_, s, e)) if s.saturating_sub(rule.window) <= we => {
+                        we = we.max((e + rule.window).min(buf.len()));
+                        i += 1;
+                    }
+                    _ => {
+                        self.run_rule(rule_idx, buf, ws, we, parents, scratch, out);
+                        match next {
+                            Some(&(_, s, e)) => {
+                                ws = s.saturating_sub(rule.window);
+                                we = (e + rule.window).min(buf.len());
+                                i += 1;
+                            }
+                            None => break,
+                        }
+                    }
+                }
+            }
+        }
+        scratch.hits = hits;
+
+        // Base64 runs around fragment hits: decode once per run, scan inside.
+        if !scratch.b64_hits.is_empty() {
+            let b64_hits = std::mem::take(&mut scratch.b64_hits);
+            let mut done_until = 0;
+            let mut chain: Vec<&[u8]> = parents.to_vec();
+            chain.push(buf);
+            for &pos in &b64_hits {
+                if pos < done_until {
+                    continue;
+                }
+                let (rs, re) = decode::base64_run(buf, pos);
+                done_until = re;
+                let Some(decoded) = decode::decode_base64(&buf[rs..re]) else {
+                    continue;
+                };
+                let mut inner_scratch = Scratch::default();
+                let inner = self.find_resolved(&decoded, &chain, depth + 1, &mut inner_scratch);
+                for mut m in inner {
+                    m.start = rs;
+                    m.end = re;
+                    m.encoding = Some(Encoding::Base64);
+                    out.push(m);
+                }
+            }
+            scratch.b64_hits = b64_hits;
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn run_rule(
+        &self,
+        rule_idx: usize,
+        buf: &[u8],
+        ws: usize,
+        we: usize,
+        parents: &[&[u8]],
+        scratch: &mut Scratch,
+        out: &mut Vec<Match>,
+    ) {
+        let rule = &self.rules.rules()[rule_idx];
+        let haystack = &buf[..(we + OVERRUN).min(buf.len())];
+        let mut pos = ws;
+        while pos < we {
+            let Some(caps) = rule.regex.captures_at(haystack, pos) else {
+                break;
+            };
+            let whole = caps.get(0).expect("group 0 always participates");
+            if whole.start() >= we {
+                break;
+            }
+            pos = if whole.end() > whole.start() {
+                whole.end()
+            } else {
+                whole.start() + 1
+            };
+            let Some(secret) = caps.get(rule.secret_group) else {
+                continue;
+            };
+            if let Some(m) = self.accept(rule_idx, buf, secret.start(), secret.end(), parents) {
+                out.push(m);
+            }
+        }
+
+        // Percent-encoded text: decode the window and look again.
+        let window = &buf[ws..we];
+        if decode::has_percent_escape(window) {
+            let mut decoded = std::mem::take(&mut scratch.decoded);
+            let mut map = std::mem::take(&mut scratch.map);
+            decode::percent_decode_mapped(window, &mut decoded, &mut map);
+            for caps in rule.regex.captures_iter(&decoded) {
+                let Some(secret) = caps.get(rule.secret_group) else {
+                    continue;
+                };
+                let encoded_start = ws + map[secret.start()];
+                let last = map[secret.end() - 1];
+                let encoded_end = ws
+                    + if window[last] == b'%' {
+                        last + 3
+                    } else {
+                        last + 1
+                    };
+                if encoded_end - encoded_start == secret.len() {
+                    continue; // nothing was encoded: the plain pass has it
+                }
+                let bytes = &decoded[secret.start()..secret.end()];
+                if let Some(mut m) =
+                    self.accept_bytes(rule_idx, bytes, &decoded, secret.start(), parents)
+                {
+                    m.start = encoded_start;
+                    m.end = encoded_end;
+                    m.encoding = Some(Encoding::Percent);
+                    out.push(m);
+                }
+            }
+            scratch.decoded = decoded;
+            scratch.map = map;
+        }
+    }
+
+    fn accept(
+        &self,
+        rule_idx: usize,
+        buf: &[u8],
+        start: usize,
+        end: usize,
+        parents: &[&[u8]],
+    ) -> Option<Match> {
+        let mut m = self.accept_bytes(rule_idx, &buf[start..end], buf, start, parents)?;
+        m.start = start;
+        m.end = end;
+        Some(m)
+    }
+
+    /// Apply the filters to a candidate secret found at `at` in `buf`.
+    fn accept_bytes(
+        &self,
+        rule_idx: usize,
+        secret: &[u8],
+        buf: &[u8],
+        at: usize,
+        parents: &[&[u8]],
+    ) -> Option<Match> {
+        let rule = &self.rules.rules()[rule_idx];
+        let prefix_len = literal_prefix_len(rule, secret);
+        if filters::is_placeholder(secret, prefix_len) {
+            return None;
+        }
+        if let Some(min) = rule.spec.min_entropy {
+            if filters::shannon_entropy(secret) < min {
+                return None;
+            }
+        }
+        let mut attributed = false;
+        if let Some(ctx) = &rule.context {
+            let found = context_present(ctx, buf, at, parents);
+            if ctx.required && !found {
+                return None;
+            }
+            attributed = found;
+        }
+        Some(Match {
+            rule: rule_idx,
+            start: at,
+            end: at + secret.len(),
+            secret: secret.to_vec(),
+            prefix_len,
+            encoding: None,
+            ambiguous: !rule.spec.alternatives.is_empty() && !attributed,
+            alternatives: Vec::new(),
+        })
+    }
+}
+
+/// The longest of the rule's keywords that starts the secret.
+fn literal_prefix_len(rule: &Rule, secret: &[u8]) -> usize {
+    rule.spec
+        .keywords
+        .iter()
+        .map(|k| k.as_bytes())
+        .filter(|k| secret.len() >= k.len() && secret[..k.len()].eq_ignore_ascii_case(k))
+        .map(|k| k.len())
+        .max()
+        .unwrap_or(0)
+}
+
+/// Is there evidence for the rule's provider near `at` in `buf`, or anywhere
+/// in the buffers this one was decoded from?
+fn context_present(ctx: &crate::rules::Context, buf: &[u8], at: usize, parents: &[&[u8]]) -> bool {
+    let region = if ctx.lines == 0 {
+        buf
+    } else {
+        let (s, e) = lines_around(buf, at, ctx.lines);
+        &buf[s..e]
+    };
+    if ctx.regexes.iter().any(|r| r.is_match(region)) {
+        return true;
+    }
+    parents
+        .iter()
+        .any(|p| ctx.regexes.iter().any(|r| r.is_match(p)))
+}
+
+/// The byte span of the `n` lines before and after the line holding `at`,
+/// bounded by `MAX_CONTEXT_SPAN` on each side.
+fn lines_around(buf: &[u8], at: usize, n: usize) -> (usize, usize) {
+    let floor = at.saturating_sub(MAX_CONTEXT_SPAN);
+    let mut start = at;
+    for _ in 0..=n {
+        match memchr::memrchr(b'\n', &buf[floor..start]) {
+            Some(i) => start = floor + i,
+            None => {
+                start = floor;
+                break;
+            }
+        }
+    }
+    let ceil = (at + MAX_CONTEXT_SPAN).min(buf.len());
+    let mut end = at;
+    for _ in 0..=n {
+        match memchr::memchr(b'\n', &buf[end..ceil]) {
+            Some(i) => end = end + i + 1,
+            None => {
+                end = ceil;
+                break;
+            }
+        }
+    }
+    (start, end)
+}
+
+/// Where several rules claim overlapping secrets, keep the highest priority
+/// (then the longer secret, then the earlier rule) and record the others'
+/// providers as alternatives.
+///
+/// Secrets found inside one base64 run all carry the run's span, and were
+/// already resolved against each other when the run was scanned: among them
+/// only exact duplicates (the same secret found twice) collapse.
+fn resolve_overlaps(rules: &[Rule], matches: &mut Vec<Match>) {
+    let (mut encoded, plain): (Vec<Match>, Vec<Match>) = matches
+        .drain(..)
+        .partition(|m| m.encoding == Some(Encoding::Base64));
+    let mut plain = plain;
+    plain.sort_by_key(|m| (m.start, m.end));
+    let mut group: Vec<Match> = Vec::new();
+    let mut group_end = 0;
+    for m in plain {
+        if !group.is_empty() && m.start >= group_end {
+            matches.push(pick(rules, std::mem::take(&mut group)));
+        }
+        group_end = if group.is_empty() {
+            m.end
+        } else {
+            group_end.max(m.end)
+        };
+        group.push(m);
+    }
+    if !group.is_empty() {
+        matches.push(pick(rules, group));
+    }
+    encoded.sort_by(|a, b| {
+        (a.start, a.end, &a.secret)
+            .cmp(&(b.start, b.end, &b.secret))
+            .then(rules[b.rule].priority.cmp(&rules[a.rule].priority))
+    });
+    encoded.dedup_by(|later, first| {
+        (later.start, later.end, &later.secret) == (first.start, first.end, &first.secret)
+    });
+    matches.extend(encoded);
+    matches.sort_by_key(|m| (m.start, m.end));
+}
+
+fn pick(rules: &[Rule], mut group: Vec<Match>) -> Match {
+    let best = (0..group.len())
+        .max_by(|&a, &b| {
+            let (ma, mb) = (&group[a], &group[b]);
+            rules[ma.rule]
+                .priority
+                .cmp(&rules[mb.rule].priority)
+                .then(ma.secret.len().cmp(&mb.secret.len()))
+                .then(mb.rule.cmp(&ma.rule))
+        })
+        .expect("groups are never empty");
+    let mut winner = group.swap_remove(best);
+    winner.alternatives = winner_alternatives(rules, &winner, &group);
+    winner
+}
+
+fn winner_alternatives(rules: &[Rule], winner: &Match, losers: &[Match]) -> Vec<String> {
+    let own = rules[winner.rule].provider();
+    let mut alts: Vec<String> = Vec::new();
+    let named = if winner.ambiguous {
+        rules[winner.rule].spec.alternatives.as_slice()
+    } else {
+        &[]
+    };
+    for p in losers
+        .iter()
+        .map(|m| rules[m.rule].provider())
+        .chain(named.iter().map(String::as_str))
+    {
+        if p != own && !alts.iter().any(|a| a == p) {
+            alts.push(p.to_string());
+        }
+    }
+    alts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::{parse_rule_file, Rule};
+
+    fn matcher(toml: &str) -> Matcher {
+        let rules = parse_rule_file("test.toml", toml)
+            .unwrap()
+            .into_iter()
+            .map(|s| Rule::compile(s, "test.toml").unwrap())
+            .collect();
+        Matcher::new(RuleSet::new(rules).unwrap())
+    }
+
+    const RULES: &str = r#"
+[[rules]]
+id = "demo-key"
+description = "demo"
+provider = "demo"
+severity = "high"
+regex = '''\b(dkey_[A-Za-z0-9]{20,})'''
+keywords = ["dkey_"]
+min_entropy = 3.0
+
+[[rules]]
+id = "generic-key"
+description = "generic"
+provider = "generic"
+severity = "low"
+priority = 10
+alternatives = ["other"]
+regex = '''\b([a-z]{2,4}_[A-Za-z0-9]{20,})'''
+keywords = ["_"]
+"#;
+
+    #[test]
+    fn finds_prefix_key_and_prefers_priority() {
+        let m = matcher(RULES);
+        let buf = b"token = \"dkey_4fQ9x2LmN8pR7tV1wZ3yB6cD\"\n";
+        let found = m.find(buf, &mut Scratch::default());
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(m.rules().rules()[found[0].rule].id(), "demo-key");
+        assert_eq!(
+            &buf[found[0].start..found[0].end],
+            b"dkey_4fQ9x2LmN8pR7tV1wZ3yB6cD"
+        );
+        assert_eq!(found[0].alternatives, vec!["generic".to_string()]);
+        assert!(!found[0].ambiguous);
+    }
+
+    #[test]
+    fn generic_alone_is_ambiguous() {
+        let m = matcher(RULES);
+        let found = m.find(b"zz_4fQ9x2LmN8pR7tV1wZ3yB6cD", &mut Scratch::default());
+        assert_eq!(found.len(), 1);
+        assert!(found[0].ambiguous);
+        assert_eq!(found[0].alternatives, vec!["other".to_string()]);
+    }
+
+    #[test]
+    fn window_overrun_captures_whole_secret() {
+        let m = matcher(RULES);
+        let mut buf = b"dkey_".to_vec();
+        buf.extend(std::iter::repeat_n(b"aB3".as_slice(), 400).flatten());
+        let found = m.find(&buf, &mut Scratch::default());
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].end, buf.len());
+    }
+
+    #[test]
+    fn base64_and_percent_encoded_keys_are_found() {
+        use base64::Engine as _;
+        let m = matcher(RULES);
+        let key = "dkey_4fQ9x2LmN8pR7tV1wZ3yB6cD";
+        let enc = base64::engine::general_purpose::STANDARD.encode(format!("user:{key}"));
+        let buf = format!("Authorization: Basic {enc}\n");
+        let found = m.find(buf.as_bytes(), &mut Scratch::default());
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].secret, key.as_bytes());
+        assert_eq!(found[0].encoding, Some(Encoding::Base64));
+        assert_eq!(
+            &buf.as_bytes()[found[0].start..found[0].end],
+            enc.as_bytes()
+        );
+
+        // Double base64, as in .dockerconfigjson.
+        let inner = base64::engine::general_purpose::STANDARD.encode(format!("u:{key}"));
+        let outer = base64::engine::general_purpose::STANDARD
+            .encode(format!("{{\"auths\":{{\"r\":{{\"auth\":\"{inner}\"}}}}}}"));
+        let found = m.find(outer.as_bytes(), &mut Scratch::default());
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].secret, key.as_bytes());
+
+        let buf = b"url=https://x/?k=dkey_4fQ9x2LmN8pR7t%2BV1wZ3yB6cD";
+        let m2 = matcher(&RULES.replace("[A-Za-z0-9]{20,}", "[A-Za-z0-9+]{20,}"));
+        let found = m2.find(buf, &mut Scratch::default());
+        assert!(
+            found
+                .iter()
+                .any(|f| f.secret == b"dkey_4fQ9x2LmN8pR7t+V1wZ3yB6cD"),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn placeholders_and_low_entropy_are_dropped() {
+        let m = matcher(RULES);
+        for text in [
+            "dkey_xxxxxxxxxxxxxxxxxxxxxxxx",
+            "dkey_aaaaaaaaaaaaaaaaaaaaaaaaab",
+            "dkey_YOURKEYHERE12345678901",
+        ] {
+            let found = m.find(text.as_bytes(), &mut Scratch::default());
+            assert!(
+                found
+                    .iter()
+                    .all(|f| m.rules().rules()[f.rule].id() != "demo-key"),
+                "{text}: {found:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn lines_around_is_bounded() {
+        let buf = b"a\nb\nc\nd\ne\n";
+        assert_eq!(lines_around(buf, 4, 1), (1, 8));
+    }
+}

@@ -1,0 +1,167 @@
+//! A finding: one secret at one place, with what is known about it. Owns the
+//! fingerprint (stable when lines move) and redaction (the only way a secret
+//! is shown unless the user asks for it).
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::rules::Severity;
+
+/// Where the scanned bytes came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    File,
+    Stdin,
+    Git,
+    Staged,
+}
+
+/// The commit that introduced a secret found in git history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitInfo {
+    pub id: String,
+    pub author_name: String,
+    pub author_email: String,
+    /// RFC 3339.
+    pub date: String,
+    pub summary: String,
+    /// Every path at which the same blob appears, with the first commit that
+    /// introduced it there (the reported `path` is one of them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub other_locations: Vec<BlobLocation>,
+    /// True for objects that no ref reaches (`--all-objects`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unreachable: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobLocation {
+    pub path: String,
+    pub commit: String,
+}
+
+/// The result of asking a provider whether a key works.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verification {
+    /// `live`, `dead` or `unknown`.
+    pub verdict: String,
+    /// The HTTP status seen, if any.
+    pub status: Option<u16>,
+    pub detail: String,
+}
+
+/// One secret at one place.
+#[derive(Clone, Debug)]
+pub struct Finding {
+    pub rule_id: String,
+    pub description: String,
+    pub provider: String,
+    pub severity: Severity,
+    pub path: String,
+    pub line: usize,
+    pub column: usize,
+    pub end_line: usize,
+    pub end_column: usize,
+    /// The raw secret. Only reporters with `show_secrets` print it.
+    pub secret: String,
+    /// The secret cut to its prefix and a few characters.
+    pub redacted: String,
+    pub fingerprint: String,
+    pub source: SourceKind,
+    pub commit: Option<CommitInfo>,
+    pub verification: Option<Verification>,
+    pub encoding: Option<&'static str>,
+    pub ambiguous: bool,
+    pub alternatives: Vec<String>,
+    /// The line holding the secret, with the secret masked, control
+    /// characters escaped and length bounded.
+    pub snippet: String,
+}
+
+/// SHA-256 of `bytes` as lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    let mut s = String::with_capacity(64);
+    for b in digest {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}
+
+/// A finding's identity across runs: the rule, the path and the secret, but
+/// not the line, so that findings survive edits above them. The secret enters
+/// only through a hash, so fingerprints are safe to store in baselines.
+pub fn fingerprint(rule_id: &str, path: &str, secret: &[u8]) -> String {
+    let mut h = Sha256::new();
+    h.update(rule_id.as_bytes());
+    h.update([0]);
+    h.update(path.as_bytes());
+    h.update([0]);
+    h.update(Sha256::digest(secret));
+    let digest = h.finalize();
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Cut a secret to its literal prefix plus at most four characters, fewer
+/// for short secrets, so that a redacted report never gives away a
+/// guessable share of a password.
+pub fn redact(secret: &str, prefix_len: usize) -> String {
+    let prefix_len = floor_boundary(secret, prefix_len.min(secret.len()));
+    let (prefix, body) = secret.split_at(prefix_len);
+    let shown = (body.chars().count() / 4).min(4);
+    let visible: String = body.chars().take(shown).collect();
+    format!("{prefix}{visible}…")
+}
+
+fn floor_boundary(s: &str, mut i: usize) -> usize {
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// Make `text` safe to print on a terminal: control characters (a file's
+/// contents are attacker-controlled) become escapes.
+pub fn sanitize(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\t' => out.push(' '),
+            c if c.is_control() => out.push_str(&c.escape_default().to_string()),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redaction_keeps_prefix_and_at_most_four_characters() {
+        assert_eq!(
+            redact("sk-kunavo-4fQ9x2LmN8pR7tV1wZ3yB6cD0eH5jK", 10),
+            "sk-kunavo-4fQ9…"
+        );
+        assert_eq!(redact("hunter2", 0), "h…");
+        assert_eq!(redact("abc", 0), "…");
+        // A prefix length inside a multi-byte character does not panic.
+        assert_eq!(redact("éééééééé", 1), "éé…");
+    }
+
+    #[test]
+    fn fingerprint_ignores_line_but_not_path_or_rule() {
+        let a = fingerprint("kunavo-api-key", "a.py", b"sk-kunavo-x");
+        assert_eq!(a, fingerprint("kunavo-api-key", "a.py", b"sk-kunavo-x"));
+        assert_ne!(a, fingerprint("kunavo-api-key", "b.py", b"sk-kunavo-x"));
+        assert_ne!(a, fingerprint("other", "a.py", b"sk-kunavo-x"));
+        assert_eq!(a.len(), 32);
+    }
+
+    #[test]
+    fn sanitize_escapes_control_characters() {
+        assert_eq!(sanitize("a\x1b[31mb\tc"), "a\\u{1b}[31mb c");
+    }
+}

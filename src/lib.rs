@@ -1,0 +1,45 @@
+//! leakhound finds leaked API keys in file trees, git history and standard
+//! input, and can verify and revoke them.
+//!
+//! The library takes a resolved [`config::Config`]; only `main.rs`,
+//! `cli.rs` and `config.rs` know about command-line parsing. A scan is:
+//! sources ([`source`]) -> the matcher ([`engine`]) -> findings
+//! ([`finding`]) -> a report ([`report`]).
+
+pub mod cli;
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod finding;
+pub mod report;
+pub mod rules;
+pub mod scan;
+pub mod source;
+
+pub use error::{Error, Result};
+
+use config::Config;
+use engine::Matcher;
+use scan::ScanOutcome;
+
+/// Scan everything the config names (paths and `-` for stdin), apply the
+/// baseline and sort the findings.
+pub fn run_scan(config: &Config, matcher: &Matcher) -> ScanOutcome {
+    let (stdin, paths): (Vec<_>, Vec<_>) = config
+        .paths
+        .iter()
+        .cloned()
+        .partition(|p| p.as_os_str() == "-");
+    let mut outcome = source::fs::scan_paths(config, matcher, &paths);
+    if !stdin.is_empty() {
+        let s = source::fs::scan_stdin(config, matcher);
+        outcome.findings.extend(s.findings);
+        let elapsed = outcome.stats.elapsed_ms + s.stats.elapsed_ms;
+        outcome.stats.merge(s.stats);
+        outcome.stats.elapsed_ms = elapsed;
+    }
+    scan::apply_baseline(config, &mut outcome);
+    scan::sort_findings(&mut outcome.findings);
+    outcome.stats.findings = outcome.findings.len();
+    outcome
+}

@@ -1,0 +1,69 @@
+//! GitHub Actions workflow commands: one `::error` (or `::warning` for low
+//! and medium severity) per finding, which the runner turns into an
+//! annotation on the file and line.
+
+use std::io::{self, Write};
+
+use super::ReportContext;
+use crate::finding::Finding;
+use crate::rules::Severity;
+
+pub fn write(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext) -> io::Result<()> {
+    for f in findings {
+        let level = match f.severity {
+            Severity::Critical | Severity::High => "error",
+            Severity::Medium | Severity::Low => "warning",
+        };
+        let mut message = format!(
+            "{} ({}, {}): {}",
+            f.description,
+            f.provider,
+            f.severity.as_str(),
+            f.shown_secret(ctx.options.show_secrets)
+        );
+        if let Some(commit) = f.short_commit() {
+            message.push_str(&format!(" in commit {commit}"));
+        }
+        if let Some(v) = &f.verification {
+            message.push_str(&format!(" [{}: {}]", v.verdict, v.detail));
+        }
+        message.push_str(
+            ". Rotate the key; to accept a false positive add `leakhound:allow` on the line.",
+        );
+        writeln!(
+            out,
+            "::{level} file={},line={},endLine={},col={},endColumn={},title={}::{}",
+            escape_property(&f.path),
+            f.line,
+            f.end_line,
+            f.column,
+            f.end_column,
+            escape_property(&format!("leakhound: {}", f.rule_id)),
+            escape_data(&message),
+        )?;
+    }
+    Ok(())
+}
+
+/// Escaping for a workflow command's message.
+fn escape_data(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// Escaping for a workflow command's properties (`file=`, `title=`).
+fn escape_property(s: &str) -> String {
+    escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping() {
+        assert_eq!(escape_data("a%b\nc"), "a%25b%0Ac");
+        assert_eq!(escape_property("a:b,c"), "a%3Ab%2Cc");
+    }
+}

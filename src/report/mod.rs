@@ -1,0 +1,59 @@
+//! Report writers, one per format, behind one dispatch. Every writer gets
+//! the same findings and statistics; only `show_secrets` lets a raw secret
+//! through, and every writer goes through `Finding::shown_secret` for it.
+
+mod github;
+mod json;
+mod sarif;
+mod text;
+
+use std::io::{self, Write};
+
+use crate::config::ReportOptions;
+use crate::finding::Finding;
+use crate::rules::RuleSet;
+use crate::scan::Stats;
+
+pub use json::finding_to_json;
+
+/// Report formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+    Sarif,
+    Github,
+}
+
+/// What the writers need besides the findings.
+pub struct ReportContext<'a> {
+    pub options: &'a ReportOptions,
+    pub rules: &'a RuleSet,
+    pub stats: &'a Stats,
+}
+
+/// Write the report in the configured format.
+pub fn write(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext) -> io::Result<()> {
+    match ctx.options.format {
+        Format::Text => text::write(out, findings, ctx),
+        Format::Json => json::write(out, findings, ctx),
+        Format::Sarif => sarif::write(out, findings, ctx),
+        Format::Github => github::write(out, findings, ctx),
+    }
+}
+
+impl Finding {
+    /// The secret as a report may show it: raw only with `--show-secrets`.
+    pub fn shown_secret(&self, show_secrets: bool) -> &str {
+        if show_secrets {
+            &self.secret
+        } else {
+            &self.redacted
+        }
+    }
+
+    /// The short commit id, for reports of history findings.
+    pub fn short_commit(&self) -> Option<&str> {
+        self.commit.as_ref().map(|c| &c.id[..c.id.len().min(7)])
+    }
+}

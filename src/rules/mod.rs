@@ -1,0 +1,358 @@
+//! Rules are data: `rules/*.toml` is compiled into the binary and users add
+//! their own through `.leakhound.toml`. This module owns the file format
+//! (`RuleSpec`), its compiled form (`Rule`) and the collection the matcher is
+//! built from (`RuleSet`). The linter that checks a rule's examples lives in
+//! `check.rs`; it serves both `leakhound rules check` and the test suite.
+
+pub mod check;
+
+use std::collections::HashSet;
+
+use regex::bytes::{Regex, RegexBuilder};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{describe_toml_error, Error, Result};
+
+/// The built-in rule files, embedded at compile time by `build.rs`: one file
+/// per provider family; the name is used in error messages and `rules list`.
+pub const BUILTIN_RULE_FILES: &[(&str, &str)] =
+    include!(concat!(env!("OUT_DIR"), "/builtin_rules.rs"));
+
+/// How bad a leak of this kind is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+/// A rule as written in a TOML file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSpec {
+    pub id: String,
+    pub description: String,
+    pub provider: String,
+    pub severity: Severity,
+    pub regex: String,
+    pub keywords: Vec<String>,
+    #[serde(default)]
+    pub min_entropy: Option<f64>,
+    #[serde(default)]
+    pub priority: Option<i32>,
+    #[serde(default)]
+    pub window: Option<usize>,
+    #[serde(default)]
+    pub alternatives: Vec<String>,
+    #[serde(default)]
+    pub references: Vec<String>,
+    #[serde(default)]
+    pub context: Option<ContextSpec>,
+    #[serde(default)]
+    pub examples: Vec<Example>,
+    #[serde(default)]
+    pub negative_examples: Vec<NegativeExample>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContextSpec {
+    pub any: Vec<String>,
+    #[serde(default)]
+    pub lines: usize,
+    #[serde(default = "default_true")]
+    pub required: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Example {
+    pub text: String,
+    pub secret: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NegativeExample {
+    pub text: String,
+}
+
+/// A rule file: `[[rules]]` entries.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleFile {
+    #[serde(default)]
+    rules: Vec<RuleSpec>,
+}
+
+pub const DEFAULT_PRIORITY: i32 = 50;
+pub const DEFAULT_WINDOW: usize = 512;
+/// A window larger than this would make the regex cost follow the file size
+/// again on files full of keyword hits.
+const MAX_WINDOW: usize = 64 * 1024;
+
+/// Evidence that attributes a key to a provider.
+#[derive(Debug)]
+pub struct Context {
+    pub regexes: Vec<Regex>,
+    /// 0 = anywhere in the buffer; N = within N lines of the secret.
+    pub lines: usize,
+    pub required: bool,
+}
+
+/// A compiled rule.
+#[derive(Debug)]
+pub struct Rule {
+    pub spec: RuleSpec,
+    pub regex: Regex,
+    /// Index of the capture group holding the secret.
+    pub secret_group: usize,
+    pub context: Option<Context>,
+    pub priority: i32,
+    pub window: usize,
+    /// Where the rule came from: `rules/ai.toml` or a user file.
+    pub origin: String,
+}
+
+impl Rule {
+    pub fn id(&self) -> &str {
+        &self.spec.id
+    }
+
+    pub fn provider(&self) -> &str {
+        &self.spec.provider
+    }
+
+    /// Compile one rule, checking what can be checked without examples.
+    pub fn compile(spec: RuleSpec, origin: &str) -> Result<Rule> {
+        let fail = |message: String| Error::Rule {
+            origin: origin.to_string(),
+            rule: spec.id.clone(),
+            message,
+        };
+        if !is_kebab_case(&spec.id) {
+            return Err(fail("id must be kebab-case (a-z, 0-9, '-')".into()));
+        }
+        if !is_provider_id(&spec.provider) {
+            return Err(fail(format!(
+                "provider `{}` must be one lowercase word (a-z, 0-9)",
+                spec.provider
+            )));
+        }
+        if spec.keywords.is_empty() || spec.keywords.iter().any(|k| k.trim().is_empty()) {
+            return Err(fail(
+                "keywords must hold at least one non-empty literal".into(),
+            ));
+        }
+        let regex = compile_regex(&spec.regex).map_err(|e| fail(format!("bad regex: {e}")))?;
+        let secret_group = match regex.capture_names().position(|n| n == Some("secret")) {
+            Some(i) => i,
+            None if regex.captures_len() == 2 => 1,
+            None => {
+                return Err(fail(format!(
+                    "regex must have exactly one capture group or one named `secret` (it has {})",
+                    regex.captures_len() - 1
+                )))
+            }
+        };
+        let context = match &spec.context {
+            None => None,
+            Some(c) => {
+                if c.any.is_empty() {
+                    return Err(fail("context.any must hold at least one regex".into()));
+                }
+                let regexes = c
+                    .any
+                    .iter()
+                    .map(|r| compile_regex(r).map_err(|e| fail(format!("bad context regex: {e}"))))
+                    .collect::<Result<Vec<_>>>()?;
+                Some(Context {
+                    regexes,
+                    lines: c.lines,
+                    required: c.required,
+                })
+            }
+        };
+        if let Some(e) = spec.min_entropy {
+            if !(0.0..=8.0).contains(&e) {
+                return Err(fail(format!("min_entropy {e} is outside 0..=8")));
+            }
+        }
+        let window = spec.window.unwrap_or(DEFAULT_WINDOW);
+        if window == 0 || window > MAX_WINDOW {
+            return Err(fail(format!("window must be in 1..={MAX_WINDOW}")));
+        }
+        Ok(Rule {
+            priority: spec.priority.unwrap_or(DEFAULT_PRIORITY),
+            window,
+            regex,
+            secret_group,
+            context,
+            origin: origin.to_string(),
+            spec,
+        })
+    }
+}
+
+/// Rust regexes on bytes with Unicode off: ASCII-only `\w`, `\d`, `\s` and
+/// `\b`, which is faster and lets `.` match any byte. A rule that needs
+/// Unicode classes (`\p{L}`) is compiled with Unicode on instead.
+fn compile_regex(pattern: &str) -> std::result::Result<Regex, regex::Error> {
+    RegexBuilder::new(pattern)
+        .unicode(false)
+        .size_limit(32 * 1024 * 1024)
+        .build()
+        .or_else(|_| {
+            RegexBuilder::new(pattern)
+                .size_limit(32 * 1024 * 1024)
+                .build()
+        })
+}
+
+fn is_kebab_case(id: &str) -> bool {
+    !id.is_empty()
+        && !id.starts_with('-')
+        && !id.ends_with('-')
+        && !id.contains("--")
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+fn is_provider_id(p: &str) -> bool {
+    !p.is_empty()
+        && p.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+}
+
+/// Parse a rule file's text. `origin` names it in errors.
+pub fn parse_rule_file(origin: &str, text: &str) -> Result<Vec<RuleSpec>> {
+    let file: RuleFile = toml::from_str(text).map_err(|e| Error::RuleFile {
+        origin: origin.to_string(),
+        message: describe_toml_error(text, &e),
+    })?;
+    Ok(file.rules)
+}
+
+/// The rules a scan runs.
+#[derive(Debug)]
+pub struct RuleSet {
+    rules: Vec<Rule>,
+}
+
+impl RuleSet {
+    /// Build from compiled rules, refusing duplicate ids.
+    pub fn new(rules: Vec<Rule>) -> Result<RuleSet> {
+        let mut seen = HashSet::new();
+        for rule in &rules {
+            if !seen.insert(rule.id().to_string()) {
+                return Err(Error::Rule {
+                    origin: rule.origin.clone(),
+                    rule: rule.id().to_string(),
+                    message: "duplicate rule id".into(),
+                });
+            }
+        }
+        Ok(RuleSet { rules })
+    }
+
+    /// The built-in rules.
+    pub fn builtin() -> Result<RuleSet> {
+        RuleSet::new(builtin_rules()?)
+    }
+
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.id() == id)
+    }
+}
+
+/// Compile every built-in rule.
+pub fn builtin_rules() -> Result<Vec<Rule>> {
+    let mut rules = Vec::new();
+    for (origin, text) in BUILTIN_RULE_FILES {
+        for spec in parse_rule_file(origin, text)? {
+            rules.push(Rule::compile(spec, origin)?);
+        }
+    }
+    Ok(rules)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(regex: &str) -> RuleSpec {
+        RuleSpec {
+            id: "demo-key".into(),
+            description: "demo".into(),
+            provider: "demo".into(),
+            severity: Severity::High,
+            regex: regex.into(),
+            keywords: vec!["demo_".into()],
+            min_entropy: None,
+            priority: None,
+            window: None,
+            alternatives: vec![],
+            references: vec![],
+            context: None,
+            examples: vec![],
+            negative_examples: vec![],
+        }
+    }
+
+    #[test]
+    fn secret_group_is_named_or_single() {
+        let r = Rule::compile(spec(r"(demo_[a-z]+)"), "t").unwrap();
+        assert_eq!(r.secret_group, 1);
+        let r = Rule::compile(spec(r"(x)?(?P<secret>demo_[a-z]+)"), "t").unwrap();
+        assert_eq!(r.secret_group, 2);
+        let e = Rule::compile(spec(r"(x)(demo_[a-z]+)"), "t").unwrap_err();
+        assert!(e.to_string().contains("exactly one capture group"), "{e}");
+    }
+
+    #[test]
+    fn bad_ids_and_regexes_are_refused() {
+        let mut s = spec(r"(demo_[a-z]+)");
+        s.id = "Demo_Key".into();
+        assert!(Rule::compile(s, "t").is_err());
+        let e = Rule::compile(spec(r"(demo_[a-z+)"), "t").unwrap_err();
+        assert!(e.to_string().contains("bad regex"), "{e}");
+    }
+
+    #[test]
+    fn toml_errors_name_line_and_column() {
+        let e = parse_rule_file("user.toml", "[[rules]]\nid = \"x\"\nbogus = 1\n").unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.starts_with("user.toml:"), "{msg}");
+        assert!(msg.contains(":3:") || msg.contains(":1:"), "{msg}");
+    }
+}

@@ -1,0 +1,397 @@
+//! The pipeline: sources -> per-thread matchers -> findings, filtered by the
+//! allowlists and the baseline, with statistics merged once at the end.
+//!
+//! `scan_buffer` turns the matcher's byte spans into findings (line, column,
+//! snippet, fingerprint); every source (files, stdin, git blobs, the index)
+//! goes through it, so a finding looks the same wherever it came from.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::config::{Allowlist, Config};
+use crate::engine::{Match, Matcher, Scratch};
+use crate::finding::{self, Finding, SourceKind};
+
+/// A file the scan could not read, or chose not to.
+#[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct PathNote {
+    pub path: String,
+    pub reason: String,
+}
+
+/// What a scan looked at.
+#[derive(Clone, Debug, Default, Serialize, serde::Deserialize)]
+pub struct Stats {
+    pub files: u64,
+    pub bytes: u64,
+    pub findings: usize,
+    /// Findings dropped by an inline allow comment, the allowlist or the baseline.
+    pub suppressed: usize,
+    pub skipped: Vec<PathNote>,
+    pub errors: Vec<PathNote>,
+    pub elapsed_ms: u64,
+    /// Git scans: commits and unique blobs read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commits: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blobs: Option<u64>,
+    /// Things the user should know that are neither errors nor skips
+    /// (submodules not followed, a shallow clone).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+impl Stats {
+    pub fn merge(&mut self, other: Stats) {
+        self.files += other.files;
+        self.bytes += other.bytes;
+        self.suppressed += other.suppressed;
+        self.skipped.extend(other.skipped);
+        self.errors.extend(other.errors);
+        self.notes.extend(other.notes);
+    }
+}
+
+/// The outcome of a scan.
+#[derive(Debug, Default)]
+pub struct ScanOutcome {
+    pub findings: Vec<Finding>,
+    pub stats: Stats,
+}
+
+/// Counters the progress display reads while workers update them.
+#[derive(Default)]
+pub struct Progress {
+    pub files: AtomicU64,
+    pub bytes: AtomicU64,
+}
+
+impl Progress {
+    pub fn add(&self, bytes: u64) {
+        self.files.fetch_add(1, Ordering::Relaxed);
+        self.bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+}
+
+/// Everything a worker needs to turn bytes into findings.
+pub struct Scanner<'a> {
+    pub config: &'a Config,
+    pub matcher: &'a Matcher,
+}
+
+impl Scanner<'_> {
+    /// Scan one buffer and return its findings, after inline allow comments
+    /// and the allowlist (the baseline is applied once, at the end).
+    pub fn scan_buffer(
+        &self,
+        buf: &[u8],
+        path: &str,
+        source: SourceKind,
+        scratch: &mut Scratch,
+        suppressed: &mut usize,
+    ) -> Vec<Finding> {
+        let transcoded = utf16_to_utf8(buf);
+        let buf = transcoded.as_deref().unwrap_or(buf);
+        let matches = self.matcher.find(buf, scratch);
+        if matches.is_empty() {
+            return Vec::new();
+        }
+        let rules = self.matcher.rules().rules();
+        let mut out = Vec::with_capacity(matches.len());
+        let mut cursor = LineCursor::default();
+        for m in matches {
+            let rule = &rules[m.rule];
+            let (line, line_start) = cursor.advance(buf, m.start);
+            let line_end =
+                memchr::memchr(b'\n', &buf[m.start..]).map_or(buf.len(), |i| m.start + i);
+            if has_inline_allow(buf, line_start, line_end, m.start) {
+                *suppressed += 1;
+                continue;
+            }
+            let secret = String::from_utf8_lossy(&m.secret).into_owned();
+            if self.config.allowlist.allows_secret(&secret) {
+                *suppressed += 1;
+                continue;
+            }
+            let (end_line, end_line_start) = {
+                let extra = memchr::memchr_iter(b'\n', &buf[m.start..m.end]).count();
+                let els = memchr::memrchr(b'\n', &buf[..m.end]).map_or(0, |i| i + 1);
+                (line + extra, els)
+            };
+            let fingerprint = finding::fingerprint(rule.id(), path, &m.secret);
+            if self
+                .config
+                .allowlist
+                .allows_fingerprint(&fingerprint, &m.secret)
+            {
+                *suppressed += 1;
+                continue;
+            }
+            let redacted = finding::redact(&secret, m.prefix_len);
+            out.push(Finding {
+                rule_id: rule.id().to_string(),
+                description: rule.spec.description.clone(),
+                provider: rule.provider().to_string(),
+                severity: rule.spec.severity,
+                path: path.to_string(),
+                line,
+                column: char_column(buf, line_start, m.start),
+                end_line,
+                end_column: char_column(buf, end_line_start, m.end),
+                snippet: snippet(buf, line_start, line_end, &m, &redacted),
+                secret,
+                redacted,
+                fingerprint,
+                source,
+                commit: None,
+                verification: None,
+                encoding: m.encoding.map(|e| e.as_str()),
+                ambiguous: m.ambiguous,
+                alternatives: m.alternatives,
+            });
+        }
+        out
+    }
+}
+
+/// Walks forward through a buffer counting lines, so that a buffer's
+/// findings (sorted by offset) cost one pass over it in all.
+#[derive(Default)]
+struct LineCursor {
+    offset: usize,
+    line: usize,
+    line_start: usize,
+}
+
+impl LineCursor {
+    fn advance(&mut self, buf: &[u8], to: usize) -> (usize, usize) {
+        if self.line == 0 {
+            self.line = 1;
+        }
+        if to < self.offset {
+            // Matches are sorted by start, but an encoded span may begin
+            // before the previous match: count again from the top.
+            *self = LineCursor {
+                offset: 0,
+                line: 1,
+                line_start: 0,
+            };
+        }
+        for i in memchr::memchr_iter(b'\n', &buf[self.offset..to]) {
+            self.line += 1;
+            self.line_start = self.offset + i + 1;
+        }
+        self.offset = to;
+        (self.line, self.line_start)
+    }
+}
+
+/// 1-based column in characters (UTF-8 continuation bytes do not count).
+fn char_column(buf: &[u8], line_start: usize, at: usize) -> usize {
+    buf[line_start..at]
+        .iter()
+        .filter(|&&b| b & 0xC0 != 0x80)
+        .count()
+        + 1
+}
+
+const INLINE_ALLOW: &[&[u8]] = &[b"leakhound:allow", b"gitleaks:allow"];
+/// How much of a line around a secret is searched for an allow comment or
+/// shown as a snippet; a 100 MB single-line file must not cost 100 MB per hit.
+const LINE_SPAN: usize = 4096;
+const SNIPPET_CONTEXT: usize = 60;
+
+fn has_inline_allow(buf: &[u8], line_start: usize, line_end: usize, at: usize) -> bool {
+    let s = line_start.max(at.saturating_sub(LINE_SPAN));
+    let e = line_end.min(at + LINE_SPAN);
+    INLINE_ALLOW
+        .iter()
+        .any(|marker| memchr::memmem::find(&buf[s..e], marker).is_some())
+}
+
+fn snippet(buf: &[u8], line_start: usize, line_end: usize, m: &Match, redacted: &str) -> String {
+    let s = line_start.max(m.start.saturating_sub(SNIPPET_CONTEXT));
+    let end_of_secret_line = m.end.min(line_end.max(m.start));
+    let e = line_end
+        .min(end_of_secret_line + SNIPPET_CONTEXT)
+        .max(end_of_secret_line);
+    let mut text = String::new();
+    if s > line_start {
+        text.push('…');
+    }
+    text.push_str(&String::from_utf8_lossy(&buf[s..m.start]));
+    text.push_str(redacted);
+    if m.end <= line_end {
+        text.push_str(&String::from_utf8_lossy(&buf[m.end..e]));
+    }
+    if e < line_end {
+        text.push('…');
+    }
+    finding::sanitize(text.trim_end_matches('\r').trim())
+}
+
+/// UTF-16 text (with a byte-order mark, or plainly ASCII in UTF-16LE) is
+/// transcoded so that keys in it are found; everything else is scanned as is.
+fn utf16_to_utf8(buf: &[u8]) -> Option<Vec<u8>> {
+    let (little, body) = match buf {
+        [0xFF, 0xFE, rest @ ..] => (true, rest),
+        [0xFE, 0xFF, rest @ ..] => (false, rest),
+        _ if looks_like_utf16le(buf) => (true, buf),
+        _ => return None,
+    };
+    let units = body.chunks_exact(2).map(|c| {
+        if little {
+            u16::from_le_bytes([c[0], c[1]])
+        } else {
+            u16::from_be_bytes([c[0], c[1]])
+        }
+    });
+    let text: String = char::decode_utf16(units)
+        .map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER))
+        .collect();
+    Some(text.into_bytes())
+}
+
+fn looks_like_utf16le(buf: &[u8]) -> bool {
+    let head = &buf[..buf.len().min(256) & !1];
+    if head.len() < 16 {
+        return false;
+    }
+    let pairs = head.len() / 2;
+    let ascii_pairs = head
+        .chunks_exact(2)
+        .filter(|c| c[1] == 0 && c[0] != 0 && c[0].is_ascii())
+        .count();
+    ascii_pairs * 10 >= pairs * 9
+}
+
+/// Apply the baseline: drop findings whose fingerprint it holds.
+pub fn apply_baseline(config: &Config, outcome: &mut ScanOutcome) {
+    if let Some(baseline) = &config.baseline {
+        let before = outcome.findings.len();
+        outcome
+            .findings
+            .retain(|f| !baseline.fingerprints.contains(&f.fingerprint));
+        outcome.stats.suppressed += before - outcome.findings.len();
+    }
+}
+
+/// Order findings for stable reports: path, line, column, rule.
+pub fn sort_findings(findings: &mut [Finding]) {
+    findings.sort_by(|a, b| {
+        (&a.path, a.line, a.column, &a.rule_id).cmp(&(&b.path, b.line, b.column, &b.rule_id))
+    });
+}
+
+/// Shared state of a parallel scan: results land here once per worker.
+#[derive(Default)]
+pub struct Collector {
+    pub findings: Mutex<Vec<Finding>>,
+    pub stats: Mutex<Stats>,
+    pub progress: Progress,
+}
+
+impl Collector {
+    pub fn absorb(&self, findings: Vec<Finding>, stats: Stats) {
+        if !findings.is_empty() {
+            self.findings
+                .lock()
+                .expect("collector lock: workers never panic while holding it")
+                .extend(findings);
+        }
+        self.stats
+            .lock()
+            .expect("collector lock: workers never panic while holding it")
+            .merge(stats);
+    }
+
+    pub fn into_outcome(self, started: Instant) -> ScanOutcome {
+        let findings = self.findings.into_inner().unwrap_or_default();
+        let mut stats = self.stats.into_inner().unwrap_or_default();
+        stats.elapsed_ms = started.elapsed().as_millis() as u64;
+        ScanOutcome { findings, stats }
+    }
+}
+
+/// Show a spinner with files and bytes on stderr while `work` runs, when
+/// `enabled` (stderr is a terminal and the user did not ask for quiet).
+pub fn with_progress<T>(enabled: bool, progress: &Progress, work: impl FnOnce() -> T) -> T {
+    if !enabled {
+        return work();
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {elapsed} {msg}")
+            .expect("progress template is a constant"),
+    );
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            while !done.load(Ordering::Relaxed) {
+                let files = progress.files.load(Ordering::Relaxed);
+                let bytes = progress.bytes.load(Ordering::Relaxed);
+                bar.set_message(format!(
+                    "{files} files, {:.1} MB scanned",
+                    bytes as f64 / 1e6
+                ));
+                bar.tick();
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            bar.finish_and_clear();
+        });
+        let out = work();
+        done.store(true, Ordering::Relaxed);
+        out
+    })
+}
+
+impl Allowlist {
+    pub fn allows_secret(&self, secret: &str) -> bool {
+        self.regexes.iter().any(|r| r.is_match(secret))
+    }
+
+    pub fn allows_fingerprint(&self, fingerprint: &str, secret: &[u8]) -> bool {
+        if self.fingerprints.is_empty() {
+            return false;
+        }
+        self.fingerprints.contains(fingerprint)
+            || self.fingerprints.contains(&finding::sha256_hex(secret))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_cursor_counts_lines() {
+        let buf = b"a\nbb\nccc\n";
+        let mut c = LineCursor::default();
+        assert_eq!(c.advance(buf, 0), (1, 0));
+        assert_eq!(c.advance(buf, 3), (2, 2));
+        assert_eq!(c.advance(buf, 6), (3, 5));
+        assert_eq!(c.advance(buf, 1), (1, 0));
+    }
+
+    #[test]
+    fn columns_count_characters() {
+        let buf = "é = 'x'".as_bytes();
+        assert_eq!(char_column(buf, 0, 5), 5);
+    }
+
+    #[test]
+    fn utf16_is_transcoded() {
+        let text = "key = sk-pnv-abc\n";
+        let mut le = vec![0xFF, 0xFE];
+        for u in text.encode_utf16() {
+            le.extend_from_slice(&u.to_le_bytes());
+        }
+        assert_eq!(utf16_to_utf8(&le).unwrap(), text.as_bytes());
+        let bare: Vec<u8> = text.encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
+        assert_eq!(utf16_to_utf8(&bare).unwrap(), text.as_bytes());
+        assert!(utf16_to_utf8(text.as_bytes()).is_none());
+    }
+}
