@@ -104,9 +104,9 @@ impl Scanner<'_> {
         let mut cursor = LineCursor::default();
         for m in matches {
             let rule = &rules[m.rule];
-            let (line, line_start) = cursor.advance(buf, m.start);
-            let line_end =
-                memchr::memchr(b'\n', &buf[m.start..]).map_or(buf.len(), |i| m.start + i);
+            let (line, line_start, column) = cursor.advance(buf, m.start);
+            // Bounded: a 100 MB single-line file must not cost 100 MB per finding.
+            let line_end = bounded_line_end(buf, m.start);
             if has_inline_allow(buf, line_start, line_end, m.start) {
                 *suppressed += 1;
                 continue;
@@ -116,10 +116,13 @@ impl Scanner<'_> {
                 *suppressed += 1;
                 continue;
             }
-            let (end_line, end_line_start) = {
-                let extra = memchr::memchr_iter(b'\n', &buf[m.start..m.end]).count();
-                let els = memchr::memrchr(b'\n', &buf[..m.end]).map_or(0, |i| i + 1);
-                (line + extra, els)
+            let span = &buf[m.start..m.end];
+            let (end_line, end_column) = match memchr::memrchr(b'\n', span) {
+                None => (line, column + char_count(span)),
+                Some(i) => (
+                    line + memchr::memchr_iter(b'\n', span).count(),
+                    char_count(&span[i + 1..]) + 1,
+                ),
             };
             let fingerprint = finding::fingerprint(rule.id(), path, &m.secret);
             if self
@@ -138,9 +141,9 @@ impl Scanner<'_> {
                 severity: rule.spec.severity,
                 path: path.to_string(),
                 line,
-                column: char_column(buf, line_start, m.start),
+                column,
                 end_line,
-                end_column: char_column(buf, end_line_start, m.end),
+                end_column,
                 snippet: snippet(buf, line_start, line_end, &m, &redacted),
                 secret,
                 redacted,
@@ -157,45 +160,48 @@ impl Scanner<'_> {
     }
 }
 
-/// Walks forward through a buffer counting lines, so that a buffer's
-/// findings (sorted by offset) cost one pass over it in all.
+/// Walks forward through a buffer counting lines and columns, so that a
+/// buffer's findings (sorted by offset) cost one pass over it in all, even
+/// when they all sit on one 100 MB line.
 #[derive(Default)]
 struct LineCursor {
     offset: usize,
     line: usize,
     line_start: usize,
+    /// 1-based column of `offset`.
+    column: usize,
 }
 
 impl LineCursor {
-    fn advance(&mut self, buf: &[u8], to: usize) -> (usize, usize) {
-        if self.line == 0 {
-            self.line = 1;
-        }
-        if to < self.offset {
+    /// (line, line start offset, column) of `to`, all 1-based but the offset.
+    fn advance(&mut self, buf: &[u8], to: usize) -> (usize, usize, usize) {
+        if self.line == 0 || to < self.offset {
             // Matches are sorted by start, but an encoded span may begin
             // before the previous match: count again from the top.
             *self = LineCursor {
                 offset: 0,
                 line: 1,
                 line_start: 0,
+                column: 1,
             };
         }
-        for i in memchr::memchr_iter(b'\n', &buf[self.offset..to]) {
-            self.line += 1;
-            self.line_start = self.offset + i + 1;
+        let gap = &buf[self.offset..to];
+        match memchr::memrchr(b'\n', gap) {
+            None => self.column += char_count(gap),
+            Some(i) => {
+                self.line += memchr::memchr_iter(b'\n', gap).count();
+                self.line_start = self.offset + i + 1;
+                self.column = char_count(&gap[i + 1..]) + 1;
+            }
         }
         self.offset = to;
-        (self.line, self.line_start)
+        (self.line, self.line_start, self.column)
     }
 }
 
-/// 1-based column in characters (UTF-8 continuation bytes do not count).
-fn char_column(buf: &[u8], line_start: usize, at: usize) -> usize {
-    buf[line_start..at]
-        .iter()
-        .filter(|&&b| b & 0xC0 != 0x80)
-        .count()
-        + 1
+/// Characters in `bytes` (UTF-8 continuation bytes do not count).
+fn char_count(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|&&b| b & 0xC0 != 0x80).count()
 }
 
 const INLINE_ALLOW: &[&[u8]] = &[b"leakhound:allow", b"gitleaks:allow"];
@@ -203,6 +209,11 @@ const INLINE_ALLOW: &[&[u8]] = &[b"leakhound:allow", b"gitleaks:allow"];
 /// shown as a snippet; a 100 MB single-line file must not cost 100 MB per hit.
 const LINE_SPAN: usize = 4096;
 const SNIPPET_CONTEXT: usize = 60;
+
+fn bounded_line_end(buf: &[u8], at: usize) -> usize {
+    let limit = (at + LINE_SPAN).min(buf.len());
+    memchr::memchr(b'\n', &buf[at..limit]).map_or(limit, |i| at + i)
+}
 
 fn has_inline_allow(buf: &[u8], line_start: usize, line_end: usize, at: usize) -> bool {
     let s = line_start.max(at.saturating_sub(LINE_SPAN));
@@ -370,16 +381,17 @@ mod tests {
     fn line_cursor_counts_lines() {
         let buf = b"a\nbb\nccc\n";
         let mut c = LineCursor::default();
-        assert_eq!(c.advance(buf, 0), (1, 0));
-        assert_eq!(c.advance(buf, 3), (2, 2));
-        assert_eq!(c.advance(buf, 6), (3, 5));
-        assert_eq!(c.advance(buf, 1), (1, 0));
+        assert_eq!(c.advance(buf, 0), (1, 0, 1));
+        assert_eq!(c.advance(buf, 3), (2, 2, 2));
+        assert_eq!(c.advance(buf, 4), (2, 2, 3));
+        assert_eq!(c.advance(buf, 6), (3, 5, 2));
+        assert_eq!(c.advance(buf, 1), (1, 0, 2));
     }
 
     #[test]
     fn columns_count_characters() {
         let buf = "é = 'x'".as_bytes();
-        assert_eq!(char_column(buf, 0, 5), 5);
+        assert_eq!(LineCursor::default().advance(buf, 5), (1, 0, 5));
     }
 
     #[test]

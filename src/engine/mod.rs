@@ -90,6 +90,9 @@ pub struct Scratch {
     b64_hits: Vec<usize>,
     decoded: Vec<u8>,
     map: Vec<usize>,
+    /// Per rule, whether its file-wide context (`lines = 0`) is present in
+    /// the current buffer: computed at most once per buffer.
+    context: Vec<Option<bool>>,
 }
 
 impl Matcher {
@@ -193,6 +196,8 @@ impl Matcher {
         let rules = self.rules.rules();
         scratch.hits.clear();
         scratch.b64_hits.clear();
+        scratch.context.clear();
+        scratch.context.resize(rules.len(), None);
         for m in self.automaton.find_iter(buf) {
             match self.patterns[m.pattern().as_usize()] {
                 PatternKind::Plain(k) => {
@@ -299,7 +304,15 @@ impl Matcher {
             let Some(secret) = caps.get(rule.secret_group) else {
                 continue;
             };
-            if let Some(m) = self.accept(rule_idx, buf, secret.start(), secret.end(), parents) {
+            let bytes = &buf[secret.start()..secret.end()];
+            if let Some(m) = self.accept(
+                rule_idx,
+                bytes,
+                buf,
+                secret.start(),
+                parents,
+                &mut scratch.context,
+            ) {
                 out.push(m);
             }
         }
@@ -326,10 +339,14 @@ impl Matcher {
                     continue; // nothing was encoded: the plain pass has it
                 }
                 let bytes = &decoded[secret.start()..secret.end()];
-                if let Some(mut m) =
-                    self.accept_bytes(rule_idx, bytes, &decoded, secret.start(), parents)
-                {
-                    m.start = encoded_start;
+                if let Some(mut m) = self.accept(
+                    rule_idx,
+                    bytes,
+                    buf,
+                    encoded_start,
+                    parents,
+                    &mut scratch.context,
+                ) {
                     m.end = encoded_end;
                     m.encoding = Some(Encoding::Percent);
                     out.push(m);
@@ -340,28 +357,15 @@ impl Matcher {
         }
     }
 
+    /// Apply the filters to a candidate `secret` found at `at` in `buf`.
     fn accept(
-        &self,
-        rule_idx: usize,
-        buf: &[u8],
-        start: usize,
-        end: usize,
-        parents: &[&[u8]],
-    ) -> Option<Match> {
-        let mut m = self.accept_bytes(rule_idx, &buf[start..end], buf, start, parents)?;
-        m.start = start;
-        m.end = end;
-        Some(m)
-    }
-
-    /// Apply the filters to a candidate secret found at `at` in `buf`.
-    fn accept_bytes(
         &self,
         rule_idx: usize,
         secret: &[u8],
         buf: &[u8],
         at: usize,
         parents: &[&[u8]],
+        context_cache: &mut [Option<bool>],
     ) -> Option<Match> {
         let rule = &self.rules.rules()[rule_idx];
         let prefix_len = literal_prefix_len(rule, secret);
@@ -375,7 +379,12 @@ impl Matcher {
         }
         let mut attributed = false;
         if let Some(ctx) = &rule.context {
-            let found = context_present(ctx, buf, at, parents);
+            let found = if ctx.lines == 0 {
+                *context_cache[rule_idx]
+                    .get_or_insert_with(|| context_present(ctx, buf, at, parents))
+            } else {
+                context_present(ctx, buf, at, parents)
+            };
             if ctx.required && !found {
                 return None;
             }
