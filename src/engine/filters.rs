@@ -39,6 +39,9 @@ const PLACEHOLDER_WORDS: &[&str] = &[
     "lorem",
 ];
 
+/// Secrets longer than this are not searched for placeholder words.
+const MAX_WORD_CHECKED_LEN: usize = 128;
+
 /// Code that reads a key rather than holding one.
 const CODE_REFERENCES: &[&str] = &["os.environ", "process.env", "getenv", "env(", "env["];
 
@@ -62,10 +65,14 @@ pub(crate) fn is_placeholder(secret: &[u8], prefix_len: usize) -> bool {
     {
         return true;
     }
+    // Placeholder words are matched as substrings, which random text also
+    // contains by chance: about 1 in 200 PEM blocks holds `here` or `your`.
+    // Long secrets are judged by the structural checks only.
     let lower = body.to_ascii_lowercase();
-    if PLACEHOLDER_WORDS
-        .iter()
-        .any(|w| contains(&lower, w.as_bytes()))
+    if (body.len() <= MAX_WORD_CHECKED_LEN
+        && PLACEHOLDER_WORDS
+            .iter()
+            .any(|w| contains(&lower, w.as_bytes())))
         || CODE_REFERENCES
             .iter()
             .any(|w| contains(&lower, w.as_bytes()))
@@ -127,6 +134,12 @@ mod tests {
 
     #[test]
     fn real_looking_keys_are_not_placeholders() {
+        let pem_body = format!(
+            "{}here{}",
+            "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC".repeat(5),
+            "Kq9LmN4p".repeat(4)
+        );
+        assert!(!is_placeholder(pem_body.as_bytes(), 0));
         for (s, p) in [
             ("sk-kunavo-4fQ9x2LmN8pR7tV1wZ3yB6cD0eH5jK", 10),
             ("AKIAZ7QWERTY2ABCD3EF", 4),

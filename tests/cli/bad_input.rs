@@ -1,0 +1,239 @@
+//! Bad input never panics: clear messages and exit 2 for fatal cases;
+//! unreadable files are counted and listed while the scan goes on.
+
+use crate::util::*;
+
+fn no_panic(r: &Run) {
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+}
+
+#[test]
+fn nonexistent_path_is_an_error_naming_it() {
+    let dir = tempdir();
+    let r = run(leakhound()
+        .current_dir(dir.path())
+        .args(["scan", "no/such/dir"]));
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("no/such/dir: no such file or directory"),
+        "{}",
+        r.stderr
+    );
+    no_panic(&r);
+}
+
+#[test]
+fn invalid_config_names_file_line_and_column() {
+    let dir = tempdir();
+    write(
+        dir.path(),
+        ".leakhound.toml",
+        "[allowlist]\npaths = [\"a\"]\nbogus_key = 3\n",
+    );
+    let r = run(leakhound().current_dir(dir.path()).arg("scan"));
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains(".leakhound.toml: 3:1: unknown field `bogus_key`"),
+        "{}",
+        r.stderr
+    );
+
+    write(
+        dir.path(),
+        ".leakhound.toml",
+        "[allowlist]\nregexes = ['(']\n",
+    );
+    let r = run(leakhound().current_dir(dir.path()).arg("scan"));
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains(".leakhound.toml: allowlist.regexes"),
+        "{}",
+        r.stderr
+    );
+
+    write(
+        dir.path(),
+        ".leakhound.toml",
+        "disabled_rules = [\"no-such-rule\"]\n",
+    );
+    let r = run(leakhound().current_dir(dir.path()).arg("scan"));
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("no built-in rule `no-such-rule`"),
+        "{}",
+        r.stderr
+    );
+    no_panic(&r);
+}
+
+#[test]
+fn invalid_baseline_is_an_error() {
+    let dir = tempdir();
+    write(dir.path(), "base.json", "{\"findings\": [ {\"x\": 1} ]}");
+    let r = run(leakhound()
+        .current_dir(dir.path())
+        .args(["scan", "--baseline", "base.json"]));
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("base.json: findings[0] has no `fingerprint`"),
+        "{}",
+        r.stderr
+    );
+    write(dir.path(), "base.json", "not json");
+    let r = run(leakhound()
+        .current_dir(dir.path())
+        .args(["scan", "--baseline", "base.json"]));
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("base.json: 1:"), "{}", r.stderr);
+}
+
+#[test]
+fn bad_flags_exit_2() {
+    let r = run(leakhound().args(["scan", "--max-file-size", "12Q"]));
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("unknown size suffix"), "{}", r.stderr);
+    let r = run(leakhound().args(["scan", "--format", "xml"]));
+    assert_eq!(r.code, 2);
+}
+
+#[cfg(unix)]
+#[test]
+fn unreadable_files_and_broken_links_are_listed_and_the_scan_goes_on() {
+    use std::os::unix::fs::symlink;
+    let dir = tempdir();
+    let d = dir.path();
+    write(d, "good.py", format!("K = '{KUNAVO}'\n"));
+    symlink(d.join("missing-target"), d.join("broken-link")).unwrap();
+    std::fs::create_dir(d.join("loop")).unwrap();
+    symlink(d.join("loop"), d.join("loop/again")).unwrap();
+    // A file that exists but whose read fails, even for root.
+    symlink("/proc/self/mem", d.join("unreadable")).unwrap();
+
+    // Without --follow, symbolic links are not followed (as ripgrep).
+    let r = scan_json(d, &[]);
+    assert_eq!(r.code, 1);
+    assert!(r.json()["stats"]["errors"].as_array().unwrap().is_empty());
+
+    let r = scan_json(d, &["--follow"]);
+    no_panic(&r);
+    assert_eq!(r.code, 1, "findings still reported: {}", r.stdout);
+    assert_eq!(secrets(&r), vec![KUNAVO.to_string()]);
+    let errors = r.json()["stats"]["errors"].as_array().unwrap().clone();
+    let listed = |p: &str| {
+        errors
+            .iter()
+            .any(|e| e["path"].as_str().unwrap().ends_with(p))
+    };
+    assert!(listed("broken-link"), "{errors:?}");
+    assert!(listed("unreadable"), "{errors:?}");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e["reason"].as_str().unwrap().contains("loop")),
+        "{errors:?}"
+    );
+    assert!(
+        r.stderr.contains("broken-link"),
+        "errors are also on stderr: {}",
+        r.stderr
+    );
+
+    // No findings but errors: exit 2, and the text summary lists them.
+    std::fs::remove_file(d.join("good.py")).unwrap();
+    let t = run(leakhound().current_dir(d).args(["scan", "--follow"]));
+    assert_eq!(t.code, 2);
+    assert!(t.stdout.contains("error: broken-link: "), "{}", t.stdout);
+}
+
+#[cfg(unix)]
+#[test]
+fn non_utf8_names_invalid_utf8_nul_bytes_and_empty_files() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempdir();
+    let d = dir.path();
+    let name = std::ffi::OsStr::from_bytes(b"caf\xe9-\xff.txt");
+    std::fs::write(d.join(name), format!("k={KUNAVO}\n")).unwrap();
+    let mut bytes = b"\xc3\x28 invalid \xa0\xa1 utf8 \0\0 nul ".to_vec();
+    bytes.extend_from_slice(PINAIVU.as_bytes());
+    write(d, "mixed.bin", bytes);
+    write(d, "empty.txt", "");
+    let r = scan_json(d, &[]);
+    no_panic(&r);
+    let mut s = secrets(&r);
+    s.sort();
+    assert_eq!(s, vec![KUNAVO.to_string(), PINAIVU.to_string()]);
+    assert!(
+        r.findings()
+            .iter()
+            .any(|f| f["path"] == "caf\u{fffd}-\u{fffd}.txt"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(r.json()["stats"]["files"], 3);
+}
+
+#[test]
+fn crlf_and_utf16_text() {
+    let dir = tempdir();
+    let d = dir.path();
+    write(d, "crlf.env", format!("A=1\r\nKEY={KUNAVO}\r\n"));
+    let text = format!("first line\r\nkey = \"{PINAIVU}\"\r\n");
+    let mut le = vec![0xFF, 0xFE];
+    le.extend(text.encode_utf16().flat_map(|u| u.to_le_bytes()));
+    write(d, "utf16le.txt", le);
+    let mut be = vec![0xFE, 0xFF];
+    be.extend(text.encode_utf16().flat_map(|u| u.to_be_bytes()));
+    write(d, "utf16be.txt", be);
+    let r = scan_json(d, &[]);
+    let findings = r.findings();
+    let at = |p: &str| {
+        findings
+            .iter()
+            .find(|f| f["path"] == p)
+            .unwrap_or_else(|| panic!("{p}: {}", r.stdout))
+    };
+    assert_eq!(
+        (
+            at("crlf.env")["line"].as_u64(),
+            at("crlf.env")["column"].as_u64()
+        ),
+        (Some(2), Some(5))
+    );
+    assert!(!at("crlf.env")["snippet"].as_str().unwrap().contains('\r'));
+    for p in ["utf16le.txt", "utf16be.txt"] {
+        assert_eq!(at(p)["secret"], PINAIVU);
+        assert_eq!(
+            (at(p)["line"].as_u64(), at(p)["column"].as_u64()),
+            (Some(2), Some(8))
+        );
+    }
+}
+
+/// A 100 MB file on one line, with keyword hits all along it and keys near
+/// both ends: scanned in linear time (a quadratic step would not finish
+/// within the test's patience).
+#[test]
+fn hundred_megabyte_single_line_file() {
+    let dir = tempdir();
+    let mut content = Vec::with_capacity(100_000_000);
+    content.extend_from_slice(format!("start {KUNAVO} ").as_bytes());
+    let chunk =
+        b"lorem ipsum dolor sit amet task-runner sk-not-a-key, consectetur adipiscing elit; ";
+    while content.len() < 100_000_000 - 200 {
+        content.extend_from_slice(chunk);
+    }
+    content.extend_from_slice(format!(" end {PINAIVU}").as_bytes());
+    write(dir.path(), "one-line.min.js", &content);
+    drop(content);
+    let started = std::time::Instant::now();
+    let r = scan_json(dir.path(), &[]);
+    let took = started.elapsed();
+    no_panic(&r);
+    let f = r.findings();
+    assert_eq!(f.len(), 2, "{}", r.stdout);
+    assert_eq!(f[1]["line"], 1);
+    assert!(f[1]["column"].as_u64().unwrap() > 99_999_000);
+    eprintln!("100 MB single line scanned in {took:?}");
+}

@@ -1,0 +1,9 @@
+//! Integration tests through the real `leakhound` binary. One test binary
+//! with modules, so it links once.
+
+mod util;
+
+mod bad_input;
+mod report;
+mod rules;
+mod scan;

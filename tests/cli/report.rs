@@ -1,0 +1,201 @@
+//! Report formats: text, JSON, SARIF (validated against the official
+//! schema), GitHub annotations; redaction in all of them; color rules.
+
+use crate::util::*;
+
+fn tree_with_keys() -> tempfile::TempDir {
+    let dir = tempdir();
+    write(
+        dir.path(),
+        "app/config.py",
+        format!("import os\nKUNAVO_API_KEY = \"{KUNAVO}\"\n"),
+    );
+    write(
+        dir.path(),
+        "deploy.env",
+        format!("PINAIVU_API_KEY={PINAIVU}\r\nGH={GITHUB}\r\n"),
+    );
+    dir
+}
+
+fn scan(dir: &std::path::Path, args: &[&str]) -> Run {
+    run(leakhound().current_dir(dir).arg("scan").args(args))
+}
+
+#[test]
+fn text_report_lists_location_rule_provider_severity_and_masked_line() {
+    let dir = tree_with_keys();
+    let r = scan(dir.path(), &[]);
+    assert_eq!(r.code, 1);
+    let out = &r.stdout;
+    assert!(
+        out.contains("app/config.py:2:19  kunavo-api-key  kunavo  critical"),
+        "{out}"
+    );
+    assert!(out.contains("secret   sk-kunavo-u8jz…"), "{out}");
+    assert!(
+        out.contains("line     KUNAVO_API_KEY = \"sk-kunavo-u8jz…\""),
+        "{out}"
+    );
+    // CRLF: no carriage return leaks into the snippet.
+    assert!(
+        out.contains("line     PINAIVU_API_KEY=sk-pnv-DL7D…\n"),
+        "{out}"
+    );
+    assert!(out.contains("3 findings (3 critical) in 2 files"), "{out}");
+    assert!(!out.contains('\x1b'), "no color when piped");
+}
+
+#[test]
+fn color_only_when_asked_or_on_a_terminal_and_never_with_no_color() {
+    let dir = tree_with_keys();
+    assert!(scan(dir.path(), &["--color", "always"])
+        .stdout
+        .contains("\x1b["));
+    let r = run(leakhound()
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .args(["scan", "--color", "auto"]));
+    assert!(!r.stdout.contains('\x1b'));
+}
+
+#[test]
+fn json_report_has_the_documented_fields() {
+    let dir = tree_with_keys();
+    let r = scan(dir.path(), &["--format", "json"]);
+    assert_eq!(r.code, 1);
+    let v = r.json();
+    let f = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule_id"] == "kunavo-api-key")
+        .unwrap()
+        .clone();
+    for key in [
+        "rule_id",
+        "provider",
+        "severity",
+        "path",
+        "line",
+        "column",
+        "end_column",
+        "secret",
+        "fingerprint",
+        "source",
+        "commit",
+        "verification",
+    ] {
+        assert!(f.get(key).is_some(), "missing {key} in {f}");
+    }
+    assert_eq!(f["path"], "app/config.py");
+    assert_eq!(
+        (f["line"].as_u64(), f["column"].as_u64()),
+        (Some(2), Some(19))
+    );
+    assert_eq!(f["end_column"].as_u64(), Some(19 + KUNAVO.len() as u64));
+    assert_eq!(f["secret"], "sk-kunavo-u8jz…");
+    assert_eq!(f["source"], "file");
+    assert!(f["commit"].is_null() && f["verification"].is_null());
+    assert_eq!(f["fingerprint"].as_str().unwrap().len(), 32);
+    let stats = &v["stats"];
+    assert_eq!(stats["files"], 2);
+    assert_eq!(stats["findings"], 3);
+    assert!(stats["bytes"].as_u64().unwrap() > 100);
+}
+
+#[test]
+fn sarif_report_validates_against_the_official_schema() {
+    let dir = tree_with_keys();
+    let r = scan(dir.path(), &["--format", "sarif"]);
+    assert_eq!(r.code, 1);
+    let sarif = r.json();
+    let schema_path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/sarif-schema-2.1.0.json");
+    let schema: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(schema_path).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(&sarif)
+        .map(|e| format!("{e} at {}", e.instance_path))
+        .collect();
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+    // What GitHub code scanning needs.
+    let run0 = &sarif["runs"][0];
+    let rules = run0["tool"]["driver"]["rules"].as_array().unwrap();
+    assert_eq!(rules.len(), 3);
+    let results = run0["results"].as_array().unwrap();
+    assert_eq!(results.len(), 3);
+    for res in results {
+        assert!(res["ruleId"].is_string());
+        assert!(["error", "warning", "note"].contains(&res["level"].as_str().unwrap()));
+        let region = &res["locations"][0]["physicalLocation"]["region"];
+        assert!(region["startLine"].as_u64().unwrap() >= 1);
+        assert!(res["partialFingerprints"]["leakhound/v1"].is_string());
+    }
+    // A broken document is rejected, so the validation above means something.
+    let mut broken = sarif.clone();
+    broken["runs"][0]["results"][0]["level"] = "fatal".into();
+    assert!(!validator.is_valid(&broken));
+}
+
+#[test]
+fn github_format_emits_workflow_commands() {
+    let dir = tree_with_keys();
+    let r = scan(dir.path(), &["--format", "github"]);
+    assert_eq!(r.code, 1);
+    let line = r
+        .stdout
+        .lines()
+        .find(|l| l.contains("file=app/config.py"))
+        .unwrap_or_else(|| panic!("{}", r.stdout));
+    assert!(
+        line.starts_with("::error file=app/config.py,line=2,endLine=2,col=19,endColumn="),
+        "{line}"
+    );
+    assert!(
+        line.contains("title=leakhound%3A kunavo-api-key::"),
+        "{line}"
+    );
+    assert_eq!(r.stdout.lines().count(), 3);
+}
+
+#[test]
+fn no_format_prints_a_raw_secret_unless_asked() {
+    let dir = tree_with_keys();
+    for format in ["text", "json", "sarif", "github"] {
+        let r = scan(dir.path(), &["--format", format]);
+        for key in [KUNAVO, PINAIVU, GITHUB] {
+            assert!(
+                !r.stdout.contains(key) && !r.stderr.contains(key),
+                "{format} leaks {key}"
+            );
+            // Not even most of it.
+            assert!(
+                !r.stdout.contains(&key[..key.len() - 8]),
+                "{format} leaks most of {key}"
+            );
+        }
+        let shown = scan(dir.path(), &["--format", format, "--show-secrets"]);
+        assert!(
+            shown.stdout.contains(KUNAVO),
+            "{format} --show-secrets hides the key"
+        );
+    }
+}
+
+#[test]
+fn output_file_and_quiet() {
+    let dir = tree_with_keys();
+    let r = scan(dir.path(), &["--format", "json", "--output", "report.json"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stdout.is_empty());
+    let saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("report.json")).unwrap()).unwrap();
+    assert_eq!(saved["findings"].as_array().unwrap().len(), 3);
+
+    let q = scan(dir.path(), &["--quiet"]);
+    assert_eq!(q.code, 1);
+    assert!(!q.stdout.contains("findings ("), "{}", q.stdout);
+    assert!(q.stdout.contains("kunavo-api-key"));
+}

@@ -1,0 +1,85 @@
+//! Shared helpers: run the binary, build trees, parse its JSON.
+
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+/// The binary under test.
+pub fn leakhound() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_leakhound"));
+    cmd.env_remove("NO_COLOR").stdin(Stdio::null());
+    cmd
+}
+
+/// Run and capture, with stdout/stderr as strings.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+
+    /// Findings of a JSON report.
+    pub fn findings(&self) -> Vec<serde_json::Value> {
+        self.json()["findings"]
+            .as_array()
+            .expect("findings array")
+            .clone()
+    }
+}
+
+pub fn run(cmd: &mut Command) -> Run {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.output().expect("binary runs");
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
+
+/// `leakhound scan --format json --show-secrets ARGS...` in `dir`.
+pub fn scan_json(dir: &Path, args: &[&str]) -> Run {
+    run(leakhound()
+        .current_dir(dir)
+        .args(["scan", "--format", "json", "--show-secrets"])
+        .args(args))
+}
+
+pub fn write(dir: &Path, rel: &str, content: impl AsRef<[u8]>) {
+    let path = dir.join(rel);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).unwrap();
+    }
+    std::fs::write(path, content).unwrap();
+}
+
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("temp dir")
+}
+
+/// Realistic fake keys (random-looking, pass the entropy filters).
+pub const KUNAVO: &str = "sk-kunavo-u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8dKLzd";
+pub const PINAIVU: &str = "sk-pnv-DL7DxtpYlSXpfKtHF4vUCsMehGAkWvj7";
+pub const GITHUB: &str = "ghp_R8s2Kq9LmN4pX7tV1wZ3yB6cD0eH5jKaB3dE";
+
+/// The secrets of a JSON report's findings.
+pub fn secrets(run: &Run) -> Vec<String> {
+    run.findings()
+        .iter()
+        .map(|f| f["secret"].as_str().unwrap().to_string())
+        .collect()
+}
