@@ -126,6 +126,12 @@ pub struct ScanArgs {
     #[arg(long, short = 'q')]
     pub quiet: bool,
 
+    /// Look for base64-encoded keys everywhere, not only where a trigger word
+    /// (`kind: Secret`, `.dockerconfigjson`, `Authorization: Basic`,
+    /// `"auth":`, `base64`) announces them. Slower on source trees.
+    #[arg(long)]
+    pub decode_all: bool,
+
     /// A previous JSON report (or `leakhound baseline` file) whose findings
     /// are not reported again.
     #[arg(long, value_name = "FILE")]

@@ -44,6 +44,7 @@ pub struct ScanDefaults {
     pub no_ignore: Option<bool>,
     pub follow: Option<bool>,
     pub threads: Option<usize>,
+    pub decode_all: Option<bool>,
 }
 
 /// A size written as a number of bytes or a string with a suffix (`"10M"`).
@@ -83,6 +84,8 @@ pub struct ScanOptions {
     pub max_file_size: u64,
     /// 0 = one per core.
     pub threads: usize,
+    /// Search for base64-encoded keys everywhere (`--decode-all`).
+    pub decode_all: bool,
 }
 
 /// Resolved report settings.
@@ -179,6 +182,7 @@ impl Config {
             follow: args.follow || file.scan.follow.unwrap_or(false),
             max_file_size,
             threads: args.threads.or(file.scan.threads).unwrap_or(0),
+            decode_all: args.decode_all || file.scan.decode_all.unwrap_or(false),
         };
 
         let to_file = args.output.is_some();
@@ -221,6 +225,19 @@ impl Config {
     /// Build the rule set for the matcher (moves the rules out).
     pub fn take_rule_set(&mut self) -> Result<RuleSet> {
         RuleSet::new(std::mem::take(&mut self.rules))
+    }
+
+    /// Build the matcher (moves the rules out).
+    pub fn build_matcher(&mut self) -> Result<crate::engine::Matcher> {
+        let mode = if self.scan.decode_all {
+            crate::engine::Base64Mode::Everywhere
+        } else {
+            crate::engine::Base64Mode::Triggered
+        };
+        Ok(crate::engine::Matcher::with_base64(
+            self.take_rule_set()?,
+            mode,
+        ))
     }
 }
 

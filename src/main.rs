@@ -47,7 +47,7 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 
 fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
     let mut config = Config::from_scan_args(args)?;
-    let matcher = Matcher::new(config.take_rule_set()?);
+    let matcher = config.build_matcher()?;
     let outcome = leakhound::run_scan(&config, &matcher);
     let ctx = ReportContext {
         options: &config.report,

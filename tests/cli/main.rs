@@ -4,6 +4,7 @@
 mod util;
 
 mod bad_input;
+mod progress;
 mod report;
 mod rules;
 mod scan;
