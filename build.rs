@@ -1,15 +1,26 @@
-//! Embeds every `rules/*.toml` into the binary, sorted by name, so adding a
-//! rule file needs no code change.
+//! Embeds every `rules/*.toml` (rule files) and every
+//! `rules/providers/*.toml` (provider specs for verification) into the
+//! binary, sorted by name, so adding a file needs no code change.
 
 use std::path::Path;
 
 fn main() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+    embed(&rules, "rules", "builtin_rules.rs");
+    embed(
+        &rules.join("providers"),
+        "rules/providers",
+        "builtin_providers.rs",
+    );
+}
+
+/// Write `OUT_DIR/out_name`: a `&[(name, text)]` of `dir`'s `*.toml` files.
+fn embed(dir: &Path, shown: &str, out_name: &str) {
     println!("cargo:rerun-if-changed={}", dir.display());
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .expect("rules/ is part of the crate")
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{} is part of the crate: {e}", dir.display()))
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "toml"))
         .collect();
     files.sort();
     let mut code = String::from("&[\n");
@@ -20,12 +31,11 @@ fn main() {
             .expect("read_dir entries have names")
             .to_string_lossy();
         code.push_str(&format!(
-            "    (\"rules/{name}\", include_str!({:?})),\n",
+            "    (\"{shown}/{name}\", include_str!({:?})),\n",
             f.display().to_string()
         ));
     }
     code.push_str("]\n");
-    let out =
-        Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("builtin_rules.rs");
+    let out = Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join(out_name);
     std::fs::write(out, code).expect("OUT_DIR is writable");
 }
