@@ -246,11 +246,23 @@ fn describe_error(e: &reqwest::Error) -> (UnknownReason, &'static str) {
         } else {
             (UnknownReason::Timeout, "timed out")
         }
-    } else if ["certificate", "tls", "handshake", "ssl"]
-        .iter()
-        .any(|w| chain.contains(w))
+    } else if [
+        "certificate",
+        "tls",
+        "ssl",
+        "handshake",
+        "corrupt message",
+        "alert",
+        "peer is incompatible",
+    ]
+    .iter()
+    .any(|w| chain.contains(w))
     {
         (UnknownReason::Tls, "TLS error")
+    } else if chain.contains("dns error") {
+        (UnknownReason::Connection, "DNS lookup failed")
+    } else if chain.contains("refused") {
+        (UnknownReason::Connection, "connection refused")
     } else if e.is_connect() {
         (UnknownReason::Connection, "connection failed")
     } else if e.is_body() || e.is_decode() {

@@ -33,7 +33,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::config::ProviderSettings;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::finding::Finding;
 pub use crate::finding::{UnknownReason, Verdict, Verification};
 use cache::Cache;
@@ -142,6 +142,19 @@ impl Verifier {
             let base = providers.get(&spec.id).and_then(|p| p.base_url.as_deref());
             let check = Check::new(&spec, base, origin)?;
             checks.insert(spec.id.clone(), Arc::new(check));
+        }
+        // A misspelt provider name would silently send its keys to the
+        // built-in URL instead of the configured one.
+        for (name, settings) in providers {
+            if settings.base_url.is_some() && !checks.contains_key(name) {
+                let mut known: Vec<&str> = checks.keys().map(String::as_str).collect();
+                known.sort_unstable();
+                return Err(Error::Usage(format!(
+                    "[providers.{name}] base_url: no verification check for provider \
+                     `{name}` (checks exist for {})",
+                    known.join(", ")
+                )));
+            }
         }
         let cache = match &options.cache_dir {
             Some(dir) => Some(Cache::open(dir, options.cache_ttl)?),
@@ -489,6 +502,18 @@ mod tests {
         assert_eq!(c.verdict, Verdict::Unknown);
         let c = combine(vec![v(Verdict::Dead, "a"), v(Verdict::Dead, "b")]);
         assert_eq!(c.verdict, Verdict::Dead);
+    }
+
+    #[test]
+    fn a_base_url_for_an_unknown_provider_is_refused() {
+        let settings = BTreeMap::from([(
+            "kunvao".to_string(),
+            ProviderSettings {
+                base_url: Some("https://api.kunavo.com/v1".into()),
+            },
+        )]);
+        let e = Verifier::new(&settings, VerifyOptions::default()).unwrap_err();
+        assert!(e.to_string().contains("[providers.kunvao]"), "{e}");
     }
 
     #[test]

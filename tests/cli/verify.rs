@@ -670,10 +670,47 @@ fn connection_refused_is_unknown() {
     let v = &verdicts(&out)[&key];
     assert_eq!(v["verdict"], "unknown");
     assert_eq!(v["reason"], "connection", "{v}");
+    assert_eq!(v["detail"], "connection refused", "{v}");
     assert!(
         !out.stderr.contains(&key) && !out.stdout.contains("127.0.0.1:"),
         "{}",
         out.stdout
+    );
+}
+
+#[test]
+fn tls_failure_is_unknown() {
+    use std::io::{Read, Write};
+    let key = kunavo("kunavo-tls");
+    // A server that answers plain HTTP to an https:// base URL.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = std::sync::Arc::clone(&received);
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let n = stream.read(&mut buf).unwrap_or(0);
+            sink.lock().unwrap().extend_from_slice(&buf[..n]);
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}");
+        }
+    });
+    let dir = tempdir();
+    write(
+        dir.path(),
+        ".leakhound.toml",
+        format!("[providers.kunavo]\nbase_url = \"https://127.0.0.1:{port}/v1\"\n"),
+    );
+    leak(dir.path(), "kunavo", &key);
+    let out = scan_verify(dir.path(), &[]);
+    let v = &verdicts(&out)[&key];
+    assert_eq!(v["verdict"], "unknown");
+    assert_eq!(v["reason"], "tls", "{v}");
+    let got = received.lock().unwrap().clone();
+    assert!(!got.is_empty(), "no TLS handshake arrived");
+    assert!(
+        !String::from_utf8_lossy(&got).contains(&key[10..]),
+        "the key went out before TLS was up"
     );
 }
 
