@@ -144,8 +144,9 @@ impl Verification {
     }
 }
 
-/// One secret at one place.
-#[derive(Clone, Debug)]
+/// One secret at one place. Its `Debug` form shows the redacted secret
+/// only, so a debug print or a panic message cannot leak the key.
+#[derive(Clone)]
 pub struct Finding {
     pub rule_id: String,
     pub description: String,
@@ -170,6 +171,27 @@ pub struct Finding {
     /// The line holding the secret, with the secret masked, control
     /// characters escaped and length bounded.
     pub snippet: String,
+}
+
+impl std::fmt::Debug for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Finding")
+            .field("rule_id", &self.rule_id)
+            .field("provider", &self.provider)
+            .field("severity", &self.severity)
+            .field("path", &self.path)
+            .field("line", &self.line)
+            .field("column", &self.column)
+            .field("secret", &self.redacted)
+            .field("fingerprint", &self.fingerprint)
+            .field("source", &self.source)
+            .field("commit", &self.commit)
+            .field("verification", &self.verification)
+            .field("encoding", &self.encoding)
+            .field("ambiguous", &self.ambiguous)
+            .field("alternatives", &self.alternatives)
+            .finish_non_exhaustive()
+    }
 }
 
 /// SHA-256 of `bytes` as lowercase hex.
@@ -251,6 +273,15 @@ mod tests {
         assert_ne!(a, fingerprint("kunavo-api-key", "b.py", b"sk-kunavo-x"));
         assert_ne!(a, fingerprint("other", "a.py", b"sk-kunavo-x"));
         assert_eq!(a.len(), 32);
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_secret() {
+        let secret = "sk-kunavo-u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8dKLzd";
+        let f = tests_support::finding("kunavo", secret);
+        let shown = format!("{f:?} {f:#?}");
+        assert!(!shown.contains(secret), "{shown}");
+        assert!(shown.contains(&f.redacted));
     }
 
     #[test]
