@@ -4,7 +4,9 @@
 mod util;
 
 mod bad_input;
+mod fake_provider;
 mod progress;
 mod report;
 mod rules;
 mod scan;
+mod verify;
