@@ -6,11 +6,14 @@
 //! sources ([`source`]) -> the matcher ([`engine`]) -> findings
 //! ([`finding`]) -> a report ([`report`]).
 
+pub mod allowlist;
+pub mod baseline;
 pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod error;
 pub mod finding;
+pub mod gitleaks;
 pub mod report;
 pub mod rules;
 pub mod scan;
