@@ -3,6 +3,7 @@
 
 mod util;
 
+mod action;
 mod bad_input;
 mod report;
 mod rules;
