@@ -184,12 +184,13 @@ pub fn import(text: &str, origin: &str) -> Result<Imported> {
     }
     let _ = writeln!(
         out,
-        "# leakhound's built-in rules stay on{} (`leakhound rules list`);\n\
-         # turn some off with disabled_rules. Check the rules with\n\
-         # `leakhound rules check .leakhound.toml` (imported rules have no examples).\n",
+        "# leakhound's built-in rules stay on (`leakhound rules list`){}; turn\n\
+         # some off with disabled_rules. Imported rules have no examples: add some\n\
+         # and check them with `leakhound rules check .leakhound.toml`.\n",
         match use_default {
-            Some(false) | None => " although gitleaks used only this file's rules",
             Some(true) => "",
+            Some(false) | None =>
+                ",\n# although this gitleaks configuration did not extend gitleaks' defaults",
         }
     );
     if !disabled.is_empty() {

@@ -461,6 +461,10 @@ fn action_rejects_bad_inputs_with_exit_status_2() {
         ),
         (vec![("format", "sarif")], "format must be github or text"),
         (vec![("verify", "yes")], "verify must be true or false"),
+        (
+            vec![("mode", "pull-request")],
+            "mode pull-request: no pull_request.base.sha/head.sha in the event",
+        ),
     ] {
         let r = runner.run(&with);
         assert_eq!(r.code, 2, "{with:?}: {}\n{}", r.stdout, r.stderr);

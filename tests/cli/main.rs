@@ -5,6 +5,9 @@ mod util;
 
 mod action;
 mod bad_input;
+mod baseline;
+mod config;
+mod formats;
 mod report;
 mod rules;
 mod scan;
