@@ -44,7 +44,8 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum BaselineCommand {
     /// Scan and write the findings as a baseline file (fingerprints and
-    /// redacted secrets only; raw secrets are never stored).
+    /// redacted secrets only; raw secrets are never stored). Exit status 0
+    /// with or without findings; 2 on errors.
     Create(BaselineCreateArgs),
 }
 
@@ -96,7 +97,8 @@ pub struct BaselineCreateArgs {
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
     /// Convert a gitleaks configuration (`.gitleaks.toml`, v8) into a
-    /// `.leakhound.toml`; what cannot be converted is named on stderr.
+    /// `.leakhound.toml`; what cannot be converted is named on stderr
+    /// (docs/config.md). Exit status 0 once converted; 2 on errors.
     ImportGitleaks(ImportGitleaksArgs),
 }
 
