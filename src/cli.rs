@@ -8,8 +8,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 const AFTER_HELP: &str = "\
 Exit status:
   0  no findings
-  1  findings (for `scan`: at least one finding that was not suppressed)
-  2  error (bad flags, config or rules; files that could not be read and no findings)";
+  1  findings (for `scan`: at least one finding that was not suppressed;
+     with `--fail-on live`: at least one key verified live)
+  2  error (bad flags, config or rules; files that could not be read and no
+     findings; verification interrupted by Ctrl-C and nothing to fail on)";
 
 /// Find leaked API keys in file trees, git history and stdin.
 #[derive(Debug, Parser)]
@@ -23,6 +25,9 @@ pub struct Cli {
 pub enum Command {
     /// Scan files, directories or standard input (`-`) for secrets.
     Scan(ScanArgs),
+    /// Verify the findings of a saved JSON report again (the report must have
+    /// been written with `--show-secrets`; a redacted report cannot be).
+    Verify(VerifyArgs),
     /// List the built-in rules or check a rule file.
     Rules {
         #[command(subcommand)]
@@ -230,6 +235,12 @@ pub struct ScanArgs {
     #[arg(long, short = 'q')]
     pub quiet: bool,
 
+    /// Look for base64-encoded keys everywhere, not only where a trigger word
+    /// (`kind: Secret`, `.dockerconfigjson`, `Authorization: Basic`,
+    /// `"auth":`, `base64`) announces them. Slower on source trees.
+    #[arg(long)]
+    pub decode_all: bool,
+
     /// A previous JSON report (or `leakhound baseline` file) whose findings
     /// are not reported again.
     #[arg(long, value_name = "FILE")]
@@ -239,6 +250,128 @@ pub struct ScanArgs {
     /// (repeatable): `--report sarif=leakhound.sarif --report json=out.json`.
     #[arg(long = "report", value_name = "FORMAT=FILE", value_parser = parse_report_target)]
     pub reports: Vec<ReportTarget>,
+
+    /// Ask each key's provider whether the key works (one read-only request
+    /// per unique key, only to that provider's base URL; see docs/verify.md).
+    #[arg(long)]
+    pub verify: bool,
+
+    /// What makes the exit status 1: any finding, or a key verified live
+    /// (needs --verify).
+    #[arg(long, value_enum, value_name = "WHAT", default_value_t = FailOn::Any)]
+    pub fail_on: FailOn,
+
+    #[command(flatten)]
+    pub verify_options: VerifyOptionsArgs,
+}
+
+/// `leakhound verify REPORT.json`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// A JSON report written by `leakhound scan --format json --show-secrets`.
+    #[arg(value_name = "REPORT")]
+    pub report: PathBuf,
+
+    /// Report format.
+    #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+
+    /// Write the report to FILE instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Configuration file (default: `.leakhound.toml` in the current
+    /// directory, if present), for `[providers.NAME] base_url` and `[verify]`.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Do not read `.leakhound.toml` even if present.
+    #[arg(long, conflicts_with = "config")]
+    pub no_config: bool,
+
+    /// Print secrets in full instead of redacted to their prefix.
+    #[arg(long)]
+    pub show_secrets: bool,
+
+    /// When to use color in the text report.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+
+    /// Print findings only: no summary, no warnings.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+
+    /// What makes the exit status 1: any finding, or a key verified live.
+    #[arg(long, value_enum, value_name = "WHAT", default_value_t = FailOn::Any)]
+    pub fail_on: FailOn,
+
+    #[command(flatten)]
+    pub verify_options: VerifyOptionsArgs,
+}
+
+/// What makes the exit status 1.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    /// Any finding that is reported.
+    #[default]
+    Any,
+    /// A finding whose key was verified live.
+    Live,
+}
+
+/// How verification runs; shared by `scan --verify` and `verify`. Every
+/// value can also be set in `.leakhound.toml` under `[verify]`.
+#[derive(Debug, Default, Args)]
+#[command(next_help_heading = "Verification")]
+pub struct VerifyOptionsArgs {
+    /// Report only findings whose key was verified live (needs --verify
+    /// with `scan`).
+    #[arg(long)]
+    pub only_verified: bool,
+
+    /// Send ambiguous keys (bare `sk-`, bare `sk_live_` without provider
+    /// evidence) to PROVIDER too, if it is one of the key's candidates.
+    /// Repeatable; without it an ambiguous key is sent nowhere.
+    #[arg(long, value_name = "PROVIDER", value_delimiter = ',')]
+    pub verify_ambiguous: Vec<String>,
+
+    /// Checks in flight at once, overall [default: 8].
+    #[arg(long, value_name = "N")]
+    pub verify_concurrency: Option<usize>,
+
+    /// Checks in flight at once per provider [default: 2].
+    #[arg(long, value_name = "N")]
+    pub verify_per_provider: Option<usize>,
+
+    /// Whole-request timeout (`15`, `2.5s`, `500ms`) [default: 15s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub verify_timeout: Option<std::time::Duration>,
+
+    /// Connect timeout [default: 5s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub verify_connect_timeout: Option<std::time::Duration>,
+
+    /// Retries of a 429 or 5xx answer [default: 2].
+    #[arg(long, value_name = "N")]
+    pub verify_retries: Option<u32>,
+
+    /// Longest wait before a retry; a longer Retry-After ends the check
+    /// as unknown instead [default: 30s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub verify_max_wait: Option<std::time::Duration>,
+
+    /// Cache settled verdicts in DIR (keyed by a hash of the key; the key is
+    /// never written).
+    #[arg(long, value_name = "DIR")]
+    pub verify_cache: Option<PathBuf>,
+
+    /// Do not use a cache even if the config sets one.
+    #[arg(long, conflicts_with = "verify_cache")]
+    pub no_verify_cache: bool,
+
+    /// How long a cached verdict is trusted (`30m`, `24h`, `7d`) [default: 24h].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub verify_cache_ttl: Option<std::time::Duration>,
 }
 
 /// Parse `--report FORMAT=FILE`.
@@ -286,9 +419,46 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("`{s}` is too large"))
 }
 
+/// Parse a duration: seconds (`15`, `2.5`) or a number with `ms`, `s`,
+/// `m`, `h` or `d`.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num.trim().parse().map_err(|_| {
+        format!("`{s}` is not a duration (examples: 15, 2.5s, 500ms, 30m, 24h, 7d)")
+    })?;
+    let secs = match unit.trim() {
+        "" | "s" => n,
+        "ms" => n / 1000.0,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        "d" => n * 86400.0,
+        u => {
+            return Err(format!(
+                "unknown duration unit `{u}` (use ms, s, m, h or d)"
+            ))
+        }
+    };
+    std::time::Duration::try_from_secs_f64(secs).map_err(|_| format!("`{s}` is out of range"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations() {
+        use std::time::Duration;
+        assert_eq!(parse_duration("15"), Ok(Duration::from_secs(15)));
+        assert_eq!(parse_duration("2.5s"), Ok(Duration::from_millis(2500)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("24h"), Ok(Duration::from_secs(86400)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86400)));
+        assert!(parse_duration("-1").is_err());
+        assert!(parse_duration("1w").is_err());
+        assert!(parse_duration("soon").is_err());
+    }
 
     #[test]
     fn sizes() {

@@ -9,10 +9,11 @@ use std::path::{Path, PathBuf};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::Deserialize;
 
-use crate::cli::{self, BaselineCreateArgs, ColorChoice, ScanArgs};
+use crate::cli::{self, BaselineCreateArgs, ColorChoice, ScanArgs, VerifyArgs, VerifyOptionsArgs};
 use crate::error::{describe_toml_error, Error, Result};
 use crate::report::Format;
 use crate::rules::{self, Rule, RuleSet, RuleSpec};
+use crate::verify::VerifyOptions;
 
 pub const CONFIG_FILE_NAME: &str = ".leakhound.toml";
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 100 << 20;
@@ -37,6 +38,54 @@ pub struct ConfigFile {
     /// Allowlists scoped to some rules (`[[allowlists]]`).
     #[serde(default)]
     pub allowlists: Vec<crate::allowlist::ScopedAllowlistSpec>,
+    /// Verification defaults (`--verify-*` flags win).
+    #[serde(default)]
+    pub verify: VerifyDefaults,
+}
+
+/// `[verify]`: how verification runs when it is asked for. Verification
+/// itself is only ever turned on by a flag (`scan --verify`, `verify`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyDefaults {
+    pub concurrency: Option<usize>,
+    pub per_provider: Option<usize>,
+    pub timeout: Option<DurationValue>,
+    pub connect_timeout: Option<DurationValue>,
+    pub retries: Option<u32>,
+    pub max_wait: Option<DurationValue>,
+    /// Relative to the current directory.
+    pub cache_dir: Option<PathBuf>,
+    pub cache_ttl: Option<DurationValue>,
+    /// Providers to try for ambiguous keys.
+    #[serde(default)]
+    pub ambiguous: Vec<String>,
+}
+
+/// A duration written as seconds or a string with a unit (`"24h"`).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum DurationValue {
+    Seconds(f64),
+    Text(String),
+}
+
+/// What makes the exit status 1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailOn {
+    /// Any reported finding.
+    Any,
+    /// A finding whose key was verified live.
+    Live,
+}
+
+impl From<cli::FailOn> for FailOn {
+    fn from(f: cli::FailOn) -> FailOn {
+        match f {
+            cli::FailOn::Any => FailOn::Any,
+            cli::FailOn::Live => FailOn::Live,
+        }
+    }
 }
 
 /// Default flags a team can set for every scan.
@@ -47,6 +96,7 @@ pub struct ScanDefaults {
     pub no_ignore: Option<bool>,
     pub follow: Option<bool>,
     pub threads: Option<usize>,
+    pub decode_all: Option<bool>,
 }
 
 /// A size written as a number of bytes or a string with a suffix (`"10M"`).
@@ -93,6 +143,8 @@ pub struct ScanOptions {
     pub max_file_size: u64,
     /// 0 = one per core.
     pub threads: usize,
+    /// Search for base64-encoded keys everywhere (`--decode-all`).
+    pub decode_all: bool,
 }
 
 /// Resolved report settings.
@@ -153,6 +205,9 @@ pub struct Config {
     pub baseline: Option<Baseline>,
     pub rules: Vec<Rule>,
     pub providers: BTreeMap<String, ProviderSettings>,
+    /// Set when keys are to be verified.
+    pub verify: Option<VerifyOptions>,
+    pub fail_on: FailOn,
     /// The configuration file read, if any.
     pub config_file: Option<PathBuf>,
 }
@@ -195,23 +250,16 @@ impl Config {
             follow: args.follow || file.scan.follow.unwrap_or(false),
             max_file_size,
             threads: args.threads.or(file.scan.threads).unwrap_or(0),
+            decode_all: args.decode_all || file.scan.decode_all.unwrap_or(false),
         };
 
-        let to_file = args.output.is_some();
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        let color = match args.color {
-            ColorChoice::Always => true,
-            ColorChoice::Never => false,
-            ColorChoice::Auto => !to_file && !no_color && std::io::stdout().is_terminal(),
-        };
-        let report = ReportOptions {
-            format: args.format.into(),
-            output: args.output.clone(),
-            show_secrets: args.show_secrets,
-            color,
-            quiet: args.quiet,
-            progress: !args.quiet && std::io::stderr().is_terminal(),
-        };
+        let report = report_options(
+            args.format,
+            args.output.clone(),
+            args.show_secrets,
+            args.color,
+            args.quiet,
+        );
 
         let roots = args
             .paths
@@ -229,6 +277,26 @@ impl Config {
         allowlist.scoped = crate::allowlist::compile_scoped(&file.allowlists, &origin, |id| {
             rules.iter().any(|r| r.id() == id)
         })?;
+        check_provider_settings(&file, &origin)?;
+        let fail_on = FailOn::from(args.fail_on);
+        let verify = if args.verify {
+            Some(resolve_verify(&args.verify_options, &file.verify, &origin)?)
+        } else {
+            let o = &args.verify_options;
+            let needs = if o.only_verified {
+                Some("--only-verified")
+            } else if fail_on == FailOn::Live {
+                Some("--fail-on live")
+            } else if !o.verify_ambiguous.is_empty() {
+                Some("--verify-ambiguous")
+            } else {
+                None
+            };
+            if let Some(flag) = needs {
+                return Err(Error::Usage(format!("{flag} needs --verify")));
+            }
+            None
+        };
         Ok(Config {
             paths: args.paths.clone(),
             scan,
@@ -236,6 +304,53 @@ impl Config {
             allowlist,
             baseline,
             rules,
+            providers: file.providers,
+            verify,
+            fail_on,
+            config_file: config_path,
+        })
+    }
+
+    /// Resolve `leakhound verify REPORT` arguments: no scan settings, the
+    /// report and verification ones only.
+    pub fn from_verify_args(args: &VerifyArgs) -> Result<Config> {
+        let config_path = if args.no_config {
+            None
+        } else {
+            match &args.config {
+                Some(p) => Some(p.clone()),
+                None => Some(PathBuf::from(CONFIG_FILE_NAME)).filter(|p| p.is_file()),
+            }
+        };
+        let file = match &config_path {
+            Some(p) => load_config_file(p)?,
+            None => ConfigFile::default(),
+        };
+        let origin = config_path
+            .as_deref()
+            .map_or_else(|| CONFIG_FILE_NAME.to_string(), |p| p.display().to_string());
+        check_provider_settings(&file, &origin)?;
+        Ok(Config {
+            paths: Vec::new(),
+            scan: ScanOptions {
+                no_ignore: false,
+                follow: false,
+                max_file_size: DEFAULT_MAX_FILE_SIZE,
+                threads: 0,
+                decode_all: false,
+            },
+            report: report_options(
+                args.format,
+                args.output.clone(),
+                args.show_secrets,
+                args.color,
+                args.quiet,
+            ),
+            allowlist: Allowlist::default(),
+            baseline: None,
+            rules: resolve_rules(&file, &origin)?,
+            verify: Some(resolve_verify(&args.verify_options, &file.verify, &origin)?),
+            fail_on: args.fail_on.into(),
             providers: file.providers,
             config_file: config_path,
         })
@@ -262,6 +377,19 @@ impl Config {
     pub fn take_rule_set(&mut self) -> Result<RuleSet> {
         RuleSet::new(std::mem::take(&mut self.rules))
     }
+
+    /// Build the matcher (moves the rules out).
+    pub fn build_matcher(&mut self) -> Result<crate::engine::Matcher> {
+        let mode = if self.scan.decode_all {
+            crate::engine::Base64Mode::Everywhere
+        } else {
+            crate::engine::Base64Mode::Triggered
+        };
+        Ok(crate::engine::Matcher::with_base64(
+            self.take_rule_set()?,
+            mode,
+        ))
+    }
 }
 
 impl From<cli::Format> for Format {
@@ -276,6 +404,120 @@ impl From<cli::Format> for Format {
             cli::Format::Markdown => Format::Markdown,
         }
     }
+}
+
+/// Report settings; the terminal is looked at here, once.
+fn report_options(
+    format: cli::Format,
+    output: Option<PathBuf>,
+    show_secrets: bool,
+    color: ColorChoice,
+    quiet: bool,
+) -> ReportOptions {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let color = match color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => output.is_none() && !no_color && std::io::stdout().is_terminal(),
+    };
+    ReportOptions {
+        format: format.into(),
+        output,
+        show_secrets,
+        color,
+        quiet,
+        progress: !quiet && std::io::stderr().is_terminal(),
+    }
+}
+
+/// A configured base URL must obey the same rules as a built-in one (HTTPS,
+/// or plain HTTP to loopback): checked even when not verifying, so a bad
+/// config fails the first run that reads it.
+fn check_provider_settings(file: &ConfigFile, origin: &str) -> Result<()> {
+    for (name, settings) in &file.providers {
+        if let Some(url) = &settings.base_url {
+            crate::verify::spec::check_base_url(url).map_err(|m| Error::Config {
+                path: PathBuf::from(origin),
+                message: format!("[providers.{name}] base_url `{url}`: {m}"),
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// Flags over `[verify]` over the defaults.
+fn resolve_verify(
+    args: &VerifyOptionsArgs,
+    file: &VerifyDefaults,
+    origin: &str,
+) -> Result<VerifyOptions> {
+    let fail = |message: String| Error::Config {
+        path: PathBuf::from(origin),
+        message,
+    };
+    let duration = |flag: Option<std::time::Duration>,
+                    value: &Option<DurationValue>,
+                    key: &str,
+                    default: std::time::Duration|
+     -> Result<std::time::Duration> {
+        if let Some(d) = flag {
+            return Ok(d);
+        }
+        match value {
+            None => Ok(default),
+            Some(DurationValue::Seconds(n)) => std::time::Duration::try_from_secs_f64(*n)
+                .map_err(|_| fail(format!("verify.{key}: {n} is not a duration"))),
+            Some(DurationValue::Text(t)) => {
+                cli::parse_duration(t).map_err(|m| fail(format!("verify.{key}: {m}")))
+            }
+        }
+    };
+    let d = VerifyOptions::default();
+    let options = VerifyOptions {
+        ambiguous: if args.verify_ambiguous.is_empty() {
+            file.ambiguous.clone()
+        } else {
+            args.verify_ambiguous.clone()
+        },
+        concurrency: args
+            .verify_concurrency
+            .or(file.concurrency)
+            .unwrap_or(d.concurrency),
+        per_provider: args
+            .verify_per_provider
+            .or(file.per_provider)
+            .unwrap_or(d.per_provider),
+        connect_timeout: duration(
+            args.verify_connect_timeout,
+            &file.connect_timeout,
+            "connect_timeout",
+            d.connect_timeout,
+        )?,
+        timeout: duration(args.verify_timeout, &file.timeout, "timeout", d.timeout)?,
+        retries: args.verify_retries.or(file.retries).unwrap_or(d.retries),
+        max_wait: duration(args.verify_max_wait, &file.max_wait, "max_wait", d.max_wait)?,
+        cache_dir: if args.no_verify_cache {
+            None
+        } else {
+            args.verify_cache.clone().or_else(|| file.cache_dir.clone())
+        },
+        cache_ttl: duration(
+            args.verify_cache_ttl,
+            &file.cache_ttl,
+            "cache_ttl",
+            d.cache_ttl,
+        )?,
+        only_verified: args.only_verified,
+    };
+    if options.concurrency == 0 || options.per_provider == 0 {
+        return Err(Error::Usage(
+            "verification concurrency must be at least 1".into(),
+        ));
+    }
+    if options.timeout.is_zero() || options.connect_timeout.is_zero() {
+        return Err(Error::Usage("verification timeouts must be above 0".into()));
+    }
+    Ok(options)
 }
 
 /// `.leakhound.toml` in the first scanned directory, if it exists.

@@ -35,6 +35,10 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
 
+    /// A JSON report that cannot be read back (`leakhound verify`).
+    #[error("{path}: {message}")]
+    Report { path: PathBuf, message: String },
+
     #[error("{path}: {message}")]
     Git { path: PathBuf, message: String },
 }

@@ -41,18 +41,112 @@ pub struct BlobLocation {
     pub commit: String,
 }
 
+/// What a provider's answer says about a key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// The key authenticates (possibly restricted, out of quota, or a test key).
+    Live,
+    /// The provider says the key is invalid or revoked.
+    Dead,
+    /// No conclusion; `Verification::reason` says why.
+    Unknown,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Live => "live",
+            Verdict::Dead => "dead",
+            Verdict::Unknown => "unknown",
+        }
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a verification ended as `unknown`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UnknownReason {
+    /// The provider answered with a status its table does not settle.
+    Status,
+    /// Still rate limited (429) or failing (5xx) after the retries.
+    Retries,
+    /// The provider answered with a redirect, which is never followed.
+    Redirect,
+    Timeout,
+    Tls,
+    Connection,
+    /// No check exists for the provider, or the key is ambiguous.
+    NotVerifiable,
+    /// The run was interrupted (Ctrl-C) before the check finished.
+    Interrupted,
+}
+
+impl UnknownReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnknownReason::Status => "status",
+            UnknownReason::Retries => "retries",
+            UnknownReason::Redirect => "redirect",
+            UnknownReason::Timeout => "timeout",
+            UnknownReason::Tls => "tls",
+            UnknownReason::Connection => "connection",
+            UnknownReason::NotVerifiable => "not-verifiable",
+            UnknownReason::Interrupted => "interrupted",
+        }
+    }
+}
+
 /// The result of asking a provider whether a key works.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Verification {
-    /// `live`, `dead` or `unknown`.
-    pub verdict: String,
-    /// The HTTP status seen, if any.
+    pub verdict: Verdict,
+    /// Set for `unknown` verdicts only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<UnknownReason>,
+    /// The HTTP status of the last answer, if any.
     pub status: Option<u16>,
+    /// A short human explanation from the provider's table (never the
+    /// response body, which may echo the key).
     pub detail: String,
+    /// The provider that was asked (for an ambiguous key, the one that
+    /// settled it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    /// True when the verdict came from the on-disk cache.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cached: bool,
 }
 
-/// One secret at one place.
-#[derive(Clone, Debug)]
+impl Verification {
+    /// One line for humans: `live (HTTP 402): monthly spend cap exhausted`.
+    pub fn summary(&self) -> String {
+        let mut s = self.verdict.to_string();
+        match (self.status, self.reason) {
+            (Some(status), _) => s.push_str(&format!(" (HTTP {status})")),
+            (None, Some(r)) if r != UnknownReason::NotVerifiable => {
+                s.push_str(&format!(" ({})", r.as_str()))
+            }
+            _ => {}
+        }
+        s.push_str(": ");
+        s.push_str(&self.detail);
+        if self.cached {
+            s.push_str(" [cached]");
+        }
+        s
+    }
+}
+
+/// One secret at one place. Its `Debug` form shows the redacted secret
+/// only, so a debug print or a panic message cannot leak the key.
+#[derive(Clone)]
 pub struct Finding {
     pub rule_id: String,
     pub description: String,
@@ -77,6 +171,27 @@ pub struct Finding {
     /// The line holding the secret, with the secret masked, control
     /// characters escaped and length bounded.
     pub snippet: String,
+}
+
+impl std::fmt::Debug for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Finding")
+            .field("rule_id", &self.rule_id)
+            .field("provider", &self.provider)
+            .field("severity", &self.severity)
+            .field("path", &self.path)
+            .field("line", &self.line)
+            .field("column", &self.column)
+            .field("secret", &self.redacted)
+            .field("fingerprint", &self.fingerprint)
+            .field("source", &self.source)
+            .field("commit", &self.commit)
+            .field("verification", &self.verification)
+            .field("encoding", &self.encoding)
+            .field("ambiguous", &self.ambiguous)
+            .field("alternatives", &self.alternatives)
+            .finish_non_exhaustive()
+    }
 }
 
 /// SHA-256 of `bytes` as lowercase hex.
@@ -161,7 +276,68 @@ mod tests {
     }
 
     #[test]
+    fn debug_output_never_shows_the_secret() {
+        let secret = "sk-kunavo-u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8dKLzd";
+        let f = tests_support::finding("kunavo", secret);
+        let shown = format!("{f:?} {f:#?}");
+        assert!(!shown.contains(secret), "{shown}");
+        assert!(shown.contains(&f.redacted));
+    }
+
+    #[test]
+    fn verification_summaries() {
+        let mut v = Verification {
+            verdict: Verdict::Live,
+            reason: None,
+            status: Some(402),
+            detail: "monthly spend cap exhausted".into(),
+            provider: Some("kunavo".into()),
+            cached: false,
+        };
+        assert_eq!(v.summary(), "live (HTTP 402): monthly spend cap exhausted");
+        v.verdict = Verdict::Unknown;
+        v.status = None;
+        v.reason = Some(UnknownReason::Timeout);
+        v.detail = "timed out".into();
+        v.cached = true;
+        assert_eq!(v.summary(), "unknown (timeout): timed out [cached]");
+        let json = serde_json::to_value(&v).unwrap();
+        assert_eq!(json["verdict"], "unknown");
+        assert_eq!(json["reason"], "timeout");
+    }
+
+    #[test]
     fn sanitize_escapes_control_characters() {
         assert_eq!(sanitize("a\x1b[31mb\tc"), "a\\u{1b}[31mb c");
+    }
+}
+
+/// A finding to build tests on.
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use super::*;
+
+    pub(crate) fn finding(provider: &str, secret: &str) -> Finding {
+        Finding {
+            rule_id: format!("{provider}-api-key"),
+            description: "test".into(),
+            provider: provider.into(),
+            severity: Severity::High,
+            path: "a.env".into(),
+            line: 1,
+            column: 1,
+            end_line: 1,
+            end_column: 1 + secret.len(),
+            secret: secret.into(),
+            redacted: redact(secret, 0),
+            fingerprint: fingerprint("t", "a.env", secret.as_bytes()),
+            source: SourceKind::File,
+            commit: None,
+            verification: None,
+            encoding: None,
+            ambiguous: false,
+            alternatives: Vec::new(),
+            snippet: String::new(),
+        }
     }
 }

@@ -4,7 +4,8 @@
 //! The library takes a resolved [`config::Config`]; only `main.rs`,
 //! `cli.rs` and `config.rs` know about command-line parsing. A scan is:
 //! sources ([`source`]) -> the matcher ([`engine`]) -> findings
-//! ([`finding`]) -> a report ([`report`]).
+//! ([`finding`]) -> optionally [`verify`] (after the scan, never on its
+//! workers) -> a report ([`report`]).
 
 pub mod allowlist;
 pub mod baseline;
@@ -18,6 +19,7 @@ pub mod report;
 pub mod rules;
 pub mod scan;
 pub mod source;
+pub mod verify;
 
 pub use error::{Error, Result};
 

@@ -4,17 +4,21 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use clap::Parser;
 
 use leakhound::cli::{
     BaselineCommand, BaselineCreateArgs, Cli, Command, ConfigCommand, ImportGitleaksArgs,
-    ListFormat, RulesCommand, ScanArgs,
+    ListFormat, RulesCommand, ScanArgs, VerifyArgs,
 };
-use leakhound::config::{self, Config};
+use leakhound::config::{self, Config, FailOn};
 use leakhound::engine::Matcher;
 use leakhound::report::{self, ReportContext};
 use leakhound::rules::{self, RuleSet};
+use leakhound::scan::ScanOutcome;
+use leakhound::verify::{Verdict, Verifier};
 
 /// Exit status: no findings.
 const CLEAN: u8 = 0;
@@ -27,6 +31,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Scan(args) => scan(&args),
+        Command::Verify(args) => verify_report(&args),
         Command::Rules { command } => rules_command(command),
         Command::Baseline {
             command: BaselineCommand::Create(args),
@@ -56,8 +61,16 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 
 fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
     let mut config = Config::from_scan_args(args)?;
-    let matcher = Matcher::new(config.take_rule_set()?);
-    let outcome = leakhound::run_scan(&config, &matcher);
+    // Built before the scan so a bad base URL or cache dir fails fast.
+    let verifier = match &config.verify {
+        Some(options) => Some(Verifier::new(&config.providers, options.clone())?),
+        None => None,
+    };
+    let matcher = config.build_matcher()?;
+    let mut outcome = leakhound::run_scan(&config, &matcher);
+    if let Some(verifier) = &verifier {
+        verify(verifier, &config, &mut outcome);
+    }
     let ctx = ReportContext {
         options: &config.report,
         rules: matcher.rules(),
@@ -92,19 +105,94 @@ fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
             );
         }
     }
-    Ok(if !outcome.findings.is_empty() {
+    Ok(exit_code(&config, &outcome))
+}
+
+/// `leakhound verify REPORT.json`: the report's findings, verified again.
+fn verify_report(args: &VerifyArgs) -> anyhow::Result<u8> {
+    let mut config = Config::from_verify_args(args)?;
+    let options = config
+        .verify
+        .clone()
+        .expect("Config::from_verify_args always sets verification options");
+    let verifier = Verifier::new(&config.providers, options)?;
+    let rules = config.take_rule_set()?;
+    let (findings, stats) = report::read_report(&args.report, &rules)?;
+    let mut outcome = ScanOutcome { findings, stats };
+    verify(&verifier, &config, &mut outcome);
+    let ctx = ReportContext {
+        options: &config.report,
+        rules: &rules,
+        stats: &outcome.stats,
+    };
+    write_output(config.report.output.as_deref(), |out| {
+        report::write(out, &outcome.findings, &ctx)
+    })?;
+    Ok(exit_code(&config, &outcome))
+}
+
+/// Verify the outcome's findings with Ctrl-C wired to stop the run, then
+/// apply `--only-verified`.
+fn verify(verifier: &Verifier, config: &Config, outcome: &mut ScanOutcome) {
+    let interrupt = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&interrupt);
+    // Installed only now, so Ctrl-C during the scan keeps its usual effect.
+    // The first Ctrl-C stops verification and the report is still written;
+    // a second one exits at once.
+    let installed = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+    });
+    if installed.is_err() && !config.report.quiet {
+        eprintln!("leakhound: warning: cannot catch Ctrl-C; interrupting loses the report");
+    }
+    let summary = verifier.verify(&mut outcome.findings, &interrupt);
+    if summary.interrupted && !config.report.quiet {
+        eprintln!(
+            "leakhound: interrupted: unfinished checks are reported as unknown (interrupted)"
+        );
+    }
+    outcome.stats.verification = Some(summary);
+    if config.verify.as_ref().is_some_and(|v| v.only_verified) {
+        outcome.findings.retain(|f| {
+            f.verification
+                .as_ref()
+                .is_some_and(|v| v.verdict == Verdict::Live)
+        });
+        outcome.stats.findings = outcome.findings.len();
+    }
+}
+
+/// 1 when the findings trip `--fail-on`; else 2 for read errors or an
+/// interrupted verification (an incomplete run is not clean); else 0.
+fn exit_code(config: &Config, outcome: &ScanOutcome) -> u8 {
+    let fail = match config.fail_on {
+        FailOn::Any => !outcome.findings.is_empty(),
+        FailOn::Live => outcome.findings.iter().any(|f| {
+            f.verification
+                .as_ref()
+                .is_some_and(|v| v.verdict == Verdict::Live)
+        }),
+    };
+    let interrupted = outcome
+        .stats
+        .verification
+        .as_ref()
+        .is_some_and(|v| v.interrupted);
+    if fail {
         FINDINGS
-    } else if !outcome.stats.errors.is_empty() {
+    } else if !outcome.stats.errors.is_empty() || interrupted {
         ERROR
     } else {
         CLEAN
-    })
+    }
 }
 
 /// `leakhound baseline create`: scan, then write the findings as a baseline.
 fn baseline_create(args: &BaselineCreateArgs) -> anyhow::Result<u8> {
     let mut config = Config::from_baseline_args(args)?;
-    let matcher = Matcher::new(config.take_rule_set()?);
+    let matcher = config.build_matcher()?;
     let outcome = leakhound::run_scan(&config, &matcher);
     write_output(Some(&args.output), |out| {
         leakhound::baseline::write(out, &outcome.findings)

@@ -45,6 +45,9 @@ pub struct Stats {
     /// (submodules not followed, a shallow clone).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// What verification did, when it ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification: Option<crate::verify::VerifySummary>,
 }
 
 impl Stats {

@@ -61,6 +61,21 @@ pub(crate) fn base64_run(buf: &[u8], pos: usize) -> (usize, usize) {
     (start, end)
 }
 
+/// Where a base64 value of at least 16 characters starts right after `at`
+/// (past separators such as `: "`), if one does.
+pub(crate) fn value_after(buf: &[u8], at: usize) -> Option<usize> {
+    let mut i = at;
+    while i < buf.len() && i < at + 8 && b" \t:=\"'".contains(&buf[i]) {
+        i += 1;
+    }
+    let run = buf[i.min(buf.len())..]
+        .iter()
+        .take(16)
+        .take_while(|&&b| is_base64_byte(b))
+        .count();
+    (run == 16).then_some(i)
+}
+
 const LENIENT: GeneralPurposeConfig = GeneralPurposeConfig::new()
     .with_decode_padding_mode(DecodePaddingMode::Indifferent)
     .with_decode_allow_trailing_bits(true);
@@ -149,6 +164,13 @@ mod tests {
         let (s, e) = base64_run(text, pos);
         assert_eq!(&text[s..e], b"c2stcG52LWFiYw==");
         assert_eq!(decode_base64(&text[s..e]).unwrap(), b"sk-pnv-abc");
+    }
+
+    #[test]
+    fn value_after_a_trigger() {
+        let text = b".dockerconfigjson: eyJhdXRocyI6eyJyZWdpc3RyeSI6e319fQ==";
+        assert_eq!(value_after(text, 17), Some(19));
+        assert_eq!(value_after(b"Basic short", 5), None);
     }
 
     #[test]

@@ -1,18 +1,23 @@
 //! GitHub Actions workflow commands: one `::error` (or `::warning` for low
 //! and medium severity) per finding, which the runner turns into an
-//! annotation on the file and line.
+//! annotation on the file and line. With verification, a live key is always
+//! an `::error` and a dead one a `::notice`.
 
 use std::io::{self, Write};
 
 use super::ReportContext;
-use crate::finding::Finding;
+use crate::finding::{Finding, Verdict};
 use crate::rules::Severity;
 
 pub fn write(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext) -> io::Result<()> {
     for f in findings {
-        let level = match f.severity {
-            Severity::Critical | Severity::High => "error",
-            Severity::Medium | Severity::Low => "warning",
+        // A verdict says more than the rule's severity: a live key is an
+        // error whatever the rule, a dead one only a notice.
+        let level = match (f.verification.as_ref().map(|v| v.verdict), f.severity) {
+            (Some(Verdict::Live), _) => "error",
+            (Some(Verdict::Dead), _) => "notice",
+            (_, Severity::Critical | Severity::High) => "error",
+            (_, Severity::Medium | Severity::Low) => "warning",
         };
         let mut message = format!(
             "{} ({}, {}): {}",
@@ -25,7 +30,7 @@ pub fn write(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext) -> 
             message.push_str(&format!(" in commit {commit}"));
         }
         if let Some(v) = &f.verification {
-            message.push_str(&format!(" [{}: {}]", v.verdict, v.detail));
+            message.push_str(&format!(" [verified {}]", v.summary()));
         }
         message.push_str(
             ". Rotate the key; to accept a false positive add `leakhound:allow` on the line.",

@@ -17,7 +17,7 @@ use crate::finding::Finding;
 use crate::rules::RuleSet;
 use crate::scan::Stats;
 
-pub use json::finding_to_json;
+pub use json::{finding_to_json, read_report};
 
 /// Report formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -10,7 +10,7 @@ use std::io::{self, Write};
 use serde_json::{json, Value};
 
 use super::ReportContext;
-use crate::finding::Finding;
+use crate::finding::{Finding, Verdict};
 use crate::rules::Severity;
 
 fn level(s: Severity) -> &'static str {
@@ -95,7 +95,7 @@ fn result(f: &Finding, rule_index: usize, ctx: &ReportContext) -> Value {
         message.push_str(&format!("; could also be {}", f.alternatives.join(", ")));
     }
     if let Some(v) = &f.verification {
-        message.push_str(&format!("; verification: {} ({})", v.verdict, v.detail));
+        message.push_str(&format!("; verified {}", v.summary()));
     }
     let mut properties = json!({
         "provider": f.provider,
@@ -109,6 +109,7 @@ fn result(f: &Finding, rule_index: usize, ctx: &ReportContext) -> Value {
     }
     if let Some(v) = &f.verification {
         properties["verification"] = json!(v);
+        properties["verdict"] = json!(v.verdict);
     }
     if let Some(c) = &f.commit {
         properties["commit"] = json!(c);
@@ -130,9 +131,10 @@ fn result(f: &Finding, rule_index: usize, ctx: &ReportContext) -> Value {
         // commit that introduced it.
         location["message"] = json!({ "text": format!("introduced in commit {}", c.id) });
     }
-    let level = match f.verification.as_ref().map(|v| v.verdict.as_str()) {
-        Some("live") => "error",
-        Some("dead") => "note",
+    // A live key is an error whatever the rule's severity; a dead one a note.
+    let level = match f.verification.as_ref().map(|v| v.verdict) {
+        Some(Verdict::Live) => "error",
+        Some(Verdict::Dead) => "note",
         _ => level(f.severity),
     };
     json!({

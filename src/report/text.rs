@@ -5,12 +5,13 @@
 use std::io::{self, Write};
 
 use super::ReportContext;
-use crate::finding::{sanitize, Finding};
+use crate::finding::{sanitize, Finding, Verdict};
 use crate::rules::Severity;
 
 const RESET: &str = "\x1b[0m";
 const BOLD: &str = "\x1b[1m";
 const DIM: &str = "\x1b[2m";
+const LIVE: &str = "\x1b[1;31m";
 
 fn severity_color(s: Severity) -> &'static str {
     match s {
@@ -93,14 +94,15 @@ pub fn write(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext) -> 
             }
         }
         if let Some(v) = &f.verification {
-            let status = v.status.map(|s| format!(" (HTTP {s})")).unwrap_or_default();
-            writeln!(
-                out,
-                "  {}  {}{status}: {}",
-                paint(DIM, "verify "),
-                v.verdict,
-                v.detail
-            )?;
+            let mut line = v.summary();
+            if let Some(p) = v.provider.as_deref().filter(|p| *p != f.provider) {
+                line.push_str(&format!(" [asked {p}]"));
+            }
+            let line = match v.verdict {
+                Verdict::Live => paint(LIVE, &line),
+                _ => line,
+            };
+            writeln!(out, "  {}  {}", paint(DIM, "verify "), sanitize(&line))?;
         }
         writeln!(out)?;
     }
@@ -145,6 +147,25 @@ fn write_summary(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext)
         s.errors.len(),
         if s.errors.len() == 1 { "" } else { "s" },
     )?;
+    if let Some(v) = &s.verification {
+        writeln!(
+            out,
+            "verification: {} live, {} dead, {} unknown; {} key{} checked, {} request{}, {} from cache{}",
+            v.live,
+            v.dead,
+            v.unknown,
+            v.keys,
+            if v.keys == 1 { "" } else { "s" },
+            v.requests,
+            if v.requests == 1 { "" } else { "s" },
+            v.cached,
+            if v.interrupted {
+                "; interrupted, unfinished checks are unknown"
+            } else {
+                ""
+            }
+        )?;
+    }
     for note in &s.notes {
         writeln!(out, "note: {}", sanitize(note))?;
     }

@@ -83,3 +83,22 @@ pub fn secrets(run: &Run) -> Vec<String> {
         .map(|f| f["secret"].as_str().unwrap().to_string())
         .collect()
 }
+
+/// `n` random-looking alphanumerics, the same for the same `seed`, so a
+/// fake key is realistic (passes the entropy filters) and reproducible.
+pub fn alnum(seed: &str, n: usize) -> String {
+    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    // FNV-1a of the seed, then xorshift64*.
+    let mut x = seed.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    }) | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            let r = x.wrapping_mul(0x2545_f491_4f6c_dd1d);
+            CHARS[(r >> 33) as usize % CHARS.len()] as char
+        })
+        .collect()
+}

@@ -1,0 +1,358 @@
+//! The HTTP side of verification: one blocking client per run, built so a
+//! key cannot wander: no redirect is followed, connect and total timeouts
+//! are set, and plain-HTTP loopback targets bypass any proxy (the key would
+//! otherwise reach the proxy in clear). Transport errors become short fixed
+//! reasons of our own; reqwest's messages are never shown, so nothing a
+//! request carried can leak through them.
+//!
+//! Retries: an answer the table leaves `unknown` with status 429 or 5xx is
+//! retried up to `retries` times, waiting for Retry-After (seconds or an
+//! HTTP date) or an exponential backoff, both capped at `max_wait`. A
+//! Retry-After beyond the cap ends the check instead of retrying early.
+
+use std::io::Read;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use reqwest::blocking::Client;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
+use reqwest::redirect::Policy;
+
+use super::spec::{is_loopback, Auth, Check};
+use super::Secret;
+use crate::error::{Error, Result};
+use crate::finding::{UnknownReason, Verdict, Verification};
+
+/// Only this much of a body is read: enough for an error code.
+const BODY_LIMIT: u64 = 64 * 1024;
+/// First backoff when a 429/5xx has no Retry-After; doubles per retry.
+const BACKOFF: Duration = Duration::from_millis(500);
+
+/// Timeouts and retry bounds for one run.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limits {
+    pub retries: u32,
+    pub max_wait: Duration,
+}
+
+/// The clients a run uses.
+#[derive(Clone)]
+pub(crate) struct Http {
+    remote: Client,
+    loopback: Client,
+}
+
+impl Http {
+    pub(crate) fn new(connect_timeout: Duration, timeout: Duration) -> Result<Http> {
+        let builder = || {
+            Client::builder()
+                .redirect(Policy::none())
+                .referer(false)
+                .connect_timeout(connect_timeout)
+                .timeout(timeout)
+                .user_agent(concat!("leakhound/", env!("CARGO_PKG_VERSION")))
+        };
+        let fail = |_| Error::Usage("cannot set up the HTTP client for verification".into());
+        Ok(Http {
+            remote: builder().build().map_err(fail)?,
+            loopback: builder().no_proxy().build().map_err(fail)?,
+        })
+    }
+}
+
+/// One answer, or why there is none.
+enum Attempt {
+    Answer {
+        status: u16,
+        body: Vec<u8>,
+        retry_after: Option<Duration>,
+    },
+    Failed {
+        reason: UnknownReason,
+        detail: &'static str,
+    },
+}
+
+/// Ask `check`'s provider about `secret`, retrying as the module docs say.
+/// Returns the verification and the number of requests sent.
+pub(crate) fn run_check(
+    http: &Http,
+    check: &Check,
+    secret: &Secret,
+    limits: Limits,
+    interrupt: &AtomicBool,
+) -> (Verification, u32) {
+    let unknown = |reason, status, detail: String| Verification {
+        verdict: Verdict::Unknown,
+        reason: Some(reason),
+        status,
+        detail,
+        provider: Some(check.provider.clone()),
+        cached: false,
+    };
+    let mut sent = 0u32;
+    loop {
+        if interrupt.load(Ordering::Relaxed) {
+            return (interrupted(&check.provider), sent);
+        }
+        sent += 1;
+        let (status, body, retry_after) = match send(http, check, secret) {
+            Attempt::Failed { reason, detail } => {
+                return (unknown(reason, None, detail.to_string()), sent)
+            }
+            Attempt::Answer {
+                status,
+                body,
+                retry_after,
+            } => (status, body, retry_after),
+        };
+        let c = check.classify(status, &body, secret.expose());
+        let retryable = c.verdict == Verdict::Unknown && (status == 429 || status >= 500);
+        if !retryable {
+            let v = Verification {
+                verdict: c.verdict,
+                reason: c.reason,
+                status: Some(status),
+                detail: c.detail,
+                provider: Some(check.provider.clone()),
+                cached: false,
+            };
+            return (v, sent);
+        }
+        let what = if status >= 500 {
+            "server error".to_string()
+        } else {
+            c.detail
+        };
+        if sent > limits.retries {
+            let attempts = if sent == 1 { "attempt" } else { "attempts" };
+            let detail = format!("{what} (HTTP {status}, {sent} {attempts})");
+            return (unknown(UnknownReason::Retries, Some(status), detail), sent);
+        }
+        let wait = retry_after.unwrap_or_else(|| backoff(sent).min(limits.max_wait));
+        if wait > limits.max_wait {
+            let detail = format!(
+                "{what} (HTTP {status}): Retry-After {} s is over the {} s cap, not retried",
+                wait.as_secs(),
+                limits.max_wait.as_secs_f64()
+            );
+            return (unknown(UnknownReason::Retries, Some(status), detail), sent);
+        }
+        if !sleep_unless_interrupted(wait, interrupt) {
+            return (interrupted(&check.provider), sent);
+        }
+    }
+}
+
+pub(crate) fn interrupted(provider: &str) -> Verification {
+    Verification {
+        verdict: Verdict::Unknown,
+        reason: Some(UnknownReason::Interrupted),
+        status: None,
+        detail: "interrupted before the check finished".into(),
+        provider: Some(provider.to_string()),
+        cached: false,
+    }
+}
+
+fn backoff(attempt: u32) -> Duration {
+    BACKOFF.saturating_mul(1 << attempt.saturating_sub(1).min(16))
+}
+
+/// Sleep in short slices so Ctrl-C is noticed; false if interrupted.
+fn sleep_unless_interrupted(d: Duration, interrupt: &AtomicBool) -> bool {
+    let end = Instant::now() + d;
+    loop {
+        if interrupt.load(Ordering::Relaxed) {
+            return false;
+        }
+        let now = Instant::now();
+        if now >= end {
+            return true;
+        }
+        std::thread::sleep((end - now).min(Duration::from_millis(50)));
+    }
+}
+
+fn send(http: &Http, check: &Check, secret: &Secret) -> Attempt {
+    let client = if is_loopback(&check.endpoint) {
+        &http.loopback
+    } else {
+        &http.remote
+    };
+    let mut headers = HeaderMap::new();
+    for (name, value) in &check.headers {
+        // Both were validated when the spec was loaded.
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            headers.insert(n, v);
+        }
+    }
+    let value = match &check.auth {
+        Auth::Bearer => format!("Bearer {}", secret.expose()),
+        Auth::Header(_) => secret.expose().to_string(),
+    };
+    let (Ok(name), Ok(mut value)) = (
+        HeaderName::from_bytes(check.auth.header_name().as_bytes()),
+        HeaderValue::from_str(&value),
+    ) else {
+        return Attempt::Failed {
+            reason: UnknownReason::NotVerifiable,
+            detail: "the key holds characters an HTTP header cannot carry",
+        };
+    };
+    // Keeps the value out of hyper's and reqwest's Debug output.
+    value.set_sensitive(true);
+    headers.insert(name, value);
+    match client.get(check.endpoint.clone()).headers(headers).send() {
+        Err(e) => {
+            let (reason, detail) = describe_error(&e);
+            Attempt::Failed { reason, detail }
+        }
+        Ok(resp) => {
+            let status = resp.status().as_u16();
+            let retry_after = resp
+                .headers()
+                .get(RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| parse_retry_after(v, SystemTime::now()));
+            let mut body = Vec::new();
+            // A body cut short by the timeout still has its status.
+            let _ = resp.take(BODY_LIMIT).read_to_end(&mut body);
+            Attempt::Answer {
+                status,
+                body,
+                retry_after,
+            }
+        }
+    }
+}
+
+/// A transport error as one of our fixed reasons. Only the error's kind and
+/// its sources' wording are looked at; none of it is passed on.
+fn describe_error(e: &reqwest::Error) -> (UnknownReason, &'static str) {
+    let mut chain = String::new();
+    let mut source: Option<&dyn std::error::Error> = Some(e);
+    while let Some(s) = source {
+        chain.push_str(&s.to_string().to_ascii_lowercase());
+        chain.push('\n');
+        source = s.source();
+    }
+    if e.is_timeout() || chain.contains("timed out") {
+        if e.is_connect() {
+            (UnknownReason::Timeout, "connect timed out")
+        } else {
+            (UnknownReason::Timeout, "timed out")
+        }
+    } else if [
+        "certificate",
+        "tls",
+        "ssl",
+        "handshake",
+        "corrupt message",
+        "alert",
+        "peer is incompatible",
+    ]
+    .iter()
+    .any(|w| chain.contains(w))
+    {
+        (UnknownReason::Tls, "TLS error")
+    } else if chain.contains("dns error") {
+        (UnknownReason::Connection, "DNS lookup failed")
+    } else if chain.contains("refused") {
+        (UnknownReason::Connection, "connection refused")
+    } else if e.is_connect() {
+        (UnknownReason::Connection, "connection failed")
+    } else if e.is_body() || e.is_decode() {
+        (
+            UnknownReason::Connection,
+            "connection dropped during the answer",
+        )
+    } else {
+        (UnknownReason::Connection, "request failed")
+    }
+}
+
+/// `Retry-After: 120` or `Retry-After: Wed, 21 Oct 2015 07:28:00 GMT`.
+fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = parse_http_date(value)?;
+    let now = now.duration_since(UNIX_EPOCH).ok()?.as_secs();
+    Some(Duration::from_secs(at.saturating_sub(now)))
+}
+
+/// IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the form RFC 9110 says
+/// senders must use, as seconds since the epoch.
+fn parse_http_date(s: &str) -> Option<u64> {
+    let rest = s.split_once(", ")?.1;
+    let parts: Vec<&str> = rest.split(' ').collect();
+    let [day, month, year, time, "GMT"] = parts.as_slice() else {
+        return None;
+    };
+    let day: u64 = day.parse().ok()?;
+    let month = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ]
+    .iter()
+    .position(|m| m == month)? as u64
+        + 1;
+    let year: u64 = year.parse().ok()?;
+    let hms: Vec<u64> = time
+        .split(':')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    let [h, m, sec] = hms.as_slice() else {
+        return None;
+    };
+    if !(1..=31).contains(&day) || year < 1970 || *h > 23 || *m > 59 || *sec > 60 {
+        return None;
+    }
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let (y, mo) = if month <= 2 {
+        (year - 1, month + 9)
+    } else {
+        (year, month - 3)
+    };
+    let era = y / 400;
+    let yoe = y - era * 400;
+    let doy = (153 * mo + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + h * 3600 + m * 60 + sec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_seconds_and_dates() {
+        let now = UNIX_EPOCH + Duration::from_secs(784_111_777); // 08:49:37
+        assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:47 GMT", now),
+            Some(Duration::from_secs(10))
+        );
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
+        assert_eq!(
+            parse_http_date("Sat, 29 Feb 2020 12:00:00 GMT"),
+            Some(1_582_977_600)
+        );
+    }
+
+    #[test]
+    fn backoff_doubles() {
+        assert_eq!(backoff(1), Duration::from_millis(500));
+        assert_eq!(backoff(3), Duration::from_secs(2));
+    }
+}

@@ -1,0 +1,568 @@
+//! Provider specs: how to ask a provider whether a key works, as data.
+//!
+//! The built-in specs live in `rules/providers/*.toml` (embedded by
+//! `build.rs`, one file per provider family like the rules). A spec names
+//! the provider's documented base URL, one read-only request (`GET` only:
+//! a check must never create, spend or change anything), how the key is
+//! sent (exactly one auth header), and the table that turns the answer into
+//! a verdict. Whatever the table does not settle is `unknown` with the
+//! status seen, never `live` or `dead`.
+//!
+//! This module also owns the base-URL safety rule, because it applies to
+//! the built-in URLs and to the user's `[providers.NAME] base_url` alike:
+//! HTTPS only, plain HTTP only to a loopback address, no credentials, query
+//! or fragment in the URL.
+
+use std::collections::{BTreeMap, HashSet};
+use std::net::IpAddr;
+
+use reqwest::Url;
+use serde::Deserialize;
+
+use crate::error::{describe_toml_error, Error, Result};
+use crate::finding::{UnknownReason, Verdict};
+
+macro_rules! builtin_spec {
+    ($name:literal) => {
+        (
+            concat!("rules/providers/", $name, ".toml"),
+            include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/rules/providers/",
+                $name,
+                ".toml"
+            )),
+        )
+    };
+}
+
+/// The built-in provider spec files, embedded at compile time; a new file is
+/// added here.
+pub const BUILTIN_PROVIDER_FILES: &[(&str, &str)] = &[
+    builtin_spec!("gateways"),
+    builtin_spec!("ai"),
+    builtin_spec!("vcs"),
+    builtin_spec!("saas"),
+];
+
+/// A provider spec file: `[[providers]]` entries.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProviderFile {
+    #[serde(default)]
+    providers: Vec<ProviderSpec>,
+}
+
+/// One provider as written in `rules/providers/*.toml`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderSpec {
+    /// The provider id the rules use (`provider = "kunavo"`).
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// The API base URL as the provider documents it (`/v1` included).
+    pub base_url: String,
+    /// Where the check and its status table come from.
+    #[serde(default)]
+    pub references: Vec<String>,
+    pub verify: CheckSpec,
+}
+
+/// The verification request and how to read its answer.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckSpec {
+    /// Only `GET` is accepted.
+    #[serde(default = "default_method")]
+    pub method: String,
+    /// Appended to the base URL: `/models` gives `GET {base_url}/models`.
+    pub path: String,
+    /// `"bearer"`, `"x-api-key"`, or `{ header = "PRIVATE-TOKEN" }`.
+    pub auth: AuthSpec,
+    /// Extra static headers (`anthropic-version`, `Accept`).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Key kinds this check can judge, by prefix; empty = every key of the
+    /// provider. A Slack webhook URL sent to `auth.test` would read as a
+    /// dead token, so such kinds are left out and come back `unknown`.
+    #[serde(default)]
+    pub secret_prefixes: Vec<String>,
+    /// Status table, first match wins.
+    pub responses: Vec<ResponseRule>,
+}
+
+fn default_method() -> String {
+    "GET".into()
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub enum AuthSpec {
+    Named(String),
+    Header { header: String },
+}
+
+/// How the key is sent: always exactly one header.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Auth {
+    /// `Authorization: Bearer KEY`.
+    Bearer,
+    /// `NAME: KEY` (`x-api-key`, `PRIVATE-TOKEN`).
+    Header(String),
+}
+
+impl Auth {
+    /// The header name carrying the key, lowercase.
+    pub fn header_name(&self) -> &str {
+        match self {
+            Auth::Bearer => "authorization",
+            Auth::Header(h) => h,
+        }
+    }
+}
+
+/// One row of a status table.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResponseRule {
+    pub status: u16,
+    pub verdict: Verdict,
+    pub detail: String,
+    /// The row applies only if the body contains one of these (ASCII
+    /// case-insensitive), e.g. `insufficient_quota`.
+    #[serde(default)]
+    pub body_contains: Vec<String>,
+    /// The row applies only to keys starting with this (a key kind, e.g.
+    /// Konnect's `sk_test_`).
+    #[serde(default)]
+    pub secret_prefix: Option<String>,
+}
+
+/// A validated provider check, ready to run.
+#[derive(Clone, Debug)]
+pub struct Check {
+    pub provider: String,
+    pub name: String,
+    pub base_url: Url,
+    /// `base_url` + `path`.
+    pub endpoint: Url,
+    pub auth: Auth,
+    pub headers: Vec<(String, String)>,
+    pub secret_prefixes: Vec<String>,
+    pub responses: Vec<ResponseRule>,
+}
+
+/// What the table says about one answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Classified {
+    pub verdict: Verdict,
+    pub reason: Option<UnknownReason>,
+    pub detail: String,
+}
+
+impl Check {
+    /// Build a check from a spec, with the user's base URL if configured.
+    pub fn new(
+        spec: &ProviderSpec,
+        base_url_override: Option<&str>,
+        origin: &str,
+    ) -> Result<Check> {
+        let fail = |message: String| Error::RuleFile {
+            origin: origin.to_string(),
+            message: format!("provider `{}`: {message}", spec.id),
+        };
+        let v = &spec.verify;
+        if v.method != "GET" {
+            return Err(fail(format!(
+                "verify.method `{}`: only GET is allowed (a check must not change anything)",
+                v.method
+            )));
+        }
+        if !v.path.starts_with('/') || v.path.contains(['?', '#', '\\']) || v.path.contains("..") {
+            return Err(fail(format!(
+                "verify.path `{}` must start with `/` and hold no `?`, `#`, `\\` or `..`",
+                v.path
+            )));
+        }
+        let auth = match &v.auth {
+            AuthSpec::Named(n) if n == "bearer" => Auth::Bearer,
+            AuthSpec::Named(n) if n == "x-api-key" => Auth::Header("x-api-key".into()),
+            AuthSpec::Named(n) => {
+                return Err(fail(format!(
+                    "verify.auth `{n}`: use \"bearer\", \"x-api-key\" or {{ header = \"NAME\" }}"
+                )))
+            }
+            AuthSpec::Header { header } => {
+                if !is_token(header) {
+                    return Err(fail(format!(
+                        "verify.auth header `{header}` is not a header name"
+                    )));
+                }
+                Auth::Header(header.to_ascii_lowercase())
+            }
+        };
+        let mut headers = Vec::new();
+        for (name, value) in &v.headers {
+            let lower = name.to_ascii_lowercase();
+            if !is_token(name) || value.contains(['\r', '\n']) {
+                return Err(fail(format!("verify.headers: bad header `{name}`")));
+            }
+            // Exactly one header carries the key: no static header may
+            // duplicate it or add a second credential.
+            if lower == auth.header_name()
+                || [
+                    "authorization",
+                    "x-api-key",
+                    "cookie",
+                    "proxy-authorization",
+                ]
+                .contains(&lower.as_str())
+            {
+                return Err(fail(format!(
+                    "verify.headers: `{name}` would send a second credential header"
+                )));
+            }
+            headers.push((lower, value.clone()));
+        }
+        if v.responses.is_empty() {
+            return Err(fail("verify.responses is empty".into()));
+        }
+        let mut seen = HashSet::new();
+        for r in &v.responses {
+            if !(100..=599).contains(&r.status) {
+                return Err(fail(format!(
+                    "verify.responses: status {} out of range",
+                    r.status
+                )));
+            }
+            let key = (r.status, r.body_contains.clone(), r.secret_prefix.clone());
+            if !seen.insert(key) {
+                return Err(fail(format!(
+                    "verify.responses: status {} listed twice with the same conditions",
+                    r.status
+                )));
+            }
+        }
+        let base = base_url_override.unwrap_or(&spec.base_url);
+        let base_url = check_base_url(base).map_err(|m| {
+            if base_url_override.is_some() {
+                Error::Usage(format!("[providers.{}] base_url `{base}`: {m}", spec.id))
+            } else {
+                fail(format!("base_url `{base}`: {m}"))
+            }
+        })?;
+        let endpoint = endpoint(&base_url, &v.path).map_err(fail)?;
+        Ok(Check {
+            provider: spec.id.clone(),
+            name: spec.name.clone(),
+            base_url,
+            endpoint,
+            auth,
+            headers,
+            secret_prefixes: v.secret_prefixes.clone(),
+            responses: v.responses.clone(),
+        })
+    }
+
+    /// Can this check judge `secret` (its key kind is one the check knows)?
+    pub fn applies_to(&self, secret: &str) -> bool {
+        self.secret_prefixes.is_empty()
+            || self
+                .secret_prefixes
+                .iter()
+                .any(|p| secret.starts_with(p.as_str()))
+    }
+
+    /// Read one answer through the status table. `body` is at most the
+    /// first 64 KiB; it is matched against, never copied into the detail.
+    pub fn classify(&self, status: u16, body: &[u8], secret: &str) -> Classified {
+        for r in &self.responses {
+            if r.status != status {
+                continue;
+            }
+            if let Some(p) = &r.secret_prefix {
+                if !secret.starts_with(p.as_str()) {
+                    continue;
+                }
+            }
+            if !r.body_contains.is_empty()
+                && !r
+                    .body_contains
+                    .iter()
+                    .any(|needle| contains_ci(body, needle))
+            {
+                continue;
+            }
+            return Classified {
+                verdict: r.verdict,
+                reason: (r.verdict == Verdict::Unknown).then_some(UnknownReason::Status),
+                detail: r.detail.clone(),
+            };
+        }
+        let (reason, detail) = if (300..400).contains(&status) {
+            (
+                UnknownReason::Redirect,
+                "redirect not followed (a key is only sent to its provider's base URL)".to_string(),
+            )
+        } else {
+            (
+                UnknownReason::Status,
+                format!("HTTP {status} is not in {}'s status table", self.name),
+            )
+        };
+        Classified {
+            verdict: Verdict::Unknown,
+            reason: Some(reason),
+            detail,
+        }
+    }
+}
+
+/// Is `url` a base URL a key may be sent to? HTTPS, or plain HTTP to a
+/// loopback address (tests, local gateways); no user info, query or fragment.
+pub fn check_base_url(url: &str) -> std::result::Result<Url, String> {
+    let parsed = Url::parse(url).map_err(|e| format!("not a URL ({e})"))?;
+    match parsed.scheme() {
+        "https" => {}
+        "http" if is_loopback(&parsed) => {}
+        "http" => {
+            return Err(
+                "plain http is allowed only to a loopback address (127.0.0.1, ::1, localhost); use https"
+                    .into(),
+            )
+        }
+        other => return Err(format!("scheme `{other}` is not allowed; use https")),
+    }
+    if parsed.host_str().map_or(true, str::is_empty) {
+        return Err("no host".into());
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err("must not hold a user name or password".into());
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err("must not hold a query or fragment".into());
+    }
+    Ok(parsed)
+}
+
+/// True for 127.0.0.0/8, ::1 and `localhost`.
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
+/// `base` + `path`, checked to stay on the base's scheme, host and port.
+fn endpoint(base: &Url, path: &str) -> std::result::Result<Url, String> {
+    let joined = format!("{}{path}", base.as_str().trim_end_matches('/'));
+    let url = Url::parse(&joined).map_err(|e| format!("endpoint `{joined}`: {e}"))?;
+    if url.scheme() != base.scheme()
+        || url.host() != base.host()
+        || url.port_or_known_default() != base.port_or_known_default()
+    {
+        return Err(format!("endpoint `{joined}` leaves the base URL"));
+    }
+    Ok(url)
+}
+
+fn is_token(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+fn contains_ci(haystack: &[u8], needle: &str) -> bool {
+    let needle = needle.as_bytes();
+    !needle.is_empty()
+        && haystack
+            .windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+/// Parse a provider spec file's text. `origin` names it in errors.
+pub fn parse_provider_file(origin: &str, text: &str) -> Result<Vec<ProviderSpec>> {
+    let file: ProviderFile = toml::from_str(text).map_err(|e| Error::RuleFile {
+        origin: origin.to_string(),
+        message: describe_toml_error(text, &e),
+    })?;
+    Ok(file.providers)
+}
+
+/// Every built-in provider spec with the file it came from, ids unique.
+pub fn builtin_providers() -> Result<Vec<(&'static str, ProviderSpec)>> {
+    let mut out: Vec<(&'static str, ProviderSpec)> = Vec::new();
+    for (origin, text) in BUILTIN_PROVIDER_FILES {
+        for spec in parse_provider_file(origin, text)? {
+            if out.iter().any(|(_, s)| s.id == spec.id) {
+                return Err(Error::RuleFile {
+                    origin: origin.to_string(),
+                    message: format!("provider `{}` is defined twice", spec.id),
+                });
+            }
+            out.push((origin, spec));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn checks() -> Vec<Check> {
+        builtin_providers()
+            .unwrap()
+            .iter()
+            .map(|(origin, s)| Check::new(s, None, origin).unwrap())
+            .collect()
+    }
+
+    fn check(id: &str) -> Check {
+        checks().into_iter().find(|c| c.provider == id).unwrap()
+    }
+
+    #[test]
+    fn builtin_specs_load_and_are_https_get() {
+        let all = checks();
+        for id in ["kunavo", "pinaivu", "konnect", "synstar", "kindo"] {
+            assert!(all.iter().any(|c| c.provider == id), "no spec for {id}");
+        }
+        for c in &all {
+            assert_eq!(c.endpoint.scheme(), "https", "{}", c.provider);
+            assert_eq!(c.endpoint.host(), c.base_url.host());
+        }
+    }
+
+    #[test]
+    fn base_urls_must_be_https_or_loopback() {
+        assert!(check_base_url("https://api.kunavo.com/v1").is_ok());
+        assert!(check_base_url("http://127.0.0.1:8080/v1").is_ok());
+        assert!(check_base_url("http://127.3.4.5/v1").is_ok());
+        assert!(check_base_url("http://[::1]:99/v1").is_ok());
+        assert!(check_base_url("http://localhost:99/v1").is_ok());
+        assert!(check_base_url("http://api.kunavo.com/v1").is_err());
+        assert!(check_base_url("http://10.0.0.1/v1").is_err());
+        assert!(check_base_url("http://127.0.0.1.nip.io/v1").is_err());
+        assert!(check_base_url("ftp://127.0.0.1/v1").is_err());
+        assert!(check_base_url("https://user:pw@api.kunavo.com/v1").is_err());
+        assert!(check_base_url("https://api.kunavo.com/v1?x=1").is_err());
+        assert!(check_base_url("api.kunavo.com/v1").is_err());
+    }
+
+    #[test]
+    fn override_keeps_the_documented_path() {
+        let (origin, spec) = builtin_providers()
+            .unwrap()
+            .into_iter()
+            .find(|(_, s)| s.id == "kindo")
+            .unwrap();
+        let c = Check::new(&spec, Some("https://kindo.acme.io/v1/"), origin).unwrap();
+        assert_eq!(c.endpoint.as_str(), "https://kindo.acme.io/v1/models");
+        let e = Check::new(&spec, Some("http://kindo.acme.io/v1"), origin).unwrap_err();
+        assert!(e.to_string().contains("[providers.kindo] base_url"), "{e}");
+    }
+
+    #[test]
+    fn kunavo_table() {
+        let c = check("kunavo");
+        let s = "sk-kunavo-x";
+        assert_eq!(c.classify(200, b"{}", s).verdict, Verdict::Live);
+        assert_eq!(c.classify(401, b"", s).verdict, Verdict::Dead);
+        let quota = c.classify(402, br#"{"error":{"code":"insufficient_quota"}}"#, s);
+        assert_eq!(quota.verdict, Verdict::Live);
+        assert!(quota.detail.contains("spend cap"), "{}", quota.detail);
+        assert_eq!(c.classify(402, b"{}", s).verdict, Verdict::Unknown);
+        let teapot = c.classify(418, b"", s);
+        assert_eq!(teapot.reason, Some(UnknownReason::Status));
+        assert!(teapot.detail.contains("418"));
+        assert_eq!(
+            c.classify(302, b"", s).reason,
+            Some(UnknownReason::Redirect)
+        );
+    }
+
+    #[test]
+    fn gateway_tables() {
+        let p = check("pinaivu");
+        assert_eq!(p.classify(403, b"", "k").verdict, Verdict::Unknown);
+        assert!(p.classify(403, b"", "k").detail.contains("revoked"));
+        assert_eq!(p.classify(401, b"", "k").verdict, Verdict::Dead);
+        let k = check("kindo");
+        assert_eq!(k.auth, Auth::Bearer);
+        assert_eq!(k.classify(403, b"", "k").verdict, Verdict::Live);
+        let n = check("konnect");
+        assert!(n.classify(200, b"", "sk_test_abc").detail.contains("test"));
+        assert!(!n.classify(200, b"", "sk_live_abc").detail.contains("test"));
+        let s = check("synstar");
+        assert_eq!(s.classify(402, b"", "sk-a").verdict, Verdict::Live);
+        assert_eq!(s.classify(403, b"", "sk-a").verdict, Verdict::Live);
+        assert_eq!(
+            s.classify(429, b"{\"error\":\"insufficient quota\"}", "sk-a")
+                .verdict,
+            Verdict::Live
+        );
+        assert_eq!(
+            s.classify(429, b"slow down", "sk-a").verdict,
+            Verdict::Unknown
+        );
+        assert_eq!(s.classify(401, b"", "sk-a").verdict, Verdict::Dead);
+    }
+
+    #[test]
+    fn slack_reads_the_body() {
+        let c = check("slack");
+        assert_eq!(
+            c.classify(200, br#"{"ok":true}"#, "x").verdict,
+            Verdict::Live
+        );
+        let dead = c.classify(200, br#"{"ok":false,"error":"invalid_auth"}"#, "x");
+        assert_eq!(dead.verdict, Verdict::Dead);
+        let other = c.classify(200, br#"{"ok":false,"error":"ratelimited"}"#, "x");
+        assert_eq!(other.verdict, Verdict::Unknown);
+    }
+
+    #[test]
+    fn checks_skip_key_kinds_they_cannot_judge() {
+        let c = check("slack");
+        assert!(c.applies_to("xoxb-123-456-abc"));
+        assert!(!c.applies_to("https://hooks.slack.com/services/T0/B0/x"));
+        assert!(check("kindo").applies_to("anything"));
+    }
+
+    #[test]
+    fn bad_specs_are_refused() {
+        let text = r#"
+[[providers]]
+id = "demo"
+name = "Demo"
+base_url = "https://api.demo.test/v1"
+[providers.verify]
+method = "POST"
+path = "/keys"
+auth = "bearer"
+[[providers.verify.responses]]
+status = 200
+verdict = "live"
+detail = "ok"
+"#;
+        let spec = &parse_provider_file("t.toml", text).unwrap()[0];
+        let e = Check::new(spec, None, "t.toml").unwrap_err();
+        assert!(e.to_string().contains("only GET"), "{e}");
+        let mut s = spec.clone();
+        s.verify.method = "GET".into();
+        s.verify.headers.insert("X-Api-Key".into(), "second".into());
+        let e = Check::new(&s, None, "t.toml").unwrap_err();
+        assert!(e.to_string().contains("second credential"), "{e}");
+        let mut s = spec.clone();
+        s.verify.method = "GET".into();
+        s.verify.path = "/../admin".into();
+        assert!(Check::new(&s, None, "t.toml").is_err());
+        s.verify.path = "@evil.test/x".into();
+        assert!(Check::new(&s, None, "t.toml").is_err());
+    }
+}
