@@ -33,6 +33,94 @@ pub enum Command {
         #[command(subcommand)]
         command: RulesCommand,
     },
+    /// Record the current findings as accepted (`scan --baseline` then
+    /// reports only new ones).
+    Baseline {
+        #[command(subcommand)]
+        command: BaselineCommand,
+    },
+    /// Work with configuration files.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BaselineCommand {
+    /// Scan and write the findings as a baseline file (fingerprints and
+    /// redacted secrets only; raw secrets are never stored). Exit status 0
+    /// with or without findings; 2 on errors.
+    Create(BaselineCreateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BaselineCreateArgs {
+    /// Files or directories to scan.
+    #[arg(value_name = "PATH", default_value = ".")]
+    pub paths: Vec<PathBuf>,
+
+    /// Where to write the baseline.
+    #[arg(
+        long,
+        short = 'o',
+        value_name = "FILE",
+        default_value = ".leakhound-baseline.json"
+    )]
+    pub output: PathBuf,
+
+    /// Configuration file (default: `.leakhound.toml` at the first scanned
+    /// directory, if present).
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Do not read `.leakhound.toml` even if present.
+    #[arg(long, conflicts_with = "config")]
+    pub no_config: bool,
+
+    /// Scan files that .gitignore and .ignore exclude.
+    #[arg(long)]
+    pub no_ignore: bool,
+
+    /// Follow symbolic links.
+    #[arg(long, short = 'L')]
+    pub follow: bool,
+
+    /// Skip files larger than this (bytes; K, M and G suffixes). Default 100M.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_file_size: Option<u64>,
+
+    /// Worker threads (default: one per core).
+    #[arg(long, short = 'j', value_name = "N")]
+    pub threads: Option<usize>,
+
+    /// Print nothing but errors.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Convert a gitleaks configuration (`.gitleaks.toml`, v8) into a
+    /// `.leakhound.toml`; what cannot be converted is named on stderr
+    /// (docs/config.md). Exit status 0 once converted; 2 on errors.
+    ImportGitleaks(ImportGitleaksArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportGitleaksArgs {
+    /// The gitleaks configuration to read.
+    #[arg(value_name = "FILE", default_value = ".gitleaks.toml")]
+    pub file: PathBuf,
+
+    /// Write the result to FILE instead of standard output (an existing
+    /// file is not overwritten unless --force).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Overwrite --output if it exists.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -60,9 +148,10 @@ pub enum ListFormat {
     Json,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     /// Human-readable report with a summary.
+    #[default]
     Text,
     /// One JSON object: `findings` and `stats` (docs/report-format.md).
     Json,
@@ -70,17 +159,32 @@ pub enum Format {
     Sarif,
     /// GitHub Actions workflow commands (annotations).
     Github,
+    /// One JSON finding per line, then a line with the statistics.
+    Jsonl,
+    /// JUnit XML: a failed test case per finding, for CI test reports.
+    Junit,
+    /// A Markdown summary table (always redacted), for job summaries and
+    /// pull-request comments.
+    Markdown,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+/// `--report FORMAT=FILE`: one more report written by the same scan.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReportTarget {
+    pub format: Format,
+    pub path: PathBuf,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
 pub enum ColorChoice {
     /// Color when stdout is a terminal and NO_COLOR is unset.
+    #[default]
     Auto,
     Always,
     Never,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Default, Args)]
 pub struct ScanArgs {
     /// Files or directories to scan; `-` reads standard input.
     #[arg(value_name = "PATH", default_value = ".")]
@@ -142,6 +246,11 @@ pub struct ScanArgs {
     #[arg(long, value_name = "FILE")]
     pub baseline: Option<PathBuf>,
 
+    /// Also write the report in FORMAT to FILE, from the same scan
+    /// (repeatable): `--report sarif=leakhound.sarif --report json=out.json`.
+    #[arg(long = "report", value_name = "FORMAT=FILE", value_parser = parse_report_target)]
+    pub reports: Vec<ReportTarget>,
+
     /// Ask each key's provider whether the key works (one read-only request
     /// per unique key, only to that provider's base URL; see docs/verify.md).
     #[arg(long)]
@@ -201,9 +310,10 @@ pub struct VerifyArgs {
 }
 
 /// What makes the exit status 1.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
 pub enum FailOn {
     /// Any finding that is reported.
+    #[default]
     Any,
     /// A finding whose key was verified live.
     Live,
@@ -262,6 +372,28 @@ pub struct VerifyOptionsArgs {
     /// How long a cached verdict is trusted (`30m`, `24h`, `7d`) [default: 24h].
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub verify_cache_ttl: Option<std::time::Duration>,
+}
+
+/// Parse `--report FORMAT=FILE`.
+pub fn parse_report_target(s: &str) -> Result<ReportTarget, String> {
+    let (format, path) = s
+        .split_once('=')
+        .filter(|(_, p)| !p.is_empty())
+        .ok_or_else(|| {
+            format!("`{s}`: expected FORMAT=FILE (for example sarif=leakhound.sarif)")
+        })?;
+    let format = Format::from_str(format, true).map_err(|_| {
+        let names: Vec<_> = Format::value_variants()
+            .iter()
+            .filter_map(|v| v.to_possible_value())
+            .map(|v| v.get_name().to_string())
+            .collect();
+        format!("`{format}` is not a format (one of {})", names.join(", "))
+    })?;
+    Ok(ReportTarget {
+        format,
+        path: PathBuf::from(path),
+    })
 }
 
 /// Parse `123`, `10K`, `100M`, `1G` (powers of 1024).
@@ -336,6 +468,25 @@ mod tests {
         assert_eq!(parse_size("1G"), Ok(1 << 30));
         assert!(parse_size("1T").is_err());
         assert!(parse_size("abc").is_err());
+    }
+
+    #[test]
+    fn report_targets() {
+        assert_eq!(
+            parse_report_target("sarif=out/x.sarif"),
+            Ok(ReportTarget {
+                format: Format::Sarif,
+                path: PathBuf::from("out/x.sarif")
+            })
+        );
+        assert_eq!(
+            parse_report_target("JSONL=a=b").unwrap().path,
+            PathBuf::from("a=b")
+        );
+        assert!(parse_report_target("sarif").is_err());
+        assert!(parse_report_target("sarif=").is_err());
+        let e = parse_report_target("pdf=x").unwrap_err();
+        assert!(e.contains("markdown"), "{e}");
     }
 
     #[test]

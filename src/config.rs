@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::Deserialize;
 
-use crate::cli::{self, ColorChoice, ScanArgs, VerifyArgs, VerifyOptionsArgs};
+use crate::cli::{self, BaselineCreateArgs, ColorChoice, ScanArgs, VerifyArgs, VerifyOptionsArgs};
 use crate::error::{describe_toml_error, Error, Result};
 use crate::report::Format;
 use crate::rules::{self, Rule, RuleSet, RuleSpec};
@@ -35,6 +35,9 @@ pub struct ConfigFile {
     /// Per-provider settings (base URL for verification).
     #[serde(default)]
     pub providers: BTreeMap<String, ProviderSettings>,
+    /// Allowlists scoped to some rules (`[[allowlists]]`).
+    #[serde(default)]
+    pub allowlists: Vec<crate::allowlist::ScopedAllowlistSpec>,
     /// Verification defaults (`--verify-*` flags win).
     #[serde(default)]
     pub verify: VerifyDefaults,
@@ -116,6 +119,13 @@ pub struct AllowlistSpec {
     /// Finding fingerprints or secret SHA-256 digests not reported.
     #[serde(default)]
     pub fingerprints: Vec<String>,
+    /// Regexes matched against the path as reported; a match is not
+    /// reported (gitleaks' path allowlists are regexes).
+    #[serde(default)]
+    pub path_regexes: Vec<String>,
+    /// Words; a secret containing one (ignoring case) is not reported.
+    #[serde(default)]
+    pub stopwords: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -155,6 +165,10 @@ pub struct Allowlist {
     pub roots: Vec<PathBuf>,
     pub regexes: Vec<regex::Regex>,
     pub fingerprints: HashSet<String>,
+    pub path_regexes: Vec<regex::bytes::Regex>,
+    /// Lowercase.
+    pub stopwords: Vec<String>,
+    pub scoped: Vec<crate::allowlist::ScopedAllowlist>,
 }
 
 impl Allowlist {
@@ -176,7 +190,9 @@ impl Allowlist {
 /// Fingerprints of findings accepted earlier.
 #[derive(Debug, Default)]
 pub struct Baseline {
-    pub fingerprints: HashSet<String>,
+    /// Each accepted fingerprint with the rule id and path it was found at,
+    /// to name stale entries (see `baseline.rs`).
+    pub entries: BTreeMap<String, crate::baseline::Entry>,
 }
 
 /// Everything a scan needs, resolved.
@@ -251,9 +267,16 @@ impl Config {
             .filter(|p| p.as_os_str() != "-")
             .cloned()
             .collect();
-        let allowlist = compile_allowlist(&file.allowlist, roots, &origin)?;
-        let baseline = args.baseline.as_deref().map(load_baseline).transpose()?;
+        let mut allowlist = compile_allowlist(&file.allowlist, roots, &origin)?;
+        let baseline = args
+            .baseline
+            .as_deref()
+            .map(crate::baseline::load)
+            .transpose()?;
         let rules = resolve_rules(&file, &origin)?;
+        allowlist.scoped = crate::allowlist::compile_scoped(&file.allowlists, &origin, |id| {
+            rules.iter().any(|r| r.id() == id)
+        })?;
         check_provider_settings(&file, &origin)?;
         let fail_on = FailOn::from(args.fail_on);
         let verify = if args.verify {
@@ -333,6 +356,23 @@ impl Config {
         })
     }
 
+    /// Resolve `leakhound baseline create` arguments: a scan with the same
+    /// file-selection flags, reported nowhere but the baseline file.
+    pub fn from_baseline_args(args: &BaselineCreateArgs) -> Result<Config> {
+        Config::from_scan_args(&ScanArgs {
+            paths: args.paths.clone(),
+            config: args.config.clone(),
+            no_config: args.no_config,
+            no_ignore: args.no_ignore,
+            follow: args.follow,
+            max_file_size: args.max_file_size,
+            threads: args.threads,
+            quiet: args.quiet,
+            color: ColorChoice::Never,
+            ..ScanArgs::default()
+        })
+    }
+
     /// Build the rule set for the matcher (moves the rules out).
     pub fn take_rule_set(&mut self) -> Result<RuleSet> {
         RuleSet::new(std::mem::take(&mut self.rules))
@@ -359,6 +399,9 @@ impl From<cli::Format> for Format {
             cli::Format::Json => Format::Json,
             cli::Format::Sarif => Format::Sarif,
             cli::Format::Github => Format::Github,
+            cli::Format::Jsonl => Format::Jsonl,
+            cli::Format::Junit => Format::Junit,
+            cli::Format::Markdown => Format::Markdown,
         }
     }
 }
@@ -540,30 +583,12 @@ fn compile_allowlist(spec: &AllowlistSpec, roots: Vec<PathBuf>, origin: &str) ->
         roots,
         regexes,
         fingerprints: spec.fingerprints.iter().map(|f| f.to_lowercase()).collect(),
+        path_regexes: crate::allowlist::compile_regexes(
+            &spec.path_regexes,
+            "allowlist.path_regexes",
+            origin,
+        )?,
+        stopwords: crate::allowlist::compile_stopwords(&spec.stopwords),
+        scoped: Vec::new(),
     })
-}
-
-/// A baseline is a JSON report (ours) whose findings' fingerprints are kept.
-pub fn load_baseline(path: &Path) -> Result<Baseline> {
-    let fail = |message: String| Error::Config {
-        path: path.to_path_buf(),
-        message,
-    };
-    let text =
-        std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read baseline: {e}")))?;
-    let value: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| fail(format!("{}:{}: not valid JSON: {e}", e.line(), e.column())))?;
-    let findings = value
-        .get("findings")
-        .and_then(|f| f.as_array())
-        .ok_or_else(|| fail("not a leakhound JSON report: no `findings` array".into()))?;
-    let mut fingerprints = HashSet::new();
-    for (i, f) in findings.iter().enumerate() {
-        let fp = f
-            .get("fingerprint")
-            .and_then(|v| v.as_str())
-            .ok_or_else(|| fail(format!("findings[{i}] has no `fingerprint` string")))?;
-        fingerprints.insert(fp.to_string());
-    }
-    Ok(Baseline { fingerprints })
 }

@@ -7,11 +7,14 @@
 //! ([`finding`]) -> optionally [`verify`] (after the scan, never on its
 //! workers) -> a report ([`report`]).
 
+pub mod allowlist;
+pub mod baseline;
 pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod error;
 pub mod finding;
+pub mod gitleaks;
 pub mod report;
 pub mod rules;
 pub mod scan;

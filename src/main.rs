@@ -9,7 +9,10 @@ use std::sync::Arc;
 
 use clap::Parser;
 
-use leakhound::cli::{Cli, Command, ListFormat, RulesCommand, ScanArgs, VerifyArgs};
+use leakhound::cli::{
+    BaselineCommand, BaselineCreateArgs, Cli, Command, ConfigCommand, ImportGitleaksArgs,
+    ListFormat, RulesCommand, ScanArgs, VerifyArgs,
+};
 use leakhound::config::{self, Config, FailOn};
 use leakhound::engine::Matcher;
 use leakhound::report::{self, ReportContext};
@@ -30,6 +33,12 @@ fn main() -> ExitCode {
         Command::Scan(args) => scan(&args),
         Command::Verify(args) => verify_report(&args),
         Command::Rules { command } => rules_command(command),
+        Command::Baseline {
+            command: BaselineCommand::Create(args),
+        } => baseline_create(&args),
+        Command::Config {
+            command: ConfigCommand::ImportGitleaks(args),
+        } => import_gitleaks(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -70,6 +79,21 @@ fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
     write_output(config.report.output.as_deref(), |out| {
         report::write(out, &outcome.findings, &ctx)
     })?;
+    for target in &args.reports {
+        let options = config::ReportOptions {
+            format: target.format.into(),
+            output: Some(target.path.clone()),
+            color: false,
+            ..config.report.clone()
+        };
+        let ctx = ReportContext {
+            options: &options,
+            ..ctx
+        };
+        write_output(Some(&target.path), |out| {
+            report::write(out, &outcome.findings, &ctx)
+        })?;
+    }
     let text_to_stdout =
         config.report.format == report::Format::Text && config.report.output.is_none();
     if !config.report.quiet && !text_to_stdout {
@@ -163,6 +187,64 @@ fn exit_code(config: &Config, outcome: &ScanOutcome) -> u8 {
     } else {
         CLEAN
     }
+}
+
+/// `leakhound baseline create`: scan, then write the findings as a baseline.
+fn baseline_create(args: &BaselineCreateArgs) -> anyhow::Result<u8> {
+    let mut config = Config::from_baseline_args(args)?;
+    let matcher = config.build_matcher()?;
+    let outcome = leakhound::run_scan(&config, &matcher);
+    write_output(Some(&args.output), |out| {
+        leakhound::baseline::write(out, &outcome.findings)
+    })?;
+    for e in &outcome.stats.errors {
+        eprintln!(
+            "leakhound: {}: {}",
+            leakhound::finding::sanitize(&e.path),
+            leakhound::finding::sanitize(&e.reason)
+        );
+    }
+    if !args.quiet {
+        eprintln!(
+            "leakhound: wrote {} finding{} to {}; scan with `--baseline {}` to report only new ones",
+            outcome.findings.len(),
+            if outcome.findings.len() == 1 { "" } else { "s" },
+            args.output.display(),
+            args.output.display()
+        );
+    }
+    Ok(if outcome.stats.errors.is_empty() {
+        CLEAN
+    } else {
+        ERROR
+    })
+}
+
+/// `leakhound config import-gitleaks`: convert, print what was left out.
+fn import_gitleaks(args: &ImportGitleaksArgs) -> anyhow::Result<u8> {
+    let text = std::fs::read_to_string(&args.file)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", args.file.display()))?;
+    let imported = leakhound::gitleaks::import(&text, &args.file.display().to_string())?;
+    for w in &imported.warnings {
+        eprintln!("leakhound: warning: {w}");
+    }
+    match &args.output {
+        Some(path) => {
+            if path.exists() && !args.force {
+                anyhow::bail!("{} exists; pass --force to overwrite it", path.display());
+            }
+            write_output(Some(path), |out| out.write_all(imported.toml.as_bytes()))?;
+            eprintln!(
+                "leakhound: wrote {} ({} rule{} imported, {} skipped)",
+                path.display(),
+                imported.rules,
+                if imported.rules == 1 { "" } else { "s" },
+                imported.skipped
+            );
+        }
+        None => write_output(None, |out| out.write_all(imported.toml.as_bytes()))?,
+    }
+    Ok(CLEAN)
 }
 
 /// Run `write` against the output file or a buffered stdout.

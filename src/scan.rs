@@ -33,6 +33,9 @@ pub struct Stats {
     pub skipped: Vec<PathNote>,
     pub errors: Vec<PathNote>,
     pub elapsed_ms: u64,
+    /// With `--baseline`: entries that no finding of this run matched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stale_baseline: Option<Vec<crate::baseline::StaleEntry>>,
     /// Git scans: commits and unique blobs read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commits: Option<u64>,
@@ -115,7 +118,14 @@ impl Scanner<'_> {
                 continue;
             }
             let secret = String::from_utf8_lossy(&m.secret).into_owned();
-            if self.config.allowlist.allows_secret(&secret) {
+            if self.config.allowlist.allows_secret(&secret)
+                || self.config.allowlist.allows_match(
+                    rule.id(),
+                    path,
+                    &secret,
+                    &buf[line_start.max(m.start.saturating_sub(LINE_SPAN))..line_end],
+                )
+            {
                 *suppressed += 1;
                 continue;
             }
@@ -282,14 +292,11 @@ fn looks_like_utf16le(buf: &[u8]) -> bool {
     ascii_pairs * 10 >= pairs * 9
 }
 
-/// Apply the baseline: drop findings whose fingerprint it holds.
+/// Apply the baseline: drop findings whose fingerprint it holds and list
+/// its stale entries (see `baseline::apply`).
 pub fn apply_baseline(config: &Config, outcome: &mut ScanOutcome) {
     if let Some(baseline) = &config.baseline {
-        let before = outcome.findings.len();
-        outcome
-            .findings
-            .retain(|f| !baseline.fingerprints.contains(&f.fingerprint));
-        outcome.stats.suppressed += before - outcome.findings.len();
+        crate::baseline::apply(baseline, &config.paths, outcome);
     }
 }
 

@@ -4,6 +4,9 @@
 
 mod github;
 mod json;
+mod jsonl;
+mod junit;
+mod markdown;
 mod sarif;
 mod text;
 
@@ -23,6 +26,9 @@ pub enum Format {
     Json,
     Sarif,
     Github,
+    Jsonl,
+    Junit,
+    Markdown,
 }
 
 /// What the writers need besides the findings.
@@ -39,6 +45,9 @@ pub fn write(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext) -> 
         Format::Json => json::write(out, findings, ctx),
         Format::Sarif => sarif::write(out, findings, ctx),
         Format::Github => github::write(out, findings, ctx),
+        Format::Jsonl => jsonl::write(out, findings, ctx),
+        Format::Junit => junit::write(out, findings, ctx),
+        Format::Markdown => markdown::write(out, findings, ctx),
     }
 }
 

@@ -169,6 +169,23 @@ fn write_summary(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext)
     for note in &s.notes {
         writeln!(out, "note: {}", sanitize(note))?;
     }
+    if let Some(stale) = s.stale_baseline.as_ref().filter(|v| !v.is_empty()) {
+        writeln!(
+            out,
+            "{} stale baseline entr{} (no longer found; `leakhound baseline create` refreshes the baseline):",
+            stale.len(),
+            if stale.len() == 1 { "y" } else { "ies" }
+        )?;
+        for e in stale {
+            writeln!(
+                out,
+                "stale: {}  {}  {}",
+                sanitize(&e.path),
+                sanitize(&e.rule_id),
+                sanitize(&e.fingerprint)
+            )?;
+        }
+    }
     for e in &s.skipped {
         writeln!(
             out,

@@ -3,8 +3,12 @@
 
 mod util;
 
+mod action;
 mod bad_input;
+mod baseline;
+mod config;
 mod fake_provider;
+mod formats;
 mod progress;
 mod report;
 mod rules;
