@@ -7,6 +7,7 @@ mod bad_input;
 mod fake_provider;
 mod progress;
 mod report;
+mod revoke;
 mod rules;
 mod scan;
 mod verify;
