@@ -382,6 +382,7 @@ impl Revoker {
                             item.detail = detail.clone();
                             if outcome == Outcome::Failed {
                                 item.status = Status::Failed;
+                                item.detail = format!("{detail} (HTTP {status})");
                                 if r.auth.token_env().is_some()
                                     && (*status == 401 || *status == 403)
                                 {

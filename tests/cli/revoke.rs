@@ -119,7 +119,8 @@ fn answer(s: &mut State, req: &Request) -> Reply {
             if bearer != ADMIN_TOKEN {
                 // Some APIs echo what they got; leakhound must not pass it on.
                 return Reply::status(401).body(&format!(
-                    r#"{{"error":"bad admin token","request":{}}}"#,
+                    r#"{{"error":"bad admin token {}","request":{}}}"#,
+                    bearer,
                     json!(req.body)
                 ));
             }
