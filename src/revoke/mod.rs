@@ -273,9 +273,14 @@ impl Revoker {
         }
         match &f.verification {
             None => (Status::Skipped, "not verified".into(), None),
-            Some(v) if v.verdict != Verdict::Live => {
+            Some(v) if v.verdict == Verdict::Dead => {
                 (Status::Skipped, format!("not live: {}", v.summary()), None)
             }
+            Some(v) if v.verdict == Verdict::Unknown => (
+                Status::Skipped,
+                format!("not verified live: {}", v.summary()),
+                None,
+            ),
             Some(_) => match self.revocations.get(&f.provider) {
                 None => (
                     Status::NotRevocable,
@@ -305,8 +310,7 @@ impl Revoker {
         for item in &plan.items {
             let Some(r) = &item.revocation else { continue };
             if let Some(env) = r.auth.token_env() {
-                let set = std::env::var_os(env).is_some_and(|v| !v.is_empty());
-                if !set && !missing.iter().any(|(e, _)| e == env) {
+                if !token_is_set(env) && !missing.iter().any(|(e, _)| e == env) {
                     missing.push((env.to_string(), r.name.clone()));
                 }
             }
@@ -364,6 +368,7 @@ impl Revoker {
                         let item = &mut plan.items[i];
                         item.status = Status::Failed;
                         item.detail = format!("not attempted: {why} on an earlier key");
+                        record(audit, item, findings)?;
                     }
                     continue;
                 }
@@ -393,17 +398,16 @@ impl Revoker {
                             }
                         }
                     }
+                    // A failure is final at once: logged before the next call.
+                    if item.status == Status::Failed {
+                        record(audit, item, findings)?;
+                    }
                 }
             }
         }
         self.confirm(plan, findings, &to_confirm);
-        for item in &plan.items {
-            if matches!(
-                item.status,
-                Status::Revoked | Status::AlreadyRevoked | Status::Submitted | Status::Failed
-            ) {
-                record(audit, item, findings)?;
-            }
+        for &(i, _) in &to_confirm {
+            record(audit, &plan.items[i], findings)?;
         }
         plan.dry_run = false;
         Ok(())
@@ -462,6 +466,11 @@ impl Revoker {
             item.verified_after = Some(after);
         }
     }
+}
+
+/// Is the admin-token variable set, non-empty and valid UTF-8?
+fn token_is_set(env: &str) -> bool {
+    std::env::var(env).is_ok_and(|v| !v.is_empty())
 }
 
 /// `KUNAVO_ADMIN_TOKEN is not set …`, naming every missing variable.
@@ -601,7 +610,7 @@ pub fn write_text(
                 r.body_carries()
             )?;
             let state = match r.auth.token_env() {
-                Some(env) if std::env::var_os(env).is_some_and(|v| !v.is_empty()) => " (set)",
+                Some(env) if token_is_set(env) => " (set)",
                 Some(_) => " (NOT SET)",
                 None => "",
             };
@@ -732,6 +741,14 @@ mod tests {
             ]
         );
         assert_eq!(plan.items[0].findings, [0, 1]);
+        assert!(plan.items[1].detail.starts_with("not live: dead"));
+        let mut unknown = finding("kunavo", "sk-kunavo-unknown");
+        unknown.verification = verdict(Verdict::Unknown);
+        let plan_unknown = r.plan(&[unknown]);
+        assert_eq!(plan_unknown.items[0].status, Status::Skipped);
+        assert!(plan_unknown.items[0]
+            .detail
+            .starts_with("not verified live"));
         assert!(plan.items[2].detail.contains("ambiguous"));
         assert_eq!(plan.remaining(), 2);
     }
