@@ -252,7 +252,7 @@ pub struct RevokeOptionsArgs {
     #[arg(long)]
     pub yes: bool,
 
-    /// Append one JSON line per key acted on to FILE (never the raw key)
+    /// Append one JSON line per finding acted on to FILE (never the raw key)
     /// [default: leakhound-audit.jsonl].
     #[arg(long, value_name = "FILE")]
     pub audit_log: Option<PathBuf>,

@@ -791,6 +791,12 @@ mod tests {
         assert!(github.batch > 1);
         assert!(!github.applies_to("ghs_installation"));
         assert_eq!(r.revocations["slack"].auth, AdminAuth::Key);
+        let gitlab = &r.revocations["gitlab"];
+        assert_eq!(
+            gitlab.endpoint(),
+            "DELETE https://gitlab.com/api/v4/personal_access_tokens/self"
+        );
+        assert_eq!(gitlab.auth, AdminAuth::Key);
         assert_eq!(
             r.revocations["kunavo"].auth.token_env(),
             Some("KUNAVO_ADMIN_TOKEN")
