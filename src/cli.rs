@@ -11,7 +11,9 @@ Exit status:
   1  findings (for `scan`: at least one finding that was not suppressed;
      with `--fail-on live`: at least one key verified live)
   2  error (bad flags, config or rules; files that could not be read and no
-     findings; verification interrupted by Ctrl-C and nothing to fail on)";
+     findings; verification interrupted by Ctrl-C and nothing to fail on)
+  `revoke` and `scan --revoke`: 1 also when a live key remains unrevoked;
+     see `leakhound revoke --help`";
 
 /// Find leaked API keys in file trees, git history and stdin.
 #[derive(Debug, Parser)]
@@ -28,6 +30,9 @@ pub enum Command {
     /// Verify the findings of a saved JSON report again (the report must have
     /// been written with `--show-secrets`; a redacted report cannot be).
     Verify(VerifyArgs),
+    /// Revoke the live keys of a saved JSON report through the providers'
+    /// admin APIs (dry run unless --yes; see docs/revoke.md).
+    Revoke(RevokeArgs),
     /// List the built-in rules or check a rule file.
     Rules {
         #[command(subcommand)]
@@ -263,6 +268,14 @@ pub struct ScanArgs {
 
     #[command(flatten)]
     pub verify_options: VerifyOptionsArgs,
+
+    /// After verification, revoke the live keys through their providers'
+    /// admin APIs (needs --verify; dry run unless --yes; docs/revoke.md).
+    #[arg(long, help_heading = "Revocation")]
+    pub revoke: bool,
+
+    #[command(flatten)]
+    pub revoke_options: RevokeOptionsArgs,
 }
 
 /// `leakhound verify REPORT.json`.
@@ -307,6 +320,63 @@ pub struct VerifyArgs {
 
     #[command(flatten)]
     pub verify_options: VerifyOptionsArgs,
+}
+
+/// `leakhound revoke REPORT.json`.
+#[derive(Debug, Args)]
+#[command(after_help = REVOKE_AFTER_HELP)]
+pub struct RevokeArgs {
+    /// A JSON report written with `--show-secrets` (`scan --verify
+    /// --show-secrets -f json`, or `verify --show-secrets -f json`). Its
+    /// keys are verified again before anything is revoked.
+    #[arg(value_name = "REPORT")]
+    pub report: PathBuf,
+
+    /// Configuration file (default: `.leakhound.toml` in the current
+    /// directory, if present), for `[providers.NAME]` and `[verify]`.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Do not read `.leakhound.toml` even if present.
+    #[arg(long, conflicts_with = "config")]
+    pub no_config: bool,
+
+    #[command(flatten)]
+    pub revoke_options: RevokeOptionsArgs,
+}
+
+const REVOKE_AFTER_HELP: &str = "\
+Exit status:
+  0  every live key selected was revoked (or there was nothing to revoke)
+  1  a key remains live or unconfirmed (failed, submitted, no revocation
+     for its provider; in a dry run: a key would be revoked)
+  2  error (bad report or config, missing admin token, unwritable audit log)";
+
+/// How revocation runs; shared by `scan --revoke` and `revoke`.
+#[derive(Debug, Default, Args)]
+#[command(next_help_heading = "Revocation")]
+pub struct RevokeOptionsArgs {
+    /// Revoke for real. Without it, print what would be revoked, where and
+    /// with which credential, and change nothing.
+    #[arg(long)]
+    pub yes: bool,
+
+    /// Append one JSON line per finding acted on to FILE (never the raw key)
+    /// [default: leakhound-audit.jsonl].
+    #[arg(long, value_name = "FILE")]
+    pub audit_log: Option<PathBuf>,
+
+    /// Revoke only keys of PROVIDER (repeatable).
+    #[arg(long = "provider", value_name = "PROVIDER", value_delimiter = ',')]
+    pub providers: Vec<String>,
+
+    /// Revoke only keys found by rule ID (repeatable).
+    #[arg(long = "rule", value_name = "ID", value_delimiter = ',')]
+    pub rules: Vec<String>,
+
+    /// Revoke only the finding with this fingerprint (repeatable).
+    #[arg(long = "fingerprint", value_name = "FP", value_delimiter = ',')]
+    pub fingerprints: Vec<String>,
 }
 
 /// What makes the exit status 1.

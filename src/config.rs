@@ -9,9 +9,14 @@ use std::path::{Path, PathBuf};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::Deserialize;
 
-use crate::cli::{self, BaselineCreateArgs, ColorChoice, ScanArgs, VerifyArgs, VerifyOptionsArgs};
+use crate::cli::{
+    self, BaselineCreateArgs, ColorChoice, RevokeArgs, RevokeOptionsArgs, ScanArgs, VerifyArgs,
+    VerifyOptionsArgs,
+};
 use crate::error::{describe_toml_error, Error, Result};
 use crate::report::Format;
+use crate::revoke::spec::RevokeSpec;
+use crate::revoke::RevokeOptions;
 use crate::rules::{self, Rule, RuleSet, RuleSpec};
 use crate::verify::VerifyOptions;
 
@@ -133,6 +138,9 @@ pub struct AllowlistSpec {
 pub struct ProviderSettings {
     /// The provider's API base URL as it documents it, `/v1` included.
     pub base_url: Option<String>,
+    /// `[providers.NAME.revoke]`: replaces fields of the built-in
+    /// revocation spec (docs/revoke.md).
+    pub revoke: Option<RevokeSpec>,
 }
 
 /// Resolved scan settings.
@@ -208,6 +216,8 @@ pub struct Config {
     /// Set when keys are to be verified.
     pub verify: Option<VerifyOptions>,
     pub fail_on: FailOn,
+    /// Set when live keys are to be revoked (`revoke`, `scan --revoke`).
+    pub revoke: Option<RevokeOptions>,
     /// The configuration file read, if any.
     pub config_file: Option<PathBuf>,
 }
@@ -297,6 +307,25 @@ impl Config {
             }
             None
         };
+        let revoke = if args.revoke {
+            if verify.is_none() {
+                return Err(Error::Usage("--revoke needs --verify".into()));
+            }
+            Some(resolve_revoke(&args.revoke_options))
+        } else {
+            let o = &args.revoke_options;
+            if o.yes
+                || o.audit_log.is_some()
+                || !o.providers.is_empty()
+                || !o.rules.is_empty()
+                || !o.fingerprints.is_empty()
+            {
+                return Err(Error::Usage(
+                    "--yes, --audit-log, --provider, --rule and --fingerprint need --revoke".into(),
+                ));
+            }
+            None
+        };
         Ok(Config {
             paths: args.paths.clone(),
             scan,
@@ -307,6 +336,7 @@ impl Config {
             providers: file.providers,
             verify,
             fail_on,
+            revoke,
             config_file: config_path,
         })
     }
@@ -351,6 +381,7 @@ impl Config {
             rules: resolve_rules(&file, &origin)?,
             verify: Some(resolve_verify(&args.verify_options, &file.verify, &origin)?),
             fail_on: args.fail_on.into(),
+            revoke: None,
             providers: file.providers,
             config_file: config_path,
         })
@@ -371,6 +402,29 @@ impl Config {
             color: ColorChoice::Never,
             ..ScanArgs::default()
         })
+    }
+
+    /// Resolve `leakhound revoke REPORT` arguments: verification settings
+    /// from `[verify]` (the cache is never used), revocation from the flags.
+    pub fn from_revoke_args(args: &RevokeArgs) -> Result<Config> {
+        let verify_args = VerifyArgs {
+            report: args.report.clone(),
+            format: cli::Format::Text,
+            output: None,
+            config: args.config.clone(),
+            no_config: args.no_config,
+            show_secrets: false,
+            color: ColorChoice::Never,
+            quiet: false,
+            fail_on: cli::FailOn::Live,
+            verify_options: VerifyOptionsArgs {
+                no_verify_cache: true,
+                ..VerifyOptionsArgs::default()
+            },
+        };
+        let mut config = Config::from_verify_args(&verify_args)?;
+        config.revoke = Some(resolve_revoke(&args.revoke_options));
+        Ok(config)
     }
 
     /// Build the rule set for the matcher (moves the rules out).
@@ -441,8 +495,27 @@ fn check_provider_settings(file: &ConfigFile, origin: &str) -> Result<()> {
                 message: format!("[providers.{name}] base_url `{url}`: {m}"),
             })?;
         }
+        if let Some(url) = settings.revoke.as_ref().and_then(|r| r.url.as_ref()) {
+            crate::revoke::spec::check_url(url).map_err(|m| Error::Config {
+                path: PathBuf::from(origin),
+                message: format!("[providers.{name}.revoke] url `{url}`: {m}"),
+            })?;
+        }
     }
     Ok(())
+}
+
+fn resolve_revoke(args: &RevokeOptionsArgs) -> RevokeOptions {
+    RevokeOptions {
+        yes: args.yes,
+        audit_log: args
+            .audit_log
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(crate::revoke::DEFAULT_AUDIT_LOG)),
+        providers: args.providers.clone(),
+        rules: args.rules.clone(),
+        fingerprints: args.fingerprints.clone(),
+    }
 }
 
 /// Flags over `[verify]` over the defaults.

@@ -5,7 +5,8 @@
 //! `cli.rs` and `config.rs` know about command-line parsing. A scan is:
 //! sources ([`source`]) -> the matcher ([`engine`]) -> findings
 //! ([`finding`]) -> optionally [`verify`] (after the scan, never on its
-//! workers) -> a report ([`report`]).
+//! workers) -> a report ([`report`]). Live keys can then be revoked through
+//! the providers' admin APIs ([`revoke`]).
 
 pub mod allowlist;
 pub mod baseline;
@@ -16,6 +17,7 @@ pub mod error;
 pub mod finding;
 pub mod gitleaks;
 pub mod report;
+pub mod revoke;
 pub mod rules;
 pub mod scan;
 pub mod source;

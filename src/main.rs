@@ -11,11 +11,13 @@ use clap::Parser;
 
 use leakhound::cli::{
     BaselineCommand, BaselineCreateArgs, Cli, Command, ConfigCommand, ImportGitleaksArgs,
-    ListFormat, RulesCommand, ScanArgs, VerifyArgs,
+    ListFormat, RevokeArgs, RulesCommand, ScanArgs, VerifyArgs,
 };
 use leakhound::config::{self, Config, FailOn};
 use leakhound::engine::Matcher;
+use leakhound::finding::Finding;
 use leakhound::report::{self, ReportContext};
+use leakhound::revoke::{self as revocation, audit::AuditLog, Revoker, Status};
 use leakhound::rules::{self, RuleSet};
 use leakhound::scan::ScanOutcome;
 use leakhound::verify::{Verdict, Verifier};
@@ -32,6 +34,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Scan(args) => scan(&args),
         Command::Verify(args) => verify_report(&args),
+        Command::Revoke(args) => revoke_report(&args),
         Command::Rules { command } => rules_command(command),
         Command::Baseline {
             command: BaselineCommand::Create(args),
@@ -66,11 +69,21 @@ fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
         Some(options) => Some(Verifier::new(&config.providers, options.clone())?),
         None => None,
     };
+    let revoker = match (&config.revoke, &config.verify) {
+        (Some(r), Some(v)) => Some(Revoker::new(&config.providers, r.clone(), v)?),
+        _ => None,
+    };
     let matcher = config.build_matcher()?;
     let mut outcome = leakhound::run_scan(&config, &matcher);
     if let Some(verifier) = &verifier {
         verify(verifier, &config, &mut outcome);
     }
+    // Before the report is written, so it shows each key's state afterwards.
+    // stdout carries the report: the revocation summary goes to stderr.
+    let revoked = match &revoker {
+        Some(r) => Some(revoke(r, &mut outcome.findings, &mut io::stderr().lock())?),
+        None => None,
+    };
     let ctx = ReportContext {
         options: &config.report,
         rules: matcher.rules(),
@@ -105,7 +118,68 @@ fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
             );
         }
     }
-    Ok(exit_code(&config, &outcome))
+    let code = exit_code(&config, &outcome);
+    Ok(match revoked {
+        Some(r) if code != ERROR => code.max(r),
+        _ => code,
+    })
+}
+
+/// `leakhound revoke REPORT.json`: verify the report's keys again, then
+/// revoke the live ones (or show what would be revoked).
+fn revoke_report(args: &RevokeArgs) -> anyhow::Result<u8> {
+    let mut config = Config::from_revoke_args(args)?;
+    let options = config
+        .revoke
+        .clone()
+        .expect("Config::from_revoke_args always sets revocation options");
+    let verify_options = config
+        .verify
+        .clone()
+        .expect("Config::from_revoke_args always sets verification options");
+    let revoker = Revoker::new(&config.providers, options, &verify_options)?;
+    let rules = config.take_rule_set()?;
+    let (mut findings, _) = report::read_report(&args.report, &rules)?;
+    findings.retain(|f| revoker.selects(f));
+    // A report's verdicts may be old: only what is live now is revoked.
+    revoker.verify_fresh(&mut findings);
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    revoke(&revoker, &mut findings, &mut out)
+}
+
+/// Plan, print, and with `--yes` revoke; the exit status of the revocation.
+fn revoke(revoker: &Revoker, findings: &mut [Finding], out: &mut dyn Write) -> anyhow::Result<u8> {
+    let mut plan = revoker.plan(findings);
+    let missing = revoker.missing_tokens(&plan);
+    if plan.dry_run {
+        revocation::write_text(out, &plan, findings, None)?;
+        out.flush()?;
+        if !missing.is_empty() {
+            return Err(revocation::missing_tokens_error(&missing).into());
+        }
+    } else {
+        if !missing.is_empty() {
+            return Err(revocation::missing_tokens_error(&missing).into());
+        }
+        // Nothing to do touches nothing, not even the audit log.
+        let path = &revoker.options().audit_log;
+        let logged = if plan.count(Status::WouldRevoke) > 0 {
+            let mut audit = AuditLog::open(path)?;
+            revoker.execute(&mut plan, findings, &mut audit)?;
+            Some(path.as_path())
+        } else {
+            plan.dry_run = false;
+            None
+        };
+        revocation::write_text(out, &plan, findings, logged)?;
+        out.flush()?;
+    }
+    Ok(if plan.remaining() > 0 {
+        FINDINGS
+    } else {
+        CLEAN
+    })
 }
 
 /// `leakhound verify REPORT.json`: the report's findings, verified again.

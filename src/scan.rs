@@ -351,7 +351,10 @@ pub fn with_progress<T>(enabled: bool, progress: &Progress, work: impl FnOnce() 
     let done = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|s| {
         s.spawn(|| {
-            while !done.load(Ordering::Relaxed) {
+            // Draw at least once, even when the work finishes before this
+            // thread first runs.
+            loop {
+                let finished = done.load(Ordering::Relaxed);
                 let files = progress.files.load(Ordering::Relaxed);
                 let bytes = progress.bytes.load(Ordering::Relaxed);
                 bar.set_message(format!(
@@ -359,6 +362,9 @@ pub fn with_progress<T>(enabled: bool, progress: &Progress, work: impl FnOnce() 
                     bytes as f64 / 1e6
                 ));
                 bar.tick();
+                if finished {
+                    break;
+                }
                 std::thread::sleep(Duration::from_millis(100));
             }
             bar.finish_and_clear();

@@ -24,7 +24,7 @@ use crate::error::{Error, Result};
 use crate::finding::{UnknownReason, Verdict, Verification};
 
 /// Only this much of a body is read: enough for an error code.
-const BODY_LIMIT: u64 = 64 * 1024;
+pub(crate) const BODY_LIMIT: u64 = 64 * 1024;
 /// First backoff when a 429/5xx has no Retry-After; doubles per retry.
 const BACKOFF: Duration = Duration::from_millis(500);
 
@@ -57,6 +57,15 @@ impl Http {
             remote: builder().build().map_err(fail)?,
             loopback: builder().no_proxy().build().map_err(fail)?,
         })
+    }
+
+    /// The client for `url`: loopback targets bypass any proxy.
+    pub(crate) fn client_for(&self, url: &reqwest::Url) -> &Client {
+        if is_loopback(url) {
+            &self.loopback
+        } else {
+            &self.remote
+        }
     }
 }
 
@@ -232,7 +241,7 @@ fn send(http: &Http, check: &Check, secret: &Secret) -> Attempt {
 
 /// A transport error as one of our fixed reasons. Only the error's kind and
 /// its sources' wording are looked at; none of it is passed on.
-fn describe_error(e: &reqwest::Error) -> (UnknownReason, &'static str) {
+pub(crate) fn describe_error(e: &reqwest::Error) -> (UnknownReason, &'static str) {
     let mut chain = String::new();
     let mut source: Option<&dyn std::error::Error> = Some(e);
     while let Some(s) = source {

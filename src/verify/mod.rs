@@ -21,7 +21,7 @@
 //! ([`spec`], `rules/providers/*.toml`); the HTTP rules are in `http.rs`.
 
 mod cache;
-mod http;
+pub(crate) mod http;
 pub mod spec;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -103,6 +103,10 @@ pub struct VerifySummary {
 pub(crate) struct Secret(String);
 
 impl Secret {
+    pub(crate) fn new(secret: impl Into<String>) -> Secret {
+        Secret(secret.into())
+    }
+
     pub(crate) fn expose(&self) -> &str {
         &self.0
     }
@@ -510,6 +514,7 @@ mod tests {
             "kunvao".to_string(),
             ProviderSettings {
                 base_url: Some("https://api.kunavo.com/v1".into()),
+                ..ProviderSettings::default()
             },
         )]);
         let e = Verifier::new(&settings, VerifyOptions::default()).unwrap_err();

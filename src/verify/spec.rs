@@ -67,6 +67,10 @@ pub struct ProviderSpec {
     #[serde(default)]
     pub references: Vec<String>,
     pub verify: CheckSpec,
+    /// How to revoke a key through the provider's admin API, if it can be
+    /// (`src/revoke/`).
+    #[serde(default)]
+    pub revoke: Option<crate::revoke::spec::RevokeSpec>,
 }
 
 /// The verification request and how to read its answer.

@@ -6,7 +6,7 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -18,6 +18,8 @@ pub struct Request {
     pub path: String,
     /// Names lowercased, in order received.
     pub headers: Vec<(String, String)>,
+    /// The body (`Content-Length` bytes), lossily decoded.
+    pub body: String,
     pub at: Instant,
 }
 
@@ -50,7 +52,14 @@ impl Request {
         for (n, v) in &self.headers {
             s.push_str(&format!("{n}: {v}\n"));
         }
+        s.push('\n');
+        s.push_str(&self.body);
         s
+    }
+
+    /// The body as JSON (Null if it is not).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
     }
 }
 
@@ -197,10 +206,20 @@ fn serve(
             headers.push((n.trim().to_ascii_lowercase(), v.trim().to_string()));
         }
     }
+    let length = headers
+        .iter()
+        .find(|(n, _)| n == "content-length")
+        .and_then(|(_, v)| v.parse::<usize>().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; length.min(1 << 20)];
+    if reader.read_exact(&mut body).is_err() {
+        body.clear();
+    }
     let request = Request {
         method,
         path,
         headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
         at: Instant::now(),
     };
     let seen = {

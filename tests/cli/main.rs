@@ -11,6 +11,7 @@ mod fake_provider;
 mod formats;
 mod progress;
 mod report;
+mod revoke;
 mod rules;
 mod scan;
 mod verify;
