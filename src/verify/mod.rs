@@ -523,7 +523,7 @@ mod tests {
 
     #[test]
     fn secrets_do_not_debug_print() {
-        let s = Secret("sk-kunavo-abcdefghijklmnopqrstuvwxyz0123".into());
+        let s = Secret("sk-kunavo-abcdefghijklmnopqrstuvwxyz0123".into()); // leakhound:allow (test fixture)
         assert_eq!(format!("{s:?}"), "Secret(<redacted>)");
     }
 
