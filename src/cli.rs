@@ -23,6 +23,8 @@ pub struct Cli {
 pub enum Command {
     /// Scan files, directories or standard input (`-`) for secrets.
     Scan(ScanArgs),
+    /// Install a git pre-commit hook that runs `leakhound scan --staged`.
+    InstallHook(InstallHookArgs),
     /// List the built-in rules or check a rule file.
     Rules {
         #[command(subcommand)]
@@ -130,6 +132,46 @@ pub struct ScanArgs {
     /// are not reported again.
     #[arg(long, value_name = "FILE")]
     pub baseline: Option<PathBuf>,
+
+    /// Scan the git history of the repository at PATH (default `.`): every
+    /// blob reachable from any ref, once, plus uncommitted files.
+    #[arg(long, help_heading = "Git")]
+    pub git: bool,
+
+    /// With --git: also scan objects no ref reaches (amended or dropped
+    /// commits, dangling blobs).
+    #[arg(long, requires = "git", help_heading = "Git")]
+    pub all_objects: bool,
+
+    /// Scan only the lines added by the commits after REV (REV..HEAD).
+    #[arg(long, value_name = "REV", conflicts_with_all = ["range", "all_objects"], help_heading = "Git")]
+    pub since: Option<String>,
+
+    /// Scan only the lines added by the commits in BASE..HEAD (pull-request
+    /// checks; HEAD may be omitted).
+    #[arg(
+        long,
+        value_name = "BASE..HEAD",
+        conflicts_with = "all_objects",
+        help_heading = "Git"
+    )]
+    pub range: Option<String>,
+
+    /// Scan only the lines `git commit` would add: the index against HEAD.
+    #[arg(long, conflicts_with_all = ["git", "since", "range"], help_heading = "Git")]
+    pub staged: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InstallHookArgs {
+    /// The repository to install the hook in.
+    #[arg(value_name = "REPO", default_value = ".")]
+    pub repo: PathBuf,
+
+    /// Replace a pre-commit hook that leakhound did not write (it is kept
+    /// as `pre-commit.leakhound-backup`).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Parse `123`, `10K`, `100M`, `1G` (powers of 1024).

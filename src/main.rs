@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use leakhound::cli::{Cli, Command, ListFormat, RulesCommand, ScanArgs};
+use leakhound::cli::{Cli, Command, InstallHookArgs, ListFormat, RulesCommand, ScanArgs};
 use leakhound::config::{self, Config};
 use leakhound::engine::Matcher;
 use leakhound::report::{self, ReportContext};
@@ -24,6 +24,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Scan(args) => scan(&args),
+        Command::InstallHook(args) => install_hook(&args),
         Command::Rules { command } => rules_command(command),
     };
     match result {
@@ -48,7 +49,11 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
     let mut config = Config::from_scan_args(args)?;
     let matcher = Matcher::new(config.take_rule_set()?);
-    let outcome = leakhound::run_scan(&config, &matcher);
+    let outcome = if config.git.is_some() {
+        leakhound::run_git_scan(&config, &matcher)?
+    } else {
+        leakhound::run_scan(&config, &matcher)
+    };
     let ctx = ReportContext {
         options: &config.report,
         rules: matcher.rules(),
@@ -68,6 +73,12 @@ fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
             );
         }
     }
+    if config.git == Some(config::GitScan::Staged) && !outcome.findings.is_empty() {
+        eprintln!(
+            "{}",
+            leakhound::hook::blocked_message(outcome.findings.len())
+        );
+    }
     Ok(if !outcome.findings.is_empty() {
         FINDINGS
     } else if !outcome.stats.errors.is_empty() {
@@ -75,6 +86,20 @@ fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
     } else {
         CLEAN
     })
+}
+
+fn install_hook(args: &InstallHookArgs) -> anyhow::Result<u8> {
+    let exe = std::env::current_exe()?;
+    let done = leakhound::hook::install(&args.repo, args.force, &exe)?;
+    if let Some(backup) = &done.backup {
+        println!("kept the previous hook as {}", backup.display());
+    }
+    println!(
+        "{} pre-commit hook {}: commits that add secrets are blocked",
+        if done.updated { "updated" } else { "installed" },
+        done.path.display()
+    );
+    Ok(CLEAN)
 }
 
 /// Run `write` against the output file or a buffered stdout.
