@@ -74,13 +74,18 @@ pub fn write(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext) -> 
         if let Some(c) = &f.commit {
             writeln!(
                 out,
-                "  {}  {} {} <{}> {} {}",
+                "  {}  {} {} <{}> {} {}{}",
                 paint(DIM, "commit "),
                 &c.id,
                 sanitize(&c.author_name),
                 sanitize(&c.author_email),
                 c.date,
-                sanitize(&c.summary)
+                sanitize(&c.summary),
+                if c.unreachable {
+                    " (unreachable: no ref reaches this commit)"
+                } else {
+                    ""
+                }
             )?;
             for loc in &c.other_locations {
                 writeln!(
