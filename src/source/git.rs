@@ -207,9 +207,33 @@ pub fn scan_history(config: &Config, matcher: &Matcher, all_objects: bool) -> Re
         )
     })?;
 
+    let first_commit = |blob: u32| {
+        blobs.entries[blob as usize]
+            .locations
+            .iter()
+            .find(|(p, _)| !allowed[*p as usize])
+            .map_or(NO_COMMIT, |&(_, c)| c)
+    };
+    // A key that stays in a file while the file is edited is in many blobs:
+    // report it once, from the blob of the commit that introduced it.
+    let mut earliest: HashMap<&str, (u32, u32)> = HashMap::new();
+    for (blob, f) in &found {
+        let at = (first_commit(*blob), *blob);
+        earliest
+            .entry(&f.fingerprint)
+            .and_modify(|e| *e = (*e).min(at))
+            .or_insert(at);
+    }
+    let keep: Vec<bool> = found
+        .iter()
+        .map(|(blob, f)| earliest[f.fingerprint.as_str()].1 == *blob)
+        .collect();
     let mut findings = Vec::with_capacity(found.len());
     let mut infos: HashMap<u32, Option<CommitInfo>> = HashMap::new();
-    for (blob, mut f) in found {
+    for ((blob, mut f), keep) in found.into_iter().zip(keep) {
+        if !keep {
+            continue;
+        }
         let entry = &blobs.entries[blob as usize];
         let mut locations = entry
             .locations
@@ -235,7 +259,11 @@ pub fn scan_history(config: &Config, matcher: &Matcher, all_objects: bool) -> Re
     }
 
     let scanned: HashSet<Oid> = blobs.ids.keys().copied().collect();
-    scan_worktree(&repo, &scanner, &scanned, &mut findings, &mut stats);
+    let mut uncommitted = Vec::new();
+    scan_worktree(&repo, &scanner, &scanned, &mut uncommitted, &mut stats);
+    let in_history: HashSet<&str> = findings.iter().map(|f| f.fingerprint.as_str()).collect();
+    uncommitted.retain(|f| !in_history.contains(f.fingerprint.as_str()));
+    findings.extend(uncommitted);
 
     // The collector counted blobs as files; `stats.files` counts the
     // working tree's.
@@ -875,7 +903,8 @@ pub fn scan_range(
     };
     let mut scratch = Scratch::default();
     let mut cache: HashMap<(Oid, Vec<u8>), Vec<Finding>> = HashMap::new();
-    let mut reported: HashSet<(String, usize)> = HashSet::new();
+    // A key is reported at the first commit in the range that adds it.
+    let mut reported: HashMap<String, Oid> = HashMap::new();
     let mut submodules = BTreeSet::new();
     let mut findings = Vec::new();
     for oid in commits {
@@ -922,7 +951,7 @@ pub fn scan_range(
                 cache.insert(key.clone(), found.unwrap_or_default());
             }
             for f in keep_added(&cache[&key], &lines) {
-                if !reported.insert((f.fingerprint.clone(), f.line)) {
+                if *reported.entry(f.fingerprint.clone()).or_insert(oid) != oid {
                     continue;
                 }
                 let info = info.get_or_insert_with(|| commit_info(&commit));

@@ -152,6 +152,26 @@ fn merge_commit_credits_the_branch_commit_and_an_evil_merge_itself() {
 }
 
 #[test]
+fn key_kept_while_its_file_is_edited_is_reported_once_at_its_first_commit() {
+    let r = Repo::init();
+    let key = kunavo_key(26);
+    r.write("settings.py", &format!("KEY = \"{key}\"\n"));
+    let added = r.commit("Add settings");
+    for i in 0..5 {
+        r.write("settings.py", &format!("# edit {i}\nKEY = \"{key}\"\n"));
+        r.commit(&format!("Edit {i}"));
+    }
+    // Edited again in the working tree, key still there.
+    r.write("settings.py", &format!("# uncommitted\nKEY = \"{key}\"\n"));
+
+    let (_, report, _) = scan_json(r.path(), &["--git"]);
+    let f = only(&report);
+    assert_eq!(f["commit"]["id"], added);
+    assert_eq!(f["line"], 1);
+    assert_eq!(report["stats"]["blobs"], 6);
+}
+
+#[test]
 fn same_key_in_many_files_is_scanned_once_per_blob() {
     let r = Repo::init();
     let key = kunavo_key(9);
