@@ -73,7 +73,8 @@ fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
             );
         }
     }
-    if config.git == Some(config::GitScan::Staged) && !outcome.findings.is_empty() {
+    let staged = config.git == Some(config::GitScan::Staged);
+    if staged && !config.report.quiet && !outcome.findings.is_empty() {
         eprintln!(
             "{}",
             leakhound::hook::blocked_message(outcome.findings.len())
