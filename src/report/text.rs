@@ -135,6 +135,9 @@ fn write_summary(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext)
         format!(" ({})", by_severity.join(", "))
     };
     let scanned = match (s.commits, s.blobs) {
+        (Some(c), Some(b)) if s.files > 0 => {
+            format!("{c} commits, {b} blobs, {} uncommitted files", s.files)
+        }
         (Some(c), Some(b)) => format!("{c} commits, {b} blobs"),
         _ => format!("{} files", s.files),
     };

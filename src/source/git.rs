@@ -990,7 +990,12 @@ fn resolve_commit(
         .and_then(|o| o.peel_to_commit())
         .map(|c| c.id());
     found.map_err(|e| {
-        let hint = if shallow {
+        let unborn = repo
+            .head()
+            .is_err_and(|e| e.code() == git2::ErrorCode::UnbornBranch);
+        let hint = if unborn {
+            "the repository has no commits yet".to_string()
+        } else if shallow {
             format!(
                 "this is a shallow clone (CI checkouts fetch one commit by default): fetch \
                  {rev} first (`git fetch --depth=100 origin <branch>`), or check out with full \

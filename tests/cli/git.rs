@@ -286,6 +286,23 @@ fn working_tree_and_history_are_not_reported_twice() {
         assert!(f["commit"].is_null());
     }
     assert_eq!(report["stats"]["files"], 2);
+    let (_, text, _) = scan_text(r.path(), &["--git"]);
+    assert!(
+        text.contains("in 1 commits, 2 blobs, 2 uncommitted files"),
+        "{text}"
+    );
+}
+
+#[test]
+fn repository_without_commits() {
+    let r = Repo::init();
+    r.write("new.env", &format!("KEY={}\n", kunavo_key(27)));
+    let (code, report, _) = scan_json(r.path(), &["--git"]);
+    assert_eq!(code, 1);
+    assert_eq!(only(&report)["source"], "file");
+    let (code, _, err) = scan_text(r.path(), &["--since", "HEAD~1"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no commits yet"), "{err}");
 }
 
 #[test]
