@@ -447,13 +447,14 @@ fn tree_changes(gitdir: &Path, commits: &[CommitNode], threads: usize) -> Result
         repo: Repository,
         out: Vec<(usize, Changes)>,
     }
+    let opened = AtomicUsize::new(0);
     let workers = fan_out(
         threads,
         commits.len(),
         COMMIT_CHUNK,
         || {
             Ok(Worker {
-                repo: Repository::open(gitdir).map_err(|e| git_error(gitdir, "cannot open", &e))?,
+                repo: open_worker(gitdir, opened.fetch_add(1, Ordering::Relaxed))?,
                 out: Vec::new(),
             })
         },
@@ -655,13 +656,14 @@ fn scan_blobs(
         found: Vec<(u32, Finding)>,
     }
     let max = scanner.config.scan.max_file_size;
+    let opened = AtomicUsize::new(0);
     let workers = fan_out(
         threads,
         blobs.entries.len(),
         BLOB_CHUNK,
         || {
             Ok(Worker {
-                repo: Repository::open(gitdir).map_err(|e| git_error(gitdir, "cannot open", &e))?,
+                repo: open_worker(gitdir, opened.fetch_add(1, Ordering::Relaxed))?,
                 scratch: Scratch::default(),
                 stats: Stats::default(),
                 found: Vec::new(),
@@ -823,6 +825,31 @@ pub(crate) fn bytes_to_path(b: &[u8]) -> PathBuf {
 #[cfg(not(unix))]
 pub(crate) fn bytes_to_path(b: &[u8]) -> PathBuf {
     PathBuf::from(String::from_utf8_lossy(b).into_owned())
+}
+
+/// Worker `k`'s own handle on the repository. libgit2 keeps one state per
+/// pack file for the whole process, keyed by the pack's path, and its locks
+/// made the workers wait on each other (docs/performance.md); worker `k`
+/// names the object directory with `k` extra `/.` components, so that its
+/// packs are opened, cached and locked separately. Alternates are read the
+/// same way as for the repository itself.
+fn open_worker(gitdir: &Path, k: usize) -> Result<Repository> {
+    let fail = |e: git2::Error| git_error(gitdir, "cannot open", &e);
+    let repo = Repository::open(gitdir).map_err(fail)?;
+    if k > 0 {
+        let mut objects = repo
+            .commondir()
+            .join("objects")
+            .to_string_lossy()
+            .into_owned();
+        for _ in 0..k {
+            objects.push_str("/.");
+        }
+        let odb = git2::Odb::new().map_err(fail)?;
+        odb.add_disk_alternate(&objects).map_err(fail)?;
+        repo.set_odb(&odb).map_err(fail)?;
+    }
+    Ok(repo)
 }
 
 /// Run `work` over `0..len` on `threads` workers, each with the state
