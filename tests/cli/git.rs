@@ -306,6 +306,41 @@ fn repository_without_commits() {
 }
 
 #[test]
+fn parallel_workers_read_packs_and_alternates() {
+    let r = Repo::init();
+    for batch in 0..3 {
+        for i in 0..20 {
+            let n = 100 + batch * 20 + i;
+            r.write(&format!("svc{n}/.env"), &format!("KEY={}\n", kunavo_key(n)));
+        }
+        r.commit(&format!("Batch {batch}"));
+    }
+    r.git(&["gc", "-q"]);
+    let (code, report, _) = scan_json(r.path(), &["--git", "-j", "2"]);
+    assert_eq!(code, 1);
+    assert_eq!(findings(&report).len(), 60, "{report:#}");
+    assert_eq!(report["stats"]["errors"], serde_json::json!([]));
+
+    // A `--shared` clone holds no objects of its own: they are read through
+    // objects/info/alternates, by every worker.
+    let clones = tempfile::tempdir().unwrap();
+    git(
+        clones.path(),
+        &[
+            "clone",
+            "-q",
+            "--shared",
+            r.path().to_str().unwrap(),
+            "shared",
+        ],
+    );
+    let (code, report, _) = scan_json(&clones.path().join("shared"), &["--git", "-j", "2"]);
+    assert_eq!(code, 1);
+    assert_eq!(findings(&report).len(), 60);
+    assert_eq!(report["stats"]["errors"], serde_json::json!([]));
+}
+
+#[test]
 fn bare_repository_works() {
     let r = Repo::init();
     r.write("app.env", &format!("KEY={}\n", kunavo_key(17)));
