@@ -33,6 +33,8 @@ pub enum Command {
     /// Revoke the live keys of a saved JSON report through the providers'
     /// admin APIs (dry run unless --yes; see docs/revoke.md).
     Revoke(RevokeArgs),
+    /// Install a git pre-commit hook that runs `leakhound scan --staged`.
+    InstallHook(InstallHookArgs),
     /// List the built-in rules or check a rule file.
     Rules {
         #[command(subcommand)]
@@ -276,6 +278,34 @@ pub struct ScanArgs {
 
     #[command(flatten)]
     pub revoke_options: RevokeOptionsArgs,
+
+    /// Scan the git history of the repository at PATH (default `.`): every
+    /// blob reachable from any ref, once, plus uncommitted files.
+    #[arg(long, help_heading = "Git")]
+    pub git: bool,
+
+    /// With --git: also scan objects no ref reaches (amended or dropped
+    /// commits, dangling blobs).
+    #[arg(long, requires = "git", help_heading = "Git")]
+    pub all_objects: bool,
+
+    /// Scan only the lines added by the commits after REV (REV..HEAD).
+    #[arg(long, value_name = "REV", conflicts_with_all = ["range", "all_objects"], help_heading = "Git")]
+    pub since: Option<String>,
+
+    /// Scan only the lines added by the commits in BASE..HEAD (pull-request
+    /// checks; HEAD may be omitted).
+    #[arg(
+        long,
+        value_name = "BASE..HEAD",
+        conflicts_with = "all_objects",
+        help_heading = "Git"
+    )]
+    pub range: Option<String>,
+
+    /// Scan only the lines `git commit` would add: the index against HEAD.
+    #[arg(long, conflicts_with_all = ["git", "since", "range"], help_heading = "Git")]
+    pub staged: bool,
 }
 
 /// `leakhound verify REPORT.json`.
@@ -464,6 +494,18 @@ pub fn parse_report_target(s: &str) -> Result<ReportTarget, String> {
         format,
         path: PathBuf::from(path),
     })
+}
+
+#[derive(Debug, Args)]
+pub struct InstallHookArgs {
+    /// The repository to install the hook in.
+    #[arg(value_name = "REPO", default_value = ".")]
+    pub repo: PathBuf,
+
+    /// Replace a pre-commit hook that leakhound did not write (it is kept
+    /// as `pre-commit.leakhound-backup`).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Parse `123`, `10K`, `100M`, `1G` (powers of 1024).

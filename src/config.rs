@@ -195,6 +195,19 @@ impl Allowlist {
     }
 }
 
+/// What part of a git repository a scan reads; the repository is the one
+/// scanned path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GitScan {
+    /// Every blob reachable from any ref (`--git`); `all_objects` adds the
+    /// objects no ref reaches.
+    History { all_objects: bool },
+    /// The lines added by the commits in `base..head` (`--range`, `--since`).
+    Range { base: String, head: String },
+    /// The lines the index adds to HEAD (`--staged`).
+    Staged,
+}
+
 /// Fingerprints of findings accepted earlier.
 #[derive(Debug, Default)]
 pub struct Baseline {
@@ -220,11 +233,14 @@ pub struct Config {
     pub revoke: Option<RevokeOptions>,
     /// The configuration file read, if any.
     pub config_file: Option<PathBuf>,
+    /// Set for git scans; `paths` then holds the one repository path.
+    pub git: Option<GitScan>,
 }
 
 impl Config {
     /// Resolve `leakhound scan` arguments.
     pub fn from_scan_args(args: &ScanArgs) -> Result<Config> {
+        let git = git_scan(args)?;
         for p in &args.paths {
             if p.as_os_str() != "-" && std::fs::symlink_metadata(p).is_err() {
                 return Err(Error::NotFound { path: p.clone() });
@@ -338,6 +354,7 @@ impl Config {
             fail_on,
             revoke,
             config_file: config_path,
+            git,
         })
     }
 
@@ -362,6 +379,7 @@ impl Config {
         check_provider_settings(&file, &origin)?;
         Ok(Config {
             paths: Vec::new(),
+            git: None,
             scan: ScanOptions {
                 no_ignore: false,
                 follow: false,
@@ -591,6 +609,44 @@ fn resolve_verify(
         return Err(Error::Usage("verification timeouts must be above 0".into()));
     }
     Ok(options)
+}
+
+/// Which git scan the flags ask for, if any, checked for a single repository
+/// path and a well-formed range.
+fn git_scan(args: &ScanArgs) -> Result<Option<GitScan>> {
+    let scan = if args.staged {
+        GitScan::Staged
+    } else if let Some(rev) = &args.since {
+        GitScan::Range {
+            base: rev.clone(),
+            head: "HEAD".into(),
+        }
+    } else if let Some(spec) = &args.range {
+        let (base, head) = spec
+            .split_once("..")
+            .filter(|(b, h)| !b.is_empty() && !h.starts_with('.'))
+            .ok_or_else(|| {
+                Error::Usage(format!(
+                    "--range `{spec}`: expected BASE..HEAD (for example origin/main..HEAD)"
+                ))
+            })?;
+        GitScan::Range {
+            base: base.to_string(),
+            head: if head.is_empty() { "HEAD" } else { head }.to_string(),
+        }
+    } else if args.git {
+        GitScan::History {
+            all_objects: args.all_objects,
+        }
+    } else {
+        return Ok(None);
+    };
+    if args.paths.len() != 1 || args.paths[0].as_os_str() == "-" {
+        return Err(Error::Usage(
+            "git scans take one repository path (default `.`)".into(),
+        ));
+    }
+    Ok(Some(scan))
 }
 
 /// `.leakhound.toml` in the first scanned directory, if it exists.

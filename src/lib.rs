@@ -16,6 +16,7 @@ pub mod engine;
 pub mod error;
 pub mod finding;
 pub mod gitleaks;
+pub mod hook;
 pub mod report;
 pub mod revoke;
 pub mod rules;
@@ -49,4 +50,25 @@ pub fn run_scan(config: &Config, matcher: &Matcher) -> ScanOutcome {
     scan::sort_findings(&mut outcome.findings);
     outcome.stats.findings = outcome.findings.len();
     outcome
+}
+
+/// Scan the git repository as `config.git` says (history, a range or the
+/// staged changes), apply the baseline and sort the findings. A repository
+/// that will not open or a revision that does not exist is an error.
+pub fn run_git_scan(config: &Config, matcher: &Matcher) -> Result<ScanOutcome> {
+    use config::GitScan;
+    let mut outcome = match &config.git {
+        Some(GitScan::History { all_objects }) => {
+            source::git::scan_history(config, matcher, *all_objects)?
+        }
+        Some(GitScan::Range { base, head }) => {
+            source::git::scan_range(config, matcher, base, head)?
+        }
+        Some(GitScan::Staged) => source::staged::scan_staged(config, matcher)?,
+        None => return Err(Error::Usage("not a git scan".into())),
+    };
+    scan::apply_baseline(config, &mut outcome);
+    scan::sort_findings(&mut outcome.findings);
+    outcome.stats.findings = outcome.findings.len();
+    Ok(outcome)
 }

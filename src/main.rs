@@ -11,7 +11,7 @@ use clap::Parser;
 
 use leakhound::cli::{
     BaselineCommand, BaselineCreateArgs, Cli, Command, ConfigCommand, ImportGitleaksArgs,
-    ListFormat, RevokeArgs, RulesCommand, ScanArgs, VerifyArgs,
+    InstallHookArgs, ListFormat, RevokeArgs, RulesCommand, ScanArgs, VerifyArgs,
 };
 use leakhound::config::{self, Config, FailOn};
 use leakhound::engine::Matcher;
@@ -35,6 +35,7 @@ fn main() -> ExitCode {
         Command::Scan(args) => scan(&args),
         Command::Verify(args) => verify_report(&args),
         Command::Revoke(args) => revoke_report(&args),
+        Command::InstallHook(args) => install_hook(&args),
         Command::Rules { command } => rules_command(command),
         Command::Baseline {
             command: BaselineCommand::Create(args),
@@ -74,7 +75,11 @@ fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
         _ => None,
     };
     let matcher = config.build_matcher()?;
-    let mut outcome = leakhound::run_scan(&config, &matcher);
+    let mut outcome = if config.git.is_some() {
+        leakhound::run_git_scan(&config, &matcher)?
+    } else {
+        leakhound::run_scan(&config, &matcher)
+    };
     if let Some(verifier) = &verifier {
         verify(verifier, &config, &mut outcome);
     }
@@ -117,6 +122,13 @@ fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
                 leakhound::finding::sanitize(&e.reason)
             );
         }
+    }
+    let staged = config.git == Some(config::GitScan::Staged);
+    if staged && !config.report.quiet && !outcome.findings.is_empty() {
+        eprintln!(
+            "{}",
+            leakhound::hook::blocked_message(outcome.findings.len())
+        );
     }
     let code = exit_code(&config, &outcome);
     Ok(match revoked {
@@ -318,6 +330,20 @@ fn import_gitleaks(args: &ImportGitleaksArgs) -> anyhow::Result<u8> {
         }
         None => write_output(None, |out| out.write_all(imported.toml.as_bytes()))?,
     }
+    Ok(CLEAN)
+}
+
+fn install_hook(args: &InstallHookArgs) -> anyhow::Result<u8> {
+    let exe = std::env::current_exe()?;
+    let done = leakhound::hook::install(&args.repo, args.force, &exe)?;
+    if let Some(backup) = &done.backup {
+        println!("kept the previous hook as {}", backup.display());
+    }
+    println!(
+        "{} pre-commit hook {}: commits that add secrets are blocked",
+        if done.updated { "updated" } else { "installed" },
+        done.path.display()
+    );
     Ok(CLEAN)
 }
 

@@ -127,9 +127,15 @@ fn result(f: &Finding, rule_index: usize, ctx: &ReportContext) -> Value {
         },
     });
     if let Some(c) = &f.commit {
-        // Where `git blame` and code scanning can find it: the file at the
-        // commit that introduced it.
+        // Where `git blame` can find it: the path and line are those of the
+        // file at the commit that introduced it, which may no longer exist
+        // in the checked-out tree.
         location["message"] = json!({ "text": format!("introduced in commit {}", c.id) });
+        location["properties"] = json!({
+            "commit": c.id,
+            "revision": format!("{}:{}", c.id, f.path),
+            "gitBlame": format!("git blame -L {},{} {} -- {}", f.line, f.end_line.max(f.line), c.id, shell_quote(&f.path)),
+        });
     }
     // A live key is an error whatever the rule's severity; a dead one a note.
     let level = match f.verification.as_ref().map(|v| v.verdict) {
@@ -146,6 +152,18 @@ fn result(f: &Finding, rule_index: usize, ctx: &ReportContext) -> Value {
         "partialFingerprints": { "leakhound/v1": f.fingerprint },
         "properties": properties,
     })
+}
+
+/// `path` quoted for a POSIX shell when it needs it.
+fn shell_quote(path: &str) -> String {
+    let plain = path
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"/._-+,@%=:".contains(&b));
+    if plain && !path.is_empty() {
+        path.to_string()
+    } else {
+        format!("'{}'", path.replace('\'', r"'\''"))
+    }
 }
 
 /// A relative path as a URI reference: forward slashes, percent-encoded.
@@ -173,5 +191,11 @@ mod tests {
     fn uris() {
         assert_eq!(path_to_uri("src/a b.py"), "src/a%20b.py");
         assert_eq!(path_to_uri("/tmp/x.env"), "file:///tmp/x.env");
+    }
+
+    #[test]
+    fn blame_paths_are_shell_quoted() {
+        assert_eq!(shell_quote("src/a.env"), "src/a.env");
+        assert_eq!(shell_quote("it's here"), r"'it'\''s here'");
     }
 }

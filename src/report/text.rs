@@ -75,13 +75,18 @@ pub fn write(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext) -> 
         if let Some(c) = &f.commit {
             writeln!(
                 out,
-                "  {}  {} {} <{}> {} {}",
+                "  {}  {} {} <{}> {} {}{}",
                 paint(DIM, "commit "),
                 &c.id,
                 sanitize(&c.author_name),
                 sanitize(&c.author_email),
                 c.date,
-                sanitize(&c.summary)
+                sanitize(&c.summary),
+                if c.unreachable {
+                    " (unreachable: no ref reaches this commit)"
+                } else {
+                    ""
+                }
             )?;
             for loc in &c.other_locations {
                 writeln!(
@@ -132,6 +137,9 @@ fn write_summary(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext)
         format!(" ({})", by_severity.join(", "))
     };
     let scanned = match (s.commits, s.blobs) {
+        (Some(c), Some(b)) if s.files > 0 => {
+            format!("{c} commits, {b} blobs, {} uncommitted files", s.files)
+        }
         (Some(c), Some(b)) => format!("{c} commits, {b} blobs"),
         _ => format!("{} files", s.files),
     };

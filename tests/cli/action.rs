@@ -727,7 +727,6 @@ fn repo_with_base_and_head(runner: &Runner) -> (String, String) {
 }
 
 #[test]
-#[ignore = "needs --range from the git-history branch"]
 fn action_pull_request_mode_scans_only_the_pull_requests_commits() {
     let mut runner = Runner::new("pull_request", serde_json::json!({}));
     let (base, head) = repo_with_base_and_head(&runner);
@@ -751,7 +750,6 @@ fn action_pull_request_mode_scans_only_the_pull_requests_commits() {
 }
 
 #[test]
-#[ignore = "needs --range from the git-history branch"]
 fn action_push_mode_scans_the_pushed_commits() {
     let mut runner = Runner::new("push", serde_json::json!({}));
     let (before, after) = repo_with_base_and_head(&runner);
@@ -768,7 +766,6 @@ fn action_push_mode_scans_the_pushed_commits() {
 }
 
 #[test]
-#[ignore = "needs --since from the git-history branch"]
 fn action_push_of_a_new_branch_scans_the_commits_the_default_branch_lacks() {
     let mut runner = Runner::new("push", serde_json::json!({}));
     let (base, after) = repo_with_base_and_head(&runner);

@@ -1,6 +1,7 @@
 //! Integration tests through the real `leakhound` binary. One test binary
 //! with modules, so it links once.
 
+mod gitutil;
 mod util;
 
 mod action;
@@ -9,9 +10,12 @@ mod baseline;
 mod config;
 mod fake_provider;
 mod formats;
+mod git;
+mod hook;
 mod progress;
 mod report;
 mod revoke;
 mod rules;
 mod scan;
+mod staged;
 mod verify;
