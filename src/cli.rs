@@ -283,7 +283,7 @@ pub struct ScanArgs {
 
     /// Scan the git history of the repository at PATH (default `.`): every
     /// blob reachable from any ref, once, plus uncommitted files.
-    #[arg(long, help_heading = "Git")]
+    #[arg(long, conflicts_with_all = ["since", "range"], help_heading = "Git")]
     pub git: bool,
 
     /// With --git: also scan objects no ref reaches (amended or dropped

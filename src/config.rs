@@ -315,6 +315,17 @@ impl Config {
                 Some("--fail-on live")
             } else if !o.verify_ambiguous.is_empty() {
                 Some("--verify-ambiguous")
+            } else if o.verify_concurrency.is_some()
+                || o.verify_per_provider.is_some()
+                || o.verify_timeout.is_some()
+                || o.verify_connect_timeout.is_some()
+                || o.verify_retries.is_some()
+                || o.verify_max_wait.is_some()
+                || o.verify_cache.is_some()
+                || o.no_verify_cache
+                || o.verify_cache_ttl.is_some()
+            {
+                Some("the --verify-* options")
             } else {
                 None
             };
@@ -342,7 +353,7 @@ impl Config {
             }
             None
         };
-        Ok(Config {
+        let config = Config {
             paths: args.paths.clone(),
             scan,
             report,
@@ -355,7 +366,11 @@ impl Config {
             revoke,
             config_file: config_path,
             git,
-        })
+        };
+        if args.revoke {
+            check_revoke_trust(&config, args.config.is_some())?;
+        }
+        Ok(config)
     }
 
     /// Resolve `leakhound verify REPORT` arguments: no scan settings, the
@@ -441,6 +456,7 @@ impl Config {
             },
         };
         let mut config = Config::from_verify_args(&verify_args)?;
+        check_revoke_trust(&config, args.config.is_some())?;
         config.revoke = Some(resolve_revoke(&args.revoke_options));
         Ok(config)
     }
@@ -563,13 +579,16 @@ fn resolve_verify(
             }
         }
     };
+    // Where an ambiguous key may go is the user's decision on the command
+    // line, never a (possibly untrusted) repository's config file's.
+    if !file.ambiguous.is_empty() {
+        return Err(fail(
+            "verify.ambiguous: ambiguous keys are sent only to the providers --verify-ambiguous names on the command line".into(),
+        ));
+    }
     let d = VerifyOptions::default();
     let options = VerifyOptions {
-        ambiguous: if args.verify_ambiguous.is_empty() {
-            file.ambiguous.clone()
-        } else {
-            args.verify_ambiguous.clone()
-        },
+        ambiguous: args.verify_ambiguous.clone(),
         concurrency: args
             .verify_concurrency
             .or(file.concurrency)
@@ -647,6 +666,34 @@ fn git_scan(args: &ScanArgs) -> Result<Option<GitScan>> {
         ));
     }
     Ok(Some(scan))
+}
+
+/// `[providers.NAME.revoke]` (and `base_url`, from which the assumed admin
+/// endpoints derive) chooses where admin requests go and which environment
+/// variable's token they carry. A config file found by itself in
+/// the scanned directory may come from anyone who can open a pull request, so
+/// revocation settings are honoured only from a file named with `--config`.
+fn check_revoke_trust(config: &Config, explicit: bool) -> Result<()> {
+    let Some(path) = &config.config_file else {
+        return Ok(());
+    };
+    if explicit {
+        return Ok(());
+    }
+    if let Some(name) = config
+        .providers
+        .iter()
+        .find(|(_, p)| p.revoke.is_some() || p.base_url.is_some())
+        .map(|(n, _)| n)
+    {
+        return Err(Error::Config {
+            path: path.clone(),
+            message: format!(
+                "[providers.{name}]: when revoking, provider settings (base_url, revoke) are used only from a config named with --config (a repository's own .leakhound.toml must not choose where admin tokens go)"
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// `.leakhound.toml` in the first scanned directory, if it exists.

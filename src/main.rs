@@ -85,8 +85,10 @@ fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
     }
     // Before the report is written, so it shows each key's state afterwards.
     // stdout carries the report: the revocation summary goes to stderr.
+    // A revocation error (a missing admin token) is returned only after the
+    // report is written: the scan's findings are never lost to it.
     let revoked = match &revoker {
-        Some(r) => Some(revoke(r, &mut outcome.findings, &mut io::stderr().lock())?),
+        Some(r) => Some(revoke(r, &mut outcome.findings, &mut io::stderr().lock())),
         None => None,
     };
     let ctx = ReportContext {
@@ -130,6 +132,7 @@ fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
             leakhound::hook::blocked_message(outcome.findings.len())
         );
     }
+    let revoked = revoked.transpose()?;
     let code = exit_code(&config, &outcome);
     Ok(match revoked {
         Some(r) if code != ERROR => code.max(r),
@@ -214,6 +217,9 @@ fn verify_report(args: &VerifyArgs) -> anyhow::Result<u8> {
     write_output(config.report.output.as_deref(), |out| {
         report::write(out, &outcome.findings, &ctx)
     })?;
+    // The saved report's read errors were the original scan's: they are
+    // reported again, but they do not make this run an error.
+    outcome.stats.errors.clear();
     Ok(exit_code(&config, &outcome))
 }
 

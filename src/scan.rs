@@ -106,6 +106,9 @@ impl Scanner<'_> {
             return Vec::new();
         }
         let rules = self.matcher.rules().rules();
+        // Every secret's span, so that a snippet masks the other secrets on
+        // its line too (suppressed ones included), not only its own.
+        let spans: Vec<(usize, usize)> = matches.iter().map(|m| (m.start, m.end)).collect();
         let mut out = Vec::with_capacity(matches.len());
         let mut cursor = LineCursor::default();
         for m in matches {
@@ -157,7 +160,7 @@ impl Scanner<'_> {
                 column,
                 end_line,
                 end_column,
-                snippet: snippet(buf, line_start, line_end, &m, &redacted),
+                snippet: snippet(buf, line_start, line_end, &m, &redacted, &spans),
                 secret,
                 redacted,
                 fingerprint,
@@ -236,7 +239,14 @@ fn has_inline_allow(buf: &[u8], line_start: usize, line_end: usize, at: usize) -
         .any(|marker| memchr::memmem::find(&buf[s..e], marker).is_some())
 }
 
-fn snippet(buf: &[u8], line_start: usize, line_end: usize, m: &Match, redacted: &str) -> String {
+fn snippet(
+    buf: &[u8],
+    line_start: usize,
+    line_end: usize,
+    m: &Match,
+    redacted: &str,
+    spans: &[(usize, usize)],
+) -> String {
     let s = line_start.max(m.start.saturating_sub(SNIPPET_CONTEXT));
     let end_of_secret_line = m.end.min(line_end.max(m.start));
     let e = line_end
@@ -246,15 +256,31 @@ fn snippet(buf: &[u8], line_start: usize, line_end: usize, m: &Match, redacted: 
     if s > line_start {
         text.push('…');
     }
-    text.push_str(&String::from_utf8_lossy(&buf[s..m.start]));
+    push_masked(&mut text, buf, s, m.start, spans);
     text.push_str(redacted);
     if m.end <= line_end {
-        text.push_str(&String::from_utf8_lossy(&buf[m.end..e]));
+        push_masked(&mut text, buf, m.end, e, spans);
     }
     if e < line_end {
         text.push('…');
     }
     finding::sanitize(text.trim_end_matches('\r').trim())
+}
+
+/// Append `buf[from..to]`, with any other secret overlapping it replaced by
+/// `…`: a snippet never shows a raw secret, its own or a neighbour's.
+fn push_masked(text: &mut String, buf: &[u8], from: usize, to: usize, spans: &[(usize, usize)]) {
+    let mut at = from;
+    for &(ss, se) in spans.iter().filter(|&&(ss, se)| ss < to && se > from) {
+        if ss > at {
+            text.push_str(&String::from_utf8_lossy(&buf[at..ss]));
+        }
+        text.push('…');
+        at = at.max(se);
+    }
+    if at < to {
+        text.push_str(&String::from_utf8_lossy(&buf[at..to]));
+    }
 }
 
 /// UTF-16 text (with a byte-order mark, or plainly ASCII in UTF-16LE) is

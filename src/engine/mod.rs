@@ -44,8 +44,8 @@ impl Encoding {
     }
 }
 
-/// One secret found in a buffer.
-#[derive(Clone, Debug)]
+/// One secret found in a buffer. `Debug` shows the secret redacted.
+#[derive(Clone)]
 pub struct Match {
     /// Index into the rule set.
     pub rule: usize,
@@ -62,6 +62,21 @@ pub struct Match {
     pub ambiguous: bool,
     /// Other providers whose rules matched the same secret.
     pub alternatives: Vec<String>,
+}
+
+impl std::fmt::Debug for Match {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secret = String::from_utf8_lossy(&self.secret);
+        f.debug_struct("Match")
+            .field("rule", &self.rule)
+            .field("start", &self.start)
+            .field("end", &self.end)
+            .field("secret", &crate::finding::redact(&secret, self.prefix_len))
+            .field("encoding", &self.encoding)
+            .field("ambiguous", &self.ambiguous)
+            .field("alternatives", &self.alternatives)
+            .finish()
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -395,7 +410,9 @@ impl Matcher {
             let mut map = std::mem::take(&mut scratch.map);
             decode::percent_decode_mapped(window, &mut decoded, &mut map);
             for caps in rule.regex.captures_iter(&decoded) {
-                let Some(secret) = caps.get(rule.secret_group) else {
+                // An empty capture (a user rule such as `([a-z]*)`) has no
+                // location to map back, and is no secret.
+                let Some(secret) = caps.get(rule.secret_group).filter(|c| !c.is_empty()) else {
                     continue;
                 };
                 let encoded_start = ws + map[secret.start()];

@@ -63,6 +63,12 @@ impl Finding {
 
     /// The short commit id, for reports of history findings.
     pub fn short_commit(&self) -> Option<&str> {
-        self.commit.as_ref().map(|c| &c.id[..c.id.len().min(7)])
+        self.commit.as_ref().map(|c| short_id(&c.id))
     }
+}
+
+/// The first seven characters of a commit id (ids read back from a JSON
+/// report may be anything, so this never slices inside a character).
+pub fn short_id(id: &str) -> &str {
+    id.char_indices().nth(7).map_or(id, |(i, _)| &id[..i])
 }

@@ -34,15 +34,15 @@ pub fn write(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext) -> 
     for f in findings {
         let location = format!("{}:{}:{}", sanitize(&f.path), f.line, f.column);
         let location = match f.short_commit() {
-            Some(c) => format!("{c} {location}"),
+            Some(c) => format!("{} {location}", sanitize(c)),
             None => location,
         };
         writeln!(
             out,
             "{}  {}  {}  {}",
             paint(BOLD, &location),
-            f.rule_id,
-            f.provider,
+            sanitize(&f.rule_id),
+            sanitize(&f.provider),
             paint(severity_color(f.severity), f.severity.as_str())
         )?;
         writeln!(
@@ -51,7 +51,7 @@ pub fn write(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext) -> 
             paint(DIM, "secret "),
             sanitize(f.shown_secret(ctx.options.show_secrets))
         )?;
-        writeln!(out, "  {}  {}", paint(DIM, "line   "), f.snippet)?;
+        writeln!(out, "  {}  {}", paint(DIM, "line   "), sanitize(&f.snippet))?;
         if let Some(enc) = f.encoding {
             writeln!(
                 out,
@@ -69,7 +69,7 @@ pub fn write(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext) -> 
                 out,
                 "  {}  {note} {}",
                 paint(DIM, "note   "),
-                f.alternatives.join(", ")
+                sanitize(&f.alternatives.join(", "))
             )?;
         }
         if let Some(c) = &f.commit {
@@ -77,10 +77,10 @@ pub fn write(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext) -> 
                 out,
                 "  {}  {} {} <{}> {} {}{}",
                 paint(DIM, "commit "),
-                &c.id,
+                sanitize(&c.id),
                 sanitize(&c.author_name),
                 sanitize(&c.author_email),
-                c.date,
+                sanitize(&c.date),
                 sanitize(&c.summary),
                 if c.unreachable {
                     " (unreachable: no ref reaches this commit)"
@@ -94,7 +94,7 @@ pub fn write(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext) -> 
                     "  {}  {} in {}",
                     paint(DIM, "also at"),
                     sanitize(&loc.path),
-                    &loc.commit[..loc.commit.len().min(7)]
+                    sanitize(crate::report::short_id(&loc.commit))
                 )?;
             }
         }

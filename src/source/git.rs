@@ -777,7 +777,13 @@ fn scan_worktree(
         let rel = entry.path_bytes();
         let shown = String::from_utf8_lossy(rel).into_owned();
         let full = workdir.join(bytes_to_path(rel));
-        let Ok(meta) = std::fs::metadata(&full) else {
+        // Symbolic links are followed only with --follow, as in file scans.
+        let meta = if scanner.config.scan.follow {
+            std::fs::metadata(&full)
+        } else {
+            std::fs::symlink_metadata(&full)
+        };
+        let Ok(meta) = meta else {
             continue; // deleted in the working tree
         };
         if !meta.is_file() || scanner.config.allowlist.allows_path(Path::new(&shown)) {

@@ -199,3 +199,20 @@ fn output_file_and_quiet() {
     assert!(!q.stdout.contains("findings ("), "{}", q.stdout);
     assert!(q.stdout.contains("kunavo-api-key"));
 }
+
+#[test]
+fn a_snippet_never_shows_another_secret_on_the_same_line() {
+    let dir = tempdir();
+    write(dir.path(), "two.env", format!("A={KUNAVO} B={PINAIVU}\n"));
+    for format in ["text", "json", "sarif", "github", "junit", "jsonl"] {
+        let r = scan(dir.path(), &["--format", format]);
+        assert_eq!(r.code, 1);
+        for key in [KUNAVO, PINAIVU] {
+            assert!(
+                !r.stdout.contains(&key[..key.len() - 8]),
+                "{format} shows {key}:\n{}",
+                r.stdout
+            );
+        }
+    }
+}

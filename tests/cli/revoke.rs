@@ -259,7 +259,10 @@ fn report(dir: &Path) -> Run {
 }
 
 fn revoke(cmd: &mut std::process::Command, args: &[&str]) -> Run {
-    run(cmd.args(["revoke", "report.json"]).args(args))
+    // Revocation settings are honoured only from a config named with -c.
+    run(cmd
+        .args(["revoke", "report.json", "-c", ".leakhound.toml"])
+        .args(args))
 }
 
 /// The audit log's lines as JSON.
@@ -925,4 +928,26 @@ fn a_configured_admin_url_replaces_the_assumed_one() {
     );
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(api.admin_requests()[0].json()["key"], k.as_str());
+}
+
+#[test]
+fn revocation_settings_need_an_explicitly_named_config() {
+    let k = kunavo("trust");
+    let api = Api::start(&[&k]);
+    let dir = tempdir();
+    leak(dir.path(), "kunavo", &k);
+    config(dir.path(), &api, "");
+    report(dir.path());
+    // The same config, found by itself in the current directory: refused,
+    // and nothing is sent.
+    let r = run(lh_tokens(dir.path()).args(["revoke", "report.json", "--yes"]));
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert!(
+        r.stderr
+            .contains("used only from a config named with --config"),
+        "{}",
+        r.stderr
+    );
+    assert!(api.admin_requests().is_empty());
+    assert!(api.is_live(&k));
 }
