@@ -245,8 +245,8 @@ pub struct ScanArgs {
     pub quiet: bool,
 
     /// Look for base64-encoded keys everywhere, not only where a trigger word
-    /// (`kind: Secret`, `.dockerconfigjson`, `Authorization: Basic`,
-    /// `"auth":`, `base64`) announces them. Slower on source trees.
+    /// announces them (files with `kind: Secret`, `.dockerconfigjson` or
+    /// `"auth":`; text near `base64` or `Authorization: Basic`). Slower.
     #[arg(long)]
     pub decode_all: bool,
 

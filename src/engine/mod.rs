@@ -83,24 +83,28 @@ impl std::fmt::Debug for Match {
 enum PatternKind {
     /// A rule keyword as written: index into `keyword_rules`.
     Plain(usize),
-    /// A word that announces base64 content (`kind: Secret`,
-    /// `.dockerconfigjson`, `Authorization: Basic`): the buffer gets the
+    /// A word that announces base64 credentials somewhere in the buffer
+    /// (`kind: Secret`, `.dockerconfigjson`): the whole buffer gets the
     /// base64 fragment pass.
     Trigger,
+    /// A word that announces base64 nearby (`base64`, `Authorization:
+    /// Basic`): the fragment pass covers `NEAR_TRIGGER` bytes around it.
+    NearTrigger,
     /// A base64 fragment of some keyword (only with `decode_all`).
     Base64,
 }
 
 /// Words that announce base64-encoded credentials. A buffer holding one is
-/// searched for the base64 forms of every keyword.
-const BASE64_TRIGGERS: &[&str] = &[
-    "kind: secret",
-    "dockerconfigjson",
-    "dockercfg",
-    "authorization: basic",
-    "\"auth\":",
-    "base64",
-];
+/// searched for the base64 forms of every keyword: Kubernetes Secrets and
+/// Docker configs hold their values on other lines than the word.
+const BASE64_TRIGGERS: &[&str] = &["kind: secret", "dockerconfigjson", "dockercfg", "\"auth\":"];
+
+/// Words that announce base64 next to them. `base64` is common in source
+/// code (a tenth of the benchmark tree's bytes are in files that say it), so
+/// only the text around it is searched.
+const NEAR_BASE64_TRIGGERS: &[&str] = &["authorization: basic", "base64"];
+/// How far around a near trigger base64 fragments are searched.
+const NEAR_TRIGGER: usize = 4096;
 
 /// How the matcher decodes base64.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -215,6 +219,10 @@ impl Matcher {
                     patterns.push(t.as_bytes().to_vec());
                     kinds.push(PatternKind::Trigger);
                 }
+                for t in NEAR_BASE64_TRIGGERS {
+                    patterns.push(t.as_bytes().to_vec());
+                    kinds.push(PatternKind::NearTrigger);
+                }
             }
             Base64Mode::Everywhere => {
                 for f in &fragments {
@@ -271,6 +279,8 @@ impl Matcher {
         // Decoded content is always searched for base64 fragments: that is
         // how base64 inside base64 (`.dockerconfigjson`) is found.
         let mut search_fragments = depth > 0;
+        // Merged spans around near triggers, searched when the whole buffer is not.
+        let mut near: Vec<(usize, usize)> = Vec::new();
         for m in self.automaton.find_iter(buf) {
             match self.patterns[m.pattern().as_usize()] {
                 PatternKind::Plain(k) => {
@@ -278,8 +288,19 @@ impl Matcher {
                         scratch.hits.push((r, m.start(), m.end()));
                     }
                 }
-                PatternKind::Trigger => {
-                    search_fragments = true;
+                kind @ (PatternKind::Trigger | PatternKind::NearTrigger) => {
+                    if matches!(kind, PatternKind::Trigger) {
+                        search_fragments = true;
+                    } else {
+                        let (s, e) = (
+                            m.start().saturating_sub(NEAR_TRIGGER),
+                            (m.end() + NEAR_TRIGGER).min(buf.len()),
+                        );
+                        match near.last_mut() {
+                            Some(last) if s <= last.1 => last.1 = e,
+                            _ => near.push((s, e)),
+                        }
+                    }
                     // The value right after the trigger (`.dockerconfigjson:
                     // <base64>`, `Basic <base64>`) is decoded whatever it
                     // holds: base64 inside base64 shows no fragment outside.
@@ -296,6 +317,13 @@ impl Matcher {
             scratch
                 .b64_hits
                 .extend(self.fragments.find_iter(buf).map(|m| m.start()));
+            scratch.b64_hits.sort_unstable();
+        } else if !near.is_empty() && self.mode == Base64Mode::Triggered {
+            for (s, e) in near {
+                scratch
+                    .b64_hits
+                    .extend(self.fragments.find_iter(&buf[s..e]).map(|m| s + m.start()));
+            }
             scratch.b64_hits.sort_unstable();
         }
         scratch.hits.sort_unstable();
@@ -749,6 +777,22 @@ keywords = ["_"]
         let found = everywhere.find(text.as_bytes(), &mut Scratch::default());
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].encoding, Some(Encoding::Base64));
+    }
+
+    #[test]
+    fn the_word_base64_triggers_the_text_around_it_only() {
+        use base64::Engine as _;
+        let m = matcher(RULES);
+        let blob =
+            base64::engine::general_purpose::STANDARD.encode("dkey_4fQ9x2LmN8pR7tV1wZ3yB6cD");
+        let near = format!("echo {blob} | base64 -d\n");
+        let found = m.find(near.as_bytes(), &mut Scratch::default());
+        assert_eq!(found.len(), 1, "{found:?}");
+        let far = format!(
+            "# base64 helpers\n{}\nx = \"{blob}\"\n",
+            "y".repeat(2 * NEAR_TRIGGER)
+        );
+        assert!(m.find(far.as_bytes(), &mut Scratch::default()).is_empty());
     }
 
     #[test]
