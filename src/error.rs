@@ -49,7 +49,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// column counted in characters. Used to point at errors in TOML files.
 pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());
-    let before = &text[..text.floor_char_boundary_compat(offset)];
+    let before = &text[..crate::finding::floor_boundary(text, offset)];
     let line = before.bytes().filter(|&b| b == b'\n').count() + 1;
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
     let column = before[line_start..].chars().count() + 1;
@@ -65,19 +65,6 @@ pub(crate) fn describe_toml_error(text: &str, err: &toml::de::Error) -> String {
             format!("{line}:{column}: {message}")
         }
         None => message,
-    }
-}
-
-trait FloorCharBoundary {
-    fn floor_char_boundary_compat(&self, index: usize) -> usize;
-}
-
-impl FloorCharBoundary for str {
-    fn floor_char_boundary_compat(&self, mut index: usize) -> usize {
-        while index > 0 && !self.is_char_boundary(index) {
-            index -= 1;
-        }
-        index
     }
 }
 

@@ -229,7 +229,8 @@ pub fn redact(secret: &str, prefix_len: usize) -> String {
     format!("{prefix}{visible}…")
 }
 
-fn floor_boundary(s: &str, mut i: usize) -> usize {
+/// The largest character boundary of `s` at or before `i`.
+pub(crate) fn floor_boundary(s: &str, mut i: usize) -> usize {
     while i > 0 && !s.is_char_boundary(i) {
         i -= 1;
     }

@@ -21,7 +21,7 @@ use reqwest::Method;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
-use crate::verify::spec::{check_base_url, AuthSpec};
+use crate::verify::spec::{check_base_url, contains_ci, is_token, AuthSpec};
 
 /// `[providers.revoke]` as written (built in), or `[providers.NAME.revoke]`
 /// (config: every field optional, each one given replaces the built-in).
@@ -499,21 +499,6 @@ fn check_template(text: &str, allowed: &[&str], what: &str) -> std::result::Resu
         rest = &after[end + 2..];
     }
     Ok(())
-}
-
-fn is_token(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-}
-
-fn contains_ci(haystack: &[u8], needle: &str) -> bool {
-    let needle = needle.as_bytes();
-    !needle.is_empty()
-        && haystack
-            .windows(needle.len())
-            .any(|w| w.eq_ignore_ascii_case(needle))
 }
 
 #[cfg(test)]

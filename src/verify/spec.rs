@@ -373,14 +373,16 @@ fn endpoint(base: &Url, path: &str) -> std::result::Result<Url, String> {
     Ok(url)
 }
 
-fn is_token(name: &str) -> bool {
+/// An HTTP header name (RFC 9110 token characters only).
+pub(crate) fn is_token(name: &str) -> bool {
     !name.is_empty()
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
-fn contains_ci(haystack: &[u8], needle: &str) -> bool {
+/// Does `haystack` contain `needle`, ASCII case-insensitively?
+pub(crate) fn contains_ci(haystack: &[u8], needle: &str) -> bool {
     let needle = needle.as_bytes();
     !needle.is_empty()
         && haystack
