@@ -55,29 +55,10 @@ pub enum Command {
     },
 }
 
-#[derive(Debug, Subcommand)]
-pub enum BaselineCommand {
-    /// Scan and write the findings as a baseline file (fingerprints and
-    /// redacted secrets only; raw secrets are never stored). Exit status 0
-    /// with or without findings; 2 on errors.
-    Create(BaselineCreateArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct BaselineCreateArgs {
-    /// Files or directories to scan.
-    #[arg(value_name = "PATH", default_value = ".")]
-    pub paths: Vec<PathBuf>,
-
-    /// Where to write the baseline.
-    #[arg(
-        long,
-        short = 'o',
-        value_name = "FILE",
-        default_value = ".leakhound-baseline.json"
-    )]
-    pub output: PathBuf,
-
+/// Which configuration and which files a scan reads; shared by `scan` and
+/// `baseline create`.
+#[derive(Clone, Debug, Default, Args)]
+pub struct FileArgs {
     /// Configuration file (default: `.leakhound.toml` at the first scanned
     /// directory, if present).
     #[arg(long, short = 'c', value_name = "FILE")]
@@ -102,6 +83,33 @@ pub struct BaselineCreateArgs {
     /// Worker threads (default: one per core).
     #[arg(long, short = 'j', value_name = "N")]
     pub threads: Option<usize>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BaselineCommand {
+    /// Scan and write the findings as a baseline file (fingerprints and
+    /// redacted secrets only; raw secrets are never stored). Exit status 0
+    /// with or without findings; 2 on errors.
+    Create(BaselineCreateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BaselineCreateArgs {
+    /// Files or directories to scan.
+    #[arg(value_name = "PATH", default_value = ".")]
+    pub paths: Vec<PathBuf>,
+
+    /// Where to write the baseline.
+    #[arg(
+        long,
+        short = 'o',
+        value_name = "FILE",
+        default_value = ".leakhound-baseline.json"
+    )]
+    pub output: PathBuf,
+
+    #[command(flatten)]
+    pub files: FileArgs,
 
     /// Print nothing but errors.
     #[arg(long, short = 'q')]
@@ -207,30 +215,8 @@ pub struct ScanArgs {
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
 
-    /// Configuration file (default: `.leakhound.toml` at the first scanned
-    /// directory, if present).
-    #[arg(long, short = 'c', value_name = "FILE")]
-    pub config: Option<PathBuf>,
-
-    /// Do not read `.leakhound.toml` even if present.
-    #[arg(long, conflicts_with = "config")]
-    pub no_config: bool,
-
-    /// Scan files that .gitignore and .ignore exclude.
-    #[arg(long)]
-    pub no_ignore: bool,
-
-    /// Follow symbolic links.
-    #[arg(long, short = 'L')]
-    pub follow: bool,
-
-    /// Skip files larger than this (bytes; K, M and G suffixes). Default 100M.
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
-    pub max_file_size: Option<u64>,
-
-    /// Worker threads (default: one per core).
-    #[arg(long, short = 'j', value_name = "N")]
-    pub threads: Option<usize>,
+    #[command(flatten)]
+    pub files: FileArgs,
 
     /// Print secrets in full instead of redacted to their prefix.
     #[arg(long)]

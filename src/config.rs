@@ -246,10 +246,10 @@ impl Config {
                 return Err(Error::NotFound { path: p.clone() });
             }
         }
-        let config_path = if args.no_config {
+        let config_path = if args.files.no_config {
             None
         } else {
-            match &args.config {
+            match &args.files.config {
                 Some(p) => Some(p.clone()),
                 None => default_config_path(&args.paths),
             }
@@ -262,7 +262,7 @@ impl Config {
             .as_deref()
             .map_or_else(|| CONFIG_FILE_NAME.to_string(), |p| p.display().to_string());
 
-        let max_file_size = match (args.max_file_size, &file.scan.max_file_size) {
+        let max_file_size = match (args.files.max_file_size, &file.scan.max_file_size) {
             (Some(n), _) => n,
             (None, Some(SizeValue::Bytes(n))) => *n,
             (None, Some(SizeValue::Text(s))) => cli::parse_size(s).map_err(|m| Error::Config {
@@ -272,10 +272,10 @@ impl Config {
             (None, None) => DEFAULT_MAX_FILE_SIZE,
         };
         let scan = ScanOptions {
-            no_ignore: args.no_ignore || file.scan.no_ignore.unwrap_or(false),
-            follow: args.follow || file.scan.follow.unwrap_or(false),
+            no_ignore: args.files.no_ignore || file.scan.no_ignore.unwrap_or(false),
+            follow: args.files.follow || file.scan.follow.unwrap_or(false),
             max_file_size,
-            threads: args.threads.or(file.scan.threads).unwrap_or(0),
+            threads: args.files.threads.or(file.scan.threads).unwrap_or(0),
             decode_all: args.decode_all || file.scan.decode_all.unwrap_or(false),
         };
 
@@ -368,7 +368,7 @@ impl Config {
             git,
         };
         if args.revoke {
-            check_revoke_trust(&config, args.config.is_some())?;
+            check_revoke_trust(&config, args.files.config.is_some())?;
         }
         Ok(config)
     }
@@ -425,12 +425,7 @@ impl Config {
     pub fn from_baseline_args(args: &BaselineCreateArgs) -> Result<Config> {
         Config::from_scan_args(&ScanArgs {
             paths: args.paths.clone(),
-            config: args.config.clone(),
-            no_config: args.no_config,
-            no_ignore: args.no_ignore,
-            follow: args.follow,
-            max_file_size: args.max_file_size,
-            threads: args.threads,
+            files: args.files.clone(),
             quiet: args.quiet,
             color: ColorChoice::Never,
             ..ScanArgs::default()
