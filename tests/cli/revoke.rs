@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::fake_provider::{Reply, Request, Server};
-use crate::util::{alnum, leakhound, run, tempdir, write, Run};
+use crate::util::{alnum, kunavo, leakhound, offline, pinaivu, run, tempdir, write, Run};
 
 const ADMIN_TOKEN: &str = "adm-Zq81nV0pLk3sRt7uWx2yB5cD";
 
@@ -163,14 +163,6 @@ fn answer(s: &mut State, req: &Request) -> Reply {
 
 // ------------------------------------------------------------ fixtures
 
-fn kunavo(label: &str) -> String {
-    format!("sk-kunavo-{}", alnum(label, 40))
-}
-
-fn pinaivu(label: &str) -> String {
-    format!("sk-pnv-{}", alnum(label, 32))
-}
-
 fn github(label: &str) -> String {
     format!("ghp_{}", alnum(label, 36))
 }
@@ -222,13 +214,10 @@ fn config(dir: &Path, api: &Api, extra: &str) {
 fn lh(dir: &Path) -> std::process::Command {
     let mut cmd = leakhound();
     cmd.current_dir(dir);
-    for var in ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"] {
-        cmd.env(var, "http://127.0.0.1:9");
-    }
+    offline(&mut cmd);
     for p in ["KUNAVO", "PINAIVU", "KONNECT", "SYNSTAR", "KINDO"] {
         cmd.env_remove(format!("{p}_ADMIN_TOKEN"));
     }
-    cmd.env_remove("NO_PROXY").env_remove("no_proxy");
     cmd
 }
 

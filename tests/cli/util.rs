@@ -102,3 +102,30 @@ pub fn alnum(seed: &str, n: usize) -> String {
         })
         .collect()
 }
+
+/// A Kunavo key, random-looking and the same for the same `label`.
+pub fn kunavo(label: &str) -> String {
+    format!("sk-kunavo-{}", alnum(label, 40))
+}
+
+/// A Pinaivu key (`sk-pnv-` + exactly 32), the same for the same `label`.
+pub fn pinaivu(label: &str) -> String {
+    format!("sk-pnv-{}", alnum(label, 32))
+}
+
+/// Force every non-loopback request of `cmd` through a proxy that does not
+/// exist: should a test forget a base-URL override, its check fails locally
+/// instead of reaching the internet.
+pub fn offline(cmd: &mut Command) {
+    for var in [
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ] {
+        cmd.env(var, "http://127.0.0.1:9");
+    }
+    cmd.env_remove("NO_PROXY").env_remove("no_proxy");
+}

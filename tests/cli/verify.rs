@@ -10,36 +10,16 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::fake_provider::{Reply, Request, Server};
-use crate::util::{alnum, leakhound, run, tempdir, write, Run};
+use crate::util::{alnum, kunavo, leakhound, offline, pinaivu, run, tempdir, write, Run};
 
-/// The binary, with every non-loopback request forced through a proxy
-/// that does not exist: should a test forget a base-URL override, its
-/// check fails locally instead of reaching the internet.
+/// The binary, kept off the internet (see `offline`).
 fn lh() -> std::process::Command {
     let mut cmd = leakhound();
-    for var in [
-        "HTTPS_PROXY",
-        "https_proxy",
-        "HTTP_PROXY",
-        "http_proxy",
-        "ALL_PROXY",
-        "all_proxy",
-    ] {
-        cmd.env(var, "http://127.0.0.1:9");
-    }
-    cmd.env_remove("NO_PROXY").env_remove("no_proxy");
+    offline(&mut cmd);
     cmd
 }
 
 // ------------------------------------------------------------ fixtures
-
-fn kunavo(label: &str) -> String {
-    format!("sk-kunavo-{}", alnum(label, 40))
-}
-
-fn pinaivu(label: &str) -> String {
-    format!("sk-pnv-{}", alnum(label, 32))
-}
 
 fn konnect_live(label: &str) -> String {
     format!("sk_live_{}", alnum(label, 32))
