@@ -21,7 +21,7 @@ use reqwest::Method;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
-use crate::verify::spec::{check_base_url, contains_ci, is_token, AuthSpec};
+use crate::verify::spec::{check_base_url, contains_ci, is_credential_header, is_token, AuthSpec};
 
 /// `[providers.revoke]` as written (built in), or `[providers.NAME.revoke]`
 /// (config: every field optional, each one given replaces the built-in).
@@ -278,16 +278,7 @@ impl Revocation {
                 AdminAuth::Header { name, .. } => lower == *name,
                 _ => false,
             };
-            if own
-                || [
-                    "authorization",
-                    "x-api-key",
-                    "cookie",
-                    "proxy-authorization",
-                    "content-type",
-                ]
-                .contains(&lower.as_str())
-            {
+            if own || is_credential_header(&lower) || lower == "content-type" {
                 return Err(fail(format!(
                     "headers: `{n}` is set by leakhound (auth, content_type)"
                 )));

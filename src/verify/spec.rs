@@ -214,15 +214,7 @@ impl Check {
             }
             // Exactly one header carries the key: no static header may
             // duplicate it or add a second credential.
-            if lower == auth.header_name()
-                || [
-                    "authorization",
-                    "x-api-key",
-                    "cookie",
-                    "proxy-authorization",
-                ]
-                .contains(&lower.as_str())
-            {
+            if lower == auth.header_name() || is_credential_header(&lower) {
                 return Err(fail(format!(
                     "verify.headers: `{name}` would send a second credential header"
                 )));
@@ -371,6 +363,20 @@ fn endpoint(base: &Url, path: &str) -> std::result::Result<Url, String> {
         return Err(format!("endpoint `{joined}` leaves the base URL"));
     }
     Ok(url)
+}
+
+/// Headers that carry credentials: a spec's static headers may set none of
+/// them, so exactly one header (the spec's own auth) carries a key or token.
+const CREDENTIAL_HEADERS: &[&str] = &[
+    "authorization",
+    "x-api-key",
+    "cookie",
+    "proxy-authorization",
+];
+
+/// Is `lower` (a lowercased header name) one that carries credentials?
+pub(crate) fn is_credential_header(lower: &str) -> bool {
+    CREDENTIAL_HEADERS.contains(&lower)
 }
 
 /// An HTTP header name (RFC 9110 token characters only).
