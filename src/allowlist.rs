@@ -5,17 +5,18 @@
 //! per rule, and so that gitleaks allowlists (`config import-gitleaks`)
 //! carry over with their meaning.
 //!
-//! Global path globs, secret regexes and fingerprints live in
-//! `config::Allowlist`; paths are checked before a file is read, everything
-//! here after a rule matched (on the match path only, so plain loops are
-//! fine).
+//! [`Allowlist`] is the compiled whole: `[allowlist]` (path globs, secret
+//! regexes, fingerprints, stopwords, path regexes) plus the scoped lists.
+//! Paths are checked before a file is read, everything else after a rule
+//! matched (on the match path only, so plain loops are fine).
 
-use std::path::PathBuf;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
 
+use globset::{Glob, GlobSet, GlobSetBuilder};
 use regex::bytes::Regex;
 use serde::Deserialize;
 
-use crate::config::Allowlist;
 use crate::error::{Error, Result};
 
 /// `[[allowlists]]` as written.
@@ -178,6 +179,103 @@ impl Allowlist {
                 .scoped
                 .iter()
                 .any(|s| s.allows(rule_id, path, secret, line))
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AllowlistSpec {
+    /// Globs of paths never scanned (`tests/fixtures/**`).
+    #[serde(default)]
+    pub paths: Vec<String>,
+    /// Regexes; a secret matching one is not reported.
+    #[serde(default)]
+    pub regexes: Vec<String>,
+    /// Finding fingerprints or secret SHA-256 digests not reported.
+    #[serde(default)]
+    pub fingerprints: Vec<String>,
+    /// Regexes matched against the path as reported; a match is not
+    /// reported (gitleaks' path allowlists are regexes).
+    #[serde(default)]
+    pub path_regexes: Vec<String>,
+    /// Words; a secret containing one (ignoring case) is not reported.
+    #[serde(default)]
+    pub stopwords: Vec<String>,
+}
+
+/// Compiled allowlist.
+#[derive(Debug, Default)]
+pub struct Allowlist {
+    pub paths: GlobSet,
+    pub roots: Vec<PathBuf>,
+    pub regexes: Vec<regex::Regex>,
+    pub fingerprints: HashSet<String>,
+    pub path_regexes: Vec<regex::bytes::Regex>,
+    /// Lowercase.
+    pub stopwords: Vec<String>,
+    pub scoped: Vec<ScopedAllowlist>,
+}
+
+impl Allowlist {
+    /// Does a path glob cover `path` (as walked, or relative to its root)?
+    pub fn allows_path(&self, path: &Path) -> bool {
+        if self.paths.is_empty() {
+            return false;
+        }
+        let shown = path.strip_prefix("./").unwrap_or(path);
+        self.paths.is_match(shown)
+            || self
+                .roots
+                .iter()
+                .filter_map(|r| path.strip_prefix(r).ok())
+                .any(|rel| self.paths.is_match(rel))
+    }
+}
+
+impl Allowlist {
+    /// Compile `[allowlist]`; `roots` are the scanned paths, against which
+    /// path globs are also tried.
+    pub fn compile(spec: &AllowlistSpec, roots: Vec<PathBuf>, origin: &str) -> Result<Allowlist> {
+        let fail = |message: String| Error::Config {
+            path: PathBuf::from(origin),
+            message,
+        };
+        let mut globs = GlobSetBuilder::new();
+        for g in &spec.paths {
+            globs.add(Glob::new(g).map_err(|e| fail(format!("allowlist.paths: {e}")))?);
+        }
+        let regexes = spec
+            .regexes
+            .iter()
+            .map(|r| regex::Regex::new(r).map_err(|e| fail(format!("allowlist.regexes: {e}"))))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Allowlist {
+            paths: globs
+                .build()
+                .map_err(|e| fail(format!("allowlist.paths: {e}")))?,
+            roots,
+            regexes,
+            fingerprints: spec.fingerprints.iter().map(|f| f.to_lowercase()).collect(),
+            path_regexes: compile_regexes(&spec.path_regexes, "allowlist.path_regexes", origin)?,
+            stopwords: compile_stopwords(&spec.stopwords),
+            scoped: Vec::new(),
+        })
+    }
+}
+
+impl Allowlist {
+    pub fn allows_secret(&self, secret: &str) -> bool {
+        self.regexes.iter().any(|r| r.is_match(secret))
+    }
+
+    pub fn allows_fingerprint(&self, fingerprint: &str, secret: &[u8]) -> bool {
+        if self.fingerprints.is_empty() {
+            return false;
+        }
+        self.fingerprints.contains(fingerprint)
+            || self
+                .fingerprints
+                .contains(&crate::finding::sha256_hex(secret))
     }
 }
 

@@ -15,13 +15,19 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::config::Baseline;
 use crate::error::{Error, Result};
 use crate::finding::Finding;
-use crate::scan::ScanOutcome;
 
 /// The file `baseline create` writes by default.
 pub const DEFAULT_BASELINE_FILE: &str = ".leakhound-baseline.json";
+
+/// Fingerprints of findings accepted earlier.
+#[derive(Debug, Default)]
+pub struct Baseline {
+    /// Each accepted fingerprint with the rule id and path it was found at,
+    /// to name stale entries (see `baseline.rs`).
+    pub entries: BTreeMap<String, Entry>,
+}
 
 /// What a baseline knows of an accepted finding besides its fingerprint.
 #[derive(Debug, Default)]
@@ -90,14 +96,18 @@ pub fn load(path: &Path) -> Result<Baseline> {
     Ok(Baseline { entries })
 }
 
-/// Drop the findings the baseline holds (counted as suppressed) and list
-/// the entries that matched nothing as stale. An entry only counts as stale
-/// when its path lies under one of the scanned `roots`: a scan of `src/`
-/// says nothing about an entry in `docs/`.
-pub fn apply(baseline: &Baseline, roots: &[PathBuf], outcome: &mut ScanOutcome) {
-    let before = outcome.findings.len();
+/// Drop the findings the baseline holds and list the entries that matched
+/// nothing as stale; returns how many were dropped, and the stale entries.
+/// An entry only counts as stale when its path lies under one of the
+/// scanned `roots`: a scan of `src/` says nothing about an entry in `docs/`.
+pub fn apply(
+    baseline: &Baseline,
+    roots: &[PathBuf],
+    findings: &mut Vec<Finding>,
+) -> (usize, Vec<StaleEntry>) {
+    let before = findings.len();
     let mut matched: HashSet<String> = HashSet::new();
-    outcome.findings.retain(|f| {
+    findings.retain(|f| {
         if baseline.contains(&f.fingerprint) {
             matched.insert(f.fingerprint.clone());
             false
@@ -105,7 +115,6 @@ pub fn apply(baseline: &Baseline, roots: &[PathBuf], outcome: &mut ScanOutcome) 
             true
         }
     });
-    outcome.stats.suppressed += before - outcome.findings.len();
     let stale = baseline
         .entries
         .iter()
@@ -116,7 +125,7 @@ pub fn apply(baseline: &Baseline, roots: &[PathBuf], outcome: &mut ScanOutcome) 
             path: e.path.clone(),
         })
         .collect();
-    outcome.stats.stale_baseline = Some(stale);
+    (before - findings.len(), stale)
 }
 
 /// Is the reported `path` inside one of the scan roots (as given on the

@@ -2,26 +2,24 @@
 //! Terminal checks (color, progress) happen here, once, so the rest of the
 //! library takes plain values and is testable without a terminal.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::Deserialize;
 
+use crate::allowlist::{Allowlist, AllowlistSpec};
 use crate::cli::{
     self, BaselineCreateArgs, ColorChoice, RevokeArgs, RevokeOptionsArgs, ScanArgs, VerifyArgs,
     VerifyOptionsArgs,
 };
 use crate::error::{describe_toml_error, Error, Result};
-use crate::report::Format;
-use crate::revoke::spec::RevokeSpec;
-use crate::revoke::RevokeOptions;
+use crate::report::{self, Format};
 use crate::rules::{self, Rule, RuleSet, RuleSpec};
-use crate::verify::VerifyOptions;
+use crate::scan::{self, GitScan};
+use crate::{provider, revoke, verify};
 
 pub const CONFIG_FILE_NAME: &str = ".leakhound.toml";
-pub const DEFAULT_MAX_FILE_SIZE: u64 = 100 << 20;
 
 /// `.leakhound.toml` as written.
 #[derive(Debug, Default, Deserialize)]
@@ -39,7 +37,7 @@ pub struct ConfigFile {
     pub rules: Vec<RuleSpec>,
     /// Per-provider settings (base URL for verification).
     #[serde(default)]
-    pub providers: BTreeMap<String, ProviderSettings>,
+    pub providers: BTreeMap<String, provider::Settings>,
     /// Allowlists scoped to some rules (`[[allowlists]]`).
     #[serde(default)]
     pub allowlists: Vec<crate::allowlist::ScopedAllowlistSpec>,
@@ -112,129 +110,22 @@ pub enum SizeValue {
     Text(String),
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AllowlistSpec {
-    /// Globs of paths never scanned (`tests/fixtures/**`).
-    #[serde(default)]
-    pub paths: Vec<String>,
-    /// Regexes; a secret matching one is not reported.
-    #[serde(default)]
-    pub regexes: Vec<String>,
-    /// Finding fingerprints or secret SHA-256 digests not reported.
-    #[serde(default)]
-    pub fingerprints: Vec<String>,
-    /// Regexes matched against the path as reported; a match is not
-    /// reported (gitleaks' path allowlists are regexes).
-    #[serde(default)]
-    pub path_regexes: Vec<String>,
-    /// Words; a secret containing one (ignoring case) is not reported.
-    #[serde(default)]
-    pub stopwords: Vec<String>,
-}
-
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ProviderSettings {
-    /// The provider's API base URL as it documents it, `/v1` included.
-    pub base_url: Option<String>,
-    /// `[providers.NAME.revoke]`: replaces fields of the built-in
-    /// revocation spec (docs/revoke.md).
-    pub revoke: Option<RevokeSpec>,
-}
-
-/// Resolved scan settings.
-#[derive(Clone, Debug)]
-pub struct ScanOptions {
-    pub no_ignore: bool,
-    pub follow: bool,
-    pub max_file_size: u64,
-    /// 0 = one per core.
-    pub threads: usize,
-    /// Search for base64-encoded keys everywhere (`--decode-all`).
-    pub decode_all: bool,
-}
-
-/// Resolved report settings.
-#[derive(Clone, Debug)]
-pub struct ReportOptions {
-    pub format: Format,
-    pub output: Option<PathBuf>,
-    pub show_secrets: bool,
-    pub color: bool,
-    pub quiet: bool,
-    pub progress: bool,
-}
-
-/// Compiled allowlist.
-#[derive(Debug, Default)]
-pub struct Allowlist {
-    pub paths: GlobSet,
-    pub roots: Vec<PathBuf>,
-    pub regexes: Vec<regex::Regex>,
-    pub fingerprints: HashSet<String>,
-    pub path_regexes: Vec<regex::bytes::Regex>,
-    /// Lowercase.
-    pub stopwords: Vec<String>,
-    pub scoped: Vec<crate::allowlist::ScopedAllowlist>,
-}
-
-impl Allowlist {
-    /// Does a path glob cover `path` (as walked, or relative to its root)?
-    pub fn allows_path(&self, path: &Path) -> bool {
-        if self.paths.is_empty() {
-            return false;
-        }
-        let shown = path.strip_prefix("./").unwrap_or(path);
-        self.paths.is_match(shown)
-            || self
-                .roots
-                .iter()
-                .filter_map(|r| path.strip_prefix(r).ok())
-                .any(|rel| self.paths.is_match(rel))
-    }
-}
-
-/// What part of a git repository a scan reads; the repository is the one
-/// scanned path.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum GitScan {
-    /// Every blob reachable from any ref (`--git`); `all_objects` adds the
-    /// objects no ref reaches.
-    History { all_objects: bool },
-    /// The lines added by the commits in `base..head` (`--range`, `--since`).
-    Range { base: String, head: String },
-    /// The lines the index adds to HEAD (`--staged`).
-    Staged,
-}
-
-/// Fingerprints of findings accepted earlier.
-#[derive(Debug, Default)]
-pub struct Baseline {
-    /// Each accepted fingerprint with the rule id and path it was found at,
-    /// to name stale entries (see `baseline.rs`).
-    pub entries: BTreeMap<String, crate::baseline::Entry>,
-}
-
-/// Everything a scan needs, resolved.
+/// Everything a command needs, resolved: each part is the options type of
+/// the module that uses it, assembled here from flags and
+/// `.leakhound.toml`.
 #[derive(Debug)]
 pub struct Config {
-    pub paths: Vec<PathBuf>,
-    pub scan: ScanOptions,
-    pub report: ReportOptions,
-    pub allowlist: Allowlist,
-    pub baseline: Option<Baseline>,
+    pub scan: scan::Options,
+    pub report: report::Options,
     pub rules: Vec<Rule>,
-    pub providers: BTreeMap<String, ProviderSettings>,
+    pub providers: BTreeMap<String, provider::Settings>,
     /// Set when keys are to be verified.
-    pub verify: Option<VerifyOptions>,
+    pub verify: Option<verify::Options>,
     pub fail_on: FailOn,
     /// Set when live keys are to be revoked (`revoke`, `scan --revoke`).
-    pub revoke: Option<RevokeOptions>,
+    pub revoke: Option<revoke::Options>,
     /// The configuration file read, if any.
     pub config_file: Option<PathBuf>,
-    /// Set for git scans; `paths` then holds the one repository path.
-    pub git: Option<GitScan>,
 }
 
 impl Config {
@@ -269,14 +160,7 @@ impl Config {
                 path: PathBuf::from(&origin),
                 message: format!("scan.max_file_size: {m}"),
             })?,
-            (None, None) => DEFAULT_MAX_FILE_SIZE,
-        };
-        let scan = ScanOptions {
-            no_ignore: args.files.no_ignore || file.scan.no_ignore.unwrap_or(false),
-            follow: args.files.follow || file.scan.follow.unwrap_or(false),
-            max_file_size,
-            threads: args.files.threads.or(file.scan.threads).unwrap_or(0),
-            decode_all: args.decode_all || file.scan.decode_all.unwrap_or(false),
+            (None, None) => scan::DEFAULT_MAX_FILE_SIZE,
         };
 
         let report = report_options(
@@ -293,7 +177,7 @@ impl Config {
             .filter(|p| p.as_os_str() != "-")
             .cloned()
             .collect();
-        let mut allowlist = compile_allowlist(&file.allowlist, roots, &origin)?;
+        let mut allowlist = Allowlist::compile(&file.allowlist, roots, &origin)?;
         let baseline = args
             .baseline
             .as_deref()
@@ -338,7 +222,10 @@ impl Config {
             if verify.is_none() {
                 return Err(Error::Usage("--revoke needs --verify".into()));
             }
-            Some(resolve_revoke(&args.revoke_options))
+            Some(resolve_revoke(
+                &args.revoke_options,
+                verify.as_ref().expect("checked above"),
+            ))
         } else {
             let o = &args.revoke_options;
             if o.yes
@@ -353,19 +240,27 @@ impl Config {
             }
             None
         };
-        let config = Config {
+        let scan = scan::Options {
             paths: args.paths.clone(),
-            scan,
-            report,
+            git,
+            no_ignore: args.files.no_ignore || file.scan.no_ignore.unwrap_or(false),
+            follow: args.files.follow || file.scan.follow.unwrap_or(false),
+            max_file_size,
+            threads: args.files.threads.or(file.scan.threads).unwrap_or(0),
+            decode_all: args.decode_all || file.scan.decode_all.unwrap_or(false),
+            progress: !args.quiet && std::io::stderr().is_terminal(),
             allowlist,
             baseline,
+        };
+        let config = Config {
+            scan,
+            report,
             rules,
             providers: file.providers,
             verify,
             fail_on,
             revoke,
             config_file: config_path,
-            git,
         };
         if args.revoke {
             check_revoke_trust(&config, args.files.config.is_some())?;
@@ -393,15 +288,7 @@ impl Config {
             .map_or_else(|| CONFIG_FILE_NAME.to_string(), |p| p.display().to_string());
         check_provider_settings(&file, &origin)?;
         Ok(Config {
-            paths: Vec::new(),
-            git: None,
-            scan: ScanOptions {
-                no_ignore: false,
-                follow: false,
-                max_file_size: DEFAULT_MAX_FILE_SIZE,
-                threads: 0,
-                decode_all: false,
-            },
+            scan: scan::Options::default(),
             report: report_options(
                 args.format,
                 args.output.clone(),
@@ -409,8 +296,6 @@ impl Config {
                 args.color,
                 args.quiet,
             ),
-            allowlist: Allowlist::default(),
-            baseline: None,
             rules: resolve_rules(&file, &origin)?,
             verify: Some(resolve_verify(&args.verify_options, &file.verify, &origin)?),
             fail_on: args.fail_on.into(),
@@ -452,7 +337,8 @@ impl Config {
         };
         let mut config = Config::from_verify_args(&verify_args)?;
         check_revoke_trust(&config, args.config.is_some())?;
-        config.revoke = Some(resolve_revoke(&args.revoke_options));
+        let verify = config.verify.as_ref().expect("from_verify_args sets it");
+        config.revoke = Some(resolve_revoke(&args.revoke_options, verify));
         Ok(config)
     }
 
@@ -496,20 +382,19 @@ fn report_options(
     show_secrets: bool,
     color: ColorChoice,
     quiet: bool,
-) -> ReportOptions {
+) -> report::Options {
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let color = match color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
         ColorChoice::Auto => output.is_none() && !no_color && std::io::stdout().is_terminal(),
     };
-    ReportOptions {
+    report::Options {
         format: format.into(),
         output,
         show_secrets,
         color,
         quiet,
-        progress: !quiet && std::io::stderr().is_terminal(),
     }
 }
 
@@ -519,13 +404,13 @@ fn report_options(
 fn check_provider_settings(file: &ConfigFile, origin: &str) -> Result<()> {
     for (name, settings) in &file.providers {
         if let Some(url) = &settings.base_url {
-            crate::verify::spec::check_base_url(url).map_err(|m| Error::Config {
+            crate::provider::check_base_url(url).map_err(|m| Error::Config {
                 path: PathBuf::from(origin),
                 message: format!("[providers.{name}] base_url `{url}`: {m}"),
             })?;
         }
         if let Some(url) = settings.revoke.as_ref().and_then(|r| r.url.as_ref()) {
-            crate::revoke::spec::check_url(url).map_err(|m| Error::Config {
+            crate::provider::revoke::check_url(url).map_err(|m| Error::Config {
                 path: PathBuf::from(origin),
                 message: format!("[providers.{name}.revoke] url `{url}`: {m}"),
             })?;
@@ -534,9 +419,11 @@ fn check_provider_settings(file: &ConfigFile, origin: &str) -> Result<()> {
     Ok(())
 }
 
-fn resolve_revoke(args: &RevokeOptionsArgs) -> RevokeOptions {
-    RevokeOptions {
+fn resolve_revoke(args: &RevokeOptionsArgs, verify: &verify::Options) -> revoke::Options {
+    revoke::Options {
         yes: args.yes,
+        connect_timeout: verify.connect_timeout,
+        timeout: verify.timeout,
         audit_log: args
             .audit_log
             .clone()
@@ -552,7 +439,7 @@ fn resolve_verify(
     args: &VerifyOptionsArgs,
     file: &VerifyDefaults,
     origin: &str,
-) -> Result<VerifyOptions> {
+) -> Result<verify::Options> {
     let fail = |message: String| Error::Config {
         path: PathBuf::from(origin),
         message,
@@ -581,8 +468,8 @@ fn resolve_verify(
             "verify.ambiguous: ambiguous keys are sent only to the providers --verify-ambiguous names on the command line".into(),
         ));
     }
-    let d = VerifyOptions::default();
-    let options = VerifyOptions {
+    let d = verify::Options::default();
+    let options = verify::Options {
         ambiguous: args.verify_ambiguous.clone(),
         concurrency: args
             .verify_concurrency
@@ -731,35 +618,4 @@ pub fn resolve_rules(file: &ConfigFile, origin: &str) -> Result<Vec<Rule>> {
         rules.push(Rule::compile(spec.clone(), origin)?);
     }
     Ok(rules)
-}
-
-fn compile_allowlist(spec: &AllowlistSpec, roots: Vec<PathBuf>, origin: &str) -> Result<Allowlist> {
-    let fail = |message: String| Error::Config {
-        path: PathBuf::from(origin),
-        message,
-    };
-    let mut globs = GlobSetBuilder::new();
-    for g in &spec.paths {
-        globs.add(Glob::new(g).map_err(|e| fail(format!("allowlist.paths: {e}")))?);
-    }
-    let regexes = spec
-        .regexes
-        .iter()
-        .map(|r| regex::Regex::new(r).map_err(|e| fail(format!("allowlist.regexes: {e}"))))
-        .collect::<Result<Vec<_>>>()?;
-    Ok(Allowlist {
-        paths: globs
-            .build()
-            .map_err(|e| fail(format!("allowlist.paths: {e}")))?,
-        roots,
-        regexes,
-        fingerprints: spec.fingerprints.iter().map(|f| f.to_lowercase()).collect(),
-        path_regexes: crate::allowlist::compile_regexes(
-            &spec.path_regexes,
-            "allowlist.path_regexes",
-            origin,
-        )?,
-        stopwords: crate::allowlist::compile_stopwords(&spec.stopwords),
-        scoped: Vec::new(),
-    })
 }

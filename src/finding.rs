@@ -222,33 +222,11 @@ pub fn fingerprint(rule_id: &str, path: &str, secret: &[u8]) -> String {
 /// for short secrets, so that a redacted report never gives away a
 /// guessable share of a password.
 pub fn redact(secret: &str, prefix_len: usize) -> String {
-    let prefix_len = floor_boundary(secret, prefix_len.min(secret.len()));
+    let prefix_len = crate::text::floor_boundary(secret, prefix_len.min(secret.len()));
     let (prefix, body) = secret.split_at(prefix_len);
     let shown = (body.chars().count() / 4).min(4);
     let visible: String = body.chars().take(shown).collect();
     format!("{prefix}{visible}…")
-}
-
-/// The largest character boundary of `s` at or before `i`.
-pub(crate) fn floor_boundary(s: &str, mut i: usize) -> usize {
-    while i > 0 && !s.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
-}
-
-/// Make `text` safe to print on a terminal: control characters (a file's
-/// contents are attacker-controlled) become escapes.
-pub fn sanitize(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '\t' => out.push(' '),
-            c if c.is_control() => out.push_str(&c.escape_default().to_string()),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -305,11 +283,6 @@ mod tests {
         let json = serde_json::to_value(&v).unwrap();
         assert_eq!(json["verdict"], "unknown");
         assert_eq!(json["reason"], "timeout");
-    }
-
-    #[test]
-    fn sanitize_escapes_control_characters() {
-        assert_eq!(sanitize("a\x1b[31mb\tc"), "a\\u{1b}[31mb c");
     }
 }
 

@@ -575,7 +575,7 @@ fn kebab(id: &str) -> String {
 }
 
 fn one_line(s: &str) -> String {
-    crate::finding::sanitize(s.lines().next().unwrap_or_default().trim())
+    crate::text::sanitize(s.lines().next().unwrap_or_default().trim())
 }
 
 fn last_line(s: &str) -> String {

@@ -17,57 +17,58 @@ pub mod error;
 pub mod finding;
 pub mod gitleaks;
 pub mod hook;
+pub mod lint;
+pub mod provider;
 pub mod report;
 pub mod revoke;
 pub mod rules;
 pub mod scan;
 pub mod source;
+pub mod text;
 pub mod verify;
 
 pub use error::{Error, Result};
 
-use config::Config;
 use engine::Matcher;
-use scan::ScanOutcome;
+use scan::{GitScan, ScanOutcome};
 
-/// Scan everything the config names (paths and `-` for stdin), apply the
+/// Scan everything the options name (paths and `-` for stdin), apply the
 /// baseline and sort the findings.
-pub fn run_scan(config: &Config, matcher: &Matcher) -> ScanOutcome {
-    let (stdin, paths): (Vec<_>, Vec<_>) = config
+pub fn run_scan(options: &scan::Options, matcher: &Matcher) -> ScanOutcome {
+    let (stdin, paths): (Vec<_>, Vec<_>) = options
         .paths
         .iter()
         .cloned()
         .partition(|p| p.as_os_str() == "-");
-    let mut outcome = source::fs::scan_paths(config, matcher, &paths);
+    let mut outcome = source::fs::scan_paths(options, matcher, &paths);
     if !stdin.is_empty() {
-        let s = source::fs::scan_stdin(config, matcher);
+        let s = source::fs::scan_stdin(options, matcher);
         outcome.findings.extend(s.findings);
         let elapsed = outcome.stats.elapsed_ms + s.stats.elapsed_ms;
         outcome.stats.merge(s.stats);
         outcome.stats.elapsed_ms = elapsed;
     }
-    scan::apply_baseline(config, &mut outcome);
+    scan::apply_baseline(options, &mut outcome);
     scan::sort_findings(&mut outcome.findings);
     outcome.stats.findings = outcome.findings.len();
     outcome
 }
 
-/// Scan the git repository as `config.git` says (history, a range or the
+/// Scan the git repository as `options.git` says (history, a range or the
 /// staged changes), apply the baseline and sort the findings. A repository
 /// that will not open or a revision that does not exist is an error.
-pub fn run_git_scan(config: &Config, matcher: &Matcher) -> Result<ScanOutcome> {
-    use config::GitScan;
-    let mut outcome = match &config.git {
+pub fn run_git_scan(options: &scan::Options, matcher: &Matcher) -> Result<ScanOutcome> {
+    let mut outcome = match &options.git {
         Some(GitScan::History { all_objects }) => {
-            source::git::scan_history(config, matcher, *all_objects)?
+            source::git::scan_history(options, matcher, *all_objects)?
         }
         Some(GitScan::Range { base, head }) => {
-            source::git::scan_range(config, matcher, base, head)?
+            source::git::scan_range(options, matcher, base, head)?
         }
-        Some(GitScan::Staged) => source::staged::scan_staged(config, matcher)?,
+        Some(GitScan::Staged) => source::staged::scan_staged(options, matcher)?,
         None => return Err(Error::Usage("not a git scan".into())),
     };
-    scan::apply_baseline(config, &mut outcome);
+    scan::apply_baseline(options, &mut outcome);
     scan::sort_findings(&mut outcome.findings);
     outcome.stats.findings = outcome.findings.len();
     Ok(outcome)

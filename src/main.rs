@@ -19,8 +19,9 @@ use leakhound::finding::Finding;
 use leakhound::report::{self, ReportContext};
 use leakhound::revoke::{self as revocation, audit::AuditLog, Revoker, Status};
 use leakhound::rules::{self, RuleSet};
+use leakhound::scan::GitScan;
 use leakhound::scan::ScanOutcome;
-use leakhound::verify::{Verdict, Verifier};
+use leakhound::verify::{self as verification, Verdict, Verifier};
 
 /// Exit status: no findings.
 const CLEAN: u8 = 0;
@@ -71,14 +72,14 @@ fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
         None => None,
     };
     let revoker = match (&config.revoke, &config.verify) {
-        (Some(r), Some(v)) => Some(Revoker::new(&config.providers, r.clone(), v)?),
+        (Some(r), Some(v)) => Some(revoker(&config, r.clone(), v)?),
         _ => None,
     };
     let matcher = config.build_matcher()?;
-    let mut outcome = if config.git.is_some() {
-        leakhound::run_git_scan(&config, &matcher)?
+    let mut outcome = if config.scan.git.is_some() {
+        leakhound::run_git_scan(&config.scan, &matcher)?
     } else {
-        leakhound::run_scan(&config, &matcher)
+        leakhound::run_scan(&config.scan, &matcher)
     };
     if let Some(verifier) = &verifier {
         verify(verifier, &config, &mut outcome);
@@ -100,7 +101,7 @@ fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
         report::write(out, &outcome.findings, &ctx)
     })?;
     for target in &args.reports {
-        let options = config::ReportOptions {
+        let options = report::Options {
             format: target.format.into(),
             output: Some(target.path.clone()),
             color: false,
@@ -120,12 +121,12 @@ fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
         for e in &outcome.stats.errors {
             eprintln!(
                 "leakhound: {}: {}",
-                leakhound::finding::sanitize(&e.path),
-                leakhound::finding::sanitize(&e.reason)
+                leakhound::text::sanitize(&e.path),
+                leakhound::text::sanitize(&e.reason)
             );
         }
     }
-    let staged = config.git == Some(config::GitScan::Staged);
+    let staged = config.scan.git == Some(GitScan::Staged);
     if staged && !config.report.quiet && !outcome.findings.is_empty() {
         eprintln!(
             "{}",
@@ -152,7 +153,7 @@ fn revoke_report(args: &RevokeArgs) -> anyhow::Result<u8> {
         .verify
         .clone()
         .expect("Config::from_revoke_args always sets verification options");
-    let revoker = Revoker::new(&config.providers, options, &verify_options)?;
+    let revoker = revoker(&config, options, &verify_options)?;
     let rules = config.take_rule_set()?;
     let (mut findings, _) = report::read_report(&args.report, &rules)?;
     findings.retain(|f| revoker.selects(f));
@@ -161,6 +162,27 @@ fn revoke_report(args: &RevokeArgs) -> anyhow::Result<u8> {
     let stdout = io::stdout();
     let mut out = stdout.lock();
     revoke(&revoker, &mut findings, &mut out)
+}
+
+/// The revoker, confirming with a verifier of its own: never the cache,
+/// never an ambiguous key (ambiguous keys are never revoked, so never sent
+/// anywhere either).
+fn revoker(
+    config: &Config,
+    options: revocation::Options,
+    verify: &verification::Options,
+) -> anyhow::Result<Revoker> {
+    let fresh = verification::Options {
+        cache_dir: None,
+        ambiguous: Vec::new(),
+        only_verified: false,
+        ..verify.clone()
+    };
+    let verifier = Verifier::new(&config.providers, fresh)?;
+    let reverify = Box::new(move |findings: &mut [Finding]| {
+        verifier.verify(findings, &Arc::new(AtomicBool::new(false)));
+    });
+    Ok(Revoker::new(&config.providers, options, reverify)?)
 }
 
 /// Plan, print, and with `--yes` revoke; the exit status of the revocation.
@@ -285,15 +307,15 @@ fn exit_code(config: &Config, outcome: &ScanOutcome) -> u8 {
 fn baseline_create(args: &BaselineCreateArgs) -> anyhow::Result<u8> {
     let mut config = Config::from_baseline_args(args)?;
     let matcher = config.build_matcher()?;
-    let outcome = leakhound::run_scan(&config, &matcher);
+    let outcome = leakhound::run_scan(&config.scan, &matcher);
     write_output(Some(&args.output), |out| {
         leakhound::baseline::write(out, &outcome.findings)
     })?;
     for e in &outcome.stats.errors {
         eprintln!(
             "leakhound: {}: {}",
-            leakhound::finding::sanitize(&e.path),
-            leakhound::finding::sanitize(&e.reason)
+            leakhound::text::sanitize(&e.path),
+            leakhound::text::sanitize(&e.reason)
         );
     }
     if !args.quiet {
@@ -406,7 +428,7 @@ fn rules_command(command: RulesCommand) -> anyhow::Result<u8> {
                 anyhow::bail!("{origin}: no [[rules]] to check");
             }
             let matcher = Matcher::new(set);
-            let problems = rules::check::check(&matcher, &under_test);
+            let problems = leakhound::lint::check(&matcher, &under_test);
             for p in &problems {
                 println!("{p}");
             }

@@ -5,17 +5,75 @@
 //! snippet, fingerprint); every source (files, stdin, git blobs, the index)
 //! goes through it, so a finding looks the same wherever it came from.
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::config::{Allowlist, Config};
+use crate::allowlist::Allowlist;
+use crate::baseline::Baseline;
 use crate::engine::{Match, Matcher, Scratch};
 use crate::finding::{self, Finding, SourceKind};
 
 /// A file the scan could not read, or chose not to.
+/// What a scan reads and how; `config` assembles it from flags and
+/// `.leakhound.toml`, the sources and the pipeline read it.
+#[derive(Debug)]
+pub struct Options {
+    /// Paths to scan, `-` for standard input; a git scan has one, the
+    /// repository.
+    pub paths: Vec<PathBuf>,
+    /// Set for git scans.
+    pub git: Option<GitScan>,
+    pub no_ignore: bool,
+    pub follow: bool,
+    pub max_file_size: u64,
+    /// 0 = one per core.
+    pub threads: usize,
+    /// Search for base64-encoded keys everywhere (`--decode-all`).
+    pub decode_all: bool,
+    /// Show a progress bar on standard error.
+    pub progress: bool,
+    pub allowlist: Allowlist,
+    /// Fingerprints accepted earlier (`--baseline`).
+    pub baseline: Option<Baseline>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            paths: Vec::new(),
+            git: None,
+            no_ignore: false,
+            follow: false,
+            max_file_size: DEFAULT_MAX_FILE_SIZE,
+            threads: 0,
+            decode_all: false,
+            progress: false,
+            allowlist: Allowlist::default(),
+            baseline: None,
+        }
+    }
+}
+
+/// Files larger than this are skipped unless `--max-file-size` says otherwise.
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 100 << 20;
+
+/// What part of a git repository a scan reads; the repository is the one
+/// scanned path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GitScan {
+    /// Every blob reachable from any ref (`--git`); `all_objects` adds the
+    /// objects no ref reaches.
+    History { all_objects: bool },
+    /// The lines added by the commits in `base..head` (`--range`, `--since`).
+    Range { base: String, head: String },
+    /// The lines the index adds to HEAD (`--staged`).
+    Staged,
+}
+
 #[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct PathNote {
     pub path: String,
@@ -84,7 +142,7 @@ impl Progress {
 
 /// Everything a worker needs to turn bytes into findings.
 pub struct Scanner<'a> {
-    pub config: &'a Config,
+    pub options: &'a Options,
     pub matcher: &'a Matcher,
 }
 
@@ -121,8 +179,8 @@ impl Scanner<'_> {
                 continue;
             }
             let secret = String::from_utf8_lossy(&m.secret).into_owned();
-            if self.config.allowlist.allows_secret(&secret)
-                || self.config.allowlist.allows_match(
+            if self.options.allowlist.allows_secret(&secret)
+                || self.options.allowlist.allows_match(
                     rule.id(),
                     path,
                     &secret,
@@ -142,7 +200,7 @@ impl Scanner<'_> {
             };
             let fingerprint = finding::fingerprint(rule.id(), path, &m.secret);
             if self
-                .config
+                .options
                 .allowlist
                 .allows_fingerprint(&fingerprint, &m.secret)
             {
@@ -264,7 +322,7 @@ fn snippet(
     if e < line_end {
         text.push('…');
     }
-    finding::sanitize(text.trim_end_matches('\r').trim())
+    crate::text::sanitize(text.trim_end_matches('\r').trim())
 }
 
 /// Append `buf[from..to]`, with any other secret overlapping it replaced by
@@ -320,9 +378,12 @@ fn looks_like_utf16le(buf: &[u8]) -> bool {
 
 /// Apply the baseline: drop findings whose fingerprint it holds and list
 /// its stale entries (see `baseline::apply`).
-pub fn apply_baseline(config: &Config, outcome: &mut ScanOutcome) {
-    if let Some(baseline) = &config.baseline {
-        crate::baseline::apply(baseline, &config.paths, outcome);
+pub fn apply_baseline(options: &Options, outcome: &mut ScanOutcome) {
+    if let Some(baseline) = &options.baseline {
+        let (suppressed, stale) =
+            crate::baseline::apply(baseline, &options.paths, &mut outcome.findings);
+        outcome.stats.suppressed += suppressed;
+        outcome.stats.stale_baseline = Some(stale);
     }
 }
 
@@ -399,20 +460,6 @@ pub fn with_progress<T>(enabled: bool, progress: &Progress, work: impl FnOnce() 
         done.store(true, Ordering::Relaxed);
         out
     })
-}
-
-impl Allowlist {
-    pub fn allows_secret(&self, secret: &str) -> bool {
-        self.regexes.iter().any(|r| r.is_match(secret))
-    }
-
-    pub fn allows_fingerprint(&self, fingerprint: &str, secret: &[u8]) -> bool {
-        if self.fingerprints.is_empty() {
-            return false;
-        }
-        self.fingerprints.contains(fingerprint)
-            || self.fingerprints.contains(&finding::sha256_hex(secret))
-    }
 }
 
 #[cfg(test)]

@@ -13,7 +13,8 @@ use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 use super::ReportContext;
-use crate::finding::{sanitize, Finding};
+use crate::finding::Finding;
+use crate::text::sanitize;
 
 pub fn write(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext) -> io::Result<()> {
     let stats = ctx.stats;

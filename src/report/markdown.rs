@@ -11,8 +11,9 @@
 use std::io::{self, Write};
 
 use super::ReportContext;
-use crate::finding::{sanitize, Finding};
+use crate::finding::Finding;
 use crate::rules::Severity;
+use crate::text::sanitize;
 
 /// GitHub caps a job summary at 1 MiB; a few hundred rows say enough.
 const MAX_ROWS: usize = 200;

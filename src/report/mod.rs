@@ -11,13 +11,24 @@ mod sarif;
 mod text;
 
 use std::io::{self, Write};
+use std::path::PathBuf;
 
-use crate::config::ReportOptions;
 use crate::finding::Finding;
 use crate::rules::RuleSet;
 use crate::scan::Stats;
 
 pub use json::{finding_to_json, read_report};
+
+/// How a report is written; `config` resolves it (the terminal is looked
+/// at there, once).
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub format: Format,
+    pub output: Option<PathBuf>,
+    pub show_secrets: bool,
+    pub color: bool,
+    pub quiet: bool,
+}
 
 /// Report formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,7 +44,7 @@ pub enum Format {
 
 /// What the writers need besides the findings.
 pub struct ReportContext<'a> {
-    pub options: &'a ReportOptions,
+    pub options: &'a Options,
     pub rules: &'a RuleSet,
     pub stats: &'a Stats,
 }

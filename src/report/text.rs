@@ -5,8 +5,9 @@
 use std::io::{self, Write};
 
 use super::ReportContext;
-use crate::finding::{sanitize, Finding, Verdict};
+use crate::finding::{Finding, Verdict};
 use crate::rules::Severity;
+use crate::text::sanitize;
 
 const RESET: &str = "\x1b[0m";
 const BOLD: &str = "\x1b[1m";

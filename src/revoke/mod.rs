@@ -23,32 +23,34 @@
 //! the redacted key and the token's environment variable name only.
 
 pub mod audit;
-pub mod spec;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
+use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 
-use crate::config::ProviderSettings;
 use crate::error::{Error, Result};
-use crate::finding::{sanitize, sha256_hex, Finding, Verdict, Verification};
-use crate::verify::http::{describe_error, Http, BODY_LIMIT};
-use crate::verify::{Secret, Verifier, VerifyOptions};
+use crate::finding::{sha256_hex, Finding, Verdict, Verification};
+use crate::provider::http::{describe_error, Http, BODY_LIMIT};
+use crate::provider::revoke::{AdminAuth, Outcome, Revocation};
+use crate::provider::{self, Secret};
+use crate::text::sanitize;
 use audit::{AuditEntry, AuditLog};
-use spec::{AdminAuth, Outcome, Revocation};
 
 /// The default audit log, in the current directory.
 pub const DEFAULT_AUDIT_LOG: &str = "leakhound-audit.jsonl";
 
 /// How a revocation run behaves.
 #[derive(Clone, Debug)]
-pub struct RevokeOptions {
+pub struct Options {
     /// Act; without it, a dry run.
     pub yes: bool,
+    /// Timeouts of an admin API call (those of verification).
+    pub connect_timeout: Duration,
+    pub timeout: Duration,
     pub audit_log: PathBuf,
     /// Filters; empty = all.
     pub providers: Vec<String>,
@@ -130,25 +132,37 @@ impl Plan {
     }
 }
 
+/// Verifies findings again, now and bypassing any cache, setting their
+/// `verification`: how a revocation is confirmed. The caller hands in
+/// verification, so that this module needs to know only its outcome.
+pub type Reverify = Box<dyn Fn(&mut [Finding])>;
+
 /// The revocation specs of every provider that has one, host rules checked.
-#[derive(Debug)]
 pub struct Revoker {
     revocations: HashMap<String, Arc<Revocation>>,
-    options: RevokeOptions,
-    verifier: Verifier,
-    verify_options: VerifyOptions,
+    options: Options,
+    reverify: Reverify,
+}
+
+impl std::fmt::Debug for Revoker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Revoker")
+            .field("revocations", &self.revocations)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Revoker {
     /// Merge the built-in revocation specs with `[providers.NAME.revoke]`
-    /// and check them; the re-verification never uses the cache.
+    /// and check them; `reverify` must not use a cache.
     pub fn new(
-        providers: &BTreeMap<String, ProviderSettings>,
-        options: RevokeOptions,
-        verify_options: &VerifyOptions,
+        providers: &BTreeMap<String, provider::Settings>,
+        options: Options,
+        reverify: Reverify,
     ) -> Result<Revoker> {
         let mut revocations = HashMap::new();
-        let builtin = crate::verify::spec::builtin_providers()?;
+        let builtin = crate::provider::builtin_providers()?;
         for (origin, spec) in &builtin {
             let settings = providers.get(&spec.id);
             let config = settings.and_then(|s| s.revoke.as_ref());
@@ -189,22 +203,14 @@ impl Revoker {
                 )));
             }
         }
-        // Ambiguous keys are never revoked, so never sent anywhere either.
-        let fresh = VerifyOptions {
-            cache_dir: None,
-            ambiguous: Vec::new(),
-            only_verified: false,
-            ..verify_options.clone()
-        };
         Ok(Revoker {
             revocations,
             options,
-            verifier: Verifier::new(providers, fresh.clone())?,
-            verify_options: fresh,
+            reverify,
         })
     }
 
-    pub fn options(&self) -> &RevokeOptions {
+    pub fn options(&self) -> &Options {
         &self.options
     }
 
@@ -221,8 +227,7 @@ impl Revoker {
 
     /// Verify `findings` now, bypassing any cache.
     pub fn verify_fresh(&self, findings: &mut [Finding]) {
-        let interrupt = Arc::new(AtomicBool::new(false));
-        self.verifier.verify(findings, &interrupt);
+        (self.reverify)(findings);
     }
 
     /// Decide, per unique (provider, key) of the selected findings, what to
@@ -332,10 +337,7 @@ impl Revoker {
         if !missing.is_empty() {
             return Err(missing_tokens_error(&missing));
         }
-        let http = Http::new(
-            self.verify_options.connect_timeout,
-            self.verify_options.timeout,
-        )?;
+        let http = Http::new(self.options.connect_timeout, self.options.timeout)?;
         // Per provider, in order of first appearance.
         let mut order: Vec<String> = Vec::new();
         for item in &plan.items {
@@ -689,13 +691,15 @@ mod tests {
     use crate::finding::tests_support::finding;
     use crate::finding::UnknownReason;
 
-    fn revoker(options: RevokeOptions) -> Revoker {
-        Revoker::new(&BTreeMap::new(), options, &VerifyOptions::default()).unwrap()
+    fn revoker(options: Options) -> Revoker {
+        Revoker::new(&BTreeMap::new(), options, Box::new(|_| {})).unwrap()
     }
 
-    fn options() -> RevokeOptions {
-        RevokeOptions {
+    fn options() -> Options {
+        Options {
             yes: false,
+            connect_timeout: Duration::from_secs(5),
+            timeout: Duration::from_secs(15),
             audit_log: PathBuf::from(DEFAULT_AUDIT_LOG),
             providers: Vec::new(),
             rules: Vec::new(),
@@ -756,23 +760,23 @@ mod tests {
     #[test]
     fn filters_select_findings() {
         let f = finding("kunavo", "sk-kunavo-live");
-        let r = revoker(RevokeOptions {
+        let r = revoker(Options {
             providers: vec!["pinaivu".into()],
             ..options()
         });
         assert!(!r.selects(&f));
-        let r = revoker(RevokeOptions {
+        let r = revoker(Options {
             fingerprints: vec![f.fingerprint.to_uppercase()],
             ..options()
         });
         assert!(r.selects(&f));
         let e = Revoker::new(
             &BTreeMap::new(),
-            RevokeOptions {
+            Options {
                 providers: vec!["kunvao".into()],
                 ..options()
             },
-            &VerifyOptions::default(),
+            Box::new(|_| {}),
         )
         .unwrap_err();
         assert!(e.to_string().contains("--provider kunvao"), "{e}");

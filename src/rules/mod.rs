@@ -1,10 +1,9 @@
 //! Rules are data: `rules/*.toml` is compiled into the binary and users add
 //! their own through `.leakhound.toml`. This module owns the file format
 //! (`RuleSpec`), its compiled form (`Rule`) and the collection the matcher is
-//! built from (`RuleSet`). The linter that checks a rule's examples lives in
-//! `check.rs`; it serves both `leakhound rules check` and the test suite.
-
-pub mod check;
+//! built from (`RuleSet`). The linter that checks a rule's examples runs the
+//! matcher, so it sits above the engine, in `lint.rs`; it serves both
+//! `leakhound rules check` and the test suite.
 
 use std::collections::HashSet;
 

@@ -14,16 +14,15 @@ use std::time::Instant;
 
 use ignore::{DirEntry, ParallelVisitor, ParallelVisitorBuilder, WalkBuilder, WalkState};
 
-use crate::config::Config;
 use crate::engine::{Matcher, Scratch};
 use crate::finding::{Finding, SourceKind};
-use crate::scan::{Collector, PathNote, ScanOutcome, Scanner, Stats};
+use crate::scan::{Collector, Options, PathNote, ScanOutcome, Scanner, Stats};
 
 /// Files at least this large are memory-mapped instead of read.
 const MMAP_THRESHOLD: u64 = 4 * 1024 * 1024;
 
 /// Scan the file trees named by `roots`.
-pub fn scan_paths(config: &Config, matcher: &Matcher, roots: &[PathBuf]) -> ScanOutcome {
+pub fn scan_paths(options: &Options, matcher: &Matcher, roots: &[PathBuf]) -> ScanOutcome {
     let started = Instant::now();
     let collector = Collector::default();
     let Some((first, rest)) = roots.split_first() else {
@@ -33,7 +32,7 @@ pub fn scan_paths(config: &Config, matcher: &Matcher, roots: &[PathBuf]) -> Scan
     for root in rest {
         builder.add(root);
     }
-    let respect = !config.scan.no_ignore;
+    let respect = !options.no_ignore;
     builder
         .hidden(false)
         .git_ignore(respect)
@@ -42,16 +41,16 @@ pub fn scan_paths(config: &Config, matcher: &Matcher, roots: &[PathBuf]) -> Scan
         .ignore(respect)
         .parents(respect)
         .require_git(false)
-        .follow_links(config.scan.follow)
-        .threads(config.scan.threads)
+        .follow_links(options.follow)
+        .threads(options.threads)
         .filter_entry(|e| e.file_name() != ".git");
 
-    let scanner = Scanner { config, matcher };
+    let scanner = Scanner { options, matcher };
     let mut visitors = Visitors {
         scanner: &scanner,
         collector: &collector,
     };
-    crate::scan::with_progress(config.report.progress, &collector.progress, || {
+    crate::scan::with_progress(options.progress, &collector.progress, || {
         builder.build_parallel().visit(&mut visitors);
     });
     collector.into_outcome(started)
@@ -113,7 +112,7 @@ impl Worker<'_> {
         }
         let path = entry.path();
         let shown = display_path(path);
-        if self.scanner.config.allowlist.allows_path(path) {
+        if self.scanner.options.allowlist.allows_path(path) {
             return;
         }
         let metadata = match entry.metadata() {
@@ -124,12 +123,12 @@ impl Worker<'_> {
             }
         };
         let len = metadata.len();
-        if len > self.scanner.config.scan.max_file_size {
+        if len > self.scanner.options.max_file_size {
             self.stats.skipped.push(PathNote {
                 path: shown,
                 reason: format!(
                     "larger than --max-file-size ({} bytes > {})",
-                    len, self.scanner.config.scan.max_file_size
+                    len, self.scanner.options.max_file_size
                 ),
             });
             return;
@@ -230,7 +229,7 @@ fn error_reason(err: &ignore::Error) -> String {
 }
 
 /// Read all of standard input and scan it as `<stdin>`.
-pub fn scan_stdin(config: &Config, matcher: &Matcher) -> ScanOutcome {
+pub fn scan_stdin(options: &Options, matcher: &Matcher) -> ScanOutcome {
     let started = Instant::now();
     let mut outcome = ScanOutcome::default();
     let mut buf = Vec::new();
@@ -241,7 +240,7 @@ pub fn scan_stdin(config: &Config, matcher: &Matcher) -> ScanOutcome {
         });
         return outcome;
     }
-    let scanner = Scanner { config, matcher };
+    let scanner = Scanner { options, matcher };
     outcome.stats.files = 1;
     outcome.stats.bytes = buf.len() as u64;
     outcome.findings = scanner.scan_buffer(

@@ -34,11 +34,10 @@ use git2::{
     RepositoryOpenFlags, Sort, Tree,
 };
 
-use crate::config::Config;
 use crate::engine::{Matcher, Scratch};
 use crate::error::{Error, Result};
 use crate::finding::{BlobLocation, CommitInfo, Finding, SourceKind};
-use crate::scan::{Collector, PathNote, ScanOutcome, Scanner, Stats};
+use crate::scan::{Collector, Options, PathNote, ScanOutcome, Scanner, Stats};
 
 /// Commits handed to a worker at a time in pass 1: neighbours share trees,
 /// and each worker's object cache holds the ones it has read.
@@ -141,12 +140,16 @@ impl BlobIndex {
 /// Scan every blob reachable from the repository's refs (and, with
 /// `all_objects`, every other object), then the working tree's uncommitted
 /// files whose content history did not already hold.
-pub fn scan_history(config: &Config, matcher: &Matcher, all_objects: bool) -> Result<ScanOutcome> {
+pub fn scan_history(
+    options: &Options,
+    matcher: &Matcher,
+    all_objects: bool,
+) -> Result<ScanOutcome> {
     let started = Instant::now();
-    let root = &config.paths[0];
+    let root = &options.paths[0];
     let repo = open_repo(root)?;
     let gitdir = repo.path().to_path_buf();
-    let threads = thread_count(config.scan.threads);
+    let threads = thread_count(options.threads);
     let mut stats = Stats::default();
 
     let shallow = shallow_commits(&repo);
@@ -197,7 +200,7 @@ pub fn scan_history(config: &Config, matcher: &Matcher, all_objects: bool) -> Re
         ));
     }
 
-    let scanner = Scanner { config, matcher };
+    let scanner = Scanner { options, matcher };
     let collector = Collector::default();
     let shown: Vec<String> = blobs
         .paths
@@ -206,9 +209,9 @@ pub fn scan_history(config: &Config, matcher: &Matcher, all_objects: bool) -> Re
         .collect();
     let allowed: Vec<bool> = shown
         .iter()
-        .map(|p| config.allowlist.allows_path(Path::new(p)))
+        .map(|p| options.allowlist.allows_path(Path::new(p)))
         .collect();
-    let found = crate::scan::with_progress(config.report.progress, &collector.progress, || {
+    let found = crate::scan::with_progress(options.progress, &collector.progress, || {
         scan_blobs(
             &gitdir, &scanner, &collector, &blobs, &shown, &allowed, threads,
         )
@@ -655,7 +658,7 @@ fn scan_blobs(
         stats: Stats,
         found: Vec<(u32, Finding)>,
     }
-    let max = scanner.config.scan.max_file_size;
+    let max = scanner.options.max_file_size;
     let opened = AtomicUsize::new(0);
     let workers = fan_out(
         threads,
@@ -755,7 +758,7 @@ fn scan_worktree(
     let Some(workdir) = repo.workdir() else {
         return;
     };
-    let no_ignore = scanner.config.scan.no_ignore;
+    let no_ignore = scanner.options.no_ignore;
     let mut opts = git2::StatusOptions::new();
     opts.include_untracked(true)
         .recurse_untracked_dirs(true)
@@ -778,7 +781,7 @@ fn scan_worktree(
         let shown = String::from_utf8_lossy(rel).into_owned();
         let full = workdir.join(bytes_to_path(rel));
         // Symbolic links are followed only with --follow, as in file scans.
-        let meta = if scanner.config.scan.follow {
+        let meta = if scanner.options.follow {
             std::fs::metadata(&full)
         } else {
             std::fs::symlink_metadata(&full)
@@ -786,10 +789,10 @@ fn scan_worktree(
         let Ok(meta) = meta else {
             continue; // deleted in the working tree
         };
-        if !meta.is_file() || scanner.config.allowlist.allows_path(Path::new(&shown)) {
+        if !meta.is_file() || scanner.options.allowlist.allows_path(Path::new(&shown)) {
             continue;
         }
-        let max = scanner.config.scan.max_file_size;
+        let max = scanner.options.max_file_size;
         if meta.len() > max {
             stats.skipped.push(PathNote {
                 path: shown,
@@ -906,13 +909,13 @@ type Additions = BTreeMap<Vec<u8>, (Oid, Vec<u32>)>;
 /// Scan the lines added by the commits in `base..head`: reachable from
 /// `head`, not from `base`.
 pub fn scan_range(
-    config: &Config,
+    options: &Options,
     matcher: &Matcher,
     base: &str,
     head: &str,
 ) -> Result<ScanOutcome> {
     let started = Instant::now();
-    let root = &config.paths[0];
+    let root = &options.paths[0];
     let repo = open_repo(root)?;
     let shallow = shallow_commits(&repo);
     let head_id = resolve_commit(&repo, root, head, "HEAD", !shallow.is_empty())?;
@@ -936,7 +939,7 @@ pub fn scan_range(
         });
     }
 
-    let scanner = Scanner { config, matcher };
+    let scanner = Scanner { options, matcher };
     let mut stats = Stats {
         commits: Some(commits.len() as u64),
         ..Stats::default()
@@ -974,7 +977,7 @@ pub fn scan_range(
                 continue;
             }
             let shown = String::from_utf8_lossy(&path).into_owned();
-            if config.allowlist.allows_path(Path::new(&shown)) {
+            if options.allowlist.allows_path(Path::new(&shown)) {
                 continue;
             }
             let key = (blob, path);
@@ -1168,7 +1171,7 @@ pub(crate) fn scan_blob(
             return None;
         }
     };
-    let max = scanner.config.scan.max_file_size;
+    let max = scanner.options.max_file_size;
     match odb.read_header(oid) {
         Ok((size, _)) if size as u64 > max => {
             stats.skipped.push(note(format!(

@@ -16,16 +16,15 @@ use git2::{ErrorCode, Index};
 use super::git::{
     added_lines, delta_target, diff_options, find_renames, keep_added, open_repo, scan_blob,
 };
-use crate::config::Config;
 use crate::engine::{Matcher, Scratch};
 use crate::error::{Error, Result};
 use crate::finding::SourceKind;
-use crate::scan::{PathNote, ScanOutcome, Scanner, Stats};
+use crate::scan::{Options, PathNote, ScanOutcome, Scanner, Stats};
 
 /// Scan what the index adds to HEAD.
-pub fn scan_staged(config: &Config, matcher: &Matcher) -> Result<ScanOutcome> {
+pub fn scan_staged(options: &Options, matcher: &Matcher) -> Result<ScanOutcome> {
     let started = Instant::now();
-    let root = &config.paths[0];
+    let root = &options.paths[0];
     let repo = open_repo(root)?;
     let fail = |what: &str, e: git2::Error| Error::Git {
         path: root.clone(),
@@ -55,7 +54,7 @@ pub fn scan_staged(config: &Config, matcher: &Matcher) -> Result<ScanOutcome> {
         .map_err(|e| fail("cannot compare the index with HEAD", e))?;
     find_renames(&mut diff).map_err(|e| fail("cannot compare the index with HEAD", e))?;
 
-    let scanner = Scanner { config, matcher };
+    let scanner = Scanner { options, matcher };
     let mut stats = Stats::default();
     let mut scratch = Scratch::default();
     let mut submodules = BTreeSet::new();
@@ -65,7 +64,7 @@ pub fn scan_staged(config: &Config, matcher: &Matcher) -> Result<ScanOutcome> {
             continue;
         };
         let shown = String::from_utf8_lossy(&path).into_owned();
-        if config.allowlist.allows_path(Path::new(&shown)) {
+        if options.allowlist.allows_path(Path::new(&shown)) {
             continue;
         }
         let lines = match added_lines(&diff, idx) {

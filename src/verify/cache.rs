@@ -13,10 +13,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::spec::Check;
-use super::Secret;
 use crate::error::{Error, Result};
 use crate::finding::{Verdict, Verification};
+use crate::provider::{Check, Secret};
 
 #[derive(Debug)]
 pub(crate) struct Cache {

@@ -21,8 +21,6 @@
 //! ([`spec`], `rules/providers/*.toml`); the HTTP rules are in `http.rs`.
 
 mod cache;
-pub(crate) mod http;
-pub mod spec;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::PathBuf;
@@ -32,17 +30,16 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::ProviderSettings;
 use crate::error::{Error, Result};
 use crate::finding::Finding;
 pub use crate::finding::{UnknownReason, Verdict, Verification};
+use crate::provider::http::{self, Http, Limits};
+use crate::provider::{self, Check, Secret};
 use cache::Cache;
-use http::{Http, Limits};
-use spec::Check;
 
 /// How a run verifies.
 #[derive(Clone, Debug)]
-pub struct VerifyOptions {
+pub struct Options {
     /// Providers to try for ambiguous keys (`--verify-ambiguous`).
     pub ambiguous: Vec<String>,
     /// Checks in flight at once, overall.
@@ -62,9 +59,9 @@ pub struct VerifyOptions {
     pub only_verified: bool,
 }
 
-impl Default for VerifyOptions {
-    fn default() -> VerifyOptions {
-        VerifyOptions {
+impl Default for Options {
+    fn default() -> Options {
+        Options {
             ambiguous: Vec::new(),
             concurrency: 8,
             per_provider: 2,
@@ -97,27 +94,6 @@ pub struct VerifySummary {
     pub interrupted: bool,
 }
 
-/// A raw key on its way to a provider. Its `Debug` never shows it and it
-/// has no `Display`, so it cannot slip into a log line or an error.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub(crate) struct Secret(String);
-
-impl Secret {
-    pub(crate) fn new(secret: impl Into<String>) -> Secret {
-        Secret(secret.into())
-    }
-
-    pub(crate) fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
-}
-
 /// One (provider, key) pair to ask about.
 #[derive(Debug)]
 struct Job {
@@ -130,7 +106,7 @@ struct Job {
 #[derive(Debug)]
 pub struct Verifier {
     checks: HashMap<String, Arc<Check>>,
-    options: VerifyOptions,
+    options: Options,
     cache: Option<Cache>,
 }
 
@@ -138,11 +114,11 @@ impl Verifier {
     /// Load the built-in provider specs, apply `[providers.NAME] base_url`
     /// (refusing a URL that breaks the safety rules) and open the cache.
     pub fn new(
-        providers: &BTreeMap<String, ProviderSettings>,
-        options: VerifyOptions,
+        providers: &BTreeMap<String, provider::Settings>,
+        options: Options,
     ) -> Result<Verifier> {
         let mut checks = HashMap::new();
-        for (origin, spec) in spec::builtin_providers()? {
+        for (origin, spec) in provider::builtin_providers()? {
             let base = providers.get(&spec.id).and_then(|p| p.base_url.as_deref());
             let check = Check::new(&spec, base, origin)?;
             checks.insert(spec.id.clone(), Arc::new(check));
@@ -300,7 +276,7 @@ impl Verifier {
         Ok(*index.entry(key).or_insert_with(|| {
             jobs.push(Job {
                 check: Arc::clone(check),
-                secret: Secret(secret.to_string()),
+                secret: Secret::new(secret),
             });
             jobs.len() - 1
         }))
@@ -512,24 +488,24 @@ mod tests {
     fn a_base_url_for_an_unknown_provider_is_refused() {
         let settings = BTreeMap::from([(
             "kunvao".to_string(),
-            ProviderSettings {
+            provider::Settings {
                 base_url: Some("https://api.kunavo.com/v1".into()),
-                ..ProviderSettings::default()
+                ..provider::Settings::default()
             },
         )]);
-        let e = Verifier::new(&settings, VerifyOptions::default()).unwrap_err();
+        let e = Verifier::new(&settings, Options::default()).unwrap_err();
         assert!(e.to_string().contains("[providers.kunvao]"), "{e}");
     }
 
     #[test]
     fn secrets_do_not_debug_print() {
-        let s = Secret("sk-kunavo-abcdefghijklmnopqrstuvwxyz0123".into()); // leakhound:allow (test fixture)
+        let s = Secret::new("sk-kunavo-abcdefghijklmnopqrstuvwxyz0123"); // leakhound:allow (test fixture)
         assert_eq!(format!("{s:?}"), "Secret(<redacted>)");
     }
 
     #[test]
     fn ambiguous_keys_go_nowhere_unless_named() {
-        let verifier = Verifier::new(&BTreeMap::new(), VerifyOptions::default()).unwrap();
+        let verifier = Verifier::new(&BTreeMap::new(), Options::default()).unwrap();
         let mut f = crate::finding::tests_support::finding("openai", "sk-abc");
         f.ambiguous = true;
         f.alternatives = vec!["synstar".into(), "deepseek".into()];
@@ -542,9 +518,9 @@ mod tests {
         );
         let verifier = Verifier::new(
             &BTreeMap::new(),
-            VerifyOptions {
+            Options {
                 ambiguous: vec!["kunavo".into(), "synstar".into()],
-                ..VerifyOptions::default()
+                ..Options::default()
             },
         )
         .unwrap();

@@ -18,8 +18,7 @@ use reqwest::blocking::Client;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use reqwest::redirect::Policy;
 
-use super::spec::{is_loopback, Auth, Check};
-use super::Secret;
+use super::{is_loopback, Auth, Check, Secret};
 use crate::error::{Error, Result};
 use crate::finding::{UnknownReason, Verdict, Verification};
 

@@ -20,8 +20,8 @@ use std::collections::BTreeMap;
 use reqwest::Method;
 use serde::Deserialize;
 
+use super::{check_base_url, contains_ci, is_credential_header, is_token, AuthSpec};
 use crate::error::{Error, Result};
-use crate::verify::spec::{check_base_url, contains_ci, is_credential_header, is_token, AuthSpec};
 
 /// `[providers.revoke]` as written (built in), or `[providers.NAME.revoke]`
 /// (config: every field optional, each one given replaces the built-in).

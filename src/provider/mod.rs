@@ -1,17 +1,23 @@
-//! Provider specs: how to ask a provider whether a key works, as data.
+//! What a provider is, as data: its documented base URL and the safety
+//! checks on it, how a key is sent (exactly one auth header), the read-only
+//! request that tells whether a key works with the table that turns the
+//! answer into a verdict, and (in [`revoke`]) how a key is revoked. The
+//! built-in specs live in `rules/providers/*.toml`, embedded at compile
+//! time, one file per provider family like the rules; users override the
+//! base URL and revocation fields with `[providers.NAME]` ([`Settings`]).
 //!
-//! The built-in specs live in `rules/providers/*.toml` (embedded by
-//! `build.rs`, one file per provider family like the rules). A spec names
-//! the provider's documented base URL, one read-only request (`GET` only:
-//! a check must never create, spend or change anything), how the key is
-//! sent (exactly one auth header), and the table that turns the answer into
-//! a verdict. Whatever the table does not settle is `unknown` with the
-//! status seen, never `live` or `dead`.
+//! Verification (`verify`) and revocation (`revoke`) both build on this
+//! module and on the HTTP client beside it ([`http`]: pinning, no redirects,
+//! body limits, error reasons); neither imports the other.
 //!
-//! This module also owns the base-URL safety rule, because it applies to
-//! the built-in URLs and to the user's `[providers.NAME] base_url` alike:
-//! HTTPS only, plain HTTP only to a loopback address, no credentials, query
-//! or fragment in the URL.
+//! A check is one `GET` that must never create, spend or change anything.
+//! Whatever its table does not settle is `unknown` with the status seen,
+//! never `live` or `dead`.
+//!
+//! The base-URL safety rule lives here because it applies to the built-in
+//! URLs and to the user's `[providers.NAME] base_url` alike: HTTPS only,
+//! plain HTTP only to a loopback address, no credentials, query or fragment
+//! in the URL.
 
 use std::collections::{BTreeMap, HashSet};
 use std::net::IpAddr;
@@ -21,6 +27,9 @@ use serde::Deserialize;
 
 use crate::error::{describe_toml_error, Error, Result};
 use crate::finding::{UnknownReason, Verdict};
+
+pub mod http;
+pub mod revoke;
 
 macro_rules! builtin_spec {
     ($name:literal) => {
@@ -44,6 +53,39 @@ pub const BUILTIN_PROVIDER_FILES: &[(&str, &str)] = &[
     builtin_spec!("vcs"),
     builtin_spec!("saas"),
 ];
+
+/// `[providers.NAME]` in a config file: where this provider's checks and
+/// revocations go, when the user overrides the built-in spec.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// The provider's API base URL as it documents it, `/v1` included.
+    pub base_url: Option<String>,
+    /// `[providers.NAME.revoke]`: replaces fields of the built-in
+    /// revocation spec (docs/revoke.md).
+    pub revoke: Option<revoke::RevokeSpec>,
+}
+
+/// A raw key on its way to a provider. Its `Debug` never shows it and it
+/// has no `Display`, so it cannot slip into a log line or an error.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub(crate) struct Secret(String);
+
+impl Secret {
+    pub(crate) fn new(secret: impl Into<String>) -> Secret {
+        Secret(secret.into())
+    }
+
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
 
 /// A provider spec file: `[[providers]]` entries.
 #[derive(Debug, Deserialize)]
@@ -70,7 +112,7 @@ pub struct ProviderSpec {
     /// How to revoke a key through the provider's admin API, if it can be
     /// (`src/revoke/`).
     #[serde(default)]
-    pub revoke: Option<crate::revoke::spec::RevokeSpec>,
+    pub revoke: Option<revoke::RevokeSpec>,
 }
 
 /// The verification request and how to read its answer.
