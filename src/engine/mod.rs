@@ -15,6 +15,9 @@
 pub(crate) mod decode;
 pub(crate) mod filters;
 
+use std::collections::{HashMap, HashSet};
+use std::sync::OnceLock;
+
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 use crate::rules::{Rule, RuleSet};
@@ -126,8 +129,9 @@ pub struct Matcher {
     /// everywhere), ASCII case-insensitive, leftmost-longest.
     automaton: AhoCorasick,
     patterns: Vec<PatternKind>,
-    /// The base64 fragments of every keyword, case-sensitive.
-    fragments: AhoCorasick,
+    /// The base64 fragments of every keyword, case-sensitive; built when
+    /// first needed (most runs never decode anything).
+    fragments: LazyAutomaton,
     /// For each distinct keyword, the rules that hit on it, including the
     /// rules of shorter keywords it contains (the automaton reports only the
     /// longest keyword at a position).
@@ -159,6 +163,71 @@ fn build_automaton(patterns: &[Vec<u8>], case_insensitive: bool) -> AhoCorasick 
         .expect("keyword automaton: patterns are non-empty literals, checked by Rule::compile")
 }
 
+/// For each distinct keyword, the rules whose keywords it contains (the
+/// keyword itself or a shorter one inside it): the automaton reports only
+/// the longest keyword at a position. One overlapping pass of an automaton
+/// over the keywords finds the containments, instead of comparing every
+/// keyword with every rule.
+fn keyword_rules(rules: &RuleSet, keywords: &[Vec<u8>]) -> Vec<Vec<usize>> {
+    let mut by_keyword: HashMap<&[u8], Vec<usize>> = HashMap::new();
+    let lowered: Vec<Vec<Vec<u8>>> = rules
+        .rules()
+        .iter()
+        .map(|r| {
+            r.spec
+                .keywords
+                .iter()
+                .map(|k| k.as_bytes().to_ascii_lowercase())
+                .collect()
+        })
+        .collect();
+    for (i, ks) in lowered.iter().enumerate() {
+        for k in ks {
+            let entry = by_keyword.entry(k.as_slice()).or_default();
+            if entry.last() != Some(&i) {
+                entry.push(i);
+            }
+        }
+    }
+    let inside = AhoCorasickBuilder::new()
+        .match_kind(MatchKind::Standard)
+        .build(keywords)
+        .expect("keywords are non-empty literals, checked by Rule::builtin");
+    keywords
+        .iter()
+        .map(|kw| {
+            let mut ids: Vec<usize> = inside
+                .find_overlapping_iter(kw.as_slice())
+                .flat_map(|m| by_keyword[keywords[m.pattern().as_usize()].as_slice()].iter())
+                .copied()
+                .collect();
+            ids.sort_unstable();
+            ids.dedup();
+            ids
+        })
+        .collect()
+}
+
+/// An automaton built on first use.
+struct LazyAutomaton {
+    patterns: Vec<Vec<u8>>,
+    built: OnceLock<AhoCorasick>,
+}
+
+impl LazyAutomaton {
+    fn new(patterns: Vec<Vec<u8>>) -> LazyAutomaton {
+        LazyAutomaton {
+            patterns,
+            built: OnceLock::new(),
+        }
+    }
+
+    fn get(&self) -> &AhoCorasick {
+        self.built
+            .get_or_init(|| build_automaton(&self.patterns, false))
+    }
+}
+
 impl Matcher {
     pub fn new(rules: RuleSet) -> Matcher {
         Matcher::with_base64(rules, Base64Mode::default())
@@ -167,40 +236,25 @@ impl Matcher {
     pub fn with_base64(rules: RuleSet, mode: Base64Mode) -> Matcher {
         // Distinct keywords, lowercased (the automaton is case-insensitive).
         let mut keywords: Vec<Vec<u8>> = Vec::new();
+        let mut seen: HashSet<Vec<u8>> = HashSet::new();
         for rule in rules.rules() {
             for k in &rule.spec.keywords {
                 let k = k.as_bytes().to_ascii_lowercase();
-                if !keywords.contains(&k) {
+                if seen.insert(k.clone()) {
                     keywords.push(k);
                 }
             }
         }
-        let keyword_rules: Vec<Vec<usize>> = keywords
-            .iter()
-            .map(|kw| {
-                rules
-                    .rules()
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, r)| {
-                        r.spec
-                            .keywords
-                            .iter()
-                            .any(|k| filters::contains(kw, &k.as_bytes().to_ascii_lowercase()))
-                    })
-                    .map(|(i, _)| i)
-                    .collect()
-            })
-            .collect();
-
+        let keyword_rules = keyword_rules(&rules, &keywords);
         // Base64 forms of every keyword as the rules spell it (base64 is
         // case-sensitive). Double encoding needs no fragments of fragments:
         // decoded content is searched for fragments again.
         let mut fragments: Vec<Vec<u8>> = Vec::new();
+        let mut seen: HashSet<Vec<u8>> = HashSet::new();
         for rule in rules.rules() {
             for k in &rule.spec.keywords {
                 for frag in decode::base64_fragments(k.as_bytes()) {
-                    if !fragments.contains(&frag) {
+                    if seen.insert(frag.clone()) {
                         fragments.push(frag);
                     }
                 }
@@ -233,7 +287,7 @@ impl Matcher {
         }
         Matcher {
             automaton: build_automaton(&patterns, true),
-            fragments: build_automaton(&fragments, false),
+            fragments: LazyAutomaton::new(fragments),
             rules,
             patterns: kinds,
             keyword_rules,
@@ -316,13 +370,16 @@ impl Matcher {
         } else if (search_fragments && self.mode == Base64Mode::Triggered) || depth > 0 {
             scratch
                 .b64_hits
-                .extend(self.fragments.find_iter(buf).map(|m| m.start()));
+                .extend(self.fragments.get().find_iter(buf).map(|m| m.start()));
             scratch.b64_hits.sort_unstable();
         } else if !near.is_empty() && self.mode == Base64Mode::Triggered {
             for (s, e) in near {
-                scratch
-                    .b64_hits
-                    .extend(self.fragments.find_iter(&buf[s..e]).map(|m| s + m.start()));
+                scratch.b64_hits.extend(
+                    self.fragments
+                        .get()
+                        .find_iter(&buf[s..e])
+                        .map(|m| s + m.start()),
+                );
             }
             scratch.b64_hits.sort_unstable();
         }
@@ -403,7 +460,7 @@ impl Matcher {
         let haystack = &buf[..(we + OVERRUN).min(buf.len())];
         let mut pos = ws;
         while pos < we {
-            let Some(caps) = rule.regex.captures_at(haystack, pos) else {
+            let Some(caps) = rule.regex().captures_at(haystack, pos) else {
                 break;
             };
             let whole = caps.get(0).expect("group 0 always participates");
@@ -415,7 +472,7 @@ impl Matcher {
             } else {
                 whole.start() + 1
             };
-            let Some(secret) = caps.get(rule.secret_group) else {
+            let Some(secret) = caps.get(rule.secret_group()) else {
                 continue;
             };
             let bytes = &buf[secret.start()..secret.end()];
@@ -437,10 +494,10 @@ impl Matcher {
             let mut decoded = std::mem::take(&mut scratch.decoded);
             let mut map = std::mem::take(&mut scratch.map);
             decode::percent_decode_mapped(window, &mut decoded, &mut map);
-            for caps in rule.regex.captures_iter(&decoded) {
+            for caps in rule.regex().captures_iter(&decoded) {
                 // An empty capture (a user rule such as `([a-z]*)`) has no
                 // location to map back, and is no secret.
-                let Some(secret) = caps.get(rule.secret_group).filter(|c| !c.is_empty()) else {
+                let Some(secret) = caps.get(rule.secret_group()).filter(|c| !c.is_empty()) else {
                     continue;
                 };
                 let encoded_start = ws + map[secret.start()];
@@ -494,7 +551,7 @@ impl Matcher {
             }
         }
         let mut attributed = false;
-        if let Some(ctx) = &rule.context {
+        if let Some(ctx) = rule.context() {
             let found = if ctx.lines == 0 {
                 *context_cache[rule_idx]
                     .get_or_insert_with(|| context_present(ctx, buf, at, parents))
@@ -614,7 +671,56 @@ fn resolve_overlaps(rules: &[Rule], matches: &mut Vec<Match>) {
         (later.start, later.end, &later.secret) == (first.start, first.end, &first.secret)
     });
     matches.extend(encoded);
+    drop_containers(matches);
     matches.sort_by_key(|m| (m.start, m.end));
+}
+
+/// A secret that is itself a base64 wrapper (a Docker `auth` value, a whole
+/// `.dockerconfigjson`) is not reported beside the key found inside it: the
+/// decoded key is the leak, named by its own rule, and three findings for
+/// one key would be noise. Only matches that overlap a decoded one are
+/// looked at, so this costs nothing on ordinary files.
+fn drop_containers(matches: &mut Vec<Match>) {
+    let decoded: Vec<(usize, usize, Vec<u8>)> = matches
+        .iter()
+        .filter(|m| m.encoding == Some(Encoding::Base64))
+        .map(|m| (m.start, m.end, m.secret.clone()))
+        .collect();
+    if decoded.is_empty() {
+        return;
+    }
+    matches.retain(|m| {
+        !decoded.iter().any(|(start, end, inner)| {
+            m.start <= *start && *end <= m.end && m.secret != *inner && wraps(&m.secret, inner)
+        })
+    });
+}
+
+/// Does `outer`, base64-decoded once or twice, contain `inner`?
+fn wraps(outer: &[u8], inner: &[u8]) -> bool {
+    let Some(once) = decode::decode_base64(outer) else {
+        return false;
+    };
+    if filters::contains(&once, inner) {
+        return true;
+    }
+    let mut pos = 0;
+    while pos < once.len() {
+        if !once[pos].is_ascii_alphanumeric() {
+            pos += 1;
+            continue;
+        }
+        let (start, end) = decode::base64_run(&once, pos);
+        if end - start >= 16 {
+            if let Some(twice) = decode::decode_base64(&once[start..end]) {
+                if filters::contains(&twice, inner) {
+                    return true;
+                }
+            }
+        }
+        pos = end.max(pos + 1);
+    }
+    false
 }
 
 fn pick(rules: &[Rule], mut group: Vec<Match>) -> Match {

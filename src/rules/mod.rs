@@ -6,6 +6,7 @@
 //! `leakhound rules check` and the test suite.
 
 use std::collections::HashSet;
+use std::sync::OnceLock;
 
 use regex::bytes::{Regex, RegexBuilder};
 use serde::{Deserialize, Serialize};
@@ -32,10 +33,26 @@ macro_rules! builtin {
 pub const BUILTIN_RULE_FILES: &[(&str, &str)] = &[
     builtin!("gateways"),
     builtin!("ai"),
+    builtin!("ai-ml"),
     builtin!("vcs"),
+    builtin!("registries"),
     builtin!("cloud"),
+    builtin!("infra"),
+    builtin!("devops"),
+    builtin!("observability"),
+    builtin!("analytics"),
+    builtin!("security"),
+    builtin!("messaging"),
+    builtin!("crm"),
     builtin!("saas"),
+    builtin!("payments"),
+    builtin!("crypto-exchanges"),
+    builtin!("commerce"),
+    builtin!("productivity"),
+    builtin!("social"),
+    builtin!("data-apis"),
     builtin!("crypto"),
+    builtin!("structured"),
     builtin!("generic"),
 ];
 
@@ -138,18 +155,29 @@ pub struct Context {
     pub required: bool,
 }
 
-/// A compiled rule.
+/// A rule: its spec, and its regexes compiled on first use. With hundreds
+/// of built-in rules, compiling every regex at startup would cost more than
+/// scanning a small change (a pre-commit hook); a rule whose keywords never
+/// occur is never compiled. User rules are compiled at load
+/// ([`Rule::compile`]) so that a bad regex is an error before the scan; the
+/// built-in ones ([`Rule::builtin`]) are compiled by the test suite.
 #[derive(Debug)]
 pub struct Rule {
     pub spec: RuleSpec,
-    pub regex: Regex,
-    /// Index of the capture group holding the secret.
-    pub secret_group: usize,
-    pub context: Option<Context>,
+    compiled: OnceLock<Compiled>,
     pub priority: i32,
     pub window: usize,
     /// Where the rule came from: `rules/ai.toml` or a user file.
     pub origin: String,
+}
+
+/// A rule's regexes.
+#[derive(Debug)]
+struct Compiled {
+    regex: Regex,
+    /// Index of the capture group holding the secret.
+    secret_group: usize,
+    context: Option<Context>,
 }
 
 impl Rule {
@@ -161,8 +189,38 @@ impl Rule {
         &self.spec.provider
     }
 
-    /// Compile one rule, checking what can be checked without examples.
+    pub fn regex(&self) -> &Regex {
+        &self.compiled().regex
+    }
+
+    /// Index of the capture group holding the secret.
+    pub fn secret_group(&self) -> usize {
+        self.compiled().secret_group
+    }
+
+    pub fn context(&self) -> Option<&Context> {
+        self.compiled().context.as_ref()
+    }
+
+    fn compiled(&self) -> &Compiled {
+        self.compiled.get_or_init(|| {
+            compile_parts(&self.spec, &self.origin)
+                .expect("a rule's regexes were checked when it was loaded or by the test suite")
+        })
+    }
+
+    /// Compile one rule, checking everything that can be checked without
+    /// examples, regexes included.
     pub fn compile(spec: RuleSpec, origin: &str) -> Result<Rule> {
+        let rule = Rule::builtin(spec, origin)?;
+        let compiled = compile_parts(&rule.spec, origin)?;
+        let _ = rule.compiled.set(compiled);
+        Ok(rule)
+    }
+
+    /// Check a built-in rule's fields; its regexes compile on first use
+    /// (`lint::tests` compiles every one).
+    pub fn builtin(spec: RuleSpec, origin: &str) -> Result<Rule> {
         let fail = |message: String| Error::Rule {
             origin: origin.to_string(),
             rule: spec.id.clone(),
@@ -182,35 +240,9 @@ impl Rule {
                 "keywords must hold at least one non-empty literal".into(),
             ));
         }
-        let regex = compile_regex(&spec.regex).map_err(|e| fail(format!("bad regex: {e}")))?;
-        let secret_group = match regex.capture_names().position(|n| n == Some("secret")) {
-            Some(i) => i,
-            None if regex.captures_len() == 2 => 1,
-            None => {
-                return Err(fail(format!(
-                    "regex must have exactly one capture group or one named `secret` (it has {})",
-                    regex.captures_len() - 1
-                )))
-            }
-        };
-        let context = match &spec.context {
-            None => None,
-            Some(c) => {
-                if c.any.is_empty() {
-                    return Err(fail("context.any must hold at least one regex".into()));
-                }
-                let regexes = c
-                    .any
-                    .iter()
-                    .map(|r| compile_regex(r).map_err(|e| fail(format!("bad context regex: {e}"))))
-                    .collect::<Result<Vec<_>>>()?;
-                Some(Context {
-                    regexes,
-                    lines: c.lines,
-                    required: c.required,
-                })
-            }
-        };
+        if spec.context.as_ref().is_some_and(|c| c.any.is_empty()) {
+            return Err(fail("context.any must hold at least one regex".into()));
+        }
         if let Some(e) = spec.min_entropy {
             if !(0.0..=8.0).contains(&e) {
                 return Err(fail(format!("min_entropy {e} is outside 0..=8")));
@@ -223,13 +255,51 @@ impl Rule {
         Ok(Rule {
             priority: spec.priority.unwrap_or(DEFAULT_PRIORITY),
             window,
-            regex,
-            secret_group,
-            context,
+            compiled: OnceLock::new(),
             origin: origin.to_string(),
             spec,
         })
     }
+}
+
+/// Compile a rule's regex and context regexes, and find its secret group.
+fn compile_parts(spec: &RuleSpec, origin: &str) -> Result<Compiled> {
+    let fail = |message: String| Error::Rule {
+        origin: origin.to_string(),
+        rule: spec.id.clone(),
+        message,
+    };
+    let regex = compile_regex(&spec.regex).map_err(|e| fail(format!("bad regex: {e}")))?;
+    let secret_group = match regex.capture_names().position(|n| n == Some("secret")) {
+        Some(i) => i,
+        None if regex.captures_len() == 2 => 1,
+        None => {
+            return Err(fail(format!(
+                "regex must have exactly one capture group or one named `secret` (it has {})",
+                regex.captures_len() - 1
+            )))
+        }
+    };
+    let context = match &spec.context {
+        None => None,
+        Some(c) => {
+            let regexes = c
+                .any
+                .iter()
+                .map(|r| compile_regex(r).map_err(|e| fail(format!("bad context regex: {e}"))))
+                .collect::<Result<Vec<_>>>()?;
+            Some(Context {
+                regexes,
+                lines: c.lines,
+                required: c.required,
+            })
+        }
+    };
+    Ok(Compiled {
+        regex,
+        secret_group,
+        context,
+    })
 }
 
 /// Rust regexes on bytes with Unicode off: ASCII-only `\w`, `\d`, `\s` and
@@ -321,7 +391,7 @@ pub fn builtin_rules() -> Result<Vec<Rule>> {
     let mut rules = Vec::new();
     for (origin, text) in BUILTIN_RULE_FILES {
         for spec in parse_rule_file(origin, text)? {
-            rules.push(Rule::compile(spec, origin)?);
+            rules.push(Rule::builtin(spec, origin)?);
         }
     }
     Ok(rules)
@@ -353,9 +423,9 @@ mod tests {
     #[test]
     fn secret_group_is_named_or_single() {
         let r = Rule::compile(spec(r"(demo_[a-z]+)"), "t").unwrap();
-        assert_eq!(r.secret_group, 1);
+        assert_eq!(r.secret_group(), 1);
         let r = Rule::compile(spec(r"(x)?(?P<secret>demo_[a-z]+)"), "t").unwrap();
-        assert_eq!(r.secret_group, 2);
+        assert_eq!(r.secret_group(), 2);
         let e = Rule::compile(spec(r"(x)(demo_[a-z]+)"), "t").unwrap_err();
         assert!(e.to_string().contains("exactly one capture group"), "{e}");
     }
