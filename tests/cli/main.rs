@@ -12,6 +12,7 @@ mod fake_provider;
 mod formats;
 mod git;
 mod hook;
+mod layering;
 mod progress;
 mod report;
 mod revoke;
