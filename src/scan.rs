@@ -7,9 +7,10 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use indicatif::{DecimalBytes, ProgressBar, ProgressState, ProgressStyle};
 use serde::Serialize;
 
 use crate::allowlist::Allowlist;
@@ -126,11 +127,12 @@ pub struct ScanOutcome {
     pub stats: Stats,
 }
 
-/// Counters the progress display reads while workers update them.
+/// Counters the progress display reads while workers update them (shared
+/// with indicatif's ticker thread, hence the `Arc`s).
 #[derive(Default)]
 pub struct Progress {
-    pub files: AtomicU64,
-    pub bytes: AtomicU64,
+    files: Arc<AtomicU64>,
+    bytes: Arc<AtomicU64>,
 }
 
 impl Progress {
@@ -532,40 +534,33 @@ impl Collector {
 
 /// Show a spinner with files and bytes on stderr while `work` runs, when
 /// `enabled` (stderr is a terminal and the user did not ask for quiet).
+/// indicatif's own ticker thread redraws it ten times a second from the
+/// counters.
 pub fn with_progress<T>(enabled: bool, progress: &Progress, work: impl FnOnce() -> T) -> T {
     if !enabled {
         return work();
     }
-    let bar = indicatif::ProgressBar::new_spinner();
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} {elapsed} {msg}")
-            .expect("progress template is a constant"),
-    );
-    let done = std::sync::atomic::AtomicBool::new(false);
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            // Draw at least once, even when the work finishes before this
-            // thread first runs.
-            loop {
-                let finished = done.load(Ordering::Relaxed);
-                let files = progress.files.load(Ordering::Relaxed);
-                let bytes = progress.bytes.load(Ordering::Relaxed);
-                bar.set_message(format!(
-                    "{files} files, {:.1} MB scanned",
-                    bytes as f64 / 1e6
-                ));
-                bar.tick();
-                if finished {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            bar.finish_and_clear();
-        });
-        let out = work();
-        done.store(true, Ordering::Relaxed);
-        out
-    })
+    let files = Arc::clone(&progress.files);
+    let bytes = Arc::clone(&progress.bytes);
+    let counts = move |_: &ProgressState, w: &mut dyn std::fmt::Write| {
+        let _ = write!(
+            w,
+            "{} files, {} scanned",
+            files.load(Ordering::Relaxed),
+            DecimalBytes(bytes.load(Ordering::Relaxed))
+        );
+    };
+    let style = ProgressStyle::with_template("{spinner} {elapsed} {counts}")
+        .expect("progress template is a constant")
+        .with_key("counts", counts);
+    let bar = ProgressBar::new_spinner().with_style(style);
+    bar.enable_steady_tick(Duration::from_millis(100));
+    let out = work();
+    // Show the final counts at least once, even when the work finished
+    // before the first tick.
+    bar.force_draw();
+    bar.finish_and_clear();
+    out
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ mod formats;
 mod git;
 mod hardening_sources;
 mod hook;
+mod layering;
 mod progress;
 mod report;
 mod revoke;
