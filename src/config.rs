@@ -371,6 +371,7 @@ impl From<cli::Format> for Format {
             cli::Format::Jsonl => Format::Jsonl,
             cli::Format::Junit => Format::Junit,
             cli::Format::Markdown => Format::Markdown,
+            cli::Format::Html => Format::Html,
         }
     }
 }

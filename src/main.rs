@@ -92,10 +92,17 @@ fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
         Some(r) => Some(revoke(r, &mut outcome.findings, &mut io::stderr().lock())),
         None => None,
     };
+    let roots: Vec<String> = config
+        .scan
+        .paths
+        .iter()
+        .map(|p| root_label(p, config.scan.git.is_some()))
+        .collect();
     let ctx = ReportContext {
         options: &config.report,
         rules: matcher.rules(),
         stats: &outcome.stats,
+        roots: &roots,
     };
     write_output(config.report.output.as_deref(), |out| {
         report::write(out, &outcome.findings, &ctx)
@@ -235,6 +242,7 @@ fn verify_report(args: &VerifyArgs) -> anyhow::Result<u8> {
         options: &config.report,
         rules: &rules,
         stats: &outcome.stats,
+        roots: &[],
     };
     write_output(config.report.output.as_deref(), |out| {
         report::write(out, &outcome.findings, &ctx)
@@ -373,6 +381,21 @@ fn install_hook(args: &InstallHookArgs) -> anyhow::Result<u8> {
         done.path.display()
     );
     Ok(CLEAN)
+}
+
+/// A scanned path as reports name it: a git scan of `.` is named after its
+/// directory, the current directory of a file scan stays `.` (file
+/// findings' paths are relative to it).
+fn root_label(path: &std::path::Path, git: bool) -> String {
+    let shown = leakhound::source::fs::display_path(path);
+    if !shown.is_empty() && shown != "." {
+        return shown;
+    }
+    let named = git
+        .then(|| std::env::current_dir().ok())
+        .flatten()
+        .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()));
+    named.unwrap_or_else(|| ".".into())
 }
 
 /// Run `write` against the output file or a buffered stdout.

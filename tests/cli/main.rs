@@ -12,6 +12,7 @@ mod fake_provider;
 mod formats;
 mod git;
 mod hook;
+mod html;
 mod progress;
 mod report;
 mod revoke;
