@@ -269,7 +269,11 @@ fn verify(verifier: &Verifier, config: &Config, outcome: &mut ScanOutcome) {
     if installed.is_err() && !config.report.quiet {
         eprintln!("leakhound: warning: cannot catch Ctrl-C; interrupting loses the report");
     }
-    let summary = verifier.verify(&mut outcome.findings, &interrupt);
+    let started = std::time::Instant::now();
+    let mut summary = verifier.verify(&mut outcome.findings, &interrupt);
+    // The run's time includes verification, which is often most of it.
+    summary.elapsed_ms = started.elapsed().as_millis() as u64;
+    outcome.stats.elapsed_ms += summary.elapsed_ms;
     if summary.interrupted && !config.report.quiet {
         eprintln!(
             "leakhound: interrupted: unfinished checks are reported as unknown (interrupted)"
@@ -403,7 +407,8 @@ fn write_output(
     path: Option<&std::path::Path>,
     write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> anyhow::Result<()> {
-    match path {
+    // `-` is standard output here as everywhere on the command line.
+    match path.filter(|p| p.as_os_str() != "-") {
         Some(p) => {
             let file = File::create(p)
                 .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", p.display()))?;
