@@ -14,6 +14,7 @@ mod git;
 mod hook;
 mod html;
 mod progress;
+mod release;
 mod report;
 mod revoke;
 mod rules;
