@@ -49,6 +49,9 @@ struct ActionRun {
     stderr: String,
     outputs: BTreeMap<String, String>,
     summary: String,
+    /// The `uses:` steps whose `if:` held (the simulation does not run
+    /// other actions), with their evaluated `with:`.
+    used: Vec<(String, BTreeMap<String, String>)>,
 }
 
 /// A simulated GitHub runner: a workspace, a temp dir for the runner's
@@ -88,7 +91,12 @@ impl Runner {
         let mut inputs: BTreeMap<String, String> = BTreeMap::new();
         for name in &declared {
             let default = &action["inputs"][name.as_str()]["default"];
-            inputs.insert(name.clone(), default.as_str().unwrap_or("").to_string());
+            let default = eval(
+                default.as_str().unwrap_or(""),
+                &BTreeMap::new(),
+                &BTreeMap::new(),
+            );
+            inputs.insert(name.clone(), default);
         }
         for (k, v) in with {
             assert!(
@@ -105,7 +113,24 @@ impl Runner {
 
         let mut step_outputs: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
         let (mut code, mut stdout, mut stderr) = (0, String::new(), String::new());
+        let mut used = Vec::new();
         for (i, step) in steps(&action).iter().enumerate() {
+            if let Some(cond) = step["if"].as_str() {
+                if !eval_if(cond, &step_outputs) {
+                    continue;
+                }
+            }
+            if let Some(uses) = step["uses"].as_str() {
+                let mut with = BTreeMap::new();
+                if let Some(map) = step["with"].as_hash() {
+                    for (k, v) in map {
+                        let value = eval(v.as_str().unwrap_or(""), &inputs, &step_outputs);
+                        with.insert(k.as_str().unwrap().to_string(), value);
+                    }
+                }
+                used.push((uses.to_string(), with));
+                continue;
+            }
             let script = step["run"].as_str().expect("composite steps run scripts");
             assert_eq!(step["shell"].as_str(), Some("bash"));
             let script_path = tmp.join(format!("step{i}.sh"));
@@ -126,6 +151,9 @@ impl Runner {
                 .env("GITHUB_EVENT_PATH", &event_path)
                 .env("GITHUB_OUTPUT", &output_path)
                 .env("GITHUB_STEP_SUMMARY", &summary_path)
+                .env("GITHUB_REPOSITORY", "octo/app")
+                .env("RUNNER_OS", "Linux")
+                .env("RUNNER_ARCH", "X64")
                 .env("RUNNER_TEMP", tmp);
             if self.prebuilt {
                 cmd.env("LEAKHOUND_BIN", env!("CARGO_BIN_EXE_leakhound"));
@@ -162,6 +190,7 @@ impl Runner {
             stderr,
             outputs,
             summary: std::fs::read_to_string(&summary_path).unwrap(),
+            used,
         }
     }
 }
@@ -191,6 +220,9 @@ fn eval(
                 .and_then(|o| o.get(*name))
                 .cloned()
                 .unwrap_or_default(),
+            ["runner", "os"] => "Linux".into(),
+            ["runner", "arch"] => "X64".into(),
+            ["github", "token"] => "the-github-token".into(),
             _ => panic!("expression the simulation does not know: {expr}"),
         };
         out.push_str(&value);
@@ -198,6 +230,25 @@ fn eval(
     }
     out.push_str(rest);
     out
+}
+
+/// A step's `if:` of the one form action.yml uses,
+/// `steps.ID.outputs.NAME == 'VALUE'`; anything else fails the test.
+fn eval_if(cond: &str, steps: &BTreeMap<String, BTreeMap<String, String>>) -> bool {
+    let (lhs, rhs) = cond
+        .split_once(" == ")
+        .unwrap_or_else(|| panic!("if: the simulation does not know: {cond}"));
+    let want = rhs.trim().trim_matches('\'');
+    match lhs.trim().split('.').collect::<Vec<_>>().as_slice() {
+        ["steps", id, "outputs", name] => {
+            steps
+                .get(*id)
+                .and_then(|o| o.get(*name))
+                .map(String::as_str)
+                == Some(want)
+        }
+        _ => panic!("if: the simulation does not know: {cond}"),
+    }
 }
 
 /// `name=value` lines and `name<<DELIM` blocks, as the runner reads them.
@@ -266,7 +317,9 @@ fn action_yml_declares_the_documented_inputs_and_outputs() {
             "fail-on",
             "format",
             "sarif-file",
-            "extra-args"
+            "extra-args",
+            "comment",
+            "token"
         ]
     );
     for name in keys(&action["inputs"]) {
@@ -285,7 +338,7 @@ fn action_yml_declares_the_documented_inputs_and_outputs() {
         .iter()
         .map(|s| s["id"].as_str().unwrap_or("").to_string())
         .collect();
-    assert_eq!(ids, ["build", "scan"]);
+    assert_eq!(ids, ["locate", "", "build", "scan"]);
 }
 
 #[test]
@@ -293,7 +346,9 @@ fn action_steps_never_splice_expressions_into_shell_code() {
     // Inputs reach the script through `env:` only: `${{ }}` inside `run:`
     // would let a crafted input (a branch name, a PR title) run commands.
     for step in steps(&action_yml()) {
-        let script = step["run"].as_str().unwrap();
+        let Some(script) = step["run"].as_str() else {
+            continue;
+        };
         assert!(!script.contains("${{"), "expression in run: {script}");
         assert!(
             script.contains("\"$GITHUB_ACTION_PATH/action/run.sh\""),
@@ -517,51 +572,155 @@ fn action_inputs_cannot_inject_shell_commands() {
     }
 }
 
+/// A PATH of `dirs` plus the system directories, and a `python3` first on
+/// it that records being called: the action must not need python3.
+fn path_without_python(runner: &Runner, dirs: &[&Path]) -> (String, PathBuf) {
+    let trap = runner.runner_temp.path().join("trap");
+    let called = runner.runner_temp.path().join("python3-called");
+    write(
+        &trap,
+        "python3",
+        format!("#!/bin/sh\ntouch '{}'\nexit 99\n", called.display()),
+    );
+    make_executable(&trap.join("python3"));
+    let mut path = vec![trap.display().to_string()];
+    path.extend(dirs.iter().map(|d| d.display().to_string()));
+    path.extend(["/usr/local/bin", "/usr/bin", "/bin"].map(String::from));
+    (path.join(":"), called)
+}
+
+/// A release of the action's own version as the release workflow lays it
+/// out (`vX.Y.Z/leakhound-vX.Y.Z-TARGET.tar.gz` and its `.sha256`), holding
+/// the binary under test, served from a `file://` base URL.
+fn fake_release(dir: &Path, target: &str) -> String {
+    let version = env!("CARGO_PKG_VERSION");
+    let name = format!("leakhound-v{version}-{target}");
+    let stage = dir.join("stage").join(&name);
+    std::fs::create_dir_all(&stage).unwrap();
+    std::fs::copy(env!("CARGO_BIN_EXE_leakhound"), stage.join("leakhound")).unwrap();
+    let out = dir.join(format!("v{version}"));
+    std::fs::create_dir_all(&out).unwrap();
+    let archive = out.join(format!("{name}.tar.gz"));
+    let status = Command::new("tar")
+        .arg("-czf")
+        .arg(&archive)
+        .arg("-C")
+        .arg(dir.join("stage"))
+        .arg(&name)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let sum = Command::new("sha256sum").arg(&archive).output().unwrap();
+    let sum = String::from_utf8_lossy(&sum.stdout);
+    let hash = sum.split_whitespace().next().unwrap();
+    std::fs::write(
+        out.join(format!("{name}.tar.gz.sha256")),
+        format!("{hash}  {name}.tar.gz\n"),
+    )
+    .unwrap();
+    format!("file://{}", dir.display())
+}
+
 #[test]
-fn action_build_step_builds_with_cargo_when_no_binary_is_given() {
-    // A fake cargo records its arguments and "builds" a leakhound that is
-    // the binary under test, so the build path runs without a release
-    // build.
+fn action_downloads_the_release_of_its_version_and_checks_its_sha256() {
     let mut runner = Runner::new("workflow_dispatch", serde_json::json!({}));
     runner.prebuilt = false;
+    let releases = tempdir();
+    let url = fake_release(releases.path(), "x86_64-unknown-linux-musl");
+    let jq = which("jq");
+    let (path, python_called) = path_without_python(&runner, &[jq.parent().unwrap()]);
+    runner.env = vec![("PATH".into(), path), ("LEAKHOUND_RELEASE_URL".into(), url)];
+    write(runner.ws(), "a.py", format!("K = '{KUNAVO}'\n"));
+    let r = runner.run(&[]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.outputs["findings"], "1");
+    assert!(r.stderr.contains("SHA-256"), "{}", r.stderr);
+    assert!(r.used.is_empty(), "no build, no build cache: {:?}", r.used);
+    assert!(!python_called.exists(), "the action ran python3");
+
+    // A tampered archive is refused, not run and not replaced by a build.
+    let version = env!("CARGO_PKG_VERSION");
+    let sum = releases.path().join(format!(
+        "v{version}/leakhound-v{version}-x86_64-unknown-linux-musl.tar.gz.sha256"
+    ));
+    std::fs::write(&sum, format!("{}  x.tar.gz\n", "0".repeat(64))).unwrap();
+    let r = runner.run(&[]);
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("does not match"), "{}", r.stdout);
+    assert!(r.outputs["findings"].is_empty());
+}
+
+#[test]
+fn action_without_a_release_builds_with_cargo_install_cached_by_the_lock_file() {
+    // No release for this version (an empty release directory): a fake
+    // cargo records its arguments and "installs" the binary under test.
+    let mut runner = Runner::new("workflow_dispatch", serde_json::json!({}));
+    runner.prebuilt = false;
+    let releases = tempdir();
     let fake = tempdir();
     let log = fake.path().join("cargo.log");
     write(
         fake.path(),
         "cargo",
         format!(
-            "#!/bin/sh\necho \"$@\" > '{}'\necho \"$CARGO_TARGET_DIR\" >> '{}'\nmkdir -p \"$CARGO_TARGET_DIR/release\"\nln -sf '{}' \"$CARGO_TARGET_DIR/release/leakhound\"\n",
-            log.display(),
+            "#!/bin/sh\necho \"$@\" >> '{}'\nroot=$(echo \"$@\" | sed 's/.*--root //')\nmkdir -p \"$root/bin\"\nln -sf '{}' \"$root/bin/leakhound\"\n",
             log.display(),
             env!("CARGO_BIN_EXE_leakhound")
         ),
     );
     make_executable(&fake.path().join("cargo"));
-    let target = runner.runner_temp.path().join("target");
-    let python_dir = which("python3").parent().unwrap().to_path_buf();
+    let cache = runner.runner_temp.path().join("cache");
+    let jq = which("jq");
+    let (path, python_called) = path_without_python(&runner, &[fake.path(), jq.parent().unwrap()]);
     runner.env = vec![
+        ("PATH".into(), path),
+        ("LEAKHOUND_CACHE_DIR".into(), cache.display().to_string()),
         (
-            "PATH".into(),
-            format!(
-                "{}:{}:/usr/bin:/bin",
-                fake.path().display(),
-                python_dir.display()
-            ),
+            "LEAKHOUND_RELEASE_URL".into(),
+            format!("file://{}", releases.path().display()),
         ),
-        ("LEAKHOUND_TARGET_DIR".into(), target.display().to_string()),
     ];
     write(runner.ws(), "a.py", format!("K = '{KUNAVO}'\n"));
     let r = runner.run(&[]);
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(r.outputs["findings"], "1");
+    assert!(!python_called.exists(), "the action ran python3");
+    let root = cache.join("cargo-install");
     let logged = std::fs::read_to_string(&log).unwrap();
     assert_eq!(
         logged,
-        format!(
-            "build --release --locked --manifest-path {ROOT}/Cargo.toml\n{}\n",
-            target.display()
-        )
+        format!("install --locked --path {ROOT} --root {}\n", root.display())
     );
+    // The cache step keeps the installed binary, keyed by the lock file.
+    let lock = std::fs::read(Path::new(ROOT).join("Cargo.lock")).unwrap();
+    let out = Command::new("sha256sum")
+        .arg(Path::new(ROOT).join("Cargo.lock"))
+        .output()
+        .unwrap();
+    assert!(!lock.is_empty());
+    let hash = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    assert_eq!(r.used.len(), 1, "{:?}", r.used);
+    let (uses, with) = &r.used[0];
+    assert!(uses.starts_with("actions/cache@"), "{uses}");
+    assert_eq!(with["path"], root.display().to_string());
+    assert_eq!(
+        with["key"],
+        format!("leakhound-cargo-install-Linux-X64-{hash}")
+    );
+
+    // A cache hit (the binary is there): nothing is built.
+    let r = runner.run(&[]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        logged,
+        "built again"
+    );
+    assert!(r.stdout.contains("using the cached"), "{}", r.stdout);
 }
 
 fn make_executable(path: &Path) {
