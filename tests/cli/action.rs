@@ -945,3 +945,258 @@ fn action_push_of_a_new_branch_scans_the_commits_the_default_branch_lacks() {
     assert_eq!(r.outputs["findings"], "1", "{}", r.stdout);
     assert!(r.stdout.contains("file=new.py"), "{}", r.stdout);
 }
+
+/// 12 Kunavo keys in files `k00.env`..`k11.env`; the last one is live (the
+/// loopback provider says so), the others unknown (403).
+fn twelve_keys_one_live(runner: &Runner) -> crate::fake_provider::Server {
+    let live = kunavo("action-cap-11");
+    let server = crate::fake_provider::Server::start(move |req, _| {
+        if req.key() == live {
+            crate::fake_provider::Reply::status(200)
+        } else {
+            crate::fake_provider::Reply::status(403)
+        }
+    });
+    for i in 0..12 {
+        write(
+            runner.ws(),
+            &format!("k{i:02}.env"),
+            format!("KUNAVO_API_KEY={}\n", kunavo(&format!("action-cap-{i}"))),
+        );
+    }
+    write(
+        runner.ws(),
+        ".leakhound.toml",
+        format!(
+            "[providers.kunavo]\nbase_url = \"{}/kunavo/v1\"\n",
+            server.url()
+        ),
+    );
+    server
+}
+
+#[test]
+fn action_annotates_at_most_ten_live_first_and_the_summary_lists_all() {
+    let mut runner = Runner::new("workflow_dispatch", serde_json::json!({}));
+    runner.env = vec![
+        ("HTTPS_PROXY".into(), "http://127.0.0.1:9".into()),
+        ("HTTP_PROXY".into(), "http://127.0.0.1:9".into()),
+    ];
+    let _server = twelve_keys_one_live(&runner);
+    let r = runner.run(&[("verify", "true")]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.outputs["findings"], "12");
+    assert_eq!(r.outputs["live"], "1");
+    let errors: Vec<&str> = r
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("::error "))
+        .collect();
+    assert_eq!(errors.len(), 10, "{}", r.stdout);
+    assert!(
+        errors[0].starts_with("::error file=k11.env,"),
+        "the live key first: {}",
+        errors[0]
+    );
+    assert!(
+        r.stdout
+            .contains("leakhound: 2 of 12 findings not annotated"),
+        "{}",
+        r.stdout
+    );
+    // The summary says how many were not annotated and lists them all.
+    assert!(
+        r.summary
+            .contains("2 of 12 findings are not annotated on the files"),
+        "{}",
+        r.summary
+    );
+    for i in 0..12 {
+        assert!(
+            r.summary.contains(&format!("`k{i:02}.env`")),
+            "{}",
+            r.summary
+        );
+    }
+    assert_no_raw_secret("the summary", &r.summary);
+}
+
+#[test]
+fn action_push_after_a_force_push_scans_from_the_merge_base() {
+    let mut runner = Runner::new("push", serde_json::json!({}));
+    let (base, after) = repo_with_base_and_head(&runner);
+    git(
+        runner.ws(),
+        &["update-ref", "refs/remotes/origin/main", &base],
+    );
+    // `before` was rewritten away by the force-push: no such commit.
+    runner.event = serde_json::json!({
+        "ref": "refs/heads/feature",
+        "before": "1234567890abcdef1234567890abcdef12345678",
+        "after": after,
+        "forced": true,
+        "repository": { "default_branch": "main" },
+    });
+    let r = runner.run(&[]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.outputs["findings"], "1", "{}", r.stdout);
+    assert!(r.stdout.contains("file=new.py"), "{}", r.stdout);
+    assert!(!r.stdout.contains("old.py"), "{}", r.stdout);
+    assert!(r.stdout.contains("force-push"), "{}", r.stdout);
+}
+
+/// A loopback stand-in for the GitHub API's issue comments: it keeps the
+/// comments of pull request 7 of octo/app, checks the token, and refuses
+/// writes when `read_only` (a fork's pull request).
+struct FakeGitHub {
+    server: crate::fake_provider::Server,
+    comments: std::sync::Arc<std::sync::Mutex<Vec<(u64, String)>>>,
+}
+
+impl FakeGitHub {
+    fn start(read_only: bool) -> FakeGitHub {
+        use crate::fake_provider::Reply;
+        let comments = std::sync::Arc::new(std::sync::Mutex::new(vec![(
+            1u64,
+            "LGTM, a human comment".to_string(),
+        )]));
+        let state = std::sync::Arc::clone(&comments);
+        let server = crate::fake_provider::Server::start(move |req, _| {
+            if req.header("authorization") != ["Bearer pr-token"] {
+                return Reply::status(401);
+            }
+            let mut comments = state.lock().unwrap();
+            let list = "/repos/octo/app/issues/7/comments";
+            match (req.method.as_str(), req.path.as_str()) {
+                ("GET", p) if p.starts_with(&format!("{list}?")) => {
+                    let page: Vec<_> = comments
+                        .iter()
+                        .map(|(id, body)| serde_json::json!({"id": id, "body": body}))
+                        .collect();
+                    Reply::status(200).body(&serde_json::Value::from(page).to_string())
+                }
+                _ if read_only => Reply::status(403),
+                ("POST", p) if p == list => {
+                    let id = 100 + comments.len() as u64;
+                    comments.push((id, req.json()["body"].as_str().unwrap().to_string()));
+                    Reply::status(201).body(&format!("{{\"id\":{id}}}"))
+                }
+                ("PATCH", p) => {
+                    let id: u64 = p
+                        .strip_prefix("/repos/octo/app/issues/comments/")
+                        .and_then(|i| i.parse().ok())
+                        .unwrap_or(0);
+                    match comments.iter_mut().find(|(i, _)| *i == id) {
+                        Some(c) => {
+                            c.1 = req.json()["body"].as_str().unwrap().to_string();
+                            Reply::status(200)
+                        }
+                        None => Reply::status(404),
+                    }
+                }
+                _ => Reply::status(404),
+            }
+        });
+        FakeGitHub { server, comments }
+    }
+
+    fn comments(&self) -> Vec<(u64, String)> {
+        self.comments.lock().unwrap().clone()
+    }
+}
+
+fn pr_runner(api: &FakeGitHub) -> Runner {
+    let mut runner = Runner::new(
+        "pull_request",
+        serde_json::json!({ "pull_request": { "number": 7 } }),
+    );
+    runner.env = vec![("GITHUB_API_URL".into(), api.server.url())];
+    runner
+}
+
+#[test]
+fn action_pull_request_comment_is_created_once_and_updated_in_place() {
+    let api = FakeGitHub::start(false);
+    let runner = pr_runner(&api);
+    tree_with_two_keys(runner.ws());
+    let with = [
+        ("mode", "files"),
+        ("comment", "true"),
+        ("token", "pr-token"),
+    ];
+    let r = runner.run(&with);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("created the pull-request comment"),
+        "{}",
+        r.stdout
+    );
+    let comments = api.comments();
+    assert_eq!(comments.len(), 2, "{comments:?}");
+    let (id, body) = &comments[1];
+    assert!(body.contains("leakhound: 2 findings"), "{body}");
+    assert!(body.contains("`config/app.py`"), "{body}");
+    assert_no_raw_secret("the comment", body);
+
+    // Next run, one key removed: the same comment is updated.
+    write(runner.ws(), "deploy/.env", "GITHUB_TOKEN=${GITHUB_TOKEN}\n");
+    let r = runner.run(&with);
+    assert!(
+        r.stdout.contains("updated the pull-request comment"),
+        "{}",
+        r.stdout
+    );
+    let comments = api.comments();
+    assert_eq!(comments.len(), 2, "one comment, updated: {comments:?}");
+    assert_eq!(&comments[1].0, id);
+    assert!(
+        comments[1].1.contains("leakhound: 1 finding"),
+        "{}",
+        comments[1].1
+    );
+    assert_eq!(comments[0].1, "LGTM, a human comment");
+
+    // Fixed: the comment says so rather than keep the old alarm.
+    std::fs::remove_file(runner.ws().join("config/app.py")).unwrap();
+    let r = runner.run(&with);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let comments = api.comments();
+    assert_eq!(comments.len(), 2);
+    assert!(
+        comments[1].1.contains("no secrets found"),
+        "{}",
+        comments[1].1
+    );
+    // The token never reaches the log.
+    assert!(!r.stdout.contains("pr-token") && !r.stderr.contains("pr-token"));
+}
+
+#[test]
+fn action_comment_on_a_forks_pull_request_warns_and_keeps_the_result() {
+    let api = FakeGitHub::start(true);
+    let runner = pr_runner(&api);
+    tree_with_two_keys(runner.ws());
+    let r = runner.run(&[
+        ("mode", "files"),
+        ("comment", "true"),
+        ("token", "pr-token"),
+    ]);
+    assert_eq!(r.code, 1, "the findings decide: {}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("::warning title=leakhound::cannot write the pull-request comment"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(api.comments().len(), 1);
+    // No comment without findings and without an earlier comment.
+    let clean = pr_runner(&api);
+    write(clean.ws(), "a.txt", "nothing\n");
+    let r = clean.run(&[
+        ("mode", "files"),
+        ("comment", "true"),
+        ("token", "pr-token"),
+    ]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(!r.stdout.contains("::warning"), "{}", r.stdout);
+}
