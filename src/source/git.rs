@@ -49,7 +49,8 @@ const NO_COMMIT: u32 = u32::MAX;
 /// Submodule paths named in the note before it says "and N more".
 const NOTE_LIST: usize = 5;
 
-/// Open the repository at or above `path` (bare repositories included).
+/// Open the repository at or above `path` (bare repositories included),
+/// refusing one with loose objects libgit2 cannot read safely.
 pub(crate) fn open_repo(path: &Path) -> Result<Repository> {
     // libgit2 re-hashes every object it reads to check its id (SHA-1 with
     // collision detection): a fifth of a history scan's time on the
@@ -58,7 +59,7 @@ pub(crate) fn open_repo(path: &Path) -> Result<Repository> {
     // not re-hash either. The setting is process-wide; this process reads
     // no repository but the one it was asked to scan.
     git2::opts::strict_hash_verification(false);
-    Repository::open_ext(
+    let repo = Repository::open_ext(
         path,
         RepositoryOpenFlags::empty(),
         std::iter::empty::<&std::ffi::OsStr>(),
@@ -66,7 +67,16 @@ pub(crate) fn open_repo(path: &Path) -> Result<Repository> {
     .map_err(|e| Error::Git {
         path: path.to_path_buf(),
         message: format!("not a git repository: {}", e.message()),
-    })
+    })?;
+    // libgit2 would hang on these (see `loose`): refuse before reading.
+    let bad = super::loose::truncated_loose_objects(&repo.commondir().join("objects"));
+    if !bad.is_empty() {
+        return Err(Error::Git {
+            path: path.to_path_buf(),
+            message: super::loose::describe(&bad),
+        });
+    }
+    Ok(repo)
 }
 
 fn git_error(path: &Path, what: &str, e: &git2::Error) -> Error {
