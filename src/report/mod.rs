@@ -3,6 +3,7 @@
 //! through, and every writer goes through `Finding::shown_secret` for it.
 
 mod github;
+mod html;
 mod json;
 mod jsonl;
 mod junit;
@@ -40,6 +41,7 @@ pub enum Format {
     Jsonl,
     Junit,
     Markdown,
+    Html,
 }
 
 /// What the writers need besides the findings.
@@ -47,6 +49,9 @@ pub struct ReportContext<'a> {
     pub options: &'a Options,
     pub rules: &'a RuleSet,
     pub stats: &'a Stats,
+    /// The scanned paths as the user named them (the repository of a git
+    /// scan); the HTML report groups findings by them.
+    pub roots: &'a [String],
 }
 
 /// Write the report in the configured format.
@@ -59,6 +64,7 @@ pub fn write(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext) -> 
         Format::Jsonl => jsonl::write(out, findings, ctx),
         Format::Junit => junit::write(out, findings, ctx),
         Format::Markdown => markdown::write(out, findings, ctx),
+        Format::Html => html::write(out, findings, ctx),
     }
 }
 
