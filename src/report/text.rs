@@ -109,6 +109,17 @@ pub fn write(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext) -> 
                 _ => line,
             };
             writeln!(out, "  {}  {}", paint(DIM, "verify "), sanitize(&line))?;
+            if let Some(identity) = &v.identity {
+                writeln!(out, "  {}  {}", paint(DIM, "owner  "), sanitize(identity))?;
+            }
+            if !v.scopes.is_empty() {
+                writeln!(
+                    out,
+                    "  {}  {}",
+                    paint(DIM, "scopes "),
+                    sanitize(&v.scopes.join(", "))
+                )?;
+            }
         }
         writeln!(out)?;
     }

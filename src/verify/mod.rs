@@ -162,7 +162,7 @@ impl Verifier {
                 Err(v) => plan.push(Err(v)),
                 Ok(providers) => {
                     for p in providers {
-                        plan.push(self.plan_one(&p, &f.secret, &mut jobs, &mut index));
+                        plan.push(self.plan_one(&p, &f.rule_id, &f.secret, &mut jobs, &mut index));
                     }
                 }
             }
@@ -202,6 +202,8 @@ impl Verifier {
                     detail: "the check did not complete".into(),
                     provider: Some(provider.clone()),
                     cached: false,
+                    identity: None,
+                    scopes: Vec::new(),
                 }
             }
         };
@@ -256,6 +258,7 @@ impl Verifier {
     fn plan_one(
         &self,
         provider: &str,
+        rule_id: &str,
         secret: &str,
         jobs: &mut Vec<Job>,
         index: &mut HashMap<(String, String), usize>,
@@ -266,7 +269,7 @@ impl Verifier {
                 format!("no verification check for provider `{provider}`"),
             ));
         };
-        if !check.applies_to(secret) {
+        if !check.applies_to(rule_id, secret) {
             return Err(not_verifiable(
                 Some(provider),
                 format!("{}'s check does not cover this kind of key", check.name),
@@ -307,6 +310,8 @@ impl Verifier {
                             detail: "the HTTP client could not be set up".into(),
                             provider: Some(p.clone()),
                             cached: false,
+                            identity: None,
+                            scopes: Vec::new(),
                         };
                         (j, v)
                     })
@@ -437,6 +442,8 @@ fn not_verifiable(provider: Option<&str>, detail: String) -> Verification {
         detail,
         provider: provider.map(str::to_string),
         cached: false,
+        identity: None,
+        scopes: Vec::new(),
     }
 }
 
@@ -468,6 +475,8 @@ mod tests {
             detail: String::new(),
             provider: Some(provider.into()),
             cached: false,
+            identity: None,
+            scopes: Vec::new(),
         }
     }
 
