@@ -28,6 +28,7 @@ use serde::Deserialize;
 use crate::error::{describe_toml_error, Error, Result};
 use crate::finding::{UnknownReason, Verdict};
 
+pub mod docs;
 pub mod http;
 pub mod revoke;
 
@@ -180,13 +181,20 @@ fn default_method() -> String {
 #[serde(untagged)]
 pub enum AuthSpec {
     Named(String),
-    Header {
-        header: String,
-    },
+    /// `{ header = "NAME" }`.
+    Header(HeaderAuth),
     /// `{ header = "Authorization", prefix = "token " }`: verification only.
     Prefixed(PrefixedAuth),
     /// `{ basic_user = "api" }` or `{ basic_password = "" }`: verification only.
     Basic(BasicAuth),
+}
+
+/// Each form refuses fields it does not know: untagged, a `prefix` next
+/// to `header` would otherwise be dropped silently and the key sent bare.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeaderAuth {
+    pub header: String,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -343,7 +351,7 @@ impl Check {
                     "verify.auth `{n}`: use \"bearer\", \"x-api-key\" or {{ header = \"NAME\" }}"
                 )))
             }
-            AuthSpec::Header { header } => {
+            AuthSpec::Header(HeaderAuth { header }) => {
                 if !is_token(header) {
                     return Err(fail(format!(
                         "verify.auth header `{header}` is not a header name"
@@ -485,6 +493,18 @@ impl Check {
                     .any(|p| secret.starts_with(p.as_str())))
     }
 
+    /// Can this check judge some keys of rule `rule_id`, whose example
+    /// secrets and keywords are `samples`? (For `rules list`.)
+    pub fn may_judge_rule(&self, rule_id: &str, samples: &[&str]) -> bool {
+        (self.rules.is_empty() || self.rules.iter().any(|r| r == rule_id))
+            && (self.secret_prefixes.is_empty()
+                || samples.iter().any(|s| {
+                    self.secret_prefixes
+                        .iter()
+                        .any(|p| s.starts_with(p.as_str()))
+                }))
+    }
+
     /// What a live answer says about the key: its owner and its scopes,
     /// read from the body and headers the spec names. A value holding the
     /// key itself (a server echoing it) is dropped; values are cut short and
@@ -500,11 +520,17 @@ impl Check {
         } else {
             serde_json::from_slice(body).ok()
         };
+        // The key, and the credential as sent (Basic: base64 of it), must
+        // not come back through an echoing server.
+        let sent = self.auth.header_value(secret);
+        let credential = sent.rsplit(' ').next().unwrap_or(&sent).to_string();
         let clean = |s: &str| -> Option<String> {
             let s: String = s.chars().filter(|c| !c.is_control()).take(120).collect();
             let s = s.trim().to_string();
             // A part of the key (8 characters or more) is as bad as the key.
-            let leaks = s.contains(secret) || (s.len() >= 8 && secret.contains(s.as_str()));
+            let leaks = [secret, credential.as_str()]
+                .iter()
+                .any(|k| s.contains(k) || (s.len() >= 8 && k.contains(s.as_str())));
             (!s.is_empty() && !leaks).then_some(s)
         };
         let mut parts = Vec::new();
@@ -687,6 +713,14 @@ pub fn parse_provider_file(origin: &str, text: &str) -> Result<Vec<ProviderSpec>
     Ok(file.providers)
 }
 
+/// The checks of every built-in provider spec, at their built-in URLs.
+pub fn builtin_checks() -> Result<Vec<Check>> {
+    builtin_providers()?
+        .iter()
+        .map(|(origin, s)| Check::new(s, None, origin))
+        .collect()
+}
+
 /// Every built-in provider spec with the file it came from, ids unique.
 pub fn builtin_providers() -> Result<Vec<(&'static str, ProviderSpec)>> {
     let mut out: Vec<(&'static str, ProviderSpec)> = Vec::new();
@@ -829,6 +863,33 @@ mod tests {
             "https://hooks.slack.com/services/T0/B0/x"
         ));
         assert!(check("kindo").applies_to("kindo-api-key", "anything"));
+    }
+
+    #[test]
+    fn auth_forms_are_read_exactly() {
+        let c = check("codeberg");
+        assert_eq!(
+            c.auth,
+            Auth::Prefixed {
+                header: "authorization".into(),
+                prefix: "token ".into()
+            }
+        );
+        assert_eq!(c.auth.header_value("k"), "token k");
+        let m = check("mailgun");
+        // base64("api:k")
+        assert_eq!(m.auth.header_value("k"), "Basic YXBpOms=");
+        let e = check("easypost");
+        // base64("k:")
+        assert_eq!(e.auth.header_value("k"), "Basic azo=");
+        let typo: std::result::Result<AuthSpec, _> =
+            toml::from_str::<toml::Value>("a = { header = \"X\", prefx = \"t \" }")
+                .unwrap()
+                .get("a")
+                .unwrap()
+                .clone()
+                .try_into();
+        assert!(typo.is_err(), "{typo:?}");
     }
 
     #[test]

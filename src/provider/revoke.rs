@@ -231,7 +231,7 @@ impl Revocation {
                         .into(),
                 ))
             }
-            Some(AuthSpec::Header { header }) => {
+            Some(AuthSpec::Header(super::HeaderAuth { header })) => {
                 if !is_token(&header) {
                     return Err(fail(format!("auth header `{header}` is not a header name")));
                 }

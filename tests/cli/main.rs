@@ -19,3 +19,4 @@ mod rules;
 mod scan;
 mod staged;
 mod verify;
+mod verify_specs;
