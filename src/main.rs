@@ -268,6 +268,8 @@ fn verify(verifier: &Verifier, config: &Config, outcome: &mut ScanOutcome) {
             "leakhound: interrupted: unfinished checks are reported as unknown (interrupted)"
         );
     }
+    // The run's time includes verification.
+    outcome.stats.elapsed_ms += summary.elapsed_ms;
     outcome.stats.verification = Some(summary);
     if config.verify.as_ref().is_some_and(|v| v.only_verified) {
         outcome.findings.retain(|f| {

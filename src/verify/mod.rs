@@ -92,6 +92,27 @@ pub struct VerifySummary {
     /// Ctrl-C cut the run short.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub interrupted: bool,
+    /// Wall time spent verifying, in milliseconds (the run's `elapsed_ms`
+    /// includes it).
+    #[serde(default)]
+    pub elapsed_ms: u64,
+    /// Findings by their provider: how many were checked and what came back.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub providers: BTreeMap<String, ProviderCounts>,
+}
+
+/// One provider's line of the verification summary, counting findings.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderCounts {
+    /// Findings a check was run (or a cached verdict found) for.
+    pub checked: usize,
+    pub live: usize,
+    pub dead: usize,
+    /// Checked, but no conclusion (timeouts, unsettled statuses, ...).
+    pub unknown: usize,
+    /// Not checked: no check for the provider or the key kind, or an
+    /// ambiguous key nobody was named for.
+    pub not_verifiable: usize,
 }
 
 /// One (provider, key) pair to ask about.
@@ -150,6 +171,7 @@ impl Verifier {
     /// Set `verification` on every finding. Never fails: a check that goes
     /// wrong is an `unknown` verdict with its reason.
     pub fn verify(&self, findings: &mut [Finding], interrupt: &Arc<AtomicBool>) -> VerifySummary {
+        let started = std::time::Instant::now();
         let mut summary = VerifySummary::default();
         let mut jobs: Vec<Job> = Vec::new();
         let mut index: HashMap<(String, String), usize> = HashMap::new();
@@ -222,8 +244,20 @@ impl Verifier {
                 Verdict::Dead => summary.dead += 1,
                 Verdict::Unknown => summary.unknown += 1,
             }
+            let counts = summary.providers.entry(f.provider.clone()).or_default();
+            if v.reason == Some(UnknownReason::NotVerifiable) {
+                counts.not_verifiable += 1;
+            } else {
+                counts.checked += 1;
+                match v.verdict {
+                    Verdict::Live => counts.live += 1,
+                    Verdict::Dead => counts.dead += 1,
+                    Verdict::Unknown => counts.unknown += 1,
+                }
+            }
             f.verification = Some(v);
         }
+        summary.elapsed_ms = started.elapsed().as_millis() as u64;
         summary
     }
 

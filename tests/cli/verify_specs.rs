@@ -712,3 +712,96 @@ fn an_echoing_server_never_gets_the_key_into_a_report() {
     }
     check_requests(&fx, &server);
 }
+
+/// The first example of rule `id`: (text, secret).
+fn example(id: &str) -> (String, String) {
+    examples()
+        .into_iter()
+        .find(|(_, rule, _, _)| rule == id)
+        .map(|(_, _, text, secret)| (text, secret))
+        .unwrap_or_else(|| panic!("no example for {id}"))
+}
+
+#[test]
+fn live_keys_say_who_owns_them_and_the_summary_counts_per_provider() {
+    let server = Server::start(|req, _| match provider_of(req).as_str() {
+        "github" => Reply::status(200)
+            .body(r#"{"login":"octocat","id":1}"#)
+            .header("X-OAuth-Scopes", "repo, read:org")
+            .delay(Duration::from_millis(600)),
+        _ => Reply::status(200).body(r#"{"ok":false,"error":"invalid_auth"}"#),
+    });
+    let dir = tempdir();
+    let (github_text, github) = example("github-pat-classic");
+    let (slack_text, slack) = example("slack-bot-token");
+    let (aws_text, _) = example("aws-access-key-id");
+    write(dir.path(), "a/github.txt", format!("{github_text}\n"));
+    write(dir.path(), "a/slack.txt", format!("{slack_text}\n"));
+    write(dir.path(), "a/aws.txt", format!("{aws_text}\n"));
+    write(
+        dir.path(),
+        ".leakhound.toml",
+        format!(
+            "[providers.github]\nbase_url = \"{0}/github\"\n[providers.slack]\nbase_url = \"{0}/slack\"\n",
+            server.url()
+        ),
+    );
+    let out = scan_verify(dir.path(), &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let got = verdicts(&out);
+    let v = &got[&("github".to_string(), github.clone())];
+    assert_eq!(v["verdict"], "live", "{v}");
+    assert_eq!(v["identity"], "login=octocat", "{v}");
+    assert_eq!(v["scopes"], json!(["repo", "read:org"]), "{v}");
+    let s = &got[&("slack".to_string(), slack)];
+    assert_eq!(s["verdict"], "dead", "{s}");
+    assert!(s.get("identity").is_none(), "{s}");
+    let stats = &out.json()["stats"];
+    let providers = &stats["verification"]["providers"];
+    assert_eq!(
+        providers["github"],
+        json!({"checked": 1, "live": 1, "dead": 0, "unknown": 0, "not_verifiable": 0})
+    );
+    assert_eq!(providers["slack"]["dead"], 1);
+    assert_eq!(providers["aws"]["checked"], 0);
+    assert!(providers["aws"]["not_verifiable"].as_u64().unwrap() >= 1);
+    let verifying = stats["verification"]["elapsed_ms"].as_u64().unwrap();
+    assert!(verifying >= 600, "{verifying}");
+    assert!(
+        stats["elapsed_ms"].as_u64().unwrap() >= verifying,
+        "{stats}"
+    );
+
+    let mut cmd = leakhound();
+    offline(&mut cmd);
+    let text = run(cmd
+        .current_dir(dir.path())
+        .args(["scan", ".", "--verify", "--color", "never"]));
+    assert!(
+        text.stdout.contains("owner    login=octocat"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout.contains("scopes   repo, read:org"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout
+            .contains("  github: 1 checked, 1 live, 0 dead, 0 unknown"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout
+            .contains("  slack: 1 checked, 0 live, 1 dead, 0 unknown"),
+        "{}",
+        text.stdout
+    );
+    assert!(text.stdout.contains("not verifiable"), "{}", text.stdout);
+    assert!(
+        !text.stdout.contains(&github),
+        "the text report is redacted"
+    );
+}
