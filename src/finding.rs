@@ -202,6 +202,17 @@ impl std::fmt::Debug for Finding {
     }
 }
 
+impl Finding {
+    /// The secret as a report may show it: raw only with `--show-secrets`.
+    pub fn shown_secret(&self, show_secrets: bool) -> &str {
+        if show_secrets {
+            &self.secret
+        } else {
+            &self.redacted
+        }
+    }
+}
+
 /// SHA-256 of `bytes` as lowercase hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     let digest = Sha256::digest(bytes);
