@@ -150,6 +150,10 @@ pub enum RulesCommand {
         /// Configuration file whose rules are listed too.
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
+        /// Only the rules whose keys `--verify` can check with their
+        /// provider (docs/verify.md lists the checks).
+        #[arg(long)]
+        verifiable: bool,
     },
     /// Lint a rule file: compile every rule and run its examples and negative
     /// examples, alone and against the whole rule set.

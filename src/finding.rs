@@ -122,6 +122,14 @@ pub struct Verification {
     /// True when the verdict came from the on-disk cache.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub cached: bool,
+    /// For a live key, who it belongs to, as the provider's answer says
+    /// (`login=octocat`), where the check reads it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
+    /// For a live key, what it may do (`repo`, `read:org`), where the
+    /// check reads it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<String>,
 }
 
 impl Verification {
@@ -324,6 +332,8 @@ mod tests {
             detail: "monthly spend cap exhausted".into(),
             provider: Some("kunavo".into()),
             cached: false,
+            identity: None,
+            scopes: Vec::new(),
         };
         assert_eq!(v.summary(), "live (HTTP 402): monthly spend cap exhausted");
         v.verdict = Verdict::Unknown;

@@ -16,6 +16,7 @@ use leakhound::cli::{
 use leakhound::config::{self, Config, FailOn};
 use leakhound::engine::Matcher;
 use leakhound::finding::Finding;
+use leakhound::provider;
 use leakhound::report::{self, ReportContext};
 use leakhound::revoke::{self as revocation, audit::AuditLog, Revoker, Status};
 use leakhound::rules::{self, RuleSet};
@@ -269,16 +270,14 @@ fn verify(verifier: &Verifier, config: &Config, outcome: &mut ScanOutcome) {
     if installed.is_err() && !config.report.quiet {
         eprintln!("leakhound: warning: cannot catch Ctrl-C; interrupting loses the report");
     }
-    let started = std::time::Instant::now();
-    let mut summary = verifier.verify(&mut outcome.findings, &interrupt);
-    // The run's time includes verification, which is often most of it.
-    summary.elapsed_ms = started.elapsed().as_millis() as u64;
-    outcome.stats.elapsed_ms += summary.elapsed_ms;
+    let summary = verifier.verify(&mut outcome.findings, &interrupt);
     if summary.interrupted && !config.report.quiet {
         eprintln!(
             "leakhound: interrupted: unfinished checks are reported as unknown (interrupted)"
         );
     }
+    // The run's time includes verification, which is often most of it.
+    outcome.stats.elapsed_ms += summary.elapsed_ms;
     outcome.stats.verification = Some(summary);
     if config.verify.as_ref().is_some_and(|v| v.only_verified) {
         outcome.findings.retain(|f| {
@@ -428,7 +427,11 @@ fn write_output(
 
 fn rules_command(command: RulesCommand) -> anyhow::Result<u8> {
     match command {
-        RulesCommand::List { format, config } => {
+        RulesCommand::List {
+            format,
+            config,
+            verifiable,
+        } => {
             let rules = match &config {
                 Some(path) => {
                     let file = config::load_config_file(path)?;
@@ -437,7 +440,26 @@ fn rules_command(command: RulesCommand) -> anyhow::Result<u8> {
                 None => rules::builtin_rules()?,
             };
             let set = RuleSet::new(rules)?;
-            write_output(None, |out| list_rules(out, &set, format))?;
+            let checks = provider::builtin_checks()?;
+            let checked: Vec<bool> = set
+                .rules()
+                .iter()
+                .map(|r| {
+                    let samples: Vec<&str> = r
+                        .spec
+                        .examples
+                        .iter()
+                        .map(|e| e.secret.as_str())
+                        .chain(r.spec.keywords.iter().map(String::as_str))
+                        .collect();
+                    checks
+                        .iter()
+                        .any(|c| c.provider == r.provider() && c.may_judge_rule(r.id(), &samples))
+                })
+                .collect();
+            write_output(None, |out| {
+                list_rules(out, &set, &checked, verifiable, format)
+            })?;
             Ok(CLEAN)
         }
         RulesCommand::Check { file } => {
@@ -480,13 +502,25 @@ fn rules_command(command: RulesCommand) -> anyhow::Result<u8> {
     }
 }
 
-fn list_rules(out: &mut dyn Write, set: &RuleSet, format: ListFormat) -> io::Result<()> {
+/// `rules list`; `checked[i]`: rule `i`'s keys have a verification check.
+fn list_rules(
+    out: &mut dyn Write,
+    set: &RuleSet,
+    checked: &[bool],
+    only_checked: bool,
+    format: ListFormat,
+) -> io::Result<()> {
+    let listed: Vec<(&leakhound::rules::Rule, bool)> = set
+        .rules()
+        .iter()
+        .zip(checked.iter().copied())
+        .filter(|(_, c)| *c || !only_checked)
+        .collect();
     match format {
         ListFormat::Json => {
-            let list: Vec<_> = set
-                .rules()
+            let list: Vec<_> = listed
                 .iter()
-                .map(|r| {
+                .map(|(r, verifiable)| {
                     serde_json::json!({
                         "id": r.id(),
                         "provider": r.provider(),
@@ -495,6 +529,7 @@ fn list_rules(out: &mut dyn Write, set: &RuleSet, format: ListFormat) -> io::Res
                         "keywords": r.spec.keywords,
                         "references": r.spec.references,
                         "origin": r.origin,
+                        "verifiable": verifiable,
                     })
                 })
                 .collect();
@@ -502,18 +537,32 @@ fn list_rules(out: &mut dyn Write, set: &RuleSet, format: ListFormat) -> io::Res
             writeln!(out)
         }
         ListFormat::Text => {
-            let width = set.rules().iter().map(|r| r.id().len()).max().unwrap_or(0);
-            for r in set.rules() {
+            let width = listed.iter().map(|(r, _)| r.id().len()).max().unwrap_or(0);
+            for (r, verifiable) in &listed {
                 writeln!(
                     out,
-                    "{:width$}  {:10}  {:8}  {}",
+                    "{:width$}  {:10}  {:8}  {:6}  {}",
                     r.id(),
                     r.provider(),
                     r.spec.severity.as_str(),
+                    if *verifiable { "verify" } else { "-" },
                     r.spec.description
                 )?;
             }
-            writeln!(out, "{} rules", set.len())
+            let mut providers: Vec<&str> = listed
+                .iter()
+                .filter(|(_, v)| *v)
+                .map(|(r, _)| r.provider())
+                .collect();
+            providers.sort_unstable();
+            providers.dedup();
+            writeln!(
+                out,
+                "{} rules; {} verifiable ({} providers with a check)",
+                listed.len(),
+                listed.iter().filter(|(_, v)| *v).count(),
+                providers.len()
+            )
         }
     }
 }

@@ -18,7 +18,7 @@ use reqwest::blocking::Client;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use reqwest::redirect::Policy;
 
-use super::{is_loopback, Auth, Check, Secret};
+use super::{is_loopback, Check, Secret};
 use crate::error::{Error, Result};
 use crate::finding::{UnknownReason, Verdict, Verification};
 
@@ -74,6 +74,8 @@ enum Attempt {
         status: u16,
         body: Vec<u8>,
         retry_after: Option<Duration>,
+        /// The response headers the spec reads identity or scopes from.
+        described: Vec<(String, String)>,
     },
     Failed {
         reason: UnknownReason,
@@ -97,6 +99,8 @@ pub(crate) fn run_check(
         detail,
         provider: Some(check.provider.clone()),
         cached: false,
+        identity: None,
+        scopes: Vec::new(),
     };
     let mut sent = 0u32;
     loop {
@@ -104,7 +108,7 @@ pub(crate) fn run_check(
             return (interrupted(&check.provider), sent);
         }
         sent += 1;
-        let (status, body, retry_after) = match send(http, check, secret) {
+        let (status, body, retry_after, described) = match send(http, check, secret) {
             Attempt::Failed { reason, detail } => {
                 return (unknown(reason, None, detail.to_string()), sent)
             }
@@ -112,11 +116,23 @@ pub(crate) fn run_check(
                 status,
                 body,
                 retry_after,
-            } => (status, body, retry_after),
+                described,
+            } => (status, body, retry_after, described),
         };
         let c = check.classify(status, &body, secret.expose());
         let retryable = c.verdict == Verdict::Unknown && (status == 429 || status >= 500);
         if !retryable {
+            let (identity, scopes) = if c.verdict == Verdict::Live {
+                let header = |name: &str| {
+                    described
+                        .iter()
+                        .find(|(n, _)| n == name)
+                        .map(|(_, v)| v.clone())
+                };
+                check.describe_key(&body, header, secret.expose())
+            } else {
+                (None, Vec::new())
+            };
             let v = Verification {
                 verdict: c.verdict,
                 reason: c.reason,
@@ -124,6 +140,8 @@ pub(crate) fn run_check(
                 detail: c.detail,
                 provider: Some(check.provider.clone()),
                 cached: false,
+                identity,
+                scopes,
             };
             return (v, sent);
         }
@@ -160,6 +178,8 @@ pub(crate) fn interrupted(provider: &str) -> Verification {
         detail: "interrupted before the check finished".into(),
         provider: Some(provider.to_string()),
         cached: false,
+        identity: None,
+        scopes: Vec::new(),
     }
 }
 
@@ -198,10 +218,7 @@ fn send(http: &Http, check: &Check, secret: &Secret) -> Attempt {
             headers.insert(n, v);
         }
     }
-    let value = match &check.auth {
-        Auth::Bearer => format!("Bearer {}", secret.expose()),
-        Auth::Header(_) => secret.expose().to_string(),
-    };
+    let value = check.auth.header_value(secret.expose());
     let (Ok(name), Ok(mut value)) = (
         HeaderName::from_bytes(check.auth.header_name().as_bytes()),
         HeaderValue::from_str(&value),
@@ -226,6 +243,14 @@ fn send(http: &Http, check: &Check, secret: &Secret) -> Attempt {
                 .get(RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| parse_retry_after(v, SystemTime::now()));
+            let described = [&check.identity_header, &check.scopes_header]
+                .into_iter()
+                .flatten()
+                .filter_map(|name| {
+                    let value = resp.headers().get(name.as_str())?.to_str().ok()?;
+                    Some((name.clone(), value.to_string()))
+                })
+                .collect();
             let mut body = Vec::new();
             // A body cut short by the timeout still has its status.
             let _ = resp.take(BODY_LIMIT).read_to_end(&mut body);
@@ -233,6 +258,7 @@ fn send(http: &Http, check: &Check, secret: &Secret) -> Attempt {
                 status,
                 body,
                 retry_after,
+                described,
             }
         }
     }

@@ -120,6 +120,17 @@ pub fn write(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext) -> 
                 _ => line,
             };
             writeln!(out, "  {}  {line}", paint(DIM, "verify "))?;
+            if let Some(identity) = &v.identity {
+                writeln!(out, "  {}  {}", paint(DIM, "owner  "), sanitize(identity))?;
+            }
+            if !v.scopes.is_empty() {
+                writeln!(
+                    out,
+                    "  {}  {}",
+                    paint(DIM, "scopes "),
+                    sanitize(&v.scopes.join(", "))
+                )?;
+            }
         }
         writeln!(out)?;
     }
@@ -203,7 +214,7 @@ fn write_summary(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext)
     if let Some(v) = &s.verification {
         writeln!(
             out,
-            "verification: {} live, {} dead, {} unknown; {} key{} checked, {} request{}, {} from cache{}",
+            "verification: {} live, {} dead, {} unknown; {} key{} checked, {} request{}, {} from cache, {:.2} s{}",
             v.live,
             v.dead,
             v.unknown,
@@ -212,12 +223,27 @@ fn write_summary(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext)
             v.requests,
             if v.requests == 1 { "" } else { "s" },
             v.cached,
+            v.elapsed_ms as f64 / 1000.0,
             if v.interrupted {
                 "; interrupted, unfinished checks are unknown"
             } else {
                 ""
             }
         )?;
+        for (provider, c) in &v.providers {
+            let mut line = format!(
+                "  {}: {} checked, {} live, {} dead, {} unknown",
+                sanitize(provider),
+                c.checked,
+                c.live,
+                c.dead,
+                c.unknown
+            );
+            if c.not_verifiable > 0 {
+                line.push_str(&format!(", {} not verifiable", c.not_verifiable));
+            }
+            writeln!(out, "{line}")?;
+        }
     }
     for note in &s.notes {
         writeln!(out, "note: {}", sanitize(note))?;

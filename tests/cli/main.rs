@@ -23,3 +23,4 @@ mod rules;
 mod scan;
 mod staged;
 mod verify;
+mod verify_specs;
