@@ -150,6 +150,10 @@ pub enum RulesCommand {
         /// Configuration file whose rules are listed too.
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
+        /// List only the rules whose keys can be verified (their provider has
+        /// a check in rules/providers/*.toml).
+        #[arg(long)]
+        verifiable: bool,
     },
     /// Lint a rule file: compile every rule and run its examples and negative
     /// examples, alone and against the whole rule set.
@@ -163,6 +167,9 @@ pub enum RulesCommand {
 pub enum ListFormat {
     Text,
     Json,
+    /// The table in docs/rules.md (regenerate it with
+    /// `leakhound rules list --format markdown`).
+    Markdown,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]

@@ -400,7 +400,11 @@ fn write_output(
 
 fn rules_command(command: RulesCommand) -> anyhow::Result<u8> {
     match command {
-        RulesCommand::List { format, config } => {
+        RulesCommand::List {
+            format,
+            config,
+            verifiable,
+        } => {
             let rules = match &config {
                 Some(path) => {
                     let file = config::load_config_file(path)?;
@@ -409,7 +413,17 @@ fn rules_command(command: RulesCommand) -> anyhow::Result<u8> {
                 None => rules::builtin_rules()?,
             };
             let set = RuleSet::new(rules)?;
-            write_output(None, |out| list_rules(out, &set, format))?;
+            let checked: std::collections::HashSet<String> =
+                leakhound::provider::builtin_providers()?
+                    .into_iter()
+                    .map(|(_, spec)| spec.id)
+                    .collect();
+            let listed: Vec<&leakhound::rules::Rule> = set
+                .rules()
+                .iter()
+                .filter(|r| !verifiable || checked.contains(r.provider()))
+                .collect();
+            write_output(None, |out| list_rules(out, &listed, &checked, format))?;
             Ok(CLEAN)
         }
         RulesCommand::Check { file } => {
@@ -452,11 +466,16 @@ fn rules_command(command: RulesCommand) -> anyhow::Result<u8> {
     }
 }
 
-fn list_rules(out: &mut dyn Write, set: &RuleSet, format: ListFormat) -> io::Result<()> {
+fn list_rules(
+    out: &mut dyn Write,
+    rules: &[&leakhound::rules::Rule],
+    checked: &std::collections::HashSet<String>,
+    format: ListFormat,
+) -> io::Result<()> {
+    let verifiable = |r: &leakhound::rules::Rule| checked.contains(r.provider());
     match format {
         ListFormat::Json => {
-            let list: Vec<_> = set
-                .rules()
+            let list: Vec<_> = rules
                 .iter()
                 .map(|r| {
                     serde_json::json!({
@@ -467,6 +486,8 @@ fn list_rules(out: &mut dyn Write, set: &RuleSet, format: ListFormat) -> io::Res
                         "keywords": r.spec.keywords,
                         "references": r.spec.references,
                         "origin": r.origin,
+                        "verifiable": verifiable(r),
+                        "generic": r.spec.generic,
                     })
                 })
                 .collect();
@@ -474,18 +495,47 @@ fn list_rules(out: &mut dyn Write, set: &RuleSet, format: ListFormat) -> io::Res
             writeln!(out)
         }
         ListFormat::Text => {
-            let width = set.rules().iter().map(|r| r.id().len()).max().unwrap_or(0);
-            for r in set.rules() {
+            let width = rules.iter().map(|r| r.id().len()).max().unwrap_or(0);
+            for r in rules {
                 writeln!(
                     out,
-                    "{:width$}  {:10}  {:8}  {}",
+                    "{:width$}  {:10}  {:8}  {:10}  {}",
                     r.id(),
                     r.provider(),
                     r.spec.severity.as_str(),
+                    if verifiable(r) { "verifiable" } else { "-" },
                     r.spec.description
                 )?;
             }
-            writeln!(out, "{} rules", set.len())
+            writeln!(out, "{} rules", rules.len())
+        }
+        ListFormat::Markdown => {
+            let providers: std::collections::HashSet<&str> =
+                rules.iter().map(|r| r.provider()).collect();
+            writeln!(
+                out,
+                "{} rules for {} providers; {} of them verifiable.\n",
+                rules.len(),
+                providers.len(),
+                rules.iter().filter(|r| verifiable(r)).count()
+            )?;
+            writeln!(
+                out,
+                "| rule id | provider | severity | matches | verifiable |"
+            )?;
+            writeln!(out, "|---|---|---|---|---|")?;
+            for r in rules {
+                writeln!(
+                    out,
+                    "| `{}` | {} | {} | {} | {} |",
+                    r.id(),
+                    r.provider(),
+                    r.spec.severity.as_str(),
+                    r.spec.description.replace('|', "\\|"),
+                    if verifiable(r) { "yes" } else { "no" }
+                )?;
+            }
+            Ok(())
         }
     }
 }

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use super::ReportContext;
 use crate::engine::Encoding;
 use crate::error::{Error, Result};
-use crate::finding::{self, CommitInfo, Finding, SourceKind};
+use crate::finding::{self, CommitInfo, Finding, Part, SourceKind};
 use crate::rules::{RuleSet, Severity};
 use crate::scan::Stats;
 
@@ -29,7 +29,7 @@ pub fn write(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext) -> 
 
 /// One finding as a JSON object.
 pub fn finding_to_json(f: &Finding, show_secrets: bool) -> Value {
-    json!({
+    let mut v = json!({
         "rule_id": f.rule_id,
         "description": f.description,
         "provider": f.provider,
@@ -49,7 +49,38 @@ pub fn finding_to_json(f: &Finding, show_secrets: bool) -> Value {
         "ambiguous": f.ambiguous,
         "alternatives": f.alternatives,
         "snippet": f.snippet,
-    })
+    });
+    // Written only when set, so reports without them keep their shape.
+    if f.generic {
+        v["generic"] = json!(true);
+    }
+    if !f.parts.is_empty() {
+        v["parts"] = f
+            .parts
+            .iter()
+            .map(|p| {
+                json!({
+                    "rule_id": p.rule_id,
+                    "secret": p.shown_secret(show_secrets),
+                    "secret_redacted": !show_secrets,
+                    "line": p.line,
+                    "column": p.column,
+                })
+            })
+            .collect();
+    }
+    v
+}
+
+/// A part as `finding_to_json` wrote it.
+#[derive(Deserialize)]
+struct JsonPart {
+    rule_id: String,
+    secret: String,
+    #[serde(default)]
+    secret_redacted: bool,
+    line: usize,
+    column: usize,
 }
 
 /// A finding as `finding_to_json` wrote it; `verification` is not read back
@@ -79,6 +110,10 @@ struct JsonFinding {
     alternatives: Vec<String>,
     #[serde(default)]
     snippet: String,
+    #[serde(default)]
+    generic: bool,
+    #[serde(default)]
+    parts: Vec<JsonPart>,
 }
 
 /// Read a JSON report back for `leakhound verify`. Refuses a report whose
@@ -104,7 +139,7 @@ pub fn read_report(path: &Path, rules: &RuleSet) -> Result<(Vec<Finding>, Stats)
     for (i, item) in list.iter().enumerate() {
         let f: JsonFinding = serde_json::from_value(item.clone())
             .map_err(|e| fail(format!("findings[{i}]: {e}")))?;
-        if f.secret_redacted {
+        if f.secret_redacted || f.parts.iter().any(|p| p.secret_redacted) {
             redacted += 1;
             continue;
         }
@@ -126,21 +161,25 @@ pub fn read_report(path: &Path, rules: &RuleSet) -> Result<(Vec<Finding>, Stats)
     Ok((findings, stats))
 }
 
-fn to_finding(f: JsonFinding, rules: &RuleSet) -> Finding {
-    // Redact as the scan did: keep the rule's literal prefix when the key
-    // starts with one of its keywords.
-    let prefix_len = rules
-        .get(&f.rule_id)
+/// Redact as the scan did: keep the rule's literal prefix when the key
+/// starts with one of its keywords.
+fn literal_prefix_len(rules: &RuleSet, rule_id: &str, secret: &str) -> usize {
+    rules
+        .get(rule_id)
         .into_iter()
         .flat_map(|r| r.spec.keywords.iter())
         .filter(|k| {
-            f.secret
+            secret
                 .get(..k.len())
                 .is_some_and(|p| p.eq_ignore_ascii_case(k))
         })
         .map(String::len)
         .max()
-        .unwrap_or(0);
+        .unwrap_or(0)
+}
+
+fn to_finding(f: JsonFinding, rules: &RuleSet) -> Finding {
+    let prefix_len = literal_prefix_len(rules, &f.rule_id, &f.secret);
     let encoding = [Encoding::Base64, Encoding::Percent]
         .into_iter()
         .map(Encoding::as_str)
@@ -165,5 +204,20 @@ fn to_finding(f: JsonFinding, rules: &RuleSet) -> Finding {
         ambiguous: f.ambiguous,
         alternatives: f.alternatives,
         snippet: f.snippet,
+        generic: f.generic,
+        parts: f
+            .parts
+            .into_iter()
+            .map(|p| {
+                let prefix = literal_prefix_len(rules, &p.rule_id, &p.secret);
+                Part {
+                    redacted: finding::redact(&p.secret, prefix),
+                    rule_id: p.rule_id,
+                    secret: p.secret,
+                    line: p.line,
+                    column: p.column,
+                }
+            })
+            .collect(),
     }
 }

@@ -180,7 +180,7 @@ impl Worker<'_> {
             &shown,
             SourceKind::File,
             &mut self.scratch,
-            &mut self.stats.suppressed,
+            &mut self.stats,
         );
         self.findings.extend(found);
     }
@@ -248,7 +248,7 @@ pub fn scan_stdin(options: &Options, matcher: &Matcher) -> ScanOutcome {
         "<stdin>",
         SourceKind::Stdin,
         &mut Scratch::default(),
-        &mut outcome.stats.suppressed,
+        &mut outcome.stats,
     );
     outcome.stats.elapsed_ms = started.elapsed().as_millis() as u64;
     outcome
