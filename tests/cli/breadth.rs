@@ -105,8 +105,8 @@ fn the_halves_of_a_credential_are_linked_as_parts() {
         "credentials",
         format!("[default]\naws_access_key_id = {AWS_ID}\naws_secret_access_key = {AWS_SECRET}\n"),
     );
-    let run = scan_json(dir.path(), &["credentials"]);
-    let findings = run.findings();
+    let shown = scan_json(dir.path(), &["credentials"]);
+    let findings = shown.findings();
     let secret = findings
         .iter()
         .find(|f| f["rule_id"] == "aws-secret-access-key")
@@ -131,11 +131,12 @@ fn the_halves_of_a_credential_are_linked_as_parts() {
             .args(["scan", "--format", "json", "credentials"]));
     assert!(!redacted.stdout.contains(AWS_ID), "{}", redacted.stdout);
     assert!(!redacted.stdout.contains(AWS_SECRET));
-    let parts = &redacted
+    let parts = redacted
         .findings()
-        .iter()
+        .into_iter()
         .find(|f| f["rule_id"] == "aws-secret-access-key")
-        .unwrap()["parts"];
+        .unwrap()["parts"]
+        .clone();
     assert_eq!(parts[0]["secret_redacted"], true);
 
     // Too far apart (more than `lines` = 10): not linked.
@@ -145,8 +146,8 @@ fn the_halves_of_a_credential_are_linked_as_parts() {
         "far",
         format!("aws_access_key_id = {AWS_ID}\n{filler}aws_secret_access_key = {AWS_SECRET}\n"),
     );
-    let run = scan_json(dir.path(), &["far"]);
-    let secret = run
+    let far = scan_json(dir.path(), &["far"]);
+    let secret = far
         .findings()
         .into_iter()
         .find(|f| f["rule_id"] == "aws-secret-access-key")
@@ -204,6 +205,7 @@ fn the_rule_table_in_docs_is_current() {
 #[test]
 fn rules_list_says_which_rules_can_be_verified() {
     let all = run(leakhound().args(["rules", "list"]));
+    assert!(all.stdout.contains("  verifiable  "), "{}", all.stdout);
     let only = run(leakhound().args(["rules", "list", "--verifiable"]));
     assert_eq!(only.code, 0, "{}", only.stderr);
     let count = |s: &str| s.lines().count() - 1;
