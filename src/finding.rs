@@ -202,6 +202,17 @@ impl std::fmt::Debug for Finding {
     }
 }
 
+impl Finding {
+    /// The secret as a report may show it: raw only with `--show-secrets`.
+    pub fn shown_secret(&self, show_secrets: bool) -> &str {
+        if show_secrets {
+            &self.secret
+        } else {
+            &self.redacted
+        }
+    }
+}
+
 /// One part of a multi-part credential, linked to the finding of the part
 /// that holds the secret. Its `Debug` form shows the redacted value only.
 #[derive(Clone, PartialEq, Eq)]
@@ -215,6 +226,7 @@ pub struct Part {
 }
 
 impl Part {
+    /// The value as a report may show it: raw only with `--show-secrets`.
     pub fn shown_secret(&self, show_secrets: bool) -> &str {
         if show_secrets {
             &self.secret

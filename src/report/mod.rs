@@ -17,7 +17,7 @@ use crate::finding::Finding;
 use crate::rules::RuleSet;
 use crate::scan::Stats;
 
-pub use json::{finding_to_json, read_report};
+pub use json::read_report;
 
 /// How a report is written; `config` resolves it (the terminal is looked
 /// at there, once).
@@ -63,15 +63,6 @@ pub fn write(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext) -> 
 }
 
 impl Finding {
-    /// The secret as a report may show it: raw only with `--show-secrets`.
-    pub fn shown_secret(&self, show_secrets: bool) -> &str {
-        if show_secrets {
-            &self.secret
-        } else {
-            &self.redacted
-        }
-    }
-
     /// The short commit id, for reports of history findings.
     pub fn short_commit(&self) -> Option<&str> {
         self.commit.as_ref().map(|c| short_id(&c.id))

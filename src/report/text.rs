@@ -4,6 +4,8 @@
 
 use std::io::{self, Write};
 
+use indicatif::DecimalBytes;
+
 use super::ReportContext;
 use crate::finding::{Finding, Verdict};
 use crate::rules::Severity;
@@ -166,7 +168,7 @@ fn write_summary(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext)
         "{} finding{}{breakdown} in {scanned}, {}, {:.2} s; {} suppressed, {} known example{}, {} skipped, {} error{}",
         findings.len(),
         if findings.len() == 1 { "" } else { "s" },
-        human_bytes(s.bytes),
+        DecimalBytes(s.bytes),
         s.elapsed_ms as f64 / 1000.0,
         s.suppressed,
         s.known_examples,
@@ -226,30 +228,4 @@ fn write_summary(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext)
         writeln!(out, "error: {}: {}", sanitize(&e.path), sanitize(&e.reason))?;
     }
     Ok(())
-}
-
-fn human_bytes(n: u64) -> String {
-    const UNITS: &[&str] = &["B", "KB", "MB", "GB", "TB"];
-    let mut v = n as f64;
-    let mut i = 0;
-    while v >= 1000.0 && i + 1 < UNITS.len() {
-        v /= 1000.0;
-        i += 1;
-    }
-    if i == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[i])
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bytes_are_human() {
-        assert_eq!(human_bytes(12), "12 B");
-        assert_eq!(human_bytes(1_500_000), "1.5 MB");
-    }
 }
