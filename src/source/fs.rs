@@ -322,13 +322,7 @@ fn scan_stream(
     stats.files += 1;
     stats.bytes += buf.len() as u64;
     progress.add(buf.len() as u64);
-    scanner.scan_buffer(
-        &buf,
-        shown,
-        source,
-        &mut Scratch::default(),
-        stats,
-    )
+    scanner.scan_buffer(&buf, shown, source, &mut Scratch::default(), stats)
 }
 
 /// A path as the user will want to read it: `./` dropped, lossy for
