@@ -167,6 +167,9 @@ pub enum RulesCommand {
 pub enum ListFormat {
     Text,
     Json,
+    /// The table in docs/rules.md (regenerate it with
+    /// `leakhound rules list --format markdown`).
+    Markdown,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]

@@ -176,6 +176,12 @@ pub struct Finding {
     pub encoding: Option<&'static str>,
     pub ambiguous: bool,
     pub alternatives: Vec<String>,
+    /// Found by a generic rule (a random value assigned to a secret-named
+    /// key), not by a provider's rule.
+    pub generic: bool,
+    /// The other halves of a multi-part credential found near this secret
+    /// (the AWS access key id beside its secret access key).
+    pub parts: Vec<Part>,
     /// The line holding the secret, with the secret masked, control
     /// characters escaped and length bounded.
     pub snippet: String,
@@ -198,6 +204,8 @@ impl std::fmt::Debug for Finding {
             .field("encoding", &self.encoding)
             .field("ambiguous", &self.ambiguous)
             .field("alternatives", &self.alternatives)
+            .field("generic", &self.generic)
+            .field("parts", &self.parts)
             .finish_non_exhaustive()
     }
 }
@@ -210,6 +218,40 @@ impl Finding {
         } else {
             &self.redacted
         }
+    }
+}
+
+/// One part of a multi-part credential, linked to the finding of the part
+/// that holds the secret. Its `Debug` form shows the redacted value only.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Part {
+    pub rule_id: String,
+    /// The raw value. Only reporters with `show_secrets` print it.
+    pub secret: String,
+    pub redacted: String,
+    pub line: usize,
+    pub column: usize,
+}
+
+impl Part {
+    /// The value as a report may show it: raw only with `--show-secrets`.
+    pub fn shown_secret(&self, show_secrets: bool) -> &str {
+        if show_secrets {
+            &self.secret
+        } else {
+            &self.redacted
+        }
+    }
+}
+
+impl std::fmt::Debug for Part {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Part")
+            .field("rule_id", &self.rule_id)
+            .field("secret", &self.redacted)
+            .field("line", &self.line)
+            .field("column", &self.column)
+            .finish()
     }
 }
 
@@ -373,6 +415,8 @@ pub(crate) mod tests_support {
             encoding: None,
             ambiguous: false,
             alternatives: Vec::new(),
+            generic: false,
+            parts: Vec::new(),
             snippet: String::new(),
         }
     }

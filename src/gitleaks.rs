@@ -288,6 +288,9 @@ fn convert_rule(
         alternatives: Vec::new(),
         references: Vec::new(),
         context: None,
+        generic: false,
+        parts: None,
+        part_only: false,
         examples: Vec::new(),
         negative_examples: Vec::new(),
     };

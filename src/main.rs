@@ -530,6 +530,7 @@ fn list_rules(
                         "references": r.spec.references,
                         "origin": r.origin,
                         "verifiable": verifiable,
+                        "generic": r.spec.generic,
                     })
                 })
                 .collect();
@@ -541,11 +542,11 @@ fn list_rules(
             for (r, verifiable) in &listed {
                 writeln!(
                     out,
-                    "{:width$}  {:10}  {:8}  {:6}  {}",
+                    "{:width$}  {:10}  {:8}  {:10}  {}",
                     r.id(),
                     r.provider(),
                     r.spec.severity.as_str(),
-                    if *verifiable { "verify" } else { "-" },
+                    if *verifiable { "verifiable" } else { "-" },
                     r.spec.description
                 )?;
             }
@@ -563,6 +564,34 @@ fn list_rules(
                 listed.iter().filter(|(_, v)| *v).count(),
                 providers.len()
             )
+        }
+        ListFormat::Markdown => {
+            let providers: std::collections::HashSet<&str> =
+                listed.iter().map(|(r, _)| r.provider()).collect();
+            writeln!(
+                out,
+                "{} rules for {} providers; {} of them verifiable.\n",
+                listed.len(),
+                providers.len(),
+                listed.iter().filter(|(_, v)| *v).count()
+            )?;
+            writeln!(
+                out,
+                "| rule id | provider | severity | matches | verifiable |"
+            )?;
+            writeln!(out, "|---|---|---|---|---|")?;
+            for (r, verifiable) in &listed {
+                writeln!(
+                    out,
+                    "| `{}` | {} | {} | {} | {} |",
+                    r.id(),
+                    r.provider(),
+                    r.spec.severity.as_str(),
+                    r.spec.description.replace('|', "\\|"),
+                    if *verifiable { "yes" } else { "no" }
+                )?;
+            }
+            Ok(())
         }
     }
 }

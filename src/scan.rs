@@ -16,7 +16,7 @@ use serde::Serialize;
 use crate::allowlist::Allowlist;
 use crate::baseline::Baseline;
 use crate::engine::{Match, Matcher, Scratch};
-use crate::finding::{self, Finding, SourceKind};
+use crate::finding::{self, Finding, Part, SourceKind};
 
 /// A file the scan could not read, or chose not to.
 /// What a scan reads and how; `config` assembles it from flags and
@@ -89,6 +89,9 @@ pub struct Stats {
     pub findings: usize,
     /// Findings dropped by an inline allow comment, the allowlist or the baseline.
     pub suppressed: usize,
+    /// Published example keys seen and not reported (`rules/known-examples.toml`).
+    #[serde(default)]
+    pub known_examples: usize,
     pub skipped: Vec<PathNote>,
     pub errors: Vec<PathNote>,
     pub elapsed_ms: u64,
@@ -114,6 +117,7 @@ impl Stats {
         self.files += other.files;
         self.bytes += other.bytes;
         self.suppressed += other.suppressed;
+        self.known_examples += other.known_examples;
         self.skipped.extend(other.skipped);
         self.errors.extend(other.errors);
         self.notes.extend(other.notes);
@@ -150,23 +154,25 @@ pub struct Scanner<'a> {
 
 impl Scanner<'_> {
     /// Scan one buffer and return its findings, after inline allow comments
-    /// and the allowlist (the baseline is applied once, at the end).
+    /// and the allowlist (the baseline is applied once, at the end). What
+    /// was suppressed, and the published example keys seen, are counted in
+    /// `stats`.
     pub fn scan_buffer(
         &self,
         buf: &[u8],
         path: &str,
         source: SourceKind,
         scratch: &mut Scratch,
-        suppressed: &mut usize,
+        stats: &mut Stats,
     ) -> Vec<Finding> {
-        let mut out = self.scan_bytes(buf, path, source, scratch, suppressed);
+        let mut out = self.scan_bytes(buf, path, source, scratch, stats);
         // UTF-16 text is transcoded so that keys in it are found, and the
         // raw bytes are scanned as well: a UTF-16 start (a BOM, a PowerShell
         // transcript) says nothing about what follows it (`>>` appends
         // UTF-8). One occurrence cannot be found both ways, but a finding
         // both passes report alike is kept once.
         if let Some(text) = utf16_to_utf8(buf) {
-            for f in self.scan_bytes(&text, path, source, scratch, suppressed) {
+            for f in self.scan_bytes(&text, path, source, scratch, stats) {
                 let same = |o: &Finding| {
                     (&o.rule_id, &o.secret, o.line, o.column)
                         == (&f.rule_id, &f.secret, f.line, f.column)
@@ -186,26 +192,38 @@ impl Scanner<'_> {
         path: &str,
         source: SourceKind,
         scratch: &mut Scratch,
-        suppressed: &mut usize,
+        stats: &mut Stats,
     ) -> Vec<Finding> {
         let matches = self.matcher.find(buf, scratch);
         if matches.is_empty() {
             return Vec::new();
         }
         let allowed_inline = inline_allowed(buf, &matches);
-        let rules = self.matcher.rules().rules();
+        let set = self.matcher.rules();
+        let rules = set.rules();
         // Every secret's span, so that a snippet masks the other secrets on
         // its line too (suppressed ones included), not only its own.
         let spans: Vec<(usize, usize)> = matches.iter().map(|m| (m.start, m.end)).collect();
-        let mut out = Vec::with_capacity(matches.len());
         let mut cursor = LineCursor::default();
-        for (m, allowed) in matches.into_iter().zip(allowed_inline) {
+        let located: Vec<(usize, usize, usize)> = matches
+            .iter()
+            .map(|m| cursor.advance(buf, m.start))
+            .collect();
+        let mut out = Vec::with_capacity(matches.len());
+        for (i, (m, allowed)) in matches.iter().zip(allowed_inline).enumerate() {
             let rule = &rules[m.rule];
-            let (line, line_start, column) = cursor.advance(buf, m.start);
+            if m.known_example {
+                stats.known_examples += 1;
+                continue;
+            }
+            if rule.spec.part_only {
+                continue; // reported only as a part of another finding
+            }
+            let (line, line_start, column) = located[i];
             // Bounded: a 100 MB single-line file must not cost 100 MB per finding.
             let line_end = bounded_line_end(buf, m.start);
             if allowed {
-                *suppressed += 1;
+                stats.suppressed += 1;
                 continue;
             }
             let secret = String::from_utf8_lossy(&m.secret).into_owned();
@@ -217,7 +235,7 @@ impl Scanner<'_> {
                     &buf[line_start.max(m.start.saturating_sub(LINE_SPAN))..line_end],
                 )
             {
-                *suppressed += 1;
+                stats.suppressed += 1;
                 continue;
             }
             let span = &buf[m.start..m.end];
@@ -234,7 +252,7 @@ impl Scanner<'_> {
                 .allowlist
                 .allows_fingerprint(&fingerprint, &m.secret)
             {
-                *suppressed += 1;
+                stats.suppressed += 1;
                 continue;
             }
             let redacted = finding::redact(&secret, m.prefix_len);
@@ -248,7 +266,7 @@ impl Scanner<'_> {
                 column,
                 end_line,
                 end_column,
-                snippet: snippet(buf, line_start, line_end, &m, &redacted, &spans),
+                snippet: snippet(buf, line_start, line_end, m, &redacted, &spans),
                 secret,
                 redacted,
                 fingerprint,
@@ -257,11 +275,55 @@ impl Scanner<'_> {
                 verification: None,
                 encoding: m.encoding.map(|e| e.as_str()),
                 ambiguous: m.ambiguous,
-                alternatives: m.alternatives,
+                alternatives: m.alternatives.clone(),
+                generic: rule.spec.generic,
+                parts: link_parts(set, &matches, &located, i),
             });
         }
         out
     }
+}
+
+/// The other halves of match `i`'s credential: for each rule its rule names
+/// in `parts`, the nearest match of that rule within `parts.lines` lines
+/// (by line, then by offset). Published example values are not linked.
+fn link_parts(
+    set: &crate::rules::RuleSet,
+    matches: &[Match],
+    located: &[(usize, usize, usize)],
+    i: usize,
+) -> Vec<Part> {
+    let m = &matches[i];
+    let wanted = set.parts_of(m.rule);
+    if wanted.is_empty() {
+        return Vec::new();
+    }
+    let max_lines = set.rules()[m.rule]
+        .spec
+        .parts
+        .as_ref()
+        .map_or(0, |p| p.lines);
+    let line = located[i].0;
+    let mut parts = Vec::new();
+    for &want in wanted {
+        let nearest = matches
+            .iter()
+            .enumerate()
+            .filter(|(j, o)| *j != i && o.rule == want && !o.known_example)
+            .filter(|(j, _)| max_lines == 0 || located[*j].0.abs_diff(line) <= max_lines)
+            .min_by_key(|(j, o)| (located[*j].0.abs_diff(line), o.start.abs_diff(m.start)));
+        if let Some((j, o)) = nearest {
+            let secret = String::from_utf8_lossy(&o.secret).into_owned();
+            parts.push(Part {
+                rule_id: set.rules()[want].id().to_string(),
+                redacted: finding::redact(&secret, o.prefix_len),
+                secret,
+                line: located[j].0,
+                column: located[j].2,
+            });
+        }
+    }
+    parts
 }
 
 /// Walks forward through a buffer counting lines and columns, so that a

@@ -92,6 +92,24 @@ pub struct ReportFinding {
     pub alternatives: Vec<String>,
     #[serde(default)]
     pub snippet: String,
+    /// Written only when true (docs/report-format.md).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub generic: bool,
+    /// Written only when there are parts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<ReportPart>,
+}
+
+/// One part of a multi-part credential as the JSON report holds it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ReportPart {
+    pub rule_id: String,
+    /// Raw only when the report was written with `--show-secrets`.
+    pub secret: String,
+    #[serde(default = "redacted_unless_said")]
+    pub secret_redacted: bool,
+    pub line: usize,
+    pub column: usize,
 }
 
 fn redacted_unless_said() -> bool {
@@ -122,6 +140,18 @@ impl ReportFinding {
             ambiguous: f.ambiguous,
             alternatives: f.alternatives.clone(),
             snippet: f.snippet.clone(),
+            generic: f.generic,
+            parts: f
+                .parts
+                .iter()
+                .map(|p| ReportPart {
+                    rule_id: p.rule_id.clone(),
+                    secret: p.shown_secret(show_secrets).to_string(),
+                    secret_redacted: !show_secrets,
+                    line: p.line,
+                    column: p.column,
+                })
+                .collect(),
         }
     }
 }

@@ -14,6 +14,7 @@
 
 pub(crate) mod decode;
 pub(crate) mod filters;
+pub(crate) mod generic;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
@@ -73,6 +74,9 @@ pub struct Match {
     pub ambiguous: bool,
     /// Other providers whose rules matched the same secret.
     pub alternatives: Vec<String>,
+    /// The secret is a published example value (`rules/known-examples.toml`):
+    /// the scan counts it and does not report it.
+    pub known_example: bool,
 }
 
 impl std::fmt::Debug for Match {
@@ -86,6 +90,7 @@ impl std::fmt::Debug for Match {
             .field("encoding", &self.encoding)
             .field("ambiguous", &self.ambiguous)
             .field("alternatives", &self.alternatives)
+            .field("known_example", &self.known_example)
             .finish()
     }
 }
@@ -520,6 +525,11 @@ impl Matcher {
                 continue;
             };
             let bytes = &buf[secret.start()..secret.end()];
+            if rule.spec.generic
+                && !generic::is_generic_secret(caps.name("key").map(|k| k.as_bytes()), bytes)
+            {
+                continue;
+            }
             if let Some(m) = self.accept(
                 rule_idx,
                 bytes,
@@ -532,9 +542,11 @@ impl Matcher {
             }
         }
 
-        // Percent-encoded text: decode the window and look again.
+        // Percent-encoded text: decode the window and look again. Not for
+        // generic rules: their filter judges the text as written, and a
+        // value full of `%` escapes is judged a template there.
         let window = &buf[ws..we];
-        if decode::has_percent_escape(window) {
+        if !rule.spec.generic && decode::has_percent_escape(window) {
             let mut decoded = std::mem::take(&mut scratch.decoded);
             let mut map = std::mem::take(&mut scratch.map);
             decode::percent_decode_mapped(window, &mut decoded, &mut map);
@@ -587,6 +599,21 @@ impl Matcher {
     ) -> Option<Match> {
         let rule = &self.rules.rules()[rule_idx];
         let prefix_len = literal_prefix_len(rule, secret);
+        if crate::rules::known::is_known_example(secret) {
+            // Kept through overlap resolution so that one published example
+            // is counted once, whichever rules matched it.
+            return Some(Match {
+                rule: rule_idx,
+                start: at,
+                end: at + secret.len(),
+                secret: secret.to_vec(),
+                prefix_len,
+                encoding: None,
+                ambiguous: false,
+                alternatives: Vec::new(),
+                known_example: true,
+            });
+        }
         if filters::is_placeholder(secret, prefix_len) {
             return None;
         }
@@ -617,6 +644,7 @@ impl Matcher {
             encoding: None,
             ambiguous: !rule.spec.alternatives.is_empty() && !attributed,
             alternatives: Vec::new(),
+            known_example: false,
         })
     }
 }
@@ -716,7 +744,7 @@ fn resolve_overlaps(rules: &[Rule], matches: &mut Vec<Match>) {
         (later.start, later.end, &later.secret) == (first.start, first.end, &first.secret)
     });
     matches.extend(encoded);
-    drop_containers(matches);
+    drop_containers(rules, matches);
     matches.sort_by_key(|m| (m.start, m.end));
 }
 
@@ -725,19 +753,39 @@ fn resolve_overlaps(rules: &[Rule], matches: &mut Vec<Match>) {
 /// decoded key is the leak, named by its own rule, and three findings for
 /// one key would be noise. Only matches that overlap a decoded one are
 /// looked at, so this costs nothing on ordinary files.
-fn drop_containers(matches: &mut Vec<Match>) {
+///
+/// A generic match inside (a password in a decoded Docker config) does not
+/// replace the container a specific rule reported: the specific finding is
+/// kept and the generic one dropped.
+fn drop_containers(rules: &[Rule], matches: &mut Vec<Match>) {
+    let is_generic = |m: &Match| rules[m.rule].spec.generic;
     let decoded: Vec<(usize, usize, Vec<u8>)> = matches
         .iter()
-        .filter(|m| m.encoding == Some(Encoding::Base64))
+        .filter(|m| m.encoding == Some(Encoding::Base64) && !is_generic(m))
         .map(|m| (m.start, m.end, m.secret.clone()))
         .collect();
-    if decoded.is_empty() {
+    if !decoded.is_empty() {
+        matches.retain(|m| {
+            !decoded.iter().any(|(start, end, inner)| {
+                m.start <= *start && *end <= m.end && m.secret != *inner && wraps(&m.secret, inner)
+            })
+        });
+    }
+    if !matches
+        .iter()
+        .any(|m| m.encoding == Some(Encoding::Base64) && is_generic(m))
+    {
         return;
     }
+    let specific: Vec<(usize, usize)> = matches
+        .iter()
+        .filter(|m| m.encoding != Some(Encoding::Base64) && !is_generic(m))
+        .map(|m| (m.start, m.end))
+        .collect();
     matches.retain(|m| {
-        !decoded.iter().any(|(start, end, inner)| {
-            m.start <= *start && *end <= m.end && m.secret != *inner && wraps(&m.secret, inner)
-        })
+        !(m.encoding == Some(Encoding::Base64)
+            && is_generic(m)
+            && specific.iter().any(|&(s, e)| s <= m.start && m.end <= e))
     });
 }
 
@@ -792,8 +840,11 @@ fn winner_alternatives(rules: &[Rule], winner: &Match, losers: &[Match]) -> Vec<
     } else {
         &[]
     };
+    // A generic rule or a part-only rule matching the same text is no
+    // alternative provider: it matches nearly everything a provider rule does.
     for p in losers
         .iter()
+        .filter(|m| !rules[m.rule].spec.generic && !rules[m.rule].spec.part_only)
         .map(|m| rules[m.rule].provider())
         .chain(named.iter().map(String::as_str))
     {

@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::ReportContext;
 use crate::engine::Encoding;
 use crate::error::{Error, Result};
-use crate::finding::{self, Finding, SourceKind};
+use crate::finding::{self, Finding, Part, SourceKind};
 use crate::rules::{RuleSet, Severity};
 use crate::scan::Stats;
 use crate::wire::{Report, ReportFinding, Tool};
@@ -78,7 +78,7 @@ pub fn read_report(path: &Path, rules: &RuleSet) -> Result<(Vec<Finding>, Stats)
     let mut findings = Vec::with_capacity(total);
     let mut redacted = 0;
     for (i, f) in report.findings.into_iter().enumerate() {
-        if f.secret_redacted {
+        if f.secret_redacted || f.parts.iter().any(|p| p.secret_redacted) {
             redacted += 1;
             continue;
         }
@@ -97,6 +97,23 @@ pub fn read_report(path: &Path, rules: &RuleSet) -> Result<(Vec<Finding>, Stats)
     Ok((findings, report.stats))
 }
 
+/// Redact as the scan did: keep the rule's literal prefix when the key
+/// starts with one of its keywords.
+fn literal_prefix_len(rules: &RuleSet, rule_id: &str, secret: &str) -> usize {
+    rules
+        .get(rule_id)
+        .into_iter()
+        .flat_map(|r| r.spec.keywords.iter())
+        .filter(|k| {
+            secret
+                .get(..k.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(k))
+        })
+        .map(String::len)
+        .max()
+        .unwrap_or(0)
+}
+
 /// A finding read back; `verification` is dropped (reading a report back
 /// is for verifying it again).
 fn to_finding(
@@ -105,20 +122,18 @@ fn to_finding(
     source: SourceKind,
     rules: &RuleSet,
 ) -> Finding {
-    // Redact as the scan did: keep the rule's literal prefix when the key
-    // starts with one of its keywords.
-    let prefix_len = rules
-        .get(&f.rule_id)
+    let prefix_len = literal_prefix_len(rules, &f.rule_id, &f.secret);
+    let parts = f
+        .parts
         .into_iter()
-        .flat_map(|r| r.spec.keywords.iter())
-        .filter(|k| {
-            f.secret
-                .get(..k.len())
-                .is_some_and(|p| p.eq_ignore_ascii_case(k))
+        .map(|p| Part {
+            redacted: finding::redact(&p.secret, literal_prefix_len(rules, &p.rule_id, &p.secret)),
+            rule_id: p.rule_id,
+            secret: p.secret,
+            line: p.line,
+            column: p.column,
         })
-        .map(String::len)
-        .max()
-        .unwrap_or(0);
+        .collect();
     let encoding = [Encoding::Base64, Encoding::Percent]
         .into_iter()
         .map(Encoding::as_str)
@@ -143,5 +158,7 @@ fn to_finding(
         ambiguous: f.ambiguous,
         alternatives: f.alternatives,
         snippet: f.snippet,
+        generic: f.generic,
+        parts,
     }
 }

@@ -63,6 +63,23 @@ pub fn write(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext) -> 
             sanitize(f.shown_secret(ctx.options.show_secrets))
         )?;
         writeln!(out, "  {}  {}", paint(DIM, "line   "), sanitize(&f.snippet))?;
+        if f.generic {
+            writeln!(
+                out,
+                "  {}  generic rule: a random value under a secret-like name",
+                paint(DIM, "note   ")
+            )?;
+        }
+        for p in &f.parts {
+            writeln!(
+                out,
+                "  {}  {} {} at line {}",
+                paint(DIM, "part   "),
+                sanitize(&p.rule_id),
+                sanitize(p.shown_secret(ctx.options.show_secrets)),
+                p.line
+            )?;
+        }
         if let Some(enc) = f.encoding {
             writeln!(
                 out,
@@ -201,12 +218,14 @@ fn write_summary(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext)
     };
     writeln!(
         out,
-        "{} finding{}{breakdown} in {scanned}, {}, {:.2} s{verifying}; {} suppressed, {} skipped, {} error{}",
+        "{} finding{}{breakdown} in {scanned}, {}, {:.2} s{verifying}; {} suppressed, {} known example{}, {} skipped, {} error{}",
         findings.len(),
         if findings.len() == 1 { "" } else { "s" },
         DecimalBytes(s.bytes),
         s.elapsed_ms as f64 / 1000.0,
         s.suppressed,
+        s.known_examples,
+        if s.known_examples == 1 { "" } else { "s" },
         s.skipped.len(),
         s.errors.len(),
         if s.errors.len() == 1 { "" } else { "s" },

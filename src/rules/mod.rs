@@ -5,13 +5,15 @@
 //! matcher, so it sits above the engine, in `lint.rs`; it serves both
 //! `leakhound rules check` and the test suite.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
 use regex::bytes::{Regex, RegexBuilder};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{describe_toml_error, Error, Result};
+
+pub mod known;
 
 macro_rules! builtin {
     ($name:literal) => {
@@ -99,6 +101,21 @@ pub struct RuleSpec {
     pub references: Vec<String>,
     #[serde(default)]
     pub context: Option<ContextSpec>,
+    /// A generic detector: its candidates must also pass the randomness and
+    /// word-likeness checks (`engine::generic`), and its findings are marked
+    /// `generic`. The regex may name the key's capture group `key`.
+    #[serde(default)]
+    pub generic: bool,
+    /// Other rules whose matches complete this rule's credential (the AWS
+    /// key id for the secret access key): found near it in the same file,
+    /// they are linked to its finding as `parts`.
+    #[serde(default)]
+    pub parts: Option<PartsSpec>,
+    /// The rule finds one half of a credential that is no secret alone (a
+    /// Twilio account sid, an Algolia application id): it is never reported
+    /// by itself, only linked as a part of another rule's finding.
+    #[serde(default)]
+    pub part_only: bool,
     #[serde(default)]
     pub examples: Vec<Example>,
     #[serde(default)]
@@ -118,6 +135,25 @@ pub struct ContextSpec {
 fn default_true() -> bool {
     true
 }
+
+/// `[rules.parts]`: the rules whose matches complete this rule's credential.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartsSpec {
+    /// Rule ids, by preference: the nearest match of any of them is linked.
+    pub rules: Vec<String>,
+    /// How many lines away a part may be (0 = anywhere in the file).
+    #[serde(default = "default_part_lines")]
+    pub lines: usize,
+}
+
+fn default_part_lines() -> usize {
+    DEFAULT_PART_LINES
+}
+
+/// Parts of one credential are usually written next to each other: in an
+/// env file, a config block, one constructor call.
+pub const DEFAULT_PART_LINES: usize = 10;
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -248,6 +284,12 @@ impl Rule {
                 return Err(fail(format!("min_entropy {e} is outside 0..=8")));
             }
         }
+        if spec.parts.as_ref().is_some_and(|p| p.rules.is_empty()) {
+            return Err(fail("parts.rules must name at least one rule".into()));
+        }
+        if spec.part_only && spec.parts.is_some() {
+            return Err(fail("a part_only rule cannot have parts of its own".into()));
+        }
         let window = spec.window.unwrap_or(DEFAULT_WINDOW);
         if window == 0 || window > MAX_WINDOW {
             return Err(fail(format!("window must be in 1..={MAX_WINDOW}")));
@@ -346,10 +388,15 @@ pub fn parse_rule_file(origin: &str, text: &str) -> Result<Vec<RuleSpec>> {
 #[derive(Debug)]
 pub struct RuleSet {
     rules: Vec<Rule>,
+    /// Per rule, the indices of its `parts` rules.
+    parts: Vec<Vec<usize>>,
+    /// Per rule, the indices of the rules that name it as a part.
+    part_of: Vec<Vec<usize>>,
 }
 
 impl RuleSet {
-    /// Build from compiled rules, refusing duplicate ids.
+    /// Build from compiled rules, refusing duplicate ids and parts that
+    /// name no rule of the set.
     pub fn new(rules: Vec<Rule>) -> Result<RuleSet> {
         let mut seen = HashSet::new();
         for rule in &rules {
@@ -361,7 +408,38 @@ impl RuleSet {
                 });
             }
         }
-        Ok(RuleSet { rules })
+        let index: HashMap<&str, usize> =
+            rules.iter().enumerate().map(|(i, r)| (r.id(), i)).collect();
+        let mut parts: Vec<Vec<usize>> = vec![Vec::new(); rules.len()];
+        let mut part_of: Vec<Vec<usize>> = vec![Vec::new(); rules.len()];
+        for (i, rule) in rules.iter().enumerate() {
+            for id in rule.spec.parts.iter().flat_map(|p| p.rules.iter()) {
+                let Some(&j) = index.get(id.as_str()) else {
+                    return Err(Error::Rule {
+                        origin: rule.origin.clone(),
+                        rule: rule.id().to_string(),
+                        message: format!("parts.rules names `{id}`, which is not a rule"),
+                    });
+                };
+                parts[i].push(j);
+                part_of[j].push(i);
+            }
+        }
+        Ok(RuleSet {
+            rules,
+            parts,
+            part_of,
+        })
+    }
+
+    /// Indices of the rules that complete rule `i`'s credential, by preference.
+    pub fn parts_of(&self, i: usize) -> &[usize] {
+        &self.parts[i]
+    }
+
+    /// Does any rule use rule `i`'s matches as a part?
+    pub fn is_a_part(&self, i: usize) -> bool {
+        !self.part_of[i].is_empty()
     }
 
     /// The built-in rules.
@@ -415,6 +493,9 @@ mod tests {
             alternatives: vec![],
             references: vec![],
             context: None,
+            generic: false,
+            parts: None,
+            part_only: false,
             examples: vec![],
             negative_examples: vec![],
         }

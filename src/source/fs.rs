@@ -224,7 +224,7 @@ impl Worker<'_> {
             &shown,
             SourceKind::File,
             &mut self.scratch,
-            &mut self.stats.suppressed,
+            &mut self.stats,
         );
         self.findings.extend(found);
         if self.buf.capacity() > KEEP_BUFFER {
@@ -322,13 +322,7 @@ fn scan_stream(
     stats.files += 1;
     stats.bytes += buf.len() as u64;
     progress.add(buf.len() as u64);
-    scanner.scan_buffer(
-        &buf,
-        shown,
-        source,
-        &mut Scratch::default(),
-        &mut stats.suppressed,
-    )
+    scanner.scan_buffer(&buf, shown, source, &mut Scratch::default(), stats)
 }
 
 /// A path as the user will want to read it: `./` dropped, lossy for

@@ -7,6 +7,7 @@ mod util;
 mod action;
 mod bad_input;
 mod baseline;
+mod breadth;
 mod config;
 mod fake_provider;
 mod formats;

@@ -263,9 +263,12 @@ fn kindo_keys_are_found_through_context_only() {
     got.sort();
     assert_eq!(
         got,
+        // Without Kindo evidence the key is no Kindo key; only the generic
+        // rule reports it, as a random value under `api_key`.
         vec![
             ("k.env".into(), "kindo".into()),
-            ("kindo.py".into(), "kindo".into())
+            ("kindo.py".into(), "kindo".into()),
+            ("other.py".into(), "generic".into())
         ]
     );
 }

@@ -644,13 +644,8 @@ fn scan_blobs(
             w.stats.files += 1;
             w.stats.bytes += data.len() as u64;
             collector.progress.add(data.len() as u64);
-            let found = scanner.scan_buffer(
-                data,
-                path,
-                SourceKind::Git,
-                &mut w.scratch,
-                &mut w.stats.suppressed,
-            );
+            let found =
+                scanner.scan_buffer(data, path, SourceKind::Git, &mut w.scratch, &mut w.stats);
             w.found.extend(found.into_iter().map(|f| (i as u32, f)));
         },
     )?;
@@ -755,13 +750,7 @@ fn scan_worktree(
         }
         stats.files += 1;
         stats.bytes += bytes.len() as u64;
-        findings.extend(scanner.scan_buffer(
-            &bytes,
-            &shown,
-            SourceKind::File,
-            &mut scratch,
-            &mut stats.suppressed,
-        ));
+        findings.extend(scanner.scan_buffer(&bytes, &shown, SourceKind::File, &mut scratch, stats));
     }
 }
 

@@ -1,0 +1,339 @@
+//! The generic detector's filter: a value assigned to a secret-named key is
+//! reported only when the key really names a secret and the value looks
+//! random. Rules with `generic = true` run it after their regex (which finds
+//! `key = value` in its many spellings) and before the common filters.
+//!
+//! The regex is deliberately broad; this is where the false alarms are
+//! turned away: identifiers and word phrases, paths, hashes and versions,
+//! UUIDs, and keys that name something other than a secret (`token_type`,
+//! `password_file`, `page_token`) or a test fixture (`fake_token`). What is
+//! left must have letters and digits, enough entropy for its length, and
+//! few dictionary-like runs of letters. Tuned on CPython's standard library
+//! (docs/rules.md lists what it still reports there).
+
+use super::filters::shannon_entropy;
+
+/// Shortest value judged: shorter random strings are rare as secrets and
+/// common as codes and ids.
+const MIN_LEN: usize = 12;
+
+/// Key words that name a secret when they end the key.
+const SECRET_NOUNS: &[&str] = &[
+    "password",
+    "passwd",
+    "pwd",
+    "passphrase",
+    "secret",
+    "secrets",
+    "token",
+    "apikey",
+    "auth",
+    "authorization",
+    "credential",
+    "credentials",
+    "creds",
+];
+
+/// Words that make `key` or `pass` name a secret when they come just before
+/// it: `api_key`, `accessKey`, `DB_PASS`.
+const KEY_QUALIFIERS: &[&str] = &[
+    "api",
+    "access",
+    "private",
+    "secret",
+    "client",
+    "auth",
+    "signing",
+    "encryption",
+    "master",
+    "app",
+    "license",
+    "db",
+    "database",
+    "admin",
+    "user",
+    "smtp",
+    "mail",
+    "redis",
+];
+
+/// Words before `token` that make it no credential: pagination cursors,
+/// parser tokens, CSRF nonces in forms.
+const NOT_A_CREDENTIAL: &[&str] = &[
+    "page",
+    "next",
+    "prev",
+    "previous",
+    "continuation",
+    "cursor",
+    "cancel",
+    "cancellation",
+    "sync",
+    "csrf",
+    "xsrf",
+    "start",
+    "end",
+    "eof",
+    "max",
+    "min",
+    "num",
+    "last",
+    "first",
+];
+
+/// Words in a key that say the value is a test fixture or an example.
+const FIXTURE_WORDS: &[&str] = &[
+    "test", "tests", "testing", "fake", "dummy", "mock", "fixture", "example", "sample", "stub",
+    "demo",
+];
+
+/// Is `value`, assigned to `key` (when the rule captured one), a secret the
+/// generic rule should report?
+pub(crate) fn is_generic_secret(key: Option<&[u8]>, value: &[u8]) -> bool {
+    key.map_or(true, is_secret_key) && looks_random(value)
+}
+
+/// Does the key name a secret? Its last word must be a secret noun (or
+/// `key`/`pass` qualified by the word before), and no word may say it is
+/// a test fixture.
+pub(crate) fn is_secret_key(key: &[u8]) -> bool {
+    let words = split_words(key);
+    let Some(last) = words.last() else {
+        return false;
+    };
+    if words.iter().any(|w| FIXTURE_WORDS.contains(&w.as_str())) {
+        return false;
+    }
+    let before = words.len().checked_sub(2).map(|i| words[i].as_str());
+    match last.as_str() {
+        "key" | "pass" => before.is_some_and(|b| KEY_QUALIFIERS.contains(&b)),
+        "token" => before.map_or(true, |b| !NOT_A_CREDENTIAL.contains(&b)),
+        w => SECRET_NOUNS.contains(&w),
+    }
+}
+
+/// Words of an identifier in any naming style, lowercased: `AWS_SECRET_KEY`,
+/// `clientSecret`, `x-api-key`, `db.password` (a quoted or prefixed key
+/// keeps only its letters and digits).
+fn split_words(key: &[u8]) -> Vec<String> {
+    let mut words: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    let mut prev: u8 = 0;
+    for &b in key {
+        if !b.is_ascii_alphanumeric() {
+            if !cur.is_empty() {
+                words.push(std::mem::take(&mut cur));
+            }
+            prev = 0;
+            continue;
+        }
+        // camelCase boundary: a lower-case letter or digit, then upper case.
+        if b.is_ascii_uppercase() && (prev.is_ascii_lowercase() || prev.is_ascii_digit()) {
+            words.push(std::mem::take(&mut cur));
+        }
+        cur.push(b.to_ascii_lowercase() as char);
+        prev = b;
+    }
+    if !cur.is_empty() {
+        words.push(cur);
+    }
+    words
+}
+
+/// Does the value look like a random string rather than a word, a name, a
+/// path, a hash in a lockfile or a UUID?
+pub(crate) fn looks_random(value: &[u8]) -> bool {
+    if value.len() < MIN_LEN {
+        return false;
+    }
+    if [
+        &b"/"[..],
+        b"./",
+        b"../",
+        b"~",
+        b"%",
+        b"sha1-",
+        b"sha256-",
+        b"sha384-",
+        b"sha512-",
+        b"md5-",
+    ]
+    .iter()
+    .any(|p| value.starts_with(p))
+    {
+        return false;
+    }
+    if is_uuid(value) {
+        return false;
+    }
+    let letters = value.iter().filter(|b| b.is_ascii_alphabetic()).count();
+    let digits = value.iter().filter(|b| b.is_ascii_digit()).count();
+    // Identifiers, phrases and numbers have one kind only; random strings of
+    // this length almost always have both.
+    if letters == 0 || digits == 0 {
+        return false;
+    }
+    let min_entropy = if value.len() < 16 { 3.0 } else { 3.3 };
+    if shannon_entropy(value) < min_entropy {
+        return false;
+    }
+    word_like_letters(value) * 2 < letters
+}
+
+/// `8-4-4-4-12` hex digits.
+fn is_uuid(v: &[u8]) -> bool {
+    v.len() == 36
+        && v.iter().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => *b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        })
+}
+
+/// How many letters of `value` sit in runs that read like words: runs of
+/// letters split at case changes (`getUserName` is get, User, Name), three
+/// or more long, with vowels in a word's proportion and no long consonant
+/// cluster. Random strings break into short runs.
+fn word_like_letters(value: &[u8]) -> usize {
+    let mut total = 0;
+    let mut start = 0;
+    let is_boundary = |i: usize| {
+        let (a, b) = (value[i - 1], value[i]);
+        !b.is_ascii_alphabetic()
+            || !a.is_ascii_alphabetic()
+            || (a.is_ascii_lowercase() && b.is_ascii_uppercase())
+    };
+    for i in 1..=value.len() {
+        if i == value.len() || is_boundary(i) {
+            let run = &value[start..i];
+            if run.iter().all(|b| b.is_ascii_alphabetic()) && is_word_like(run) {
+                total += run.len();
+            }
+            start = i;
+        }
+    }
+    total
+}
+
+fn is_word_like(run: &[u8]) -> bool {
+    if run.len() < 3 {
+        return false;
+    }
+    let is_vowel = |b: &u8| b"aeiouyAEIOUY".contains(b);
+    let vowels = run.iter().filter(|b| is_vowel(b)).count();
+    if vowels * 5 < run.len() || vowels * 10 > run.len() * 7 {
+        return false;
+    }
+    let mut cluster = 0;
+    for b in run {
+        cluster = if is_vowel(b) { 0 } else { cluster + 1 };
+        if cluster >= 4 {
+            return false;
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_keys_in_every_naming_style() {
+        for key in [
+            "password",
+            "PASSWORD",
+            "db_password",
+            "DB_PASS",
+            "dbPassword",
+            "spring.datasource.password",
+            "api_key",
+            "apiKey",
+            "x-api-key",
+            "X-Api-Key",
+            "apikey",
+            "AWS_SECRET_ACCESS_KEY",
+            "client_secret",
+            "clientSecret",
+            "private-key",
+            "auth_token",
+            "authToken",
+            "Authorization",
+            "\"token\"",
+            ":secret",
+            "credentials",
+            "SMTP_PASSWD",
+        ] {
+            assert!(is_secret_key(key.as_bytes()), "{key}");
+        }
+    }
+
+    #[test]
+    fn keys_that_name_something_else() {
+        for key in [
+            "token_type",
+            "password_file",
+            "secret_name",
+            "author",
+            "tokenizer",
+            "key",
+            "sort_key",
+            "page_token",
+            "nextToken",
+            "test_password",
+            "FAKE_API_KEY",
+            "mock_secret",
+            "example_token",
+            "passwordHash",
+            "",
+        ] {
+            assert!(!is_secret_key(key.as_bytes()), "{key}");
+        }
+    }
+
+    #[test]
+    fn random_values_pass() {
+        for v in [
+            "4fQ9x2LmN8pR7tV1wZ3yB6cD",
+            "a3f9c0e1b2d4a7c6e5f8091b2c3d4e5f",
+            "Xk9#mP2vL8qR4tN7",
+            "hJ7s9Kd2LqP0zX4c",
+            "vjLYMuIAP7s1HkI+X04WdbndaduLnA4GBbhqwU4i",
+        ] {
+            assert!(looks_random(v.as_bytes()), "{v}");
+        }
+    }
+
+    #[test]
+    fn identifiers_words_paths_hashes_uuids_fail() {
+        for v in [
+            "getUserPassword",
+            "my_secret_password",
+            "correct-horse-battery-staple",
+            "CorrectHorseBatteryStaple",
+            "password1234",
+            "Password2024!",
+            "/etc/ssl/private/server.key",
+            "./config/secrets.yaml",
+            "sha512-z4PhNX7vuL3xVChQ1m2AB9Yg5AULVxXcg/SpIdNs6c5H0NE8XYXysP+DGNKHfuwvY7kxvUdBeoGlODJ6+SfaPg==",
+            "123e4567-e89b-12d3-a456-426614174000",
+            "12345678901234",
+            "short1",
+            "secret_key_v2_2019",
+            "%(password)s",
+            "aaaaaaaa11111111",
+        ] {
+            assert!(!looks_random(v.as_bytes()), "{v}");
+        }
+    }
+
+    #[test]
+    fn words_split_on_case_and_separators() {
+        assert_eq!(
+            split_words(b"AWS_SECRET_ACCESS_KEY"),
+            ["aws", "secret", "access", "key"]
+        );
+        assert_eq!(split_words(b"clientSecret"), ["client", "secret"]);
+        assert_eq!(split_words(b"x-api-key"), ["x", "api", "key"]);
+        assert_eq!(split_words(b"oauth2Token"), ["oauth2", "token"]);
+    }
+}
