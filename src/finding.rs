@@ -86,6 +86,9 @@ pub enum UnknownReason {
     NotVerifiable,
     /// The run was interrupted (Ctrl-C) before the check finished.
     Interrupted,
+    /// The provider, chosen by nearby words alone, said the key does not
+    /// work there: it may be another provider's key.
+    Attribution,
 }
 
 impl UnknownReason {
@@ -99,6 +102,7 @@ impl UnknownReason {
             UnknownReason::Connection => "connection",
             UnknownReason::NotVerifiable => "not-verifiable",
             UnknownReason::Interrupted => "interrupted",
+            UnknownReason::Attribution => "attribution",
         }
     }
 }
@@ -168,6 +172,9 @@ pub struct Finding {
     pub encoding: Option<&'static str>,
     pub ambiguous: bool,
     pub alternatives: Vec<String>,
+    /// The provider was chosen by nearby words alone (see
+    /// `engine::Match::by_context`): its `dead` is not conclusive.
+    pub by_context: bool,
     /// The line holding the secret, with the secret masked, control
     /// characters escaped and length bounded.
     pub snippet: String,
@@ -311,6 +318,7 @@ pub(crate) mod tests_support {
             encoding: None,
             ambiguous: false,
             alternatives: Vec::new(),
+            by_context: false,
             snippet: String::new(),
         }
     }

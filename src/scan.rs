@@ -29,6 +29,9 @@ pub struct Options {
     pub git: Option<GitScan>,
     pub no_ignore: bool,
     pub follow: bool,
+    /// Symbolic links may lead out of the scanned paths (only `--follow` on
+    /// the command line says so); otherwise a followed link must stay inside.
+    pub follow_outside_roots: bool,
     pub max_file_size: u64,
     /// 0 = one per core.
     pub threads: usize,
@@ -39,6 +42,9 @@ pub struct Options {
     pub allowlist: Allowlist,
     /// Fingerprints accepted earlier (`--baseline`).
     pub baseline: Option<Baseline>,
+    /// Set by Ctrl-C or SIGTERM: file walks stop, and what was scanned is
+    /// reported.
+    pub interrupt: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl Default for Options {
@@ -48,12 +54,14 @@ impl Default for Options {
             git: None,
             no_ignore: false,
             follow: false,
+            follow_outside_roots: false,
             max_file_size: DEFAULT_MAX_FILE_SIZE,
             threads: 0,
             decode_all: false,
             progress: false,
             allowlist: Allowlist::default(),
             baseline: None,
+            interrupt: None,
         }
     }
 }
@@ -228,6 +236,7 @@ impl Scanner<'_> {
                 encoding: m.encoding.map(|e| e.as_str()),
                 ambiguous: m.ambiguous,
                 alternatives: m.alternatives,
+                by_context: m.by_context,
             });
         }
         out

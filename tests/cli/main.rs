@@ -11,6 +11,7 @@ mod config;
 mod fake_provider;
 mod formats;
 mod git;
+mod hardening_trust;
 mod hook;
 mod progress;
 mod report;
