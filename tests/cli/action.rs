@@ -786,3 +786,43 @@ fn action_push_of_a_new_branch_scans_the_commits_the_default_branch_lacks() {
     assert_eq!(r.outputs["findings"], "1", "{}", r.stdout);
     assert!(r.stdout.contains("file=new.py"), "{}", r.stdout);
 }
+
+#[test]
+fn action_pull_request_mode_does_not_trust_the_pull_requests_own_config() {
+    // Hardening M6: a pull request that adds `[allowlist] paths = ["**"]`
+    // must not silence its own check.
+    let mut runner = Runner::new("pull_request", serde_json::json!({}));
+    let ws = runner.ws().to_path_buf();
+    git(&ws, &["init", "-q", "-b", "main"]);
+    write(
+        &ws,
+        ".leakhound.toml",
+        "[allowlist]\nstopwords = [\"example\"]\n",
+    );
+    git(&ws, &["add", "."]);
+    git(&ws, &["commit", "-qm", "base"]);
+    let base = git(&ws, &["rev-parse", "HEAD"]);
+    git(&ws, &["checkout", "-qb", "feature"]);
+    write(&ws, "new.py", format!("K = '{KUNAVO}'\n"));
+    write(
+        &ws,
+        ".leakhound.toml",
+        "[allowlist]\npaths = [\"**\"]\n[scan]\nmax_file_size = 1\n",
+    );
+    git(&ws, &["add", "."]);
+    git(&ws, &["commit", "-qm", "add a key and silence the check"]);
+    let head = git(&ws, &["rev-parse", "HEAD"]);
+    runner.event = pull_request_event(&base, &head);
+    let r = runner.run(&[]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.outputs["findings"], "1", "{}", r.stdout);
+    assert!(r.stdout.contains("file=new.py"), "{}", r.stdout);
+    assert!(
+        r.summary
+            .contains("base commit's `.leakhound.toml` applied")
+            && r.summary
+                .contains("this pull request changes `.leakhound.toml`"),
+        "{}",
+        r.summary
+    );
+}
