@@ -183,6 +183,9 @@ pub enum Format {
     /// A Markdown summary table (always redacted), for job summaries and
     /// pull-request comments.
     Markdown,
+    /// One self-contained HTML page: a summary and a sortable, filterable
+    /// table of the findings (no network, no external files).
+    Html,
 }
 
 /// `--report FORMAT=FILE`: one more report written by the same scan.

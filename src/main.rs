@@ -79,6 +79,7 @@ fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
         .output
         .iter()
         .chain(args.reports.iter().map(|r| &r.path))
+        .filter(|p| p.as_os_str() != "-")
     {
         if path.is_file() {
             std::fs::remove_file(path)
@@ -125,10 +126,17 @@ fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
         Some(r) => Some(revoke(r, &mut outcome.findings, &mut io::stderr().lock())),
         None => None,
     };
+    let roots: Vec<String> = config
+        .scan
+        .paths
+        .iter()
+        .map(|p| root_label(p, config.scan.git.is_some()))
+        .collect();
     let ctx = ReportContext {
         options: &config.report,
         rules: matcher.rules(),
         stats: &outcome.stats,
+        roots: &roots,
     };
     write_output(config.report.output.as_deref(), |out| {
         report::write(out, &outcome.findings, &ctx)
@@ -283,6 +291,7 @@ fn verify_report(args: &VerifyArgs) -> anyhow::Result<u8> {
         options: &config.report,
         rules: &rules,
         stats: &outcome.stats,
+        roots: &[],
     };
     write_output(config.report.output.as_deref(), |out| {
         report::write(out, &outcome.findings, &ctx)
@@ -318,7 +327,11 @@ fn verify(
     outcome: &mut ScanOutcome,
     interrupt: &Arc<AtomicBool>,
 ) {
-    let summary = verifier.verify(&mut outcome.findings, interrupt);
+    let started = std::time::Instant::now();
+    let mut summary = verifier.verify(&mut outcome.findings, interrupt);
+    // The run's time includes verification, which is often most of it.
+    summary.elapsed_ms = started.elapsed().as_millis() as u64;
+    outcome.stats.elapsed_ms += summary.elapsed_ms;
     if summary.interrupted && !config.report.quiet {
         eprintln!(
             "leakhound: interrupted: unfinished checks are reported as unknown (interrupted)"
@@ -432,12 +445,28 @@ fn install_hook(args: &InstallHookArgs) -> anyhow::Result<u8> {
     Ok(CLEAN)
 }
 
+/// A scanned path as reports name it: a git scan of `.` is named after its
+/// directory, the current directory of a file scan stays `.` (file
+/// findings' paths are relative to it).
+fn root_label(path: &std::path::Path, git: bool) -> String {
+    let shown = leakhound::source::fs::display_path(path);
+    if !shown.is_empty() && shown != "." {
+        return shown;
+    }
+    let named = git
+        .then(|| std::env::current_dir().ok())
+        .flatten()
+        .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()));
+    named.unwrap_or_else(|| ".".into())
+}
+
 /// Run `write` against the output file or a buffered stdout.
 fn write_output(
     path: Option<&std::path::Path>,
     write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> anyhow::Result<()> {
-    match path {
+    // `-` is standard output here as everywhere on the command line.
+    match path.filter(|p| p.as_os_str() != "-") {
         Some(p) => {
             // Written beside the target and renamed over it, so a reader
             // (or a run killed half-way) never sees half a report.

@@ -92,6 +92,10 @@ pub struct VerifySummary {
     /// Ctrl-C cut the run short.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub interrupted: bool,
+    /// Wall time spent verifying; the caller measures it (it is part of
+    /// `Stats::elapsed_ms` too).
+    #[serde(default)]
+    pub elapsed_ms: u64,
 }
 
 /// One (provider, key) pair to ask about.
