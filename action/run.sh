@@ -161,6 +161,8 @@ select_mode() {
       die "mode pull-request: no pull_request.base.sha/head.sha in the event (event: ${GITHUB_EVENT_NAME:-unknown})"
     fi
     select=(--range "$base..$head")
+    pr_base=$base
+    pr_head=$head
     ;;
   push)
     [ -n "${GITHUB_EVENT_PATH:-}" ] || die "mode push needs GITHUB_EVENT_PATH"
@@ -288,13 +290,31 @@ scan() {
   # `${a[@]+"${a[@]}"}`: an empty array under `set -u` in bash 3.2 (macOS).
   local args=(scan "$path" --format "$format" ${select[@]+"${select[@]}"})
   [ -z "${INPUT_CONFIG:-}" ] || args+=(--config "$INPUT_CONFIG")
+  local work
+  work=$(mktemp -d "${RUNNER_TEMP:-${TMPDIR:-/tmp}}/leakhound.XXXXXX")
+  # A pull request must not be able to switch off its own check: with no
+  # `config` input, the base commit's .leakhound.toml applies (or none), not
+  # the one the pull request brings. Its changes apply once merged.
+  local config_note=""
+  if [ "$mode" = pull-request ] && [ -z "${INPUT_CONFIG:-}" ]; then
+    if git -C "$path" cat-file -e "$pr_base:./.leakhound.toml" 2>/dev/null; then
+      git -C "$path" show "$pr_base:./.leakhound.toml" >"$work/base-config.toml"
+      args+=(--config "$work/base-config.toml")
+      config_note="the base commit's \`.leakhound.toml\` applied"
+    else
+      args+=(--no-config)
+      config_note="the base commit has no \`.leakhound.toml\`: none applied"
+    fi
+    if ! git -C "$path" diff --quiet "$pr_base" "$pr_head" -- .leakhound.toml 2>/dev/null; then
+      config_note="$config_note; this pull request changes \`.leakhound.toml\`, and its allowlists and skips are not trusted until it is merged"
+    fi
+    echo "leakhound: configuration: $config_note"
+  fi
   [ -z "${INPUT_BASELINE:-}" ] || args+=(--baseline "$INPUT_BASELINE")
   [ "$verify" = false ] || args+=(--verify)
   [ "$fail_on" != live ] || args+=(--fail-on live)
   [ "$format" != text ] || args+=(--color always)
 
-  local work
-  work=$(mktemp -d "${RUNNER_TEMP:-${TMPDIR:-/tmp}}/leakhound.XXXXXX")
   local json=$work/report.json summary=$work/summary.md
   args+=(--report "json=$json" --report "markdown=$summary")
   local sarif=${INPUT_SARIF_FILE:-}
@@ -331,6 +351,7 @@ scan() {
     output sarif-file ""
   fi
   if [ -n "${GITHUB_STEP_SUMMARY:-}" ]; then
+    [ -z "$config_note" ] || printf '**Configuration:** %s.\n\n' "$config_note" >>"$GITHUB_STEP_SUMMARY"
     cat "$summary" >>"$GITHUB_STEP_SUMMARY"
     # GitHub shows at most 10 annotations of each kind per step; leakhound
     # annotates the most urgent (live keys, then severity). Say how many

@@ -137,30 +137,40 @@ impl Config {
                 return Err(Error::NotFound { path: p.clone() });
             }
         }
-        let config_path = if args.files.no_config {
+        let outputs: Vec<(&str, &Path)> = args
+            .output
+            .iter()
+            .map(|p| ("-o", p.as_path()))
+            .chain(args.reports.iter().map(|r| ("--report", r.path.as_path())))
+            .collect();
+        check_outputs(&args.paths, &outputs)?;
+        let discovered = if args.files.config.is_some() {
             None
         } else {
-            match &args.files.config {
-                Some(p) => Some(p.clone()),
-                None => default_config_path(&args.paths),
-            }
+            default_config_path(&args.paths)
         };
-        let file = match &config_path {
-            Some(p) => load_config_file(p)?,
-            None => ConfigFile::default(),
-        };
-        let origin = config_path
-            .as_deref()
-            .map_or_else(|| CONFIG_FILE_NAME.to_string(), |p| p.display().to_string());
+        let layers = load_layers(
+            args.files.no_config,
+            args.files.config.as_deref(),
+            discovered,
+        )?;
+        let file = merge(&layers);
 
-        let max_file_size = match (args.files.max_file_size, &file.scan.max_file_size) {
-            (Some(n), _) => n,
-            (None, Some(SizeValue::Bytes(n))) => *n,
-            (None, Some(SizeValue::Text(s))) => cli::parse_size(s).map_err(|m| Error::Config {
-                path: PathBuf::from(&origin),
-                message: format!("scan.max_file_size: {m}"),
-            })?,
-            (None, None) => scan::DEFAULT_MAX_FILE_SIZE,
+        let max_file_size = match args.files.max_file_size {
+            Some(n) => {
+                check_bound("--max-file-size", n, MAX_FILE_SIZE_LIMIT).map_err(Error::Usage)?
+            }
+            None => match pick(&layers, |f| f.scan.max_file_size.as_ref()) {
+                Some((v, layer)) => layer.size("scan.max_file_size", v)?,
+                None => scan::DEFAULT_MAX_FILE_SIZE,
+            },
+        };
+        let threads = match args.files.threads {
+            Some(n) => check_bound("--threads", n, MAX_THREADS).map_err(Error::Usage)?,
+            None => match pick(&layers, |f| f.scan.threads.as_ref()) {
+                Some((&n, layer)) => layer.bounded("scan.threads", n, MAX_THREADS)?,
+                None => 0,
+            },
         };
 
         let report = report_options(
@@ -177,20 +187,17 @@ impl Config {
             .filter(|p| p.as_os_str() != "-")
             .cloned()
             .collect();
-        let mut allowlist = Allowlist::compile(&file.allowlist, roots, &origin)?;
+        let mut allowlist = compile_allowlist(&layers, &file.allowlist, roots)?;
         let baseline = args
             .baseline
             .as_deref()
             .map(crate::baseline::load)
             .transpose()?;
-        let rules = resolve_rules(&file, &origin)?;
-        allowlist.scoped = crate::allowlist::compile_scoped(&file.allowlists, &origin, |id| {
-            rules.iter().any(|r| r.id() == id)
-        })?;
-        check_provider_settings(&file, &origin)?;
+        let rules = resolve_layer_rules(&layers)?;
+        allowlist.scoped = compile_scoped(&layers, &rules)?;
         let fail_on = FailOn::from(args.fail_on);
         let verify = if args.verify {
-            Some(resolve_verify(&args.verify_options, &file.verify, &origin)?)
+            Some(resolve_verify(&args.verify_options, &layers)?)
         } else {
             let o = &args.verify_options;
             let needs = if o.only_verified {
@@ -245,12 +252,16 @@ impl Config {
             git,
             no_ignore: args.files.no_ignore || file.scan.no_ignore.unwrap_or(false),
             follow: args.files.follow || file.scan.follow.unwrap_or(false),
+            // Only the command line may lead the walk out of the scanned
+            // paths; `follow` from a file follows links that stay inside.
+            follow_outside_roots: args.files.follow,
             max_file_size,
-            threads: args.files.threads.or(file.scan.threads).unwrap_or(0),
+            threads,
             decode_all: args.decode_all || file.scan.decode_all.unwrap_or(false),
             progress: !args.quiet && std::io::stderr().is_terminal(),
             allowlist,
             baseline,
+            interrupt: None,
         };
         let config = Config {
             scan,
@@ -260,33 +271,23 @@ impl Config {
             verify,
             fail_on,
             revoke,
-            config_file: config_path,
+            config_file: layers.last().map(|l| l.path.clone()),
         };
-        if args.revoke {
-            check_revoke_trust(&config, args.files.config.is_some())?;
-        }
         Ok(config)
     }
 
     /// Resolve `leakhound verify REPORT` arguments: no scan settings, the
     /// report and verification ones only.
     pub fn from_verify_args(args: &VerifyArgs) -> Result<Config> {
-        let config_path = if args.no_config {
+        let discovered = if args.config.is_some() {
             None
         } else {
-            match &args.config {
-                Some(p) => Some(p.clone()),
-                None => Some(PathBuf::from(CONFIG_FILE_NAME)).filter(|p| p.is_file()),
-            }
+            Some(PathBuf::from(CONFIG_FILE_NAME)).filter(|p| p.is_file())
         };
-        let file = match &config_path {
-            Some(p) => load_config_file(p)?,
-            None => ConfigFile::default(),
-        };
-        let origin = config_path
-            .as_deref()
-            .map_or_else(|| CONFIG_FILE_NAME.to_string(), |p| p.display().to_string());
-        check_provider_settings(&file, &origin)?;
+        let layers = load_layers(args.no_config, args.config.as_deref(), discovered)?;
+        let file = merge(&layers);
+        let outputs: Vec<(&str, &Path)> = args.output.iter().map(|p| ("-o", p.as_path())).collect();
+        check_outputs(std::slice::from_ref(&args.report), &outputs)?;
         Ok(Config {
             scan: scan::Options::default(),
             report: report_options(
@@ -296,12 +297,12 @@ impl Config {
                 args.color,
                 args.quiet,
             ),
-            rules: resolve_rules(&file, &origin)?,
-            verify: Some(resolve_verify(&args.verify_options, &file.verify, &origin)?),
+            rules: resolve_layer_rules(&layers)?,
+            verify: Some(resolve_verify(&args.verify_options, &layers)?),
             fail_on: args.fail_on.into(),
             revoke: None,
             providers: file.providers,
-            config_file: config_path,
+            config_file: layers.last().map(|l| l.path.clone()),
         })
     }
 
@@ -336,7 +337,6 @@ impl Config {
             },
         };
         let mut config = Config::from_verify_args(&verify_args)?;
-        check_revoke_trust(&config, args.config.is_some())?;
         let verify = config.verify.as_ref().expect("from_verify_args sets it");
         config.revoke = Some(resolve_revoke(&args.revoke_options, verify));
         Ok(config)
@@ -408,7 +408,29 @@ fn report_options(
 /// or plain HTTP to loopback): checked even when not verifying, so a bad
 /// config fails the first run that reads it.
 fn check_provider_settings(file: &ConfigFile, origin: &str) -> Result<()> {
+    if file.providers.is_empty() {
+        return Ok(());
+    }
+    let known: Vec<String> = provider::builtin_providers()?
+        .into_iter()
+        .map(|(_, s)| s.id)
+        .collect();
     for (name, settings) in &file.providers {
+        // A misspelt name would silently leave the real provider's keys
+        // going to its built-in URL: an error on every run, not only with
+        // --verify.
+        if !known.iter().any(|k| k == name) {
+            let hint = crate::text::nearest(name, known.iter().map(String::as_str))
+                .map_or_else(String::new, |n| format!("; did you mean `{n}`?"));
+            return Err(Error::Config {
+                path: PathBuf::from(origin),
+                message: format!(
+                    "[providers.{}]: no provider `{}`{hint} (`leakhound rules list` shows the provider of each rule)",
+                    crate::text::sanitize(name),
+                    crate::text::sanitize(name)
+                ),
+            });
+        }
         if let Some(url) = &settings.base_url {
             crate::provider::check_base_url(url).map_err(|m| Error::Config {
                 path: PathBuf::from(origin),
@@ -440,82 +462,469 @@ fn resolve_revoke(args: &RevokeOptionsArgs, verify: &verify::Options) -> revoke:
     }
 }
 
-/// Flags over `[verify]` over the defaults.
-fn resolve_verify(
-    args: &VerifyOptionsArgs,
-    file: &VerifyDefaults,
-    origin: &str,
-) -> Result<verify::Options> {
-    let fail = |message: String| Error::Config {
-        path: PathBuf::from(origin),
-        message,
-    };
-    let duration = |flag: Option<std::time::Duration>,
-                    value: &Option<DurationValue>,
+/// Flags over `[verify]` (the last file that sets a key) over the defaults.
+/// Every value, wherever it comes from, is checked against its bounds.
+fn resolve_verify(args: &VerifyOptionsArgs, layers: &[Layer]) -> Result<verify::Options> {
+    use std::time::Duration;
+    let duration = |flag: Option<Duration>,
+                    flag_name: &str,
+                    get: fn(&ConfigFile) -> Option<&DurationValue>,
                     key: &str,
-                    default: std::time::Duration|
-     -> Result<std::time::Duration> {
+                    default: Duration,
+                    limit: Duration|
+     -> Result<Duration> {
         if let Some(d) = flag {
-            return Ok(d);
+            return check_duration(flag_name, d, limit).map_err(Error::Usage);
         }
-        match value {
+        match pick(layers, get) {
             None => Ok(default),
-            Some(DurationValue::Seconds(n)) => std::time::Duration::try_from_secs_f64(*n)
-                .map_err(|_| fail(format!("verify.{key}: {n} is not a duration"))),
-            Some(DurationValue::Text(t)) => {
-                cli::parse_duration(t).map_err(|m| fail(format!("verify.{key}: {m}")))
-            }
+            Some((v, layer)) => layer.duration(&format!("verify.{key}"), v, limit),
         }
+    };
+    let count = |flag: Option<usize>,
+                 flag_name: &str,
+                 get: fn(&ConfigFile) -> Option<&usize>,
+                 key: &str,
+                 default: usize,
+                 limit: usize|
+     -> Result<usize> {
+        let n = match (flag, pick(layers, get)) {
+            (Some(n), _) => check_bound(flag_name, n, limit).map_err(Error::Usage)?,
+            (None, Some((&n, layer))) => layer.bounded(&format!("verify.{key}"), n, limit)?,
+            (None, None) => default,
+        };
+        if n == 0 {
+            return Err(Error::Usage(format!(
+                "{flag_name} (verify.{key}): must be at least 1"
+            )));
+        }
+        Ok(n)
     };
     // Where an ambiguous key may go is the user's decision on the command
     // line, never a (possibly untrusted) repository's config file's.
-    if !file.ambiguous.is_empty() {
-        return Err(fail(
+    if let Some(layer) = layers.iter().find(|l| !l.file.verify.ambiguous.is_empty()) {
+        return Err(layer.fail(
             "verify.ambiguous: ambiguous keys are sent only to the providers --verify-ambiguous names on the command line".into(),
         ));
     }
     let d = verify::Options::default();
+    let retries = match (
+        args.verify_retries,
+        pick(layers, |f| f.verify.retries.as_ref()),
+    ) {
+        (Some(n), _) => check_bound("--verify-retries", n, MAX_RETRIES).map_err(Error::Usage)?,
+        (None, Some((&n, layer))) => layer.bounded("verify.retries", n, MAX_RETRIES)?,
+        (None, None) => d.retries,
+    };
     let options = verify::Options {
         ambiguous: args.verify_ambiguous.clone(),
-        concurrency: args
-            .verify_concurrency
-            .or(file.concurrency)
-            .unwrap_or(d.concurrency),
-        per_provider: args
-            .verify_per_provider
-            .or(file.per_provider)
-            .unwrap_or(d.per_provider),
+        concurrency: count(
+            args.verify_concurrency,
+            "--verify-concurrency",
+            |f| f.verify.concurrency.as_ref(),
+            "concurrency",
+            d.concurrency,
+            MAX_CONCURRENCY,
+        )?,
+        per_provider: count(
+            args.verify_per_provider,
+            "--verify-per-provider",
+            |f| f.verify.per_provider.as_ref(),
+            "per_provider",
+            d.per_provider,
+            MAX_CONCURRENCY,
+        )?,
         connect_timeout: duration(
             args.verify_connect_timeout,
-            &file.connect_timeout,
+            "--verify-connect-timeout",
+            |f| f.verify.connect_timeout.as_ref(),
             "connect_timeout",
             d.connect_timeout,
+            MAX_TIMEOUT,
         )?,
-        timeout: duration(args.verify_timeout, &file.timeout, "timeout", d.timeout)?,
-        retries: args.verify_retries.or(file.retries).unwrap_or(d.retries),
-        max_wait: duration(args.verify_max_wait, &file.max_wait, "max_wait", d.max_wait)?,
+        timeout: duration(
+            args.verify_timeout,
+            "--verify-timeout",
+            |f| f.verify.timeout.as_ref(),
+            "timeout",
+            d.timeout,
+            MAX_TIMEOUT,
+        )?,
+        retries,
+        max_wait: duration(
+            args.verify_max_wait,
+            "--verify-max-wait",
+            |f| f.verify.max_wait.as_ref(),
+            "max_wait",
+            d.max_wait,
+            MAX_TIMEOUT,
+        )?,
+        // The cache only ever lives where the user said: a flag, or a
+        // trusted file (a discovered one may not set `cache_dir`).
         cache_dir: if args.no_verify_cache {
             None
         } else {
-            args.verify_cache.clone().or_else(|| file.cache_dir.clone())
+            args.verify_cache
+                .clone()
+                .or_else(|| pick(layers, |f| f.verify.cache_dir.as_ref()).map(|(p, _)| p.clone()))
         },
         cache_ttl: duration(
             args.verify_cache_ttl,
-            &file.cache_ttl,
+            "--verify-cache-ttl",
+            |f| f.verify.cache_ttl.as_ref(),
             "cache_ttl",
             d.cache_ttl,
+            MAX_CACHE_TTL,
         )?,
         only_verified: args.only_verified,
     };
-    if options.concurrency == 0 || options.per_provider == 0 {
-        return Err(Error::Usage(
-            "verification concurrency must be at least 1".into(),
-        ));
-    }
     if options.timeout.is_zero() || options.connect_timeout.is_zero() {
         return Err(Error::Usage("verification timeouts must be above 0".into()));
     }
     Ok(options)
+}
+
+// Bounds on values a config file (or flag) may set. A config can come from
+// a repository: without bounds, `threads = 20000` stalls a one-file scan and
+// `retries = 4000000000` hammers a provider.
+/// Most worker threads.
+pub const MAX_THREADS: usize = 256;
+/// Most checks in flight, overall or per provider.
+pub const MAX_CONCURRENCY: usize = 64;
+/// Most retries of one check.
+pub const MAX_RETRIES: u32 = 10;
+/// Longest timeout, and longest wait between retries.
+pub const MAX_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+/// Longest time a cached verdict is trusted.
+pub const MAX_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(90 * 24 * 3600);
+/// Largest `max_file_size`.
+pub const MAX_FILE_SIZE_LIMIT: u64 = 16 << 30;
+
+fn check_bound<T: PartialOrd + std::fmt::Display>(
+    what: &str,
+    n: T,
+    limit: T,
+) -> std::result::Result<T, String> {
+    if n > limit {
+        return Err(format!("{what}: {n} is over the limit of {limit}"));
+    }
+    Ok(n)
+}
+
+fn check_duration(
+    what: &str,
+    d: std::time::Duration,
+    limit: std::time::Duration,
+) -> std::result::Result<std::time::Duration, String> {
+    if d > limit {
+        return Err(format!(
+            "{what}: {} s is over the limit of {} s",
+            d.as_secs_f64(),
+            limit.as_secs()
+        ));
+    }
+    Ok(d)
+}
+
+/// Where a configuration file came from, which decides what it may set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trust {
+    /// Named with `--config`, or the user's own config file.
+    Trusted,
+    /// Found by itself in the scanned (or current) directory: it may come
+    /// from anyone who can open a pull request.
+    Discovered,
+}
+
+/// One configuration file read, with where it came from.
+#[derive(Debug)]
+struct Layer {
+    path: PathBuf,
+    file: ConfigFile,
+    trust: Trust,
+}
+
+impl Layer {
+    fn origin(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    fn fail(&self, message: String) -> Error {
+        Error::Config {
+            path: self.path.clone(),
+            message,
+        }
+    }
+
+    fn bounded<T: PartialOrd + std::fmt::Display>(&self, key: &str, n: T, limit: T) -> Result<T> {
+        check_bound(key, n, limit).map_err(|m| self.fail(m))
+    }
+
+    fn size(&self, key: &str, value: &SizeValue) -> Result<u64> {
+        let n = match value {
+            SizeValue::Bytes(n) => *n,
+            SizeValue::Text(s) => {
+                cli::parse_size(s).map_err(|m| self.fail(format!("{key}: {m}")))?
+            }
+        };
+        self.bounded(key, n, MAX_FILE_SIZE_LIMIT)
+    }
+
+    fn duration(
+        &self,
+        key: &str,
+        value: &DurationValue,
+        limit: std::time::Duration,
+    ) -> Result<std::time::Duration> {
+        let d = match value {
+            DurationValue::Seconds(n) => std::time::Duration::try_from_secs_f64(*n)
+                .map_err(|_| self.fail(format!("{key}: {n} is not a duration")))?,
+            DurationValue::Text(t) => {
+                cli::parse_duration(t).map_err(|m| self.fail(format!("{key}: {m}")))?
+            }
+        };
+        check_duration(key, d, limit).map_err(|m| self.fail(m))
+    }
+}
+
+/// The value of the last layer (the most specific file) that sets it.
+fn pick<'a, T: ?Sized>(
+    layers: &'a [Layer],
+    get: impl Fn(&'a ConfigFile) -> Option<&'a T>,
+) -> Option<(&'a T, &'a Layer)> {
+    layers
+        .iter()
+        .rev()
+        .find_map(|l| get(&l.file).map(|v| (v, l)))
+}
+
+/// The user's own configuration file, trusted like one named with
+/// `--config`: `$XDG_CONFIG_HOME/leakhound/config.toml`, else
+/// `~/.config/leakhound/config.toml`.
+pub fn user_config_path() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|h| !h.is_empty())
+                .map(|h| PathBuf::from(h).join(".config"))
+        })?;
+    Some(base.join("leakhound").join("config.toml"))
+}
+
+/// The configuration files a command reads, least specific first: the
+/// user's own file, then the one named with `--config` or else the one
+/// found in the scanned directory. `--no-config` reads none.
+fn load_layers(
+    no_config: bool,
+    explicit: Option<&Path>,
+    discovered: Option<PathBuf>,
+) -> Result<Vec<Layer>> {
+    let mut layers = Vec::new();
+    if no_config {
+        return Ok(layers);
+    }
+    if let Some(path) = user_config_path().filter(|p| p.is_file()) {
+        layers.push(Layer {
+            file: load_config_file(&path)?,
+            path,
+            trust: Trust::Trusted,
+        });
+    }
+    let project = match (explicit, discovered) {
+        (Some(p), _) => Some((p.to_path_buf(), Trust::Trusted)),
+        (None, Some(p)) => Some((p, Trust::Discovered)),
+        (None, None) => None,
+    };
+    if let Some((path, trust)) = project {
+        // The same file named twice is read once.
+        let same = layers.first().is_some_and(|u: &Layer| {
+            std::fs::canonicalize(&u.path).ok() == std::fs::canonicalize(&path).ok()
+        });
+        if !same {
+            layers.push(Layer {
+                file: load_config_file(&path)?,
+                path,
+                trust,
+            });
+        }
+    }
+    for layer in &layers {
+        if layer.trust == Trust::Discovered {
+            check_discovered(layer)?;
+        }
+        check_provider_settings(&layer.file, &layer.origin())?;
+    }
+    Ok(layers)
+}
+
+/// A file found by itself in the scanned tree must not widen what is read
+/// or choose where keys go: it may not set provider settings, `[scan]
+/// follow`, the cache location, or rules that claim a provider leakhound
+/// sends keys to. Refused outright (not ignored), saying how to opt in.
+fn check_discovered(layer: &Layer) -> Result<()> {
+    let file = &layer.file;
+    let verifiable: Vec<String> = provider::builtin_providers()?
+        .into_iter()
+        .map(|(_, s)| s.id)
+        .collect();
+    let refused = if let Some(name) = file.providers.keys().next() {
+        Some((
+            format!("[providers.{}]", crate::text::sanitize(name)),
+            "choose where keys and admin tokens are sent",
+        ))
+    } else if file.scan.follow == Some(true) {
+        Some((
+            "[scan] follow".to_string(),
+            "follow symbolic links (they can lead out of the tree)",
+        ))
+    } else if file.verify.cache_dir.is_some() {
+        Some((
+            "[verify] cache_dir".to_string(),
+            "choose where the verification cache is written",
+        ))
+    } else {
+        file.rules
+            .iter()
+            .find(|r| verifiable.contains(&r.provider))
+            .map(|r| {
+                (
+                    format!(
+                        "[[rules]] `{}` (provider = \"{}\")",
+                        crate::text::sanitize(&r.id),
+                        crate::text::sanitize(&r.provider)
+                    ),
+                    "add rules whose keys are sent to a provider for verification",
+                )
+            })
+    };
+    let Some((what, why)) = refused else {
+        return Ok(());
+    };
+    let user = user_config_path().map_or_else(
+        || "~/.config/leakhound/config.toml".to_string(),
+        |p| p.display().to_string(),
+    );
+    Err(layer.fail(format!(
+        "{what}: a {CONFIG_FILE_NAME} found in the scanned directory is not trusted to {why}; \
+         to trust this file, name it with --config {}, or move the setting to your user config ({user}); \
+         see docs/verify.md#trust-in-configuration-files",
+        layer.origin()
+    )))
+}
+
+/// The layers as one file: lists are joined, single values and providers
+/// taken from the most specific file that sets them.
+fn merge(layers: &[Layer]) -> ConfigFile {
+    let mut out = ConfigFile::default();
+    for l in layers {
+        let f = &l.file;
+        out.disabled_rules.extend(f.disabled_rules.iter().cloned());
+        let (a, b) = (&mut out.allowlist, &f.allowlist);
+        a.paths.extend(b.paths.iter().cloned());
+        a.regexes.extend(b.regexes.iter().cloned());
+        a.fingerprints.extend(b.fingerprints.iter().cloned());
+        a.path_regexes.extend(b.path_regexes.iter().cloned());
+        a.stopwords.extend(b.stopwords.iter().cloned());
+        for (name, settings) in &f.providers {
+            out.providers.insert(name.clone(), settings.clone());
+        }
+        let s = &f.scan;
+        out.scan.no_ignore = s.no_ignore.or(out.scan.no_ignore);
+        out.scan.follow = s.follow.or(out.scan.follow);
+        out.scan.decode_all = s.decode_all.or(out.scan.decode_all);
+    }
+    out
+}
+
+/// `[allowlist]` of every layer: each checked on its own (so an error names
+/// its file), then the joined lists compiled once.
+fn compile_allowlist(
+    layers: &[Layer],
+    merged: &AllowlistSpec,
+    roots: Vec<PathBuf>,
+) -> Result<Allowlist> {
+    for l in layers {
+        Allowlist::compile(&l.file.allowlist, Vec::new(), &l.origin())?;
+    }
+    let origin = layers
+        .last()
+        .map_or_else(|| CONFIG_FILE_NAME.to_string(), Layer::origin);
+    Allowlist::compile(merged, roots, &origin)
+}
+
+/// `[[allowlists]]` of every layer.
+fn compile_scoped(
+    layers: &[Layer],
+    rules: &[Rule],
+) -> Result<Vec<crate::allowlist::ScopedAllowlist>> {
+    let mut out = Vec::new();
+    for l in layers {
+        out.extend(crate::allowlist::compile_scoped(
+            &l.file.allowlists,
+            &l.origin(),
+            |id| rules.iter().any(|r| r.id() == id),
+        )?);
+    }
+    Ok(out)
+}
+
+/// Built-in rules minus every layer's disabled ones, plus each layer's own.
+fn resolve_layer_rules(layers: &[Layer]) -> Result<Vec<Rule>> {
+    let files: Vec<(&ConfigFile, String)> = layers.iter().map(|l| (&l.file, l.origin())).collect();
+    resolve_rules_of(&files)
+}
+
+/// A report must not overwrite what the run reads, and two reports must not
+/// go to one file (only the last would survive).
+fn check_outputs(inputs: &[PathBuf], outputs: &[(&str, &Path)]) -> Result<()> {
+    // `-` is standard output.
+    let outputs: Vec<(&str, &Path)> = outputs
+        .iter()
+        .copied()
+        .filter(|(_, p)| p.as_os_str() != "-")
+        .collect();
+    for (i, (flag, out)) in outputs.iter().enumerate() {
+        if let Some(input) = inputs
+            .iter()
+            .filter(|p| p.as_os_str() != "-")
+            .find(|input| same_file(input, out))
+        {
+            return Err(Error::Usage(format!(
+                "{flag} {}: that is an input ({}); the report would replace it",
+                out.display(),
+                input.display()
+            )));
+        }
+        if let Some((other, _)) = outputs[..i].iter().find(|(_, o)| same_file(o, out)) {
+            return Err(Error::Usage(format!(
+                "{other} and {flag} both write {}; give each report its own file",
+                out.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Do `a` and `b` name one file? The same inode when both exist, else the
+/// same absolute path (parent directory resolved).
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    if let (Ok(ma), Ok(mb)) = (std::fs::metadata(a), std::fs::metadata(b)) {
+        return ma.dev() == mb.dev() && ma.ino() == mb.ino();
+    }
+    let resolve = |p: &Path| -> Option<PathBuf> {
+        let parent = match p.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        Some(std::fs::canonicalize(parent).ok()?.join(p.file_name()?))
+    };
+    match (resolve(a), resolve(b)) {
+        (Some(x), Some(y)) => x == y,
+        _ => false,
+    }
 }
 
 /// Which git scan the flags ask for, if any, checked for a single repository
@@ -556,34 +965,6 @@ fn git_scan(args: &ScanArgs) -> Result<Option<GitScan>> {
     Ok(Some(scan))
 }
 
-/// `[providers.NAME.revoke]` (and `base_url`, from which the assumed admin
-/// endpoints derive) chooses where admin requests go and which environment
-/// variable's token they carry. A config file found by itself in
-/// the scanned directory may come from anyone who can open a pull request, so
-/// revocation settings are honoured only from a file named with `--config`.
-fn check_revoke_trust(config: &Config, explicit: bool) -> Result<()> {
-    let Some(path) = &config.config_file else {
-        return Ok(());
-    };
-    if explicit {
-        return Ok(());
-    }
-    if let Some(name) = config
-        .providers
-        .iter()
-        .find(|(_, p)| p.revoke.is_some() || p.base_url.is_some())
-        .map(|(n, _)| n)
-    {
-        return Err(Error::Config {
-            path: path.clone(),
-            message: format!(
-                "[providers.{name}]: when revoking, provider settings (base_url, revoke) are used only from a config named with --config (a repository's own .leakhound.toml must not choose where admin tokens go)"
-            ),
-        });
-    }
-    Ok(())
-}
-
 /// `.leakhound.toml` in the first scanned directory, if it exists.
 fn default_config_path(paths: &[PathBuf]) -> Option<PathBuf> {
     let first = paths.iter().find(|p| p.as_os_str() != "-")?;
@@ -610,18 +991,30 @@ pub fn load_config_file(path: &Path) -> Result<ConfigFile> {
 
 /// Built-in rules minus the disabled ones, plus the file's own.
 pub fn resolve_rules(file: &ConfigFile, origin: &str) -> Result<Vec<Rule>> {
+    resolve_rules_of(&[(file, origin.to_string())])
+}
+
+fn resolve_rules_of(files: &[(&ConfigFile, String)]) -> Result<Vec<Rule>> {
     let mut rules = rules::builtin_rules()?;
-    for id in &file.disabled_rules {
-        if !rules.iter().any(|r| r.id() == id) {
-            return Err(Error::Config {
-                path: PathBuf::from(origin),
-                message: format!("disabled_rules: no built-in rule `{id}`"),
-            });
+    for (file, origin) in files {
+        for id in &file.disabled_rules {
+            if !rules.iter().any(|r| r.id() == id) {
+                return Err(Error::Config {
+                    path: PathBuf::from(origin),
+                    message: format!("disabled_rules: no built-in rule `{id}`"),
+                });
+            }
         }
     }
-    rules.retain(|r| !file.disabled_rules.iter().any(|d| d == r.id()));
-    for spec in &file.rules {
-        rules.push(Rule::compile(spec.clone(), origin)?);
+    rules.retain(|r| {
+        !files
+            .iter()
+            .any(|(f, _)| f.disabled_rules.iter().any(|d| d == r.id()))
+    });
+    for (file, origin) in files {
+        for spec in &file.rules {
+            rules.push(Rule::compile(spec.clone(), origin)?);
+        }
     }
     Ok(rules)
 }

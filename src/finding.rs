@@ -86,6 +86,9 @@ pub enum UnknownReason {
     NotVerifiable,
     /// The run was interrupted (Ctrl-C) before the check finished.
     Interrupted,
+    /// The provider, chosen by nearby words alone, said the key does not
+    /// work there: it may be another provider's key.
+    Attribution,
 }
 
 impl UnknownReason {
@@ -99,6 +102,7 @@ impl UnknownReason {
             UnknownReason::Connection => "connection",
             UnknownReason::NotVerifiable => "not-verifiable",
             UnknownReason::Interrupted => "interrupted",
+            UnknownReason::Attribution => "attribution",
         }
     }
 }
@@ -182,6 +186,9 @@ pub struct Finding {
     /// The other halves of a multi-part credential found near this secret
     /// (the AWS access key id beside its secret access key).
     pub parts: Vec<Part>,
+    /// The provider was chosen by nearby words alone (see
+    /// `engine::Match::by_context`): its `dead` is not conclusive.
+    pub by_context: bool,
     /// The line holding the secret, with the secret masked, control
     /// characters escaped and length bounded.
     pub snippet: String,
@@ -417,6 +424,7 @@ pub(crate) mod tests_support {
             alternatives: Vec::new(),
             generic: false,
             parts: Vec::new(),
+            by_context: false,
             snippet: String::new(),
         }
     }

@@ -52,7 +52,12 @@ fn main() -> ExitCode {
             if is_broken_pipe(&err) {
                 return ExitCode::from(CLEAN);
             }
-            eprintln!("leakhound: error: {err:#}");
+            // Errors quote config values and paths: no line of them may
+            // start a workflow command or carry a control character.
+            eprintln!(
+                "leakhound: error: {}",
+                leakhound::text::sanitize_lines(&format!("{err:#}"))
+            );
             ExitCode::from(ERROR)
         }
     }
@@ -67,6 +72,23 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 
 fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
     let mut config = Config::from_scan_args(args)?;
+    // A report left by an earlier run must never look like this run's: it
+    // goes now, and this run's arrives whole (temp file + rename) or not at
+    // all.
+    for path in config
+        .report
+        .output
+        .iter()
+        .chain(args.reports.iter().map(|r| &r.path))
+        .filter(|p| p.as_os_str() != "-")
+    {
+        if path.is_file() {
+            std::fs::remove_file(path)
+                .map_err(|e| anyhow::anyhow!("cannot replace {}: {e}", path.display()))?;
+        }
+    }
+    let interrupt = catch_interrupts(config.report.quiet);
+    config.scan.interrupt = Some(Arc::clone(&interrupt));
     // Built before the scan so a bad base URL or cache dir fails fast.
     let verifier = match &config.verify {
         Some(options) => Some(Verifier::new(&config.providers, options.clone())?),
@@ -82,8 +104,20 @@ fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
     } else {
         leakhound::run_scan(&config.scan, &matcher)
     };
+    let scan_interrupted = interrupt.load(Ordering::SeqCst);
+    if scan_interrupted {
+        outcome.stats.notes.push(
+            "interrupted: the scan stopped early; files it had not reached are not in this report"
+                .into(),
+        );
+        if !config.report.quiet {
+            eprintln!("leakhound: interrupted: writing the report of what was scanned");
+        }
+    }
+    let verifier = verifier.filter(|_| !scan_interrupted);
+    let revoker = revoker.filter(|_| !scan_interrupted);
     if let Some(verifier) = &verifier {
-        verify(verifier, &config, &mut outcome);
+        verify(verifier, &config, &mut outcome, &interrupt);
     }
     // Before the report is written, so it shows each key's state afterwards.
     // stdout carries the report: the revocation summary goes to stderr.
@@ -143,6 +177,20 @@ fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
     }
     let revoked = revoked.transpose()?;
     let code = exit_code(&config, &outcome);
+    // An interrupted scan is not clean, whatever it found so far.
+    let code = if scan_interrupted && code == CLEAN {
+        ERROR
+    } else {
+        code
+    };
+    // `-q` keeps stderr quiet, but an exit status of 2 always says why.
+    if config.report.quiet && code == ERROR && !outcome.stats.errors.is_empty() {
+        let n = outcome.stats.errors.len();
+        eprintln!(
+            "leakhound: {n} file{} could not be read (run without -q to see which)",
+            if n == 1 { "" } else { "s" }
+        );
+    }
     Ok(match revoked {
         Some(r) if code != ERROR => code.max(r),
         _ => code,
@@ -238,7 +286,8 @@ fn verify_report(args: &VerifyArgs) -> anyhow::Result<u8> {
     let rules = config.take_rule_set()?;
     let (findings, stats) = report::read_report(&args.report, &rules)?;
     let mut outcome = ScanOutcome { findings, stats };
-    verify(&verifier, &config, &mut outcome);
+    let interrupt = catch_interrupts(config.report.quiet);
+    verify(&verifier, &config, &mut outcome, &interrupt);
     let ctx = ReportContext {
         options: &config.report,
         rules: &rules,
@@ -254,23 +303,32 @@ fn verify_report(args: &VerifyArgs) -> anyhow::Result<u8> {
     Ok(exit_code(&config, &outcome))
 }
 
-/// Verify the outcome's findings with Ctrl-C wired to stop the run, then
-/// apply `--only-verified`.
-fn verify(verifier: &Verifier, config: &Config, outcome: &mut ScanOutcome) {
+/// Ctrl-C and SIGTERM (what CI sends on cancel), caught once per run: the
+/// first stops the scan or the verification and the report of what was done
+/// is still written; a second one exits at once.
+fn catch_interrupts(quiet: bool) -> Arc<AtomicBool> {
     let interrupt = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&interrupt);
-    // Installed only now, so Ctrl-C during the scan keeps its usual effect.
-    // The first Ctrl-C stops verification and the report is still written;
-    // a second one exits at once.
     let installed = ctrlc::set_handler(move || {
         if flag.swap(true, Ordering::SeqCst) {
             std::process::exit(130);
         }
     });
-    if installed.is_err() && !config.report.quiet {
+    if installed.is_err() && !quiet {
         eprintln!("leakhound: warning: cannot catch Ctrl-C; interrupting loses the report");
     }
-    let summary = verifier.verify(&mut outcome.findings, &interrupt);
+    interrupt
+}
+
+/// Verify the outcome's findings (`interrupt` stops the run), then apply
+/// `--only-verified`.
+fn verify(
+    verifier: &Verifier,
+    config: &Config,
+    outcome: &mut ScanOutcome,
+    interrupt: &Arc<AtomicBool>,
+) {
+    let summary = verifier.verify(&mut outcome.findings, interrupt);
     if summary.interrupted && !config.report.quiet {
         eprintln!(
             "leakhound: interrupted: unfinished checks are reported as unknown (interrupted)"
@@ -351,7 +409,7 @@ fn import_gitleaks(args: &ImportGitleaksArgs) -> anyhow::Result<u8> {
         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", args.file.display()))?;
     let imported = leakhound::gitleaks::import(&text, &args.file.display().to_string())?;
     for w in &imported.warnings {
-        eprintln!("leakhound: warning: {w}");
+        eprintln!("leakhound: warning: {}", leakhound::text::sanitize_lines(w));
     }
     match &args.output {
         Some(path) => {
@@ -409,11 +467,28 @@ fn write_output(
     // `-` is standard output here as everywhere on the command line.
     match path.filter(|p| p.as_os_str() != "-") {
         Some(p) => {
-            let file = File::create(p)
+            // Written beside the target and renamed over it, so a reader
+            // (or a run killed half-way) never sees half a report.
+            let name = p
+                .file_name()
+                .ok_or_else(|| anyhow::anyhow!("cannot write {}: not a file name", p.display()))?;
+            let mut tmp_name = std::ffi::OsString::from(".");
+            tmp_name.push(name);
+            tmp_name.push(format!(".leakhound-{}.tmp", std::process::id()));
+            let tmp = p.with_file_name(tmp_name);
+            let file = File::create(&tmp)
                 .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", p.display()))?;
             let mut out = BufWriter::new(file);
-            write(&mut out)?;
-            out.flush()?;
+            let written = write(&mut out).and_then(|()| out.flush());
+            drop(out);
+            if let Err(e) = written {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(e.into());
+            }
+            std::fs::rename(&tmp, p).map_err(|e| {
+                let _ = std::fs::remove_file(&tmp);
+                anyhow::anyhow!("cannot write {}: {e}", p.display())
+            })?;
         }
         None => {
             let stdout = io::stdout();

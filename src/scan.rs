@@ -30,6 +30,9 @@ pub struct Options {
     pub git: Option<GitScan>,
     pub no_ignore: bool,
     pub follow: bool,
+    /// Symbolic links may lead out of the scanned paths (only `--follow` on
+    /// the command line says so); otherwise a followed link must stay inside.
+    pub follow_outside_roots: bool,
     pub max_file_size: u64,
     /// 0 = one per core.
     pub threads: usize,
@@ -40,6 +43,9 @@ pub struct Options {
     pub allowlist: Allowlist,
     /// Fingerprints accepted earlier (`--baseline`).
     pub baseline: Option<Baseline>,
+    /// Set by Ctrl-C or SIGTERM: file walks stop, and what was scanned is
+    /// reported.
+    pub interrupt: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl Default for Options {
@@ -49,12 +55,14 @@ impl Default for Options {
             git: None,
             no_ignore: false,
             follow: false,
+            follow_outside_roots: false,
             max_file_size: DEFAULT_MAX_FILE_SIZE,
             threads: 0,
             decode_all: false,
             progress: false,
             allowlist: Allowlist::default(),
             baseline: None,
+            interrupt: None,
         }
     }
 }
@@ -278,6 +286,7 @@ impl Scanner<'_> {
                 alternatives: m.alternatives.clone(),
                 generic: rule.spec.generic,
                 parts: link_parts(set, &matches, &located, i),
+                by_context: m.by_context,
             });
         }
         out

@@ -77,6 +77,13 @@ pub struct Match {
     /// The secret is a published example value (`rules/known-examples.toml`):
     /// the scan counts it and does not report it.
     pub known_example: bool,
+    /// The provider was chosen by nearby words alone (a `context` rule for
+    /// keys with no shape of their own): weak evidence, so a `dead` answer
+    /// from that provider says nothing about the key (`verify`).
+    pub by_context: bool,
+    /// The secret has another provider's distinctive prefix but came from a
+    /// rule for shapeless keys: never attributed by that rule.
+    foreign_shape: bool,
 }
 
 impl std::fmt::Debug for Match {
@@ -91,6 +98,7 @@ impl std::fmt::Debug for Match {
             .field("ambiguous", &self.ambiguous)
             .field("alternatives", &self.alternatives)
             .field("known_example", &self.known_example)
+            .field("by_context", &self.by_context)
             .finish()
     }
 }
@@ -119,6 +127,9 @@ const BASE64_TRIGGERS: &[&str] = &["kind: secret", "dockerconfigjson", "dockercf
 /// code (a tenth of the benchmark tree's bytes are in files that say it), so
 /// only the text around it is searched.
 const NEAR_BASE64_TRIGGERS: &[&str] = &["authorization: basic", "base64"];
+/// Shortest keyword counted as a key shape (`sk-`).
+const MIN_SHAPE: usize = 3;
+
 /// How far around a near trigger base64 fragments are searched.
 const NEAR_TRIGGER: usize = 4096;
 
@@ -150,6 +161,10 @@ pub struct Matcher {
     /// longest keyword at a position).
     keyword_rules: Vec<Vec<usize>>,
     mode: Base64Mode,
+    /// Distinctive key prefixes (`sk-`, `sk_live_`, `ghp_`): the keywords
+    /// that start some rule's example secrets. A key with one of them is
+    /// never claimed by a rule for shapeless keys.
+    shapes: Vec<Vec<u8>>,
 }
 
 /// Per-thread scratch space, reused across buffers.
@@ -301,7 +316,9 @@ impl Matcher {
                 }
             }
         }
+        let shapes = key_shapes(&rules);
         Matcher {
+            shapes,
             automaton: build_automaton(&patterns, true),
             fragments: LazyAutomaton::new(fragments),
             rules,
@@ -612,6 +629,8 @@ impl Matcher {
                 ambiguous: false,
                 alternatives: Vec::new(),
                 known_example: true,
+                by_context: false,
+                foreign_shape: false,
             });
         }
         if filters::is_placeholder(secret, prefix_len) {
@@ -635,6 +654,11 @@ impl Matcher {
             }
             attributed = found;
         }
+        // A rule for keys with no shape of their own (Kindo's opaque keys,
+        // found by a variable name or a nearby word) never claims a key that
+        // has another provider's shape: at most the key is ambiguous, and
+        // the rule that knows the shape wins the overlap.
+        let foreign_shape = prefix_len == 0 && self.shapes.iter().any(|p| secret.starts_with(p));
         Some(Match {
             rule: rule_idx,
             start: at,
@@ -642,9 +666,11 @@ impl Matcher {
             secret: secret.to_vec(),
             prefix_len,
             encoding: None,
-            ambiguous: !rule.spec.alternatives.is_empty() && !attributed,
+            ambiguous: foreign_shape || (!rule.spec.alternatives.is_empty() && !attributed),
             alternatives: Vec::new(),
             known_example: false,
+            by_context: attributed && prefix_len == 0 && !foreign_shape,
+            foreign_shape,
         })
     }
 }
@@ -659,6 +685,41 @@ fn literal_prefix_len(rule: &Rule, secret: &[u8]) -> usize {
         .map(|k| k.len())
         .max()
         .unwrap_or(0)
+}
+
+/// Distinctive key prefixes: a keyword that starts some example secret of
+/// its rule (`sk_live_`, `ghp_`), unless shapeless keys are known to start
+/// with it too (an example of a rule for shapeless keys does: `eyJ`, the
+/// start of any JWT, is many providers' format, not one provider's shape).
+fn key_shapes(rules: &RuleSet) -> Vec<Vec<u8>> {
+    let starts_own = |rule: &Rule, secret: &str| {
+        rule.spec.keywords.iter().any(|k| {
+            secret
+                .get(..k.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(k))
+        })
+    };
+    let mut shapes: Vec<Vec<u8>> = Vec::new();
+    for rule in rules.rules() {
+        for k in &rule.spec.keywords {
+            let starts = rule
+                .spec
+                .examples
+                .iter()
+                .any(|e| e.secret.starts_with(k.as_str()));
+            if k.len() >= MIN_SHAPE && starts && !shapes.iter().any(|s| s == k.as_bytes()) {
+                shapes.push(k.as_bytes().to_vec());
+            }
+        }
+    }
+    for rule in rules.rules() {
+        for e in &rule.spec.examples {
+            if !starts_own(rule, &e.secret) {
+                shapes.retain(|s| !e.secret.as_bytes().starts_with(s));
+            }
+        }
+    }
+    shapes
 }
 
 /// Is there evidence for the rule's provider near `at` in `buf`, or anywhere
@@ -820,9 +881,10 @@ fn pick(rules: &[Rule], mut group: Vec<Match>) -> Match {
     let best = (0..group.len())
         .max_by(|&a, &b| {
             let (ma, mb) = (&group[a], &group[b]);
-            rules[ma.rule]
-                .priority
-                .cmp(&rules[mb.rule].priority)
+            // A key's own shape beats any rule for shapeless keys.
+            mb.foreign_shape
+                .cmp(&ma.foreign_shape)
+                .then(rules[ma.rule].priority.cmp(&rules[mb.rule].priority))
                 .then(ma.secret.len().cmp(&mb.secret.len()))
                 .then(mb.rule.cmp(&ma.rule))
         })

@@ -12,9 +12,10 @@
 
 use std::io::Read;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant, SystemTime};
 
-use reqwest::blocking::Client;
+use reqwest::blocking::{Client, RequestBuilder};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use reqwest::redirect::Policy;
 
@@ -24,6 +25,8 @@ use crate::finding::{UnknownReason, Verdict, Verification};
 
 /// Only this much of a body is read: enough for an error code.
 pub(crate) const BODY_LIMIT: u64 = 64 * 1024;
+/// The shortest wait before a retry, whatever the server says.
+const MIN_WAIT: Duration = Duration::from_millis(100);
 /// First backoff when a 429/5xx has no Retry-After; doubles per retry.
 const BACKOFF: Duration = Duration::from_millis(500);
 
@@ -39,6 +42,8 @@ pub(crate) struct Limits {
 pub(crate) struct Http {
     remote: Client,
     loopback: Client,
+    /// The whole request, body included ([`send_within`]).
+    timeout: Duration,
 }
 
 impl Http {
@@ -55,7 +60,13 @@ impl Http {
         Ok(Http {
             remote: builder().build().map_err(fail)?,
             loopback: builder().no_proxy().build().map_err(fail)?,
+            timeout,
         })
+    }
+
+    /// How long one request may take, from connecting to the body's end.
+    pub(crate) fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// The client for `url`: loopback targets bypass any proxy.
@@ -91,6 +102,7 @@ pub(crate) fn run_check(
     secret: &Secret,
     limits: Limits,
     interrupt: &AtomicBool,
+    started: &std::sync::atomic::AtomicUsize,
 ) -> (Verification, u32) {
     let unknown = |reason, status, detail: String| Verification {
         verdict: Verdict::Unknown,
@@ -108,6 +120,9 @@ pub(crate) fn run_check(
             return (interrupted(&check.provider), sent);
         }
         sent += 1;
+        // Counted when sent, not when answered: an interrupted run still
+        // says that the key went out.
+        started.fetch_add(1, Ordering::Relaxed);
         let (status, body, retry_after, described) = match send(http, check, secret) {
             Attempt::Failed { reason, detail } => {
                 return (unknown(reason, None, detail.to_string()), sent)
@@ -155,8 +170,13 @@ pub(crate) fn run_check(
             let detail = format!("{what} (HTTP {status}, {sent} {attempts})");
             return (unknown(UnknownReason::Retries, Some(status), detail), sent);
         }
-        let wait = retry_after.unwrap_or_else(|| backoff(sent).min(limits.max_wait));
-        if wait > limits.max_wait {
+        // A floor under every wait: `Retry-After: 0` (or a date in the past)
+        // must not turn the retries into a tight loop.
+        let cap = limits.max_wait.max(MIN_WAIT);
+        let wait = retry_after
+            .unwrap_or_else(|| backoff(sent).min(cap))
+            .max(MIN_WAIT);
+        if wait > cap {
             let detail = format!(
                 "{what} (HTTP {status}): Retry-After {} s is over the {} s cap, not retried",
                 wait.as_secs(),
@@ -231,36 +251,89 @@ fn send(http: &Http, check: &Check, secret: &Secret) -> Attempt {
     // Keeps the value out of hyper's and reqwest's Debug output.
     value.set_sensitive(true);
     headers.insert(name, value);
-    match client.get(check.endpoint.clone()).headers(headers).send() {
-        Err(e) => {
-            let (reason, detail) = describe_error(&e);
-            Attempt::Failed { reason, detail }
-        }
-        Ok(resp) => {
-            let status = resp.status().as_u16();
-            let retry_after = resp
-                .headers()
+    let request = client.get(check.endpoint.clone()).headers(headers);
+    match send_within(request, http.timeout) {
+        Err((reason, detail)) => Attempt::Failed { reason, detail },
+        Ok(answer) => Attempt::Answer {
+            status: answer.status,
+            retry_after: answer
+                .headers
                 .get(RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| parse_retry_after(v, SystemTime::now()));
-            let described = [&check.identity_header, &check.scopes_header]
+                .and_then(|v| parse_retry_after(v, SystemTime::now())),
+            described: [&check.identity_header, &check.scopes_header]
                 .into_iter()
                 .flatten()
                 .filter_map(|name| {
-                    let value = resp.headers().get(name.as_str())?.to_str().ok()?;
+                    let value = answer.headers.get(name.as_str())?.to_str().ok()?;
                     Some((name.clone(), value.to_string()))
                 })
-                .collect();
-            let mut body = Vec::new();
-            // A body cut short by the timeout still has its status.
-            let _ = resp.take(BODY_LIMIT).read_to_end(&mut body);
-            Attempt::Answer {
-                status,
-                body,
-                retry_after,
-                described,
-            }
+                .collect(),
+            body: answer.body,
+        },
+    }
+}
+
+/// An answer: status, headers and at most [`BODY_LIMIT`] bytes of body.
+pub(crate) struct Answer {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+/// Send `request` and read its answer, all within `limit`: connecting, the
+/// headers and the body together. reqwest's blocking timeout bounds each
+/// read, not the whole body, so a server dripping one byte a second would
+/// hold a check for hours; here the request runs on a thread of its own and
+/// is abandoned (told to stop at its next read) when the time is up.
+pub(crate) fn send_within(
+    request: RequestBuilder,
+    limit: Duration,
+) -> std::result::Result<Answer, (UnknownReason, &'static str)> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = mpsc::channel();
+    let flag = Arc::clone(&stop);
+    let spawned = std::thread::Builder::new()
+        .name("leakhound-http".into())
+        .spawn(move || {
+            let result = match request.send() {
+                Err(e) => Err(describe_error(&e)),
+                Ok(mut resp) => {
+                    let status = resp.status().as_u16();
+                    let headers = resp.headers().clone();
+                    let mut body = Vec::new();
+                    let mut chunk = [0u8; 8192];
+                    while (body.len() as u64) < BODY_LIMIT && !flag.load(Ordering::Relaxed) {
+                        let room = (BODY_LIMIT as usize - body.len()).min(chunk.len());
+                        match resp.read(&mut chunk[..room]) {
+                            Ok(0) => break,
+                            Ok(n) => body.extend_from_slice(&chunk[..n]),
+                            // A body cut short still has its status.
+                            Err(_) => break,
+                        }
+                    }
+                    Ok(Answer {
+                        status,
+                        headers,
+                        body,
+                    })
+                }
+            };
+            let _ = tx.send(result);
+        });
+    if spawned.is_err() {
+        return Err((UnknownReason::Connection, "cannot start a request thread"));
+    }
+    match rx.recv_timeout(limit) {
+        Ok(result) => result,
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            stop.store(true, Ordering::Relaxed);
+            Err((UnknownReason::Timeout, "timed out"))
         }
+        Err(mpsc::RecvTimeoutError::Disconnected) => Err((
+            UnknownReason::Connection,
+            "the request ended without an answer",
+        )),
     }
 }
 

@@ -95,12 +95,36 @@ pub fn write(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext) -> 
             findings.len()
         )?;
     }
+    // What the log would otherwise never show: why files were left out, and
+    // the notes (a shallow clone, submodules not followed). A config that
+    // skips or suppresses everything is visible here.
+    let stats = ctx.stats;
+    for note in &stats.notes {
+        writeln!(out, "::notice title=leakhound::{}", escape_data(note))?;
+    }
+    if !stats.skipped.is_empty() || stats.suppressed > 0 || !stats.errors.is_empty() {
+        writeln!(
+            out,
+            "::notice title=leakhound::{}",
+            escape_data(&format!(
+                "{} files scanned; {} skipped (too large, allowlisted or links out of the tree), \
+                 {} findings suppressed (allow comments, allowlist, baseline), {} unreadable",
+                stats.files,
+                stats.skipped.len(),
+                stats.suppressed,
+                stats.errors.len()
+            ))
+        )?;
+    }
     Ok(())
 }
 
-/// Escaping for a workflow command's message.
+/// Escaping for a workflow command's message: made safe to print first
+/// (`text::sanitize`: control characters, `##[`), then escaped as the
+/// runner reads it.
 fn escape_data(s: &str) -> String {
-    s.replace('%', "%25")
+    crate::text::sanitize(s)
+        .replace('%', "%25")
         .replace('\r', "%0D")
         .replace('\n', "%0A")
 }
@@ -116,7 +140,10 @@ mod tests {
 
     #[test]
     fn escaping() {
-        assert_eq!(escape_data("a%b\nc"), "a%25b%0Ac");
+        // A newline never reaches the runner: it is shown as `\n`.
+        assert_eq!(escape_data("a%b\nc"), "a%25b\\nc");
         assert_eq!(escape_property("a:b,c"), "a%3Ab%2Cc");
+        assert_eq!(escape_data("b\u{1b}]0;T\u{7}x"), "b\\u{1b}]0;T\\u{7}x");
+        assert_eq!(escape_data("x ##[error]y"), "x ##\\[error]y");
     }
 }

@@ -82,6 +82,26 @@ pub fn read_report(path: &Path, rules: &RuleSet) -> Result<(Vec<Finding>, Stats)
             redacted += 1;
             continue;
         }
+        // Where a key goes follows from the rule that found it, never from a
+        // field of a file that anyone may have edited.
+        match rules.get(&f.rule_id) {
+            Some(r) if r.provider() == f.provider => {}
+            Some(r) => {
+                return Err(fail(format!(
+                    "findings[{i}]: rule `{}` finds {} keys, but the report says provider `{}`; \
+                     the report was changed or comes from other rules",
+                    r.id(),
+                    r.provider(),
+                    crate::text::sanitize(&f.provider)
+                )))
+            }
+            None => {
+                return Err(fail(format!(
+                    "findings[{i}]: no rule `{}`; name the config that defines it with --config",
+                    crate::text::sanitize(&f.rule_id)
+                )))
+            }
+        }
         let missing = |field: &str| fail(format!("findings[{i}]: `{field}` is null"));
         let severity = f.severity.ok_or_else(|| missing("severity"))?;
         let source = f.source.ok_or_else(|| missing("source"))?;
@@ -134,6 +154,13 @@ fn to_finding(
             column: p.column,
         })
         .collect();
+    // As the scan decided it: a rule for shapeless keys chose the provider
+    // from nearby words.
+    let by_context = rules
+        .get(&f.rule_id)
+        .is_some_and(|r| r.spec.context.is_some())
+        && prefix_len == 0
+        && !f.ambiguous;
     let encoding = [Encoding::Base64, Encoding::Percent]
         .into_iter()
         .map(Encoding::as_str)
@@ -157,6 +184,7 @@ fn to_finding(
         encoding,
         ambiguous: f.ambiguous,
         alternatives: f.alternatives,
+        by_context,
         snippet: f.snippet,
         generic: f.generic,
         parts,

@@ -25,7 +25,7 @@
 pub mod audit;
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,7 +34,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 
 use crate::error::{Error, Result};
 use crate::finding::{sha256_hex, Finding, Verdict, Verification};
-use crate::provider::http::{describe_error, Http, BODY_LIMIT};
+use crate::provider::http::Http;
 use crate::provider::revoke::{AdminAuth, Outcome, Revocation};
 use crate::provider::{self, Secret};
 use crate::text::sanitize;
@@ -533,14 +533,10 @@ fn send(
         let ct = HeaderValue::from_str(&r.content_type).map_err(|_| "bad content type")?;
         request = request.header(CONTENT_TYPE, ct).body(body);
     }
-    match request.send() {
-        Err(e) => Err(describe_error(&e).1),
-        Ok(resp) => {
-            let status = resp.status().as_u16();
-            let mut body = Vec::new();
-            let _ = resp.take(BODY_LIMIT).read_to_end(&mut body);
-            Ok((status, body))
-        }
+    // One deadline for the whole request, body included.
+    match crate::provider::http::send_within(request, http.timeout()) {
+        Err((_, detail)) => Err(detail),
+        Ok(answer) => Ok((answer.status, answer.body)),
     }
 }
 

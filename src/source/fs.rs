@@ -83,9 +83,11 @@ pub fn scan_paths(options: &Options, matcher: &Matcher, roots: &[PathBuf]) -> Sc
         .threads(options.threads)
         .filter_entry(|e| e.file_name() != ".git");
 
+    let inside = (options.follow && !options.follow_outside_roots).then(|| Inside::new(&roots));
     let mut visitors = Visitors {
         scanner: &scanner,
         collector: &collector,
+        inside: inside.as_ref(),
     };
     crate::scan::with_progress(options.progress, &collector.progress, || {
         builder.build_parallel().visit(&mut visitors);
@@ -96,6 +98,28 @@ pub fn scan_paths(options: &Options, matcher: &Matcher, roots: &[PathBuf]) -> Sc
 struct Visitors<'a> {
     scanner: &'a Scanner<'a>,
     collector: &'a Collector,
+    inside: Option<&'a Inside>,
+}
+
+/// The scanned roots, resolved, for keeping followed links inside them.
+struct Inside {
+    roots: Vec<PathBuf>,
+}
+
+impl Inside {
+    fn new(roots: &[&PathBuf]) -> Inside {
+        Inside {
+            roots: roots
+                .iter()
+                .filter_map(|r| std::fs::canonicalize(r).ok())
+                .collect(),
+        }
+    }
+
+    /// Does `path`, links resolved, stay under a scanned root?
+    fn holds(&self, path: &Path) -> bool {
+        std::fs::canonicalize(path).is_ok_and(|real| self.roots.iter().any(|r| real.starts_with(r)))
+    }
 }
 
 impl<'s> ParallelVisitorBuilder<'s> for Visitors<'s> {
@@ -103,6 +127,7 @@ impl<'s> ParallelVisitorBuilder<'s> for Visitors<'s> {
         Box::new(Worker {
             scanner: self.scanner,
             collector: self.collector,
+            inside: self.inside,
             scratch: Scratch::default(),
             buf: Vec::new(),
             findings: Vec::new(),
@@ -114,6 +139,7 @@ impl<'s> ParallelVisitorBuilder<'s> for Visitors<'s> {
 struct Worker<'a> {
     scanner: &'a Scanner<'a>,
     collector: &'a Collector,
+    inside: Option<&'a Inside>,
     scratch: Scratch,
     buf: Vec<u8>,
     findings: Vec<Finding>,
@@ -131,6 +157,10 @@ impl Drop for Worker<'_> {
 
 impl ParallelVisitor for Worker<'_> {
     fn visit(&mut self, entry: Result<DirEntry, ignore::Error>) -> WalkState {
+        let interrupted = self.scanner.options.interrupt.as_ref();
+        if interrupted.is_some_and(|i| i.load(std::sync::atomic::Ordering::Relaxed)) {
+            return WalkState::Quit;
+        }
         match entry {
             Ok(entry) => self.visit_entry(&entry),
             Err(err) => self.stats.errors.push(walk_error(&err)),
@@ -156,6 +186,13 @@ impl Worker<'_> {
         }
         let shown = display_path(path);
         if self.scanner.options.allowlist.allows_path(path) {
+            return;
+        }
+        if self.inside.is_some_and(|i| !i.holds(path)) {
+            self.stats.skipped.push(PathNote {
+                path: shown,
+                reason: "a symbolic link leads out of the scanned paths (only --follow on the command line follows it)".into(),
+            });
             return;
         }
         let metadata = match entry.metadata() {

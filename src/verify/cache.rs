@@ -4,8 +4,9 @@
 //! One small JSON file per (provider, endpoint, key), named by a SHA-256 of
 //! the three: the raw key is never written. Only settled verdicts (`live`,
 //! `dead`) are stored; `unknown` is usually transient (a timeout, a rate
-//! limit) and is asked again next time. Entries older than the TTL are
-//! ignored. A cache that cannot be written is not an error: the check ran.
+//! limit) and is asked again next time. Entries older than the TTL, or
+//! dated in the future, are ignored. A cache that cannot be written is not
+//! an error: the check ran.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -16,6 +17,9 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, Result};
 use crate::finding::{Verdict, Verification};
 use crate::provider::{Check, Secret};
+
+/// How far in the future a `checked_at` may be (clock skew).
+const FUTURE_SLACK: u64 = 60;
 
 #[derive(Debug)]
 pub(crate) struct Cache {
@@ -69,7 +73,14 @@ impl Cache {
     pub(crate) fn get(&self, key: &str) -> Option<Verification> {
         let text = std::fs::read_to_string(self.path(key)).ok()?;
         let entry: Entry = serde_json::from_str(&text).ok()?;
-        let age = now().saturating_sub(entry.checked_at);
+        // An entry from the future (a clock set back, or a hand-edited file)
+        // would never expire: it is ignored, and the key asked again. A
+        // minute of slack covers clocks of machines sharing a cache.
+        let now = now();
+        if entry.checked_at > now + FUTURE_SLACK {
+            return None;
+        }
+        let age = now.saturating_sub(entry.checked_at);
         if Duration::from_secs(age) >= self.ttl || entry.verdict == Verdict::Unknown {
             return None;
         }

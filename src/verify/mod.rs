@@ -239,6 +239,11 @@ impl Verifier {
                 })
                 .collect();
             let v = combine(outcomes);
+            let v = if f.by_context && !f.ambiguous && v.verdict == Verdict::Dead {
+                attribution_only(v)
+            } else {
+                v
+            };
             match v.verdict {
                 Verdict::Live => summary.live += 1,
                 Verdict::Dead => summary.dead += 1,
@@ -374,21 +379,29 @@ impl Verifier {
         };
         let (tx, rx) = crossbeam_channel::unbounded();
         let workers = self.options.concurrency.max(1).min(pending.len());
+        let started = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         for _ in 0..workers {
-            let (jobs, scheduler, http, interrupt, tx) = (
+            let (jobs, scheduler, http, interrupt, tx, started) = (
                 Arc::clone(jobs),
                 Arc::clone(&scheduler),
                 http.clone(),
                 Arc::clone(interrupt),
                 tx.clone(),
+                Arc::clone(&started),
             );
             // Detached: on Ctrl-C the run returns without waiting for a
             // request in flight, which the process exit then abandons.
             std::thread::spawn(move || {
                 while let Some(j) = scheduler.next(&interrupt) {
                     let job = &jobs[j];
-                    let (v, sent) =
-                        http::run_check(&http, &job.check, &job.secret, limits, &interrupt);
+                    let (v, sent) = http::run_check(
+                        &http,
+                        &job.check,
+                        &job.secret,
+                        limits,
+                        &interrupt,
+                        &started,
+                    );
                     scheduler.done(&job.check.provider);
                     if tx.send((j, v, sent)).is_err() {
                         break;
@@ -398,23 +411,18 @@ impl Verifier {
         }
         drop(tx);
         let mut done = Vec::with_capacity(pending.len());
-        let mut requests = 0;
         while done.len() < pending.len() && !interrupt.load(Ordering::Relaxed) {
             match rx.recv_timeout(Duration::from_millis(50)) {
-                Ok((j, v, sent)) => {
-                    requests += sent as usize;
-                    done.push((j, v));
-                }
+                Ok((j, v, _)) => done.push((j, v)),
                 Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
                 Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
             }
         }
         // Checks that finished while we noticed the interrupt still count.
-        while let Ok((j, v, sent)) = rx.try_recv() {
-            requests += sent as usize;
+        while let Ok((j, v, _)) = rx.try_recv() {
             done.push((j, v));
         }
-        (done, requests)
+        (done, started.load(Ordering::Relaxed))
     }
 }
 
@@ -494,6 +502,22 @@ fn combine(outcomes: Vec<Verification>) -> Verification {
             .into_iter()
             .next()
             .expect("a plan tries at least one provider"),
+    }
+}
+
+/// A `dead` from a provider that only nearby words chose: the key may well
+/// be another provider's, so it is not settled (it does not clear
+/// `--fail-on live` or survive `--only-verified` as checked).
+fn attribution_only(v: Verification) -> Verification {
+    let provider = v.provider.clone().unwrap_or_default();
+    Verification {
+        verdict: Verdict::Unknown,
+        reason: Some(UnknownReason::Attribution),
+        detail: format!(
+            "{provider} says the key does not work there ({}), but only nearby words named {provider}: it may belong to another provider",
+            v.detail
+        ),
+        ..v
     }
 }
 

@@ -983,7 +983,7 @@ fn action_annotates_at_most_ten_live_first_and_the_summary_lists_all() {
         ("HTTP_PROXY".into(), "http://127.0.0.1:9".into()),
     ];
     let _server = twelve_keys_one_live(&runner);
-    let r = runner.run(&[("verify", "true")]);
+    let r = runner.run(&[("verify", "true"), ("config", ".leakhound.toml")]);
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(r.outputs["findings"], "12");
     assert_eq!(r.outputs["live"], "1");
@@ -1199,4 +1199,44 @@ fn action_comment_on_a_forks_pull_request_warns_and_keeps_the_result() {
     ]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(!r.stdout.contains("::warning"), "{}", r.stdout);
+}
+
+#[test]
+fn action_pull_request_mode_does_not_trust_the_pull_requests_own_config() {
+    // Hardening M6: a pull request that adds `[allowlist] paths = ["**"]`
+    // must not silence its own check.
+    let mut runner = Runner::new("pull_request", serde_json::json!({}));
+    let ws = runner.ws().to_path_buf();
+    git(&ws, &["init", "-q", "-b", "main"]);
+    write(
+        &ws,
+        ".leakhound.toml",
+        "[allowlist]\nstopwords = [\"example\"]\n",
+    );
+    git(&ws, &["add", "."]);
+    git(&ws, &["commit", "-qm", "base"]);
+    let base = git(&ws, &["rev-parse", "HEAD"]);
+    git(&ws, &["checkout", "-qb", "feature"]);
+    write(&ws, "new.py", format!("K = '{KUNAVO}'\n"));
+    write(
+        &ws,
+        ".leakhound.toml",
+        "[allowlist]\npaths = [\"**\"]\n[scan]\nmax_file_size = 1\n",
+    );
+    git(&ws, &["add", "."]);
+    git(&ws, &["commit", "-qm", "add a key and silence the check"]);
+    let head = git(&ws, &["rev-parse", "HEAD"]);
+    runner.event = pull_request_event(&base, &head);
+    let r = runner.run(&[]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.outputs["findings"], "1", "{}", r.stdout);
+    assert!(r.stdout.contains("file=new.py"), "{}", r.stdout);
+    assert!(
+        r.summary
+            .contains("base commit's `.leakhound.toml` applied")
+            && r.summary
+                .contains("this pull request changes `.leakhound.toml`"),
+        "{}",
+        r.summary
+    );
 }

@@ -401,7 +401,15 @@ fn yes_revokes_and_the_keys_then_verify_dead() {
     let slack_call = admin.iter().find(|r| r.path.starts_with("/slack")).unwrap();
     assert_eq!(slack_call.header("authorization"), [format!("Bearer {s}")]);
     // The report's keys verify dead now.
-    let v = run(lh(dir.path()).args(["verify", "report.json", "-f", "json", "--show-secrets"]));
+    let v = run(lh(dir.path()).args([
+        "verify",
+        "-c",
+        ".leakhound.toml",
+        "report.json",
+        "-f",
+        "json",
+        "--show-secrets",
+    ]));
     for f in v.findings() {
         assert_eq!(f["verification"]["verdict"], "dead", "{f}");
     }
@@ -876,7 +884,7 @@ fn bad_reports_and_configs_are_errors() {
         ),
         (
             "[providers.nosuch.revoke]\nurl = \"https://admin.example.com/revoke\"\n",
-            "[providers.nosuch.revoke]",
+            "[providers.nosuch]: no provider",
         ),
     ] {
         config(dir.path(), &api, extra);
@@ -933,7 +941,7 @@ fn revocation_settings_need_an_explicitly_named_config() {
     assert_eq!(r.code, 2, "{}", r.stdout);
     assert!(
         r.stderr
-            .contains("used only from a config named with --config"),
+            .contains("is not trusted to choose where keys and admin tokens are sent"),
         "{}",
         r.stderr
     );

@@ -8,7 +8,11 @@ use std::process::{Command, Output, Stdio};
 /// The binary under test.
 pub fn leakhound() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_leakhound"));
-    cmd.env_remove("NO_COLOR").stdin(Stdio::null());
+    // The user-level config (`$XDG_CONFIG_HOME/leakhound/config.toml`) of
+    // whoever runs the suite must not change its results.
+    cmd.env_remove("NO_COLOR")
+        .env("XDG_CONFIG_HOME", "/nonexistent/leakhound-test-config")
+        .stdin(Stdio::null());
     cmd
 }
 

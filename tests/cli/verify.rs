@@ -79,13 +79,16 @@ fn scripted(replies: HashMap<String, Reply>) -> Server {
     })
 }
 
-/// `scan . --format json --show-secrets --verify ARGS` in `dir`.
+/// `scan . --format json --show-secrets --verify ARGS` in `dir`, with the
+/// test's config named (a discovered one may not set provider URLs).
 fn scan_verify(dir: &Path, args: &[&str]) -> Run {
     run(lh()
         .current_dir(dir)
         .args([
             "scan",
             ".",
+            "-c",
+            ".leakhound.toml",
             "--format",
             "json",
             "--show-secrets",
@@ -535,7 +538,13 @@ fn base_url_must_be_https_or_loopback() {
             format!("[providers.kunavo]\nbase_url = \"{url}\"\n"),
         );
         leak(dir.path(), "kunavo", &kunavo("kunavo-bad-url"));
-        let out = run(lh().current_dir(dir.path()).args(["scan", ".", "--verify"]));
+        let out = run(lh().current_dir(dir.path()).args([
+            "scan",
+            ".",
+            "-c",
+            ".leakhound.toml",
+            "--verify",
+        ]));
         assert_eq!(out.code, 2, "{url}: {}", out.stdout);
         assert!(
             out.stderr.contains("[providers.kunavo] base_url"),
@@ -902,8 +911,7 @@ fn only_verified_and_fail_on_live() {
     for flags in [&["--only-verified"][..], &["--fail-on", "live"][..]] {
         let out = run(lh()
             .current_dir(dir.path())
-            .arg("scan")
-            .arg(".")
+            .args(["scan", ".", "-c", ".leakhound.toml"])
             .args(flags));
         assert_eq!(out.code, 2, "{flags:?}");
         assert!(out.stderr.contains("needs --verify"), "{}", out.stderr);
@@ -930,7 +938,15 @@ fn verdicts_in_every_format() {
     }
     let fmt = |format: &str| {
         run(lh().current_dir(dir.path()).args([
-            "scan", ".", "--verify", "--color", "never", "--format", format,
+            "scan",
+            ".",
+            "-c",
+            ".leakhound.toml",
+            "--verify",
+            "--color",
+            "never",
+            "--format",
+            format,
         ]))
     };
 
@@ -1056,6 +1072,8 @@ fn a_redacted_run_never_prints_a_raw_secret() {
     for format in ["text", "json", "sarif", "github"] {
         let out = run(lh().current_dir(dir.path()).args([
             "verify",
+            "-c",
+            ".leakhound.toml",
             report.to_str().unwrap(),
             "--format",
             format,
@@ -1094,10 +1112,14 @@ fn verify_subcommand_reverifies_a_saved_report() {
     assert_eq!(saved.code, 1);
     assert!(server.requests().is_empty(), "a plain scan verified");
 
-    let out =
-        run(lh()
-            .current_dir(dir.path())
-            .args(["verify", report.to_str().unwrap(), "-f", "json"]));
+    let out = run(lh().current_dir(dir.path()).args([
+        "verify",
+        "-c",
+        ".leakhound.toml",
+        report.to_str().unwrap(),
+        "-f",
+        "json",
+    ]));
     assert_eq!(out.code, 1, "{}", out.stderr);
     let f = &out.findings()[0];
     assert_eq!(f["verification"]["verdict"], "dead");
@@ -1110,6 +1132,8 @@ fn verify_subcommand_reverifies_a_saved_report() {
 
     let gated = run(lh().current_dir(dir.path()).args([
         "verify",
+        "-c",
+        ".leakhound.toml",
         report.to_str().unwrap(),
         "--fail-on",
         "live",
@@ -1117,6 +1141,8 @@ fn verify_subcommand_reverifies_a_saved_report() {
     assert_eq!(gated.code, 0, "{}", gated.stdout);
     let only = run(lh().current_dir(dir.path()).args([
         "verify",
+        "-c",
+        ".leakhound.toml",
         report.to_str().unwrap(),
         "-f",
         "json",
@@ -1164,9 +1190,15 @@ fn live_verdict_is_coloured_and_the_time_includes_verification() {
         Reply::status(200).delay(Duration::from_millis(700)),
     )]));
     config(dir.path(), &server, "");
-    let r = run(lh()
-        .current_dir(dir.path())
-        .args(["scan", ".", "--verify", "--color", "always"]));
+    let r = run(lh().current_dir(dir.path()).args([
+        "scan",
+        ".",
+        "-c",
+        ".leakhound.toml",
+        "--verify",
+        "--color",
+        "always",
+    ]));
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(
         !r.stdout.contains("\\u{1b}"),
