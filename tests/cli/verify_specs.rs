@@ -239,6 +239,8 @@ fn fixture(server: &Server, extra: &str) -> Fixture {
     let found = run(leakhound().current_dir(dir.path()).args([
         "scan",
         ".",
+        "--config",
+        ".leakhound.toml",
         "--format",
         "json",
         "--show-secrets",
@@ -400,6 +402,8 @@ fn scan_verify(dir: &Path, args: &[&str]) -> Run {
         .args([
             "scan",
             ".",
+            "--config",
+            ".leakhound.toml",
             "--format",
             "json",
             "--show-secrets",
@@ -530,9 +534,17 @@ fn every_spec_row_against_a_stand_in() {
             let row = &spec.rows[r];
             let v = &got[&(key.provider.clone(), key.secret.clone())];
             let what = format!("{} row {r} (HTTP {}): {v}", key.provider, row.status);
-            assert_eq!(v["verdict"], row.verdict.as_str(), "{what}");
             assert_eq!(v["status"], row.status, "{what}");
             assert_eq!(v["provider"], key.provider.as_str(), "{what}");
+            // A key that only nearby words attributed (a rule for shapeless
+            // keys) is not cleared by a `dead`: it may be another provider's
+            // key (issue 16, H1). Every other row is taken as the table says.
+            if row.verdict == "dead" && v["reason"] == "attribution" {
+                assert_eq!(v["verdict"], "unknown", "{what}");
+                *exercised.entry((key.provider.clone(), r)).or_default() += 1;
+                continue;
+            }
+            assert_eq!(v["verdict"], row.verdict.as_str(), "{what}");
             assert!(
                 v["detail"].as_str().unwrap().contains(&row.detail),
                 "{what}"
@@ -690,7 +702,15 @@ fn an_echoing_server_never_gets_the_key_into_a_report() {
             let mut cmd = leakhound();
             offline(&mut cmd);
             let mut args = vec![
-                "scan", ".", "--verify", "--format", format, "--color", "never",
+                "scan",
+                ".",
+                "--config",
+                ".leakhound.toml",
+                "--verify",
+                "--format",
+                format,
+                "--color",
+                "never",
             ];
             for p in &fx.ambiguous {
                 args.extend(["--verify-ambiguous", p.as_str()]);
@@ -774,9 +794,15 @@ fn live_keys_say_who_owns_them_and_the_summary_counts_per_provider() {
 
     let mut cmd = leakhound();
     offline(&mut cmd);
-    let text = run(cmd
-        .current_dir(dir.path())
-        .args(["scan", ".", "--verify", "--color", "never"]));
+    let text = run(cmd.current_dir(dir.path()).args([
+        "scan",
+        ".",
+        "--config",
+        ".leakhound.toml",
+        "--verify",
+        "--color",
+        "never",
+    ]));
     assert!(
         text.stdout.contains("owner    login=octocat"),
         "{}",
