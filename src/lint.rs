@@ -128,7 +128,14 @@ mod tests {
     #[test]
     fn builtin_rule_coverage() {
         let set = RuleSet::builtin().unwrap();
-        assert!(set.len() >= 55, "only {} rules", set.len());
+        // Floors, not exact counts: issue 9's promise (at least 450 rules for
+        // at least 400 providers; 979 rules today) and rules are still being
+        // added. The exact count is checked against `rules list` in
+        // tests/cli/rules.rs.
+        assert!(set.len() >= 450, "only {} rules", set.len());
+        let providers: std::collections::BTreeSet<&str> =
+            set.rules().iter().map(|r| r.provider()).collect();
+        assert!(providers.len() >= 400, "only {} providers", providers.len());
         for provider in ["kunavo", "pinaivu", "konnect", "synstar", "kindo"] {
             assert!(
                 set.rules().iter().any(|r| r.provider() == provider),
