@@ -154,22 +154,15 @@ fn install_hook_outside_a_repository_fails() {
 }
 
 /// `pre-commit try-repo` against this repository's hook definition, as a
-/// user would try it. Skipped (with a message) where pre-commit is not
-/// installed; CI installs it.
+/// user would try it. Without pre-commit this test fails: `.ci/run`
+/// installs it (`pip install pre-commit`).
 #[test]
 fn pre_commit_framework_runs_the_leakhound_hook() {
-    let available = Command::new("pre-commit")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !available {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "pre-commit must be installed in CI (pip install pre-commit)"
-        );
-        eprintln!("skipped: pre-commit is not installed (pip install pre-commit)");
-        return;
-    }
+    let version = Command::new("pre-commit").arg("--version").output();
+    assert!(
+        version.as_ref().is_ok_and(|o| o.status.success()),
+        "pre-commit is not installed (pip install pre-commit; .ci/run does): {version:?}"
+    );
     let bin_dir = Path::new(env!("CARGO_BIN_EXE_leakhound")).parent().unwrap();
     let path = std::env::join_paths(std::iter::once(bin_dir.to_path_buf()).chain(
         std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
