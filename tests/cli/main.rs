@@ -13,6 +13,7 @@ mod formats;
 mod git;
 mod hook;
 mod progress;
+mod provider_tables;
 mod report;
 mod revoke;
 mod rules;
