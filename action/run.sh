@@ -2,15 +2,20 @@
 # The GitHub Action's logic (action.yml calls it; tests/cli/action.rs runs
 # it with a simulated GitHub environment).
 #
-#   run.sh build   find or build leakhound; writes `bin=PATH` to $GITHUB_OUTPUT
+#   run.sh locate  the release binary of the action's own version
+#                  (downloaded, SHA-256 checked); else `build=true` and the
+#                  cache directory and lock-file hash for actions/cache
+#   run.sh build   the located binary, or `cargo install --locked` into the
+#                  (cached) directory; writes `bin=PATH` to $GITHUB_OUTPUT
 #   run.sh scan    scan as the INPUT_* variables say; writes the outputs
-#                  `findings`, `live` and `sarif-file`, the job summary, and
-#                  annotations (or a text report) to the log
+#                  `findings`, `live` and `sarif-file`, the job summary,
+#                  annotations (or a text report) to the log, and with
+#                  `comment: true` the pull-request comment
 #
 # Inputs arrive as environment variables, never as text spliced into this
 # script, so an input (a branch name, a pull-request title) cannot inject
-# commands. The event's SHAs are read from $GITHUB_EVENT_PATH with python3,
-# which GitHub's Linux and macOS runners have.
+# commands. JSON (the event, the report, API answers) is read with jq,
+# which GitHub's runners have; python3 is not needed.
 #
 # Exit status of `scan`: 0 no findings (or fail-on: never), 1 findings
 # (with fail-on: live, a key verified live), 2 error.
@@ -28,36 +33,114 @@ output() {
   fi
 }
 
+need_jq() {
+  command -v jq >/dev/null 2>&1 || die "jq not found: GitHub's runners have it; install it on a self-hosted runner"
+}
+
+# The version of the action's own checkout (its Cargo.toml).
+action_version() {
+  sed -n 's/^version = "\([^"]*\)"$/\1/p' "$GITHUB_ACTION_PATH/Cargo.toml" | head -n 1
+}
+
+# The release target of this runner, or nothing.
+release_target() {
+  case "${RUNNER_OS:-$(uname -s)}/${RUNNER_ARCH:-$(uname -m)}" in
+  Linux/X64 | Linux/x86_64) echo x86_64-unknown-linux-musl ;;
+  Linux/ARM64 | Linux/aarch64) echo aarch64-unknown-linux-musl ;;
+  macOS/X64 | Darwin/x86_64) echo x86_64-apple-darwin ;;
+  macOS/ARM64 | Darwin/arm64) echo aarch64-apple-darwin ;;
+  Windows/X64) echo x86_64-pc-windows-msvc ;;
+  *) ;;
+  esac
+}
+
+sha256_of() {
+  if command -v sha256sum >/dev/null 2>&1; then
+    sha256sum "$1" | cut -d ' ' -f 1
+  else
+    shasum -a 256 "$1" | cut -d ' ' -f 1
+  fi
+}
+
+# Download the release archive of the action's version for this runner and
+# check it against the release's SHA-256. Sets `release_bin`; returns 1 when
+# there is no such release (the caller builds instead). A checksum that does
+# not match is an error, never a reason to fall back.
+download_release() {
+  local version target
+  version=$(action_version)
+  target=$(release_target)
+  [ -n "$version" ] && [ -n "$target" ] || return 1
+  command -v curl >/dev/null 2>&1 || return 1
+  local base=${LEAKHOUND_RELEASE_URL:-https://github.com/leakhound/leakhound/releases/download}
+  local name=leakhound-v$version-$target ext=tar.gz
+  [[ $target != *windows* ]] || ext=zip
+  local dir=${RUNNER_TEMP:-${TMPDIR:-/tmp}}/leakhound-v$version
+  mkdir -p "$dir"
+  local archive=$dir/$name.$ext
+  echo "downloading leakhound v$version ($target)" >&2
+  if ! curl -fsSL --retry 3 -o "$archive" "$base/v$version/$name.$ext" ||
+    ! curl -fsSL --retry 3 -o "$archive.sha256" "$base/v$version/$name.$ext.sha256"; then
+    echo "no release v$version for $target: building from source" >&2
+    return 1
+  fi
+  local want got
+  want=$(cut -d ' ' -f 1 <"$archive.sha256")
+  got=$(sha256_of "$archive")
+  [[ $want =~ ^[0-9a-f]{64}$ ]] || die "$name.$ext.sha256 holds no SHA-256"
+  [ "$want" = "$got" ] || die "$name.$ext: SHA-256 $got does not match the release's $want"
+  echo "SHA-256 $got checked" >&2
+  if [ "$ext" = zip ]; then
+    (cd "$dir" && { unzip -qo "$archive" || 7z x -y "$archive" >/dev/null; })
+    release_bin=$dir/$name/leakhound.exe
+  else
+    tar -xzf "$archive" -C "$dir"
+    release_bin=$dir/$name/leakhound
+  fi
+}
+
+locate() {
+  release_bin=""
+  if [ -n "${LEAKHOUND_BIN:-}" ]; then
+    output bin "$LEAKHOUND_BIN"
+  elif download_release; then
+    "$release_bin" --version >&2 || die "the downloaded $release_bin does not run"
+    output bin "$release_bin"
+  else
+    # Built with cargo into a directory actions/cache keeps, keyed by the
+    # lock file: a later run with the same lock file builds nothing.
+    local lock_hash
+    lock_hash=$(sha256_of "$GITHUB_ACTION_PATH/Cargo.lock")
+    output build true
+    output cache-dir "${LEAKHOUND_CACHE_DIR:-$HOME/.cache/leakhound}/cargo-install"
+    output lock-hash "$lock_hash"
+  fi
+}
+
 build() {
   local bin
   if [ -n "${LEAKHOUND_BIN:-}" ]; then
     [ -x "$LEAKHOUND_BIN" ] || die "LEAKHOUND_BIN=$LEAKHOUND_BIN is not an executable"
     bin=$LEAKHOUND_BIN
-  elif bin=$(command -v leakhound 2>/dev/null); then
-    echo "using $bin ($("$bin" --version))"
   else
-    command -v cargo >/dev/null 2>&1 ||
-      die "cargo not found: install a Rust toolchain (dtolnay/rust-toolchain) or leakhound before this step"
-    # A target directory outside the action's checkout, so that a workflow
-    # can cache it (see the README); cargo rebuilds only what changed.
-    local target=${LEAKHOUND_TARGET_DIR:-$HOME/.cache/leakhound/target}
-    echo "building leakhound (target directory $target)"
-    CARGO_TARGET_DIR=$target cargo build --release --locked \
-      --manifest-path "$GITHUB_ACTION_PATH/Cargo.toml"
-    bin=$target/release/leakhound
+    local root=${LEAKHOUND_CACHE_DIR:-$HOME/.cache/leakhound/cargo-install}
+    bin=$root/bin/leakhound
+    if [ -x "$bin" ]; then
+      echo "using the cached $bin ($("$bin" --version))"
+    else
+      command -v cargo >/dev/null 2>&1 ||
+        die "no release binary and cargo not found: install a Rust toolchain (dtolnay/rust-toolchain) before this step"
+      echo "building leakhound with cargo install --locked (into $root)"
+      cargo install --locked --path "$GITHUB_ACTION_PATH" --root "$root"
+    fi
   fi
   output bin "$bin"
 }
 
-# Print one field of the event JSON (dotted path), or nothing.
+# Print one field of the event JSON (a jq path such as `.pull_request.number`),
+# or nothing.
 event_field() {
-  python3 - "$GITHUB_EVENT_PATH" "$1" <<'PY'
-import json, sys
-value = json.load(open(sys.argv[1], encoding="utf-8"))
-for key in sys.argv[2].split("."):
-    value = value.get(key) if isinstance(value, dict) else None
-print(value if isinstance(value, str) else "")
-PY
+  jq -r "($1) // empty | tostring" "$GITHUB_EVENT_PATH"
 }
 
 is_sha() {
@@ -72,8 +155,8 @@ select_mode() {
   pull-request)
     [ -n "${GITHUB_EVENT_PATH:-}" ] || die "mode pull-request needs GITHUB_EVENT_PATH"
     local base head
-    base=$(event_field pull_request.base.sha)
-    head=$(event_field pull_request.head.sha)
+    base=$(event_field .pull_request.base.sha)
+    head=$(event_field .pull_request.head.sha)
     if ! is_sha "$base" || ! is_sha "$head"; then
       die "mode pull-request: no pull_request.base.sha/head.sha in the event (event: ${GITHUB_EVENT_NAME:-unknown})"
     fi
@@ -82,14 +165,29 @@ select_mode() {
   push)
     [ -n "${GITHUB_EVENT_PATH:-}" ] || die "mode push needs GITHUB_EVENT_PATH"
     local before after default_branch
-    before=$(event_field before)
-    after=$(event_field after)
+    before=$(event_field .before)
+    after=$(event_field .after)
     is_sha "$after" || die "mode push: no \`after\` commit in the event"
-    if is_sha "$before" && [[ ! $before =~ ^0+$ ]]; then
+    default_branch=$(event_field .repository.default_branch)
+    if is_sha "$before" && [[ ! $before =~ ^0+$ ]] &&
+      git -C "$path" cat-file -e "$before^{commit}" 2>/dev/null; then
       select=(--range "$before..$after")
+    elif is_sha "$before" && [[ ! $before =~ ^0+$ ]]; then
+      # A force-push: `before` is gone. Scan from where the branch left the
+      # default branch.
+      local base=""
+      if [ -n "$default_branch" ]; then
+        base=$(git -C "$path" merge-base "refs/remotes/origin/$default_branch" "$after" 2>/dev/null) || base=""
+      fi
+      if [ -n "$base" ] && [ "$base" != "$after" ]; then
+        echo "leakhound: the pushed-over commit ${before:0:12} is gone (a force-push): scanning from the merge base with origin/$default_branch"
+        select=(--range "$base..$after")
+      else
+        echo "leakhound: the pushed-over commit ${before:0:12} is gone (a force-push) and there is no merge base to start from: scanning the whole history"
+        select=(--git)
+      fi
     else
       # A new branch: its commits are those the default branch lacks.
-      default_branch=$(event_field repository.default_branch)
       if [ -n "$default_branch" ] &&
         git -C "$path" rev-parse --verify --quiet "refs/remotes/origin/$default_branch" >/dev/null; then
         select=(--since "origin/$default_branch")
@@ -103,6 +201,61 @@ select_mode() {
   files) select=() ;;
   *) die "mode \`$mode\` is not one of pull-request, push, history, files" ;;
   esac
+}
+
+# `comment: true`: the job summary as a pull-request comment, created once
+# and updated in place on later runs (found by a marker line). Never fails
+# the step: on a fork's pull request the token is read-only and the comment
+# is skipped with a warning. The token goes to curl in a header file, never
+# on a command line or in the log.
+pr_comment() {
+  local summary=$1 findings=$2 work=$3
+  local number
+  number=$(event_field .pull_request.number)
+  if [[ ! $number =~ ^[0-9]+$ ]]; then
+    echo "leakhound: comment: true comments on pull requests only (event: ${GITHUB_EVENT_NAME:-unknown})"
+    return 0
+  fi
+  if [ -z "${INPUT_TOKEN:-}" ] || [ -z "${GITHUB_REPOSITORY:-}" ]; then
+    echo "::warning title=leakhound::comment: true needs a token and GITHUB_REPOSITORY"
+    return 0
+  fi
+  local api=${GITHUB_API_URL:-https://api.github.com}
+  local marker='<!-- leakhound: pull-request comment -->'
+  local headers=$work/headers
+  (
+    umask 077
+    printf 'Authorization: Bearer %s\nAccept: application/vnd.github+json\nX-GitHub-Api-Version: 2022-11-28\n' "$INPUT_TOKEN" >"$headers"
+  )
+  # The existing comment, if any: the first with the marker, 100 a page.
+  local id="" page=1 answer
+  while [ "$page" -le 20 ]; do
+    if ! answer=$(curl -fsS -H @"$headers" "$api/repos/$GITHUB_REPOSITORY/issues/$number/comments?per_page=100&page=$page"); then
+      echo "::warning title=leakhound::cannot read the pull request's comments (a fork's pull request has a read-only token; the comment needs pull-requests: write)"
+      return 0
+    fi
+    id=$(jq -r --arg m "$marker" '[.[] | select((.body // "") | startswith($m)) | .id][0] // empty' <<<"$answer")
+    [ -z "$id" ] || break
+    [ "$(jq length <<<"$answer")" -ge 100 ] || break
+    page=$((page + 1))
+  done
+  if [ -z "$id" ] && [ "$findings" -eq 0 ]; then
+    # Nothing to say and nothing said before.
+    return 0
+  fi
+  { printf '%s\n' "$marker"; cat "$summary"; } | jq -Rs '{body: .}' >"$work/comment.json"
+  local method url verb
+  if [ -n "$id" ]; then
+    method=PATCH url=$api/repos/$GITHUB_REPOSITORY/issues/comments/$id verb=updated
+  else
+    method=POST url=$api/repos/$GITHUB_REPOSITORY/issues/$number/comments verb=created
+  fi
+  if curl -fsS -o /dev/null -X "$method" -H @"$headers" -H "Content-Type: application/json" \
+    --data-binary @"$work/comment.json" "$url"; then
+    echo "leakhound: $verb the pull-request comment"
+  else
+    echo "::warning title=leakhound::cannot write the pull-request comment (a fork's pull request has a read-only token; the comment needs pull-requests: write)"
+  fi
 }
 
 scan() {
@@ -127,6 +280,9 @@ scan() {
   esac
   local format=${INPUT_FORMAT:-github}
   case $format in github | text) ;; *) die "format must be github or text, not \`$format\`" ;; esac
+  local comment=${INPUT_COMMENT:-false}
+  case $comment in true | false) ;; *) die "comment must be true or false, not \`$comment\`" ;; esac
+  need_jq
 
   select_mode "$mode"
   # `${a[@]+"${a[@]}"}`: an empty array under `set -u` in bash 3.2 (macOS).
@@ -148,8 +304,10 @@ scan() {
   args+=(${extra[@]+"${extra[@]}"})
 
   echo "leakhound ${args[*]}" >&2
-  local status=0
-  "$bin" "${args[@]}" || status=$?
+  local status=0 log=$work/log
+  # The log is kept to count the annotations leakhound wrote.
+  "$bin" "${args[@]}" >"$log" || status=$?
+  cat "$log"
 
   if [ ! -f "$json" ]; then
     # No report: bad flags, config, baseline or revision.
@@ -162,16 +320,9 @@ scan() {
     exit 2
   fi
 
-  local counts findings live
-  counts=$(python3 - "$json" <<'PY'
-import json, sys
-report = json.load(open(sys.argv[1], encoding="utf-8"))
-findings = report["findings"]
-live = sum(1 for f in findings if (f.get("verification") or {}).get("verdict") == "live")
-print(len(findings), live)
-PY
-  )
-  read -r findings live <<<"$counts"
+  local findings live annotated
+  findings=$(jq '.findings | length' "$json")
+  live=$(jq '[.findings[] | select(.verification.verdict == "live")] | length' "$json")
   output findings "$findings"
   output live "$live"
   if [ -n "$sarif" ] && [ -f "$sarif" ]; then
@@ -181,7 +332,18 @@ PY
   fi
   if [ -n "${GITHUB_STEP_SUMMARY:-}" ]; then
     cat "$summary" >>"$GITHUB_STEP_SUMMARY"
+    # GitHub shows at most 10 annotations of each kind per step; leakhound
+    # annotates the most urgent (live keys, then severity). Say how many
+    # the files do not show; the table above lists them all.
+    if [ "$format" = github ]; then
+      annotated=$(grep -cE '^::(error|warning|notice) ' "$log" || true)
+      if [ "$findings" -gt "$annotated" ]; then
+        printf '\n%s of %s findings are not annotated on the files (GitHub shows at most 10 annotations of each kind per step; live keys and the most severe come first). All are listed above.\n' \
+          "$((findings - annotated))" "$findings" >>"$GITHUB_STEP_SUMMARY"
+      fi
+    fi
   fi
+  [ "$comment" = false ] || pr_comment "$summary" "$findings" "$work"
   rm -rf "$work"
 
   # Files that could not be read and nothing else found: an error even
@@ -196,10 +358,11 @@ PY
 }
 
 case ${1:-} in
+locate) locate ;;
 build) build ;;
 scan) scan ;;
 *)
-  echo "usage: run.sh build|scan" >&2
+  echo "usage: run.sh locate|build|scan" >&2
   exit 2
   ;;
 esac

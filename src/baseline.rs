@@ -12,11 +12,13 @@ use std::collections::{BTreeMap, HashSet};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::error::{Error, Result};
 use crate::finding::Finding;
+use crate::wire::{Report, Tool};
 
 /// The file `baseline create` writes by default.
 pub const DEFAULT_BASELINE_FILE: &str = ".leakhound-baseline.json";
@@ -67,32 +69,18 @@ pub fn load(path: &Path) -> Result<Baseline> {
     };
     let text =
         std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read baseline: {e}")))?;
-    let value: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| fail(format!("{}:{}: not valid JSON: {e}", e.line(), e.column())))?;
-    let findings = value
-        .get("findings")
-        .and_then(|f| f.as_array())
-        .ok_or_else(|| fail("not a leakhound JSON report: no `findings` array".into()))?;
-    let mut entries = BTreeMap::new();
-    for (i, f) in findings.iter().enumerate() {
-        let fp = f
-            .get("fingerprint")
-            .and_then(|v| v.as_str())
-            .ok_or_else(|| fail(format!("findings[{i}] has no `fingerprint` string")))?;
-        let field = |name: &str| {
-            f.get(name)
-                .and_then(|v| v.as_str())
-                .unwrap_or_default()
-                .to_string()
-        };
-        entries.insert(
-            fp.to_string(),
-            Entry {
-                rule_id: field("rule_id"),
-                path: field("path"),
-            },
-        );
-    }
+    let report: Report<IgnoredAny> = Report::parse(&text, &[]).map_err(fail)?;
+    let entries = report
+        .findings
+        .into_iter()
+        .map(|f| {
+            let entry = Entry {
+                rule_id: f.rule_id,
+                path: f.path,
+            };
+            (f.fingerprint, entry)
+        })
+        .collect();
     Ok(Baseline { entries })
 }
 
@@ -167,7 +155,7 @@ pub fn write(out: &mut dyn Write, findings: &[Finding]) -> io::Result<()> {
         })
         .collect();
     let file = json!({
-        "tool": { "name": "leakhound", "version": env!("CARGO_PKG_VERSION") },
+        "tool": Tool::leakhound(),
         "baseline": 1,
         "findings": entries,
     });

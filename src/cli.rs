@@ -150,6 +150,10 @@ pub enum RulesCommand {
         /// Configuration file whose rules are listed too.
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
+        /// Only the rules whose keys `--verify` can check with their
+        /// provider (docs/verify.md lists the checks).
+        #[arg(long)]
+        verifiable: bool,
     },
     /// Lint a rule file: compile every rule and run its examples and negative
     /// examples, alone and against the whole rule set.
@@ -183,6 +187,9 @@ pub enum Format {
     /// A Markdown summary table (always redacted), for job summaries and
     /// pull-request comments.
     Markdown,
+    /// One self-contained HTML page: a summary and a sortable, filterable
+    /// table of the findings (no network, no external files).
+    Html,
 }
 
 /// `--report FORMAT=FILE`: one more report written by the same scan.

@@ -371,6 +371,7 @@ impl From<cli::Format> for Format {
             cli::Format::Jsonl => Format::Jsonl,
             cli::Format::Junit => Format::Junit,
             cli::Format::Markdown => Format::Markdown,
+            cli::Format::Html => Format::Html,
         }
     }
 }
@@ -383,11 +384,16 @@ fn report_options(
     color: ColorChoice,
     quiet: bool,
 ) -> report::Options {
-    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    // `-o -` is standard output.
+    let output = output.filter(|p| p.as_os_str() != "-");
+    // anstream decides `auto`: a terminal, NO_COLOR unset, or CLICOLOR_FORCE.
     let color = match color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
-        ColorChoice::Auto => output.is_none() && !no_color && std::io::stdout().is_terminal(),
+        ColorChoice::Auto => {
+            output.is_none()
+                && anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never
+        }
     };
     report::Options {
         format: format.into(),

@@ -122,6 +122,14 @@ pub struct Verification {
     /// True when the verdict came from the on-disk cache.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub cached: bool,
+    /// For a live key, who it belongs to, as the provider's answer says
+    /// (`login=octocat`), where the check reads it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
+    /// For a live key, what it may do (`repo`, `read:org`), where the
+    /// check reads it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<String>,
 }
 
 impl Verification {
@@ -194,6 +202,17 @@ impl std::fmt::Debug for Finding {
     }
 }
 
+impl Finding {
+    /// The secret as a report may show it: raw only with `--show-secrets`.
+    pub fn shown_secret(&self, show_secrets: bool) -> &str {
+        if show_secrets {
+            &self.secret
+        } else {
+            &self.redacted
+        }
+    }
+}
+
 /// SHA-256 of `bytes` as lowercase hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     let digest = Sha256::digest(bytes);
@@ -221,7 +240,14 @@ pub fn fingerprint(rule_id: &str, path: &str, secret: &[u8]) -> String {
 /// Cut a secret to its literal prefix plus at most four characters, fewer
 /// for short secrets, so that a redacted report never gives away a
 /// guessable share of a password.
+///
+/// A PEM-style private key (`-----BEGIN RSA PRIVATE KEY-----…`) is shown as
+/// its armour header: it names the key type, which four characters of
+/// dashes would not, and it is no part of the key material.
 pub fn redact(secret: &str, prefix_len: usize) -> String {
+    if let Some(header) = armour_header(secret) {
+        return format!("{header}…");
+    }
     let prefix_len = crate::text::floor_boundary(secret, prefix_len.min(secret.len()));
     let (prefix, body) = secret.split_at(prefix_len);
     let shown = (body.chars().count() / 4).min(4);
@@ -229,9 +255,43 @@ pub fn redact(secret: &str, prefix_len: usize) -> String {
     format!("{prefix}{visible}…")
 }
 
+/// `-----BEGIN OPENSSH PRIVATE KEY-----` (or `---- BEGIN SSH2 … ----`): the
+/// header line of an armoured key, when `secret` starts with one.
+fn armour_header(secret: &str) -> Option<&str> {
+    let after_dashes = secret.trim_start_matches('-');
+    let dashes = secret.len() - after_dashes.len();
+    if dashes < 4 {
+        return None;
+    }
+    let rest = after_dashes
+        .trim_start_matches(' ')
+        .strip_prefix("BEGIN ")?;
+    let kind_len = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == ' '))?;
+    let closing = &rest[kind_len..];
+    let closing_dashes = closing.len() - closing.trim_start_matches('-').len();
+    if kind_len == 0 || closing_dashes < 4 {
+        return None;
+    }
+    let end = secret.len() - closing.len() + closing_dashes;
+    Some(&secret[..end])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn private_keys_are_redacted_to_their_armour_header() {
+        let pem = "-----BEGIN OPENSSH PRIVATE KEY-----\\nb3BlbnNzaC1rZXktdjEAAAA\\n-----END OPENSSH PRIVATE KEY-----";
+        assert_eq!(redact(pem, 0), "-----BEGIN OPENSSH PRIVATE KEY-----…");
+        let ssh2 = "---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----\nP2/56wAAAA";
+        assert_eq!(
+            redact(ssh2, 0),
+            "---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----…"
+        );
+        // Not an armour header: the usual redaction.
+        assert_eq!(redact("----BEGINNING-of-a-password", 0), "----…");
+    }
 
     #[test]
     fn redaction_keeps_prefix_and_at_most_four_characters() {
@@ -272,6 +332,8 @@ mod tests {
             detail: "monthly spend cap exhausted".into(),
             provider: Some("kunavo".into()),
             cached: false,
+            identity: None,
+            scopes: Vec::new(),
         };
         assert_eq!(v.summary(), "live (HTTP 402): monthly spend cap exhausted");
         v.verdict = Verdict::Unknown;

@@ -6,7 +6,36 @@
 //! sources ([`source`]) -> the matcher ([`engine`]) -> findings
 //! ([`finding`]) -> optionally [`verify`] (after the scan, never on its
 //! workers) -> a report ([`report`]). Live keys can then be revoked through
-//! the providers' admin APIs ([`revoke`]).
+//! the providers' admin APIs ([`revoke`]). docs/architecture.md walks
+//! through the data path and where each change goes.
+//!
+//! ## Module order
+//!
+//! Top to bottom: a module may name (`crate::…`) only the modules listed
+//! below it, never one above it, so the layers cannot form a cycle. Unit
+//! tests (`#[cfg(test)]`) may reach anywhere. The `layering` test in
+//! `tests/cli/` reads this list and every file in `src/`, and fails on a
+//! reference upwards or to a module missing from the list.
+//!
+//! - `config`: flags and `.leakhound.toml` assembled into each module's options
+//! - `cli`: the clap types
+//! - `hook`: `install-hook`, the pre-commit hook
+//! - `gitleaks`: `config import-gitleaks`
+//! - `lint`: `rules check`, the rule linter
+//! - `source`: file trees, stdin, git history, ranges, the staged index
+//! - `report`: one writer per format
+//! - `scan`: the pipeline from buffers to findings, and its statistics
+//! - `revoke`: turning live keys off, the audit log
+//! - `verify`: verdicts for findings, bounded and cached
+//! - `provider`: what a provider is: base URL, auth, checks, revoke specs; the HTTP client
+//! - `baseline`: accepted findings, read and written
+//! - `wire`: the JSON report as one serde type, written and read back
+//! - `allowlist`: the scoped allowlists
+//! - `engine`: the matcher
+//! - `finding`: a finding, its fingerprint and redaction
+//! - `rules`: rules as data, loaded and compiled
+//! - `error`: the library's error type
+//! - `text`: character boundaries, sanitizing text for a terminal
 
 pub mod allowlist;
 pub mod baseline;
@@ -26,6 +55,7 @@ pub mod scan;
 pub mod source;
 pub mod text;
 pub mod verify;
+pub mod wire;
 
 pub use error::{Error, Result};
 

@@ -16,6 +16,7 @@ use leakhound::cli::{
 use leakhound::config::{self, Config, FailOn};
 use leakhound::engine::Matcher;
 use leakhound::finding::Finding;
+use leakhound::provider;
 use leakhound::report::{self, ReportContext};
 use leakhound::revoke::{self as revocation, audit::AuditLog, Revoker, Status};
 use leakhound::rules::{self, RuleSet};
@@ -92,10 +93,17 @@ fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
         Some(r) => Some(revoke(r, &mut outcome.findings, &mut io::stderr().lock())),
         None => None,
     };
+    let roots: Vec<String> = config
+        .scan
+        .paths
+        .iter()
+        .map(|p| root_label(p, config.scan.git.is_some()))
+        .collect();
     let ctx = ReportContext {
         options: &config.report,
         rules: matcher.rules(),
         stats: &outcome.stats,
+        roots: &roots,
     };
     write_output(config.report.output.as_deref(), |out| {
         report::write(out, &outcome.findings, &ctx)
@@ -235,6 +243,7 @@ fn verify_report(args: &VerifyArgs) -> anyhow::Result<u8> {
         options: &config.report,
         rules: &rules,
         stats: &outcome.stats,
+        roots: &[],
     };
     write_output(config.report.output.as_deref(), |out| {
         report::write(out, &outcome.findings, &ctx)
@@ -267,6 +276,8 @@ fn verify(verifier: &Verifier, config: &Config, outcome: &mut ScanOutcome) {
             "leakhound: interrupted: unfinished checks are reported as unknown (interrupted)"
         );
     }
+    // The run's time includes verification, which is often most of it.
+    outcome.stats.elapsed_ms += summary.elapsed_ms;
     outcome.stats.verification = Some(summary);
     if config.verify.as_ref().is_some_and(|v| v.only_verified) {
         outcome.findings.retain(|f| {
@@ -375,12 +386,28 @@ fn install_hook(args: &InstallHookArgs) -> anyhow::Result<u8> {
     Ok(CLEAN)
 }
 
+/// A scanned path as reports name it: a git scan of `.` is named after its
+/// directory, the current directory of a file scan stays `.` (file
+/// findings' paths are relative to it).
+fn root_label(path: &std::path::Path, git: bool) -> String {
+    let shown = leakhound::source::fs::display_path(path);
+    if !shown.is_empty() && shown != "." {
+        return shown;
+    }
+    let named = git
+        .then(|| std::env::current_dir().ok())
+        .flatten()
+        .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()));
+    named.unwrap_or_else(|| ".".into())
+}
+
 /// Run `write` against the output file or a buffered stdout.
 fn write_output(
     path: Option<&std::path::Path>,
     write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> anyhow::Result<()> {
-    match path {
+    // `-` is standard output here as everywhere on the command line.
+    match path.filter(|p| p.as_os_str() != "-") {
         Some(p) => {
             let file = File::create(p)
                 .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", p.display()))?;
@@ -400,7 +427,11 @@ fn write_output(
 
 fn rules_command(command: RulesCommand) -> anyhow::Result<u8> {
     match command {
-        RulesCommand::List { format, config } => {
+        RulesCommand::List {
+            format,
+            config,
+            verifiable,
+        } => {
             let rules = match &config {
                 Some(path) => {
                     let file = config::load_config_file(path)?;
@@ -409,7 +440,26 @@ fn rules_command(command: RulesCommand) -> anyhow::Result<u8> {
                 None => rules::builtin_rules()?,
             };
             let set = RuleSet::new(rules)?;
-            write_output(None, |out| list_rules(out, &set, format))?;
+            let checks = provider::builtin_checks()?;
+            let checked: Vec<bool> = set
+                .rules()
+                .iter()
+                .map(|r| {
+                    let samples: Vec<&str> = r
+                        .spec
+                        .examples
+                        .iter()
+                        .map(|e| e.secret.as_str())
+                        .chain(r.spec.keywords.iter().map(String::as_str))
+                        .collect();
+                    checks
+                        .iter()
+                        .any(|c| c.provider == r.provider() && c.may_judge_rule(r.id(), &samples))
+                })
+                .collect();
+            write_output(None, |out| {
+                list_rules(out, &set, &checked, verifiable, format)
+            })?;
             Ok(CLEAN)
         }
         RulesCommand::Check { file } => {
@@ -452,13 +502,25 @@ fn rules_command(command: RulesCommand) -> anyhow::Result<u8> {
     }
 }
 
-fn list_rules(out: &mut dyn Write, set: &RuleSet, format: ListFormat) -> io::Result<()> {
+/// `rules list`; `checked[i]`: rule `i`'s keys have a verification check.
+fn list_rules(
+    out: &mut dyn Write,
+    set: &RuleSet,
+    checked: &[bool],
+    only_checked: bool,
+    format: ListFormat,
+) -> io::Result<()> {
+    let listed: Vec<(&leakhound::rules::Rule, bool)> = set
+        .rules()
+        .iter()
+        .zip(checked.iter().copied())
+        .filter(|(_, c)| *c || !only_checked)
+        .collect();
     match format {
         ListFormat::Json => {
-            let list: Vec<_> = set
-                .rules()
+            let list: Vec<_> = listed
                 .iter()
-                .map(|r| {
+                .map(|(r, verifiable)| {
                     serde_json::json!({
                         "id": r.id(),
                         "provider": r.provider(),
@@ -467,6 +529,7 @@ fn list_rules(out: &mut dyn Write, set: &RuleSet, format: ListFormat) -> io::Res
                         "keywords": r.spec.keywords,
                         "references": r.spec.references,
                         "origin": r.origin,
+                        "verifiable": verifiable,
                     })
                 })
                 .collect();
@@ -474,18 +537,32 @@ fn list_rules(out: &mut dyn Write, set: &RuleSet, format: ListFormat) -> io::Res
             writeln!(out)
         }
         ListFormat::Text => {
-            let width = set.rules().iter().map(|r| r.id().len()).max().unwrap_or(0);
-            for r in set.rules() {
+            let width = listed.iter().map(|(r, _)| r.id().len()).max().unwrap_or(0);
+            for (r, verifiable) in &listed {
                 writeln!(
                     out,
-                    "{:width$}  {:10}  {:8}  {}",
+                    "{:width$}  {:10}  {:8}  {:6}  {}",
                     r.id(),
                     r.provider(),
                     r.spec.severity.as_str(),
+                    if *verifiable { "verify" } else { "-" },
                     r.spec.description
                 )?;
             }
-            writeln!(out, "{} rules", set.len())
+            let mut providers: Vec<&str> = listed
+                .iter()
+                .filter(|(_, v)| *v)
+                .map(|(r, _)| r.provider())
+                .collect();
+            providers.sort_unstable();
+            providers.dedup();
+            writeln!(
+                out,
+                "{} rules; {} verifiable ({} providers with a check)",
+                listed.len(),
+                listed.iter().filter(|(_, v)| *v).count(),
+                providers.len()
+            )
         }
     }
 }

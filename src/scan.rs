@@ -7,9 +7,10 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use indicatif::{DecimalBytes, ProgressBar, ProgressState, ProgressStyle};
 use serde::Serialize;
 
 use crate::allowlist::Allowlist;
@@ -126,11 +127,12 @@ pub struct ScanOutcome {
     pub stats: Stats,
 }
 
-/// Counters the progress display reads while workers update them.
+/// Counters the progress display reads while workers update them (shared
+/// with indicatif's ticker thread, hence the `Arc`s).
 #[derive(Default)]
 pub struct Progress {
-    pub files: AtomicU64,
-    pub bytes: AtomicU64,
+    files: Arc<AtomicU64>,
+    bytes: Arc<AtomicU64>,
 }
 
 impl Progress {
@@ -157,24 +159,52 @@ impl Scanner<'_> {
         scratch: &mut Scratch,
         suppressed: &mut usize,
     ) -> Vec<Finding> {
-        let transcoded = utf16_to_utf8(buf);
-        let buf = transcoded.as_deref().unwrap_or(buf);
+        let mut out = self.scan_bytes(buf, path, source, scratch, suppressed);
+        // UTF-16 text is transcoded so that keys in it are found, and the
+        // raw bytes are scanned as well: a UTF-16 start (a BOM, a PowerShell
+        // transcript) says nothing about what follows it (`>>` appends
+        // UTF-8). One occurrence cannot be found both ways, but a finding
+        // both passes report alike is kept once.
+        if let Some(text) = utf16_to_utf8(buf) {
+            for f in self.scan_bytes(&text, path, source, scratch, suppressed) {
+                let same = |o: &Finding| {
+                    (&o.rule_id, &o.secret, o.line, o.column)
+                        == (&f.rule_id, &f.secret, f.line, f.column)
+                };
+                if !out.iter().any(same) {
+                    out.push(f);
+                }
+            }
+        }
+        out
+    }
+
+    /// `scan_buffer` for one encoding of the buffer.
+    fn scan_bytes(
+        &self,
+        buf: &[u8],
+        path: &str,
+        source: SourceKind,
+        scratch: &mut Scratch,
+        suppressed: &mut usize,
+    ) -> Vec<Finding> {
         let matches = self.matcher.find(buf, scratch);
         if matches.is_empty() {
             return Vec::new();
         }
+        let allowed_inline = inline_allowed(buf, &matches);
         let rules = self.matcher.rules().rules();
         // Every secret's span, so that a snippet masks the other secrets on
         // its line too (suppressed ones included), not only its own.
         let spans: Vec<(usize, usize)> = matches.iter().map(|m| (m.start, m.end)).collect();
         let mut out = Vec::with_capacity(matches.len());
         let mut cursor = LineCursor::default();
-        for m in matches {
+        for (m, allowed) in matches.into_iter().zip(allowed_inline) {
             let rule = &rules[m.rule];
             let (line, line_start, column) = cursor.advance(buf, m.start);
             // Bounded: a 100 MB single-line file must not cost 100 MB per finding.
             let line_end = bounded_line_end(buf, m.start);
-            if has_inline_allow(buf, line_start, line_end, m.start) {
+            if allowed {
                 *suppressed += 1;
                 continue;
             }
@@ -279,8 +309,13 @@ fn char_count(bytes: &[u8]) -> usize {
 }
 
 const INLINE_ALLOW: &[&[u8]] = &[b"leakhound:allow", b"gitleaks:allow"];
-/// How much of a line around a secret is searched for an allow comment or
-/// shown as a snippet; a 100 MB single-line file must not cost 100 MB per hit.
+/// The longest of `INLINE_ALLOW`.
+const MARKER_LEN: usize = 15;
+/// How far from a secret an allow comment may be, in bytes between the two.
+const ALLOW_SPAN: usize = 200;
+/// How much of a line around a secret is shown as a snippet or searched by
+/// line-targeted allowlists; a 100 MB single-line file must not cost 100 MB
+/// per hit.
 const LINE_SPAN: usize = 4096;
 const SNIPPET_CONTEXT: usize = 60;
 
@@ -289,12 +324,85 @@ fn bounded_line_end(buf: &[u8], at: usize) -> usize {
     memchr::memchr(b'\n', &buf[at..limit]).map_or(limit, |i| at + i)
 }
 
-fn has_inline_allow(buf: &[u8], line_start: usize, line_end: usize, at: usize) -> bool {
-    let s = line_start.max(at.saturating_sub(LINE_SPAN));
-    let e = line_end.min(at + LINE_SPAN);
-    INLINE_ALLOW
+/// For each match (sorted by start), whether an inline allow comment
+/// suppresses it.
+///
+/// A marker suppresses one secret: the nearest one on its line, at most
+/// `ALLOW_SPAN` bytes away (the one before it on a tie; the secrets decoded
+/// from one base64 run count as one). One marker in a minified file or a
+/// bundle therefore cannot hide the other keys around it, and a line with
+/// two keys needs two markers. Only the text near a match is searched.
+fn inline_allowed(buf: &[u8], matches: &[Match]) -> Vec<bool> {
+    matches
         .iter()
-        .any(|marker| memchr::memmem::find(&buf[s..e], marker).is_some())
+        .map(|m| {
+            markers_near(buf, m.start, m.end)
+                .into_iter()
+                .any(|marker| is_nearest(buf, matches, m, marker))
+        })
+        .collect()
+}
+
+/// The allow markers on the line of `buf[start..end]` within `ALLOW_SPAN`
+/// bytes of it, as (start, end).
+fn markers_near(buf: &[u8], start: usize, end: usize) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut before = start.saturating_sub(ALLOW_SPAN + MARKER_LEN);
+    if let Some(i) = memchr::memrchr(b'\n', &buf[before..start]) {
+        before += i + 1;
+    }
+    let mut after = (end + ALLOW_SPAN + MARKER_LEN).min(buf.len());
+    if let Some(i) = memchr::memchr(b'\n', &buf[end.min(after)..after]) {
+        after = end + i;
+    }
+    for (from, to) in [(before, start), (end.min(after), after)] {
+        for marker in INLINE_ALLOW {
+            for i in memchr::memmem::find_iter(&buf[from..to], marker) {
+                let p = (from + i, from + i + marker.len());
+                if gap(start, end, p) <= ALLOW_SPAN {
+                    out.push(p);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Bytes between the span `start..end` and a marker (0 when they touch).
+fn gap(start: usize, end: usize, (ms, me): (usize, usize)) -> usize {
+    if me <= start {
+        start - me
+    } else {
+        ms.saturating_sub(end)
+    }
+}
+
+/// Is `m` the secret `marker` belongs to: no other secret on the line is
+/// nearer to it (or as near and before `m`)?
+fn is_nearest(buf: &[u8], matches: &[Match], m: &Match, marker: (usize, usize)) -> bool {
+    let d = gap(m.start, m.end, marker);
+    // Candidates start at most a line span before the marker and no further
+    // after it than `m` is.
+    let lo = matches.partition_point(|o| o.start < marker.0.saturating_sub(LINE_SPAN));
+    let hi = matches.partition_point(|o| o.start <= marker.1 + d);
+    matches[lo..hi].iter().all(|o| {
+        if (o.start, o.end) == (m.start, m.end) {
+            return true;
+        }
+        let od = gap(o.start, o.end, marker);
+        if od > d || (od == d && o.start > m.start) {
+            return true;
+        }
+        // Nearer (or as near and earlier): it wins if it is on the line.
+        let between = if o.end <= marker.0 {
+            &buf[o.end..marker.0]
+        } else if o.start >= marker.1 {
+            &buf[marker.1..o.start]
+        } else {
+            &[][..]
+        };
+        memchr::memchr(b'\n', between).is_some()
+    })
 }
 
 fn snippet(
@@ -426,40 +534,33 @@ impl Collector {
 
 /// Show a spinner with files and bytes on stderr while `work` runs, when
 /// `enabled` (stderr is a terminal and the user did not ask for quiet).
+/// indicatif's own ticker thread redraws it ten times a second from the
+/// counters.
 pub fn with_progress<T>(enabled: bool, progress: &Progress, work: impl FnOnce() -> T) -> T {
     if !enabled {
         return work();
     }
-    let bar = indicatif::ProgressBar::new_spinner();
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} {elapsed} {msg}")
-            .expect("progress template is a constant"),
-    );
-    let done = std::sync::atomic::AtomicBool::new(false);
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            // Draw at least once, even when the work finishes before this
-            // thread first runs.
-            loop {
-                let finished = done.load(Ordering::Relaxed);
-                let files = progress.files.load(Ordering::Relaxed);
-                let bytes = progress.bytes.load(Ordering::Relaxed);
-                bar.set_message(format!(
-                    "{files} files, {:.1} MB scanned",
-                    bytes as f64 / 1e6
-                ));
-                bar.tick();
-                if finished {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            bar.finish_and_clear();
-        });
-        let out = work();
-        done.store(true, Ordering::Relaxed);
-        out
-    })
+    let files = Arc::clone(&progress.files);
+    let bytes = Arc::clone(&progress.bytes);
+    let counts = move |_: &ProgressState, w: &mut dyn std::fmt::Write| {
+        let _ = write!(
+            w,
+            "{} files, {} scanned",
+            files.load(Ordering::Relaxed),
+            DecimalBytes(bytes.load(Ordering::Relaxed))
+        );
+    };
+    let style = ProgressStyle::with_template("{spinner} {elapsed} {counts}")
+        .expect("progress template is a constant")
+        .with_key("counts", counts);
+    let bar = ProgressBar::new_spinner().with_style(style);
+    bar.enable_steady_tick(Duration::from_millis(100));
+    let out = work();
+    // Show the final counts at least once, even when the work finished
+    // before the first tick.
+    bar.force_draw();
+    bar.finish_and_clear();
+    out
 }
 
 #[cfg(test)]

@@ -24,6 +24,14 @@ use crate::rules::{Rule, RuleSet};
 
 /// How far past the end of a window a match that started inside it may run.
 const OVERRUN: usize = 4096;
+/// Keyword hits gathered before their windows are merged and run: memory
+/// per buffer stays bounded however dense the hits (a 100 MB file of
+/// keywords would otherwise hold a few hundred MB of hits).
+const HIT_CHUNK: usize = 64 * 1024;
+/// The longest merged window a rule's regex is run over at once; a longer
+/// one is run in pieces, each starting where the previous one's last match
+/// ended (this bounds the percent decoder's buffers).
+const MAX_WINDOW: usize = 1 << 20;
 /// How deep encoded content is unwrapped (`.dockerconfigjson` holds base64
 /// inside base64).
 const MAX_DECODE_DEPTH: u8 = 2;
@@ -143,6 +151,9 @@ pub struct Matcher {
 #[derive(Default)]
 pub struct Scratch {
     hits: Vec<(usize, usize, usize)>,
+    /// Per rule, its merged window not yet run, and where its regex may
+    /// start again (the end of its last match).
+    open: Vec<(Option<(usize, usize)>, usize)>,
     b64_hits: Vec<usize>,
     decoded: Vec<u8>,
     map: Vec<usize>,
@@ -330,6 +341,8 @@ impl Matcher {
         scratch.b64_hits.clear();
         scratch.context.clear();
         scratch.context.resize(rules.len(), None);
+        scratch.open.clear();
+        scratch.open.resize(rules.len(), (None, 0));
         // Decoded content is always searched for base64 fragments: that is
         // how base64 inside base64 (`.dockerconfigjson`) is found.
         let mut search_fragments = depth > 0;
@@ -340,6 +353,9 @@ impl Matcher {
                 PatternKind::Plain(k) => {
                     for &r in &self.keyword_rules[k] {
                         scratch.hits.push((r, m.start(), m.end()));
+                    }
+                    if scratch.hits.len() >= HIT_CHUNK {
+                        self.merge_hits(buf, parents, scratch, out);
                     }
                 }
                 kind @ (PatternKind::Trigger | PatternKind::NearTrigger) => {
@@ -365,86 +381,111 @@ impl Matcher {
                 PatternKind::Base64 => scratch.b64_hits.push(m.start()),
             }
         }
+        self.merge_hits(buf, parents, scratch, out);
+        for rule_idx in 0..rules.len() {
+            if let Some((ws, we)) = scratch.open[rule_idx].0.take() {
+                let from = ws.max(scratch.open[rule_idx].1);
+                scratch.open[rule_idx].1 =
+                    self.run_rule(rule_idx, buf, from, we, parents, scratch, out);
+            }
+        }
+
+        // Base64 runs around fragment hits: decode once per run, scan
+        // inside. The second automaton's hits are taken as they come, in
+        // buffer order, merged with the few gathered above, so that a buffer
+        // dense with fragments costs no memory per hit.
+        let mut gathered = std::mem::take(&mut scratch.b64_hits);
         if depth >= MAX_DECODE_DEPTH {
-            scratch.b64_hits.clear();
-        } else if (search_fragments && self.mode == Base64Mode::Triggered) || depth > 0 {
-            scratch
-                .b64_hits
-                .extend(self.fragments.get().find_iter(buf).map(|m| m.start()));
-            scratch.b64_hits.sort_unstable();
-        } else if !near.is_empty() && self.mode == Base64Mode::Triggered {
-            for (s, e) in near {
-                scratch.b64_hits.extend(
-                    self.fragments
-                        .get()
-                        .find_iter(&buf[s..e])
-                        .map(|m| s + m.start()),
-                );
-            }
-            scratch.b64_hits.sort_unstable();
+            gathered.clear();
         }
-        scratch.hits.sort_unstable();
-
-        // Merge each rule's hit windows and run its regex over them.
-        let hits = std::mem::take(&mut scratch.hits);
-        let mut i = 0;
-        while i < hits.len() {
-            let rule_idx = hits[i].0;
-            let rule = &rules[rule_idx];
-            let mut ws = hits[i].1.saturating_sub(rule.window);
-            let mut we = (hits[i].2 + rule.window).min(buf.len());
-            i += 1;
-            loop {
-                let next = hits.get(i).filter(|h| h.0 == rule_idx);
-                match next {
-                    Some(&(_, s, e)) if s.saturating_sub(rule.window) <= we => {
-                        we = we.max((e + rule.window).min(buf.len()));
-                        i += 1;
-                    }
-                    _ => {
-                        self.run_rule(rule_idx, buf, ws, we, parents, scratch, out);
-                        match next {
-                            Some(&(_, s, e)) => {
-                                ws = s.saturating_sub(rule.window);
-                                we = (e + rule.window).min(buf.len());
-                                i += 1;
-                            }
-                            None => break,
-                        }
-                    }
-                }
+        gathered.sort_unstable();
+        let whole = depth > 0 || (search_fragments && self.mode == Base64Mode::Triggered);
+        let spans: &[(usize, usize)] = if depth >= MAX_DECODE_DEPTH {
+            &[]
+        } else if whole {
+            &[(0, buf.len())]
+        } else if self.mode == Base64Mode::Triggered {
+            &near
+        } else {
+            &[]
+        };
+        let mut fragment_hits = spans
+            .iter()
+            .flat_map(|&(s, e)| {
+                self.fragments
+                    .get()
+                    .find_iter(&buf[s..e])
+                    .map(move |m| s + m.start())
+            })
+            .peekable();
+        let mut gathered_hits = gathered.iter().copied().peekable();
+        let mut done_until = 0;
+        let mut chain: Vec<&[u8]> = parents.to_vec();
+        chain.push(buf);
+        loop {
+            let pos = match (gathered_hits.peek(), fragment_hits.peek()) {
+                (Some(&g), Some(&f)) if g <= f => gathered_hits.next(),
+                (_, Some(_)) => fragment_hits.next(),
+                (Some(_), None) => gathered_hits.next(),
+                (None, None) => None,
+            };
+            let Some(pos) = pos else { break };
+            if pos < done_until {
+                continue;
+            }
+            let (rs, re) = decode::base64_run(buf, pos);
+            done_until = re;
+            let Some(decoded) = decode::decode_base64(&buf[rs..re]) else {
+                continue;
+            };
+            let mut inner_scratch = Scratch::default();
+            let inner = self.find_resolved(&decoded, &chain, depth + 1, &mut inner_scratch);
+            for mut m in inner {
+                m.start = rs;
+                m.end = re;
+                m.encoding = Some(Encoding::Base64);
+                out.push(m);
             }
         }
-        scratch.hits = hits;
-
-        // Base64 runs around fragment hits: decode once per run, scan inside.
-        if !scratch.b64_hits.is_empty() {
-            let b64_hits = std::mem::take(&mut scratch.b64_hits);
-            let mut done_until = 0;
-            let mut chain: Vec<&[u8]> = parents.to_vec();
-            chain.push(buf);
-            for &pos in &b64_hits {
-                if pos < done_until {
-                    continue;
-                }
-                let (rs, re) = decode::base64_run(buf, pos);
-                done_until = re;
-                let Some(decoded) = decode::decode_base64(&buf[rs..re]) else {
-                    continue;
-                };
-                let mut inner_scratch = Scratch::default();
-                let inner = self.find_resolved(&decoded, &chain, depth + 1, &mut inner_scratch);
-                for mut m in inner {
-                    m.start = rs;
-                    m.end = re;
-                    m.encoding = Some(Encoding::Base64);
-                    out.push(m);
-                }
-            }
-            scratch.b64_hits = b64_hits;
-        }
+        gathered.clear();
+        scratch.b64_hits = gathered;
     }
 
+    /// Merge the keyword hits gathered so far into each rule's open window
+    /// (hits arrive in buffer order, chunk after chunk), running a window's
+    /// regex once the next hit no longer overlaps it.
+    fn merge_hits(
+        &self,
+        buf: &[u8],
+        parents: &[&[u8]],
+        scratch: &mut Scratch,
+        out: &mut Vec<Match>,
+    ) {
+        let rules = self.rules.rules();
+        let mut hits = std::mem::take(&mut scratch.hits);
+        hits.sort_unstable();
+        for &(rule_idx, s, e) in &hits {
+            let window = rules[rule_idx].window;
+            let (ws, we) = (s.saturating_sub(window), (e + window).min(buf.len()));
+            let (open, resume) = scratch.open[rule_idx];
+            match open {
+                Some((ows, owe)) if ws <= owe && owe.max(we) - ows <= MAX_WINDOW => {
+                    scratch.open[rule_idx].0 = Some((ows, owe.max(we)));
+                }
+                Some((ows, owe)) => {
+                    let resume =
+                        self.run_rule(rule_idx, buf, ows.max(resume), owe, parents, scratch, out);
+                    scratch.open[rule_idx] = (Some((ws, we)), resume);
+                }
+                None => scratch.open[rule_idx].0 = Some((ws, we)),
+            }
+        }
+        hits.clear();
+        scratch.hits = hits;
+    }
+
+    /// Run a rule's regex over the window `ws..we` of `buf`; returns where
+    /// the next window's search may start (past the last match).
     #[allow(clippy::too_many_arguments)]
     fn run_rule(
         &self,
@@ -455,9 +496,12 @@ impl Matcher {
         parents: &[&[u8]],
         scratch: &mut Scratch,
         out: &mut Vec<Match>,
-    ) {
+    ) -> usize {
         let rule = &self.rules.rules()[rule_idx];
         let haystack = &buf[..(we + OVERRUN).min(buf.len())];
+        if ws >= we {
+            return ws;
+        }
         let mut pos = ws;
         while pos < we {
             let Some(caps) = rule.regex().captures_at(haystack, pos) else {
@@ -528,6 +572,7 @@ impl Matcher {
             scratch.decoded = decoded;
             scratch.map = map;
         }
+        pos
     }
 
     /// Apply the filters to a candidate `secret` found at `at` in `buf`.

@@ -12,13 +12,13 @@
 
 use std::io::Read;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::blocking::Client;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use reqwest::redirect::Policy;
 
-use super::{is_loopback, Auth, Check, Secret};
+use super::{is_loopback, Check, Secret};
 use crate::error::{Error, Result};
 use crate::finding::{UnknownReason, Verdict, Verification};
 
@@ -74,6 +74,8 @@ enum Attempt {
         status: u16,
         body: Vec<u8>,
         retry_after: Option<Duration>,
+        /// The response headers the spec reads identity or scopes from.
+        described: Vec<(String, String)>,
     },
     Failed {
         reason: UnknownReason,
@@ -97,6 +99,8 @@ pub(crate) fn run_check(
         detail,
         provider: Some(check.provider.clone()),
         cached: false,
+        identity: None,
+        scopes: Vec::new(),
     };
     let mut sent = 0u32;
     loop {
@@ -104,7 +108,7 @@ pub(crate) fn run_check(
             return (interrupted(&check.provider), sent);
         }
         sent += 1;
-        let (status, body, retry_after) = match send(http, check, secret) {
+        let (status, body, retry_after, described) = match send(http, check, secret) {
             Attempt::Failed { reason, detail } => {
                 return (unknown(reason, None, detail.to_string()), sent)
             }
@@ -112,11 +116,23 @@ pub(crate) fn run_check(
                 status,
                 body,
                 retry_after,
-            } => (status, body, retry_after),
+                described,
+            } => (status, body, retry_after, described),
         };
         let c = check.classify(status, &body, secret.expose());
         let retryable = c.verdict == Verdict::Unknown && (status == 429 || status >= 500);
         if !retryable {
+            let (identity, scopes) = if c.verdict == Verdict::Live {
+                let header = |name: &str| {
+                    described
+                        .iter()
+                        .find(|(n, _)| n == name)
+                        .map(|(_, v)| v.clone())
+                };
+                check.describe_key(&body, header, secret.expose())
+            } else {
+                (None, Vec::new())
+            };
             let v = Verification {
                 verdict: c.verdict,
                 reason: c.reason,
@@ -124,6 +140,8 @@ pub(crate) fn run_check(
                 detail: c.detail,
                 provider: Some(check.provider.clone()),
                 cached: false,
+                identity,
+                scopes,
             };
             return (v, sent);
         }
@@ -160,6 +178,8 @@ pub(crate) fn interrupted(provider: &str) -> Verification {
         detail: "interrupted before the check finished".into(),
         provider: Some(provider.to_string()),
         cached: false,
+        identity: None,
+        scopes: Vec::new(),
     }
 }
 
@@ -198,10 +218,7 @@ fn send(http: &Http, check: &Check, secret: &Secret) -> Attempt {
             headers.insert(n, v);
         }
     }
-    let value = match &check.auth {
-        Auth::Bearer => format!("Bearer {}", secret.expose()),
-        Auth::Header(_) => secret.expose().to_string(),
-    };
+    let value = check.auth.header_value(secret.expose());
     let (Ok(name), Ok(mut value)) = (
         HeaderName::from_bytes(check.auth.header_name().as_bytes()),
         HeaderValue::from_str(&value),
@@ -226,6 +243,14 @@ fn send(http: &Http, check: &Check, secret: &Secret) -> Attempt {
                 .get(RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| parse_retry_after(v, SystemTime::now()));
+            let described = [&check.identity_header, &check.scopes_header]
+                .into_iter()
+                .flatten()
+                .filter_map(|name| {
+                    let value = resp.headers().get(name.as_str())?.to_str().ok()?;
+                    Some((name.clone(), value.to_string()))
+                })
+                .collect();
             let mut body = Vec::new();
             // A body cut short by the timeout still has its status.
             let _ = resp.take(BODY_LIMIT).read_to_end(&mut body);
@@ -233,6 +258,7 @@ fn send(http: &Http, check: &Check, secret: &Secret) -> Attempt {
                 status,
                 body,
                 retry_after,
+                described,
             }
         }
     }
@@ -283,59 +309,22 @@ pub(crate) fn describe_error(e: &reqwest::Error) -> (UnknownReason, &'static str
     }
 }
 
-/// `Retry-After: 120` or `Retry-After: Wed, 21 Oct 2015 07:28:00 GMT`.
+/// `Retry-After: 120` or `Retry-After: Wed, 21 Oct 2015 07:28:00 GMT`: a
+/// date in any of the three forms RFC 9110 says a recipient must accept
+/// (IMF-fixdate, RFC 850, asctime). A date in the past means now.
 fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
-    let at = parse_http_date(value)?;
-    let now = now.duration_since(UNIX_EPOCH).ok()?.as_secs();
-    Some(Duration::from_secs(at.saturating_sub(now)))
-}
-
-/// IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the form RFC 9110 says
-/// senders must use, as seconds since the epoch.
-fn parse_http_date(s: &str) -> Option<u64> {
-    let rest = s.split_once(", ")?.1;
-    let parts: Vec<&str> = rest.split(' ').collect();
-    let [day, month, year, time, "GMT"] = parts.as_slice() else {
-        return None;
-    };
-    let day: u64 = day.parse().ok()?;
-    let month = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ]
-    .iter()
-    .position(|m| m == month)? as u64
-        + 1;
-    let year: u64 = year.parse().ok()?;
-    let hms: Vec<u64> = time
-        .split(':')
-        .map(|p| p.parse().ok())
-        .collect::<Option<_>>()?;
-    let [h, m, sec] = hms.as_slice() else {
-        return None;
-    };
-    if !(1..=31).contains(&day) || year < 1970 || *h > 23 || *m > 59 || *sec > 60 {
-        return None;
-    }
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let (y, mo) = if month <= 2 {
-        (year - 1, month + 9)
-    } else {
-        (year, month - 3)
-    };
-    let era = y / 400;
-    let yoe = y - era * 400;
-    let doy = (153 * mo + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(days * 86_400 + h * 3600 + m * 60 + sec)
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::UNIX_EPOCH;
+
     use super::*;
 
     #[test]
@@ -351,10 +340,43 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(parse_retry_after("soon", now), None);
-        assert_eq!(parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
         assert_eq!(
-            parse_http_date("Sat, 29 Feb 2020 12:00:00 GMT"),
-            Some(1_582_977_600)
+            parse_retry_after("Thu, 01 Jan 1970 00:00:10 GMT", UNIX_EPOCH),
+            Some(Duration::from_secs(10))
+        );
+        assert_eq!(
+            parse_retry_after(
+                "Sat, 29 Feb 2020 12:00:00 GMT",
+                UNIX_EPOCH + Duration::from_secs(1_582_977_600 - 60)
+            ),
+            Some(Duration::from_secs(60))
+        );
+    }
+
+    #[test]
+    fn retry_after_imf_fixdate() {
+        let now = UNIX_EPOCH + Duration::from_secs(784_111_777);
+        assert_eq!(
+            parse_retry_after(" Sun, 06 Nov 1994 08:50:37 GMT ", now),
+            Some(Duration::from_secs(60))
+        );
+    }
+
+    #[test]
+    fn retry_after_rfc850_date() {
+        let now = UNIX_EPOCH + Duration::from_secs(784_111_777);
+        assert_eq!(
+            parse_retry_after("Sunday, 06-Nov-94 08:50:37 GMT", now),
+            Some(Duration::from_secs(60))
+        );
+    }
+
+    #[test]
+    fn retry_after_asctime_date() {
+        let now = UNIX_EPOCH + Duration::from_secs(784_111_777);
+        assert_eq!(
+            parse_retry_after("Sun Nov  6 08:50:37 1994", now),
+            Some(Duration::from_secs(60))
         );
     }
 

@@ -28,6 +28,7 @@ use serde::Deserialize;
 use crate::error::{describe_toml_error, Error, Result};
 use crate::finding::{UnknownReason, Verdict};
 
+pub mod docs;
 pub mod http;
 pub mod revoke;
 
@@ -52,6 +53,14 @@ pub const BUILTIN_PROVIDER_FILES: &[(&str, &str)] = &[
     builtin_spec!("ai"),
     builtin_spec!("vcs"),
     builtin_spec!("saas"),
+    builtin_spec!("services-ai"),
+    builtin_spec!("devops"),
+    builtin_spec!("cloud"),
+    builtin_spec!("observability"),
+    builtin_spec!("comms"),
+    builtin_spec!("productivity"),
+    builtin_spec!("payments"),
+    builtin_spec!("data"),
 ];
 
 /// `[providers.NAME]` in a config file: where this provider's checks and
@@ -124,7 +133,10 @@ pub struct CheckSpec {
     pub method: String,
     /// Appended to the base URL: `/models` gives `GET {base_url}/models`.
     pub path: String,
-    /// `"bearer"`, `"x-api-key"`, or `{ header = "PRIVATE-TOKEN" }`.
+    /// `"bearer"`, `"x-api-key"`, `{ header = "PRIVATE-TOKEN" }`,
+    /// `{ header = "Authorization", prefix = "token " }`, or HTTP Basic with
+    /// the key as the password (`{ basic_user = "api" }`) or as the user
+    /// name (`{ basic_password = "" }`). Always exactly one header.
     pub auth: AuthSpec,
     /// Extra static headers (`anthropic-version`, `Accept`).
     #[serde(default)]
@@ -134,6 +146,29 @@ pub struct CheckSpec {
     /// dead token, so such kinds are left out and come back `unknown`.
     #[serde(default)]
     pub secret_prefixes: Vec<String>,
+    /// Key kinds this check can judge, by rule id, for kinds a prefix does
+    /// not tell apart (Datadog's API key from its application key); empty =
+    /// every rule of the provider.
+    #[serde(default)]
+    pub rules: Vec<String>,
+    /// What a live answer says about the key: JSON pointers (RFC 6901) into
+    /// the body, `/login`, recorded as `verification.identity`.
+    #[serde(default)]
+    pub identity: Vec<String>,
+    /// A response header naming the key's owner (`openai-organization`).
+    #[serde(default)]
+    pub identity_header: Option<String>,
+    /// A JSON pointer to the key's scopes (an array of strings or one
+    /// space- or comma-separated string), recorded as `verification.scopes`.
+    #[serde(default)]
+    pub scopes: Option<String>,
+    /// A response header listing the key's scopes (`x-oauth-scopes`).
+    #[serde(default)]
+    pub scopes_header: Option<String>,
+    /// What the check may cost or change, for docs/verify.md; every check
+    /// is a read, so this says `none` unless something is worth saying.
+    #[serde(default)]
+    pub side_effects: Option<String>,
     /// Status table, first match wins.
     pub responses: Vec<ResponseRule>,
 }
@@ -146,7 +181,36 @@ fn default_method() -> String {
 #[serde(untagged)]
 pub enum AuthSpec {
     Named(String),
-    Header { header: String },
+    /// `{ header = "NAME" }`.
+    Header(HeaderAuth),
+    /// `{ header = "Authorization", prefix = "token " }`: verification only.
+    Prefixed(PrefixedAuth),
+    /// `{ basic_user = "api" }` or `{ basic_password = "" }`: verification only.
+    Basic(BasicAuth),
+}
+
+/// Each form refuses fields it does not know: untagged, a `prefix` next
+/// to `header` would otherwise be dropped silently and the key sent bare.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeaderAuth {
+    pub header: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrefixedAuth {
+    pub header: String,
+    pub prefix: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BasicAuth {
+    #[serde(default)]
+    pub basic_user: Option<String>,
+    #[serde(default)]
+    pub basic_password: Option<String>,
 }
 
 /// How the key is sent: always exactly one header.
@@ -156,14 +220,57 @@ pub enum Auth {
     Bearer,
     /// `NAME: KEY` (`x-api-key`, `PRIVATE-TOKEN`).
     Header(String),
+    /// `NAME: PREFIXKEY` (`Authorization: token KEY`, `Authorization: Bot KEY`).
+    Prefixed { header: String, prefix: String },
+    /// `Authorization: Basic base64(user:password)`, the key standing in
+    /// for whichever of the two is `None`.
+    Basic {
+        user: Option<String>,
+        password: Option<String>,
+    },
 }
 
 impl Auth {
     /// The header name carrying the key, lowercase.
     pub fn header_name(&self) -> &str {
         match self {
-            Auth::Bearer => "authorization",
-            Auth::Header(h) => h,
+            Auth::Bearer | Auth::Basic { .. } => "authorization",
+            Auth::Header(h) | Auth::Prefixed { header: h, .. } => h,
+        }
+    }
+
+    /// The value of that header for `secret`.
+    pub(crate) fn header_value(&self, secret: &str) -> String {
+        use base64::Engine as _;
+        match self {
+            Auth::Bearer => format!("Bearer {secret}"),
+            Auth::Header(_) => secret.to_string(),
+            Auth::Prefixed { prefix, .. } => format!("{prefix}{secret}"),
+            Auth::Basic { user, password } => {
+                let pair = format!(
+                    "{}:{}",
+                    user.as_deref().unwrap_or(secret),
+                    password.as_deref().unwrap_or(secret)
+                );
+                format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(pair)
+                )
+            }
+        }
+    }
+
+    /// How docs/verify.md names it: `Bearer`, `x-api-key`, `Authorization: token`.
+    pub fn describe(&self) -> String {
+        match self {
+            Auth::Bearer => "Bearer".into(),
+            Auth::Header(h) => format!("`{h}`"),
+            Auth::Prefixed { header, prefix } => format!("`{header}: {}`", prefix.trim_end()),
+            Auth::Basic {
+                user: Some(u),
+                password: None,
+            } => format!("Basic `{u}:KEY`"),
+            Auth::Basic { .. } => "Basic `KEY:`".into(),
         }
     }
 }
@@ -196,6 +303,11 @@ pub struct Check {
     pub auth: Auth,
     pub headers: Vec<(String, String)>,
     pub secret_prefixes: Vec<String>,
+    pub rules: Vec<String>,
+    pub identity: Vec<String>,
+    pub identity_header: Option<String>,
+    pub scopes: Option<String>,
+    pub scopes_header: Option<String>,
     pub responses: Vec<ResponseRule>,
 }
 
@@ -239,7 +351,7 @@ impl Check {
                     "verify.auth `{n}`: use \"bearer\", \"x-api-key\" or {{ header = \"NAME\" }}"
                 )))
             }
-            AuthSpec::Header { header } => {
+            AuthSpec::Header(HeaderAuth { header }) => {
                 if !is_token(header) {
                     return Err(fail(format!(
                         "verify.auth header `{header}` is not a header name"
@@ -247,7 +359,69 @@ impl Check {
                 }
                 Auth::Header(header.to_ascii_lowercase())
             }
+            AuthSpec::Prefixed(PrefixedAuth { header, prefix }) => {
+                if !is_token(header) {
+                    return Err(fail(format!(
+                        "verify.auth header `{header}` is not a header name"
+                    )));
+                }
+                if prefix.is_empty() || !prefix.bytes().all(|b| b.is_ascii_graphic() || b == b' ') {
+                    return Err(fail(format!(
+                        "verify.auth prefix `{prefix}` must be printable ASCII"
+                    )));
+                }
+                Auth::Prefixed {
+                    header: header.to_ascii_lowercase(),
+                    prefix: prefix.clone(),
+                }
+            }
+            AuthSpec::Basic(BasicAuth {
+                basic_user,
+                basic_password,
+            }) => {
+                if basic_user.is_some() == basic_password.is_some() {
+                    return Err(fail(
+                        "verify.auth: set exactly one of basic_user (the key is the password) \
+                         and basic_password (the key is the user name)"
+                            .into(),
+                    ));
+                }
+                if basic_user
+                    .as_deref()
+                    .is_some_and(|u| u.contains(':') || u.is_empty())
+                {
+                    return Err(fail(
+                        "verify.auth basic_user must be non-empty without `:`".into(),
+                    ));
+                }
+                Auth::Basic {
+                    user: basic_user.clone(),
+                    password: basic_password.clone(),
+                }
+            }
         };
+        for (what, pointer) in v
+            .identity
+            .iter()
+            .map(|p| ("identity", p))
+            .chain(v.scopes.iter().map(|p| ("scopes", p)))
+        {
+            if !pointer.starts_with('/') {
+                return Err(fail(format!(
+                    "verify.{what} `{pointer}` is not a JSON pointer (`/login`)"
+                )));
+            }
+        }
+        for (what, h) in [
+            ("identity_header", &v.identity_header),
+            ("scopes_header", &v.scopes_header),
+        ] {
+            if let Some(h) = h {
+                if !is_token(h) {
+                    return Err(fail(format!("verify.{what} `{h}` is not a header name")));
+                }
+            }
+        }
         let mut headers = Vec::new();
         for (name, value) in &v.headers {
             let lower = name.to_ascii_lowercase();
@@ -299,17 +473,109 @@ impl Check {
             auth,
             headers,
             secret_prefixes: v.secret_prefixes.clone(),
+            rules: v.rules.clone(),
+            identity: v.identity.clone(),
+            identity_header: v.identity_header.as_ref().map(|h| h.to_ascii_lowercase()),
+            scopes: v.scopes.clone(),
+            scopes_header: v.scopes_header.as_ref().map(|h| h.to_ascii_lowercase()),
             responses: v.responses.clone(),
         })
     }
 
-    /// Can this check judge `secret` (its key kind is one the check knows)?
-    pub fn applies_to(&self, secret: &str) -> bool {
-        self.secret_prefixes.is_empty()
-            || self
-                .secret_prefixes
+    /// Can this check judge `secret`, found by rule `rule_id` (its key kind
+    /// is one the check knows)?
+    pub fn applies_to(&self, rule_id: &str, secret: &str) -> bool {
+        (self.rules.is_empty() || self.rules.iter().any(|r| r == rule_id))
+            && (self.secret_prefixes.is_empty()
+                || self
+                    .secret_prefixes
+                    .iter()
+                    .any(|p| secret.starts_with(p.as_str())))
+    }
+
+    /// Can this check judge some keys of rule `rule_id`, whose example
+    /// secrets and keywords are `samples`? (For `rules list`.)
+    pub fn may_judge_rule(&self, rule_id: &str, samples: &[&str]) -> bool {
+        (self.rules.is_empty() || self.rules.iter().any(|r| r == rule_id))
+            && (self.secret_prefixes.is_empty()
+                || samples.iter().any(|s| {
+                    self.secret_prefixes
+                        .iter()
+                        .any(|p| s.starts_with(p.as_str()))
+                }))
+    }
+
+    /// What a live answer says about the key: its owner and its scopes,
+    /// read from the body and headers the spec names. A value holding the
+    /// key itself (a server echoing it) is dropped; values are cut short and
+    /// their control characters removed, since they end up on a terminal.
+    pub fn describe_key(
+        &self,
+        body: &[u8],
+        header: impl Fn(&str) -> Option<String>,
+        secret: &str,
+    ) -> (Option<String>, Vec<String>) {
+        let json: Option<serde_json::Value> = if self.identity.is_empty() && self.scopes.is_none() {
+            None
+        } else {
+            serde_json::from_slice(body).ok()
+        };
+        // The key, and the credential as sent (Basic: base64 of it), must
+        // not come back through an echoing server.
+        let sent = self.auth.header_value(secret);
+        let credential = sent.rsplit(' ').next().unwrap_or(&sent).to_string();
+        let clean = |s: &str| -> Option<String> {
+            let s: String = s.chars().filter(|c| !c.is_control()).take(120).collect();
+            let s = s.trim().to_string();
+            // A part of the key (8 characters or more) is as bad as the key.
+            let leaks = [secret, credential.as_str()]
                 .iter()
-                .any(|p| secret.starts_with(p.as_str()))
+                .any(|k| s.contains(k) || (s.len() >= 8 && k.contains(s.as_str())));
+            (!s.is_empty() && !leaks).then_some(s)
+        };
+        let mut parts = Vec::new();
+        if let Some(h) = &self.identity_header {
+            if let Some(v) = header(h).as_deref().and_then(clean) {
+                parts.push(format!("{h}={v}"));
+            }
+        }
+        if let Some(json) = &json {
+            for pointer in &self.identity {
+                let value = match json.pointer(pointer) {
+                    Some(serde_json::Value::String(s)) => clean(s),
+                    Some(v @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_))) => {
+                        Some(v.to_string())
+                    }
+                    _ => None,
+                };
+                if let Some(v) = value {
+                    let name = pointer.rsplit('/').next().unwrap_or(pointer);
+                    parts.push(format!("{name}={v}"));
+                }
+            }
+        }
+        let identity = (!parts.is_empty()).then(|| parts.join(", "));
+        let mut scopes: Vec<String> = Vec::new();
+        let split = |s: &str| -> Vec<String> { s.split([',', ' ']).filter_map(clean).collect() };
+        if let Some(h) = &self.scopes_header {
+            if let Some(v) = header(h) {
+                scopes.extend(split(&v));
+            }
+        }
+        if let (Some(json), Some(pointer)) = (&json, &self.scopes) {
+            match json.pointer(pointer) {
+                Some(serde_json::Value::Array(items)) => scopes.extend(
+                    items
+                        .iter()
+                        .filter_map(serde_json::Value::as_str)
+                        .filter_map(clean),
+                ),
+                Some(serde_json::Value::String(s)) => scopes.extend(split(s)),
+                _ => {}
+            }
+        }
+        scopes.truncate(100);
+        (identity, scopes)
     }
 
     /// Read one answer through the status table. `body` is at most the
@@ -445,6 +711,14 @@ pub fn parse_provider_file(origin: &str, text: &str) -> Result<Vec<ProviderSpec>
         message: describe_toml_error(text, &e),
     })?;
     Ok(file.providers)
+}
+
+/// The checks of every built-in provider spec, at their built-in URLs.
+pub fn builtin_checks() -> Result<Vec<Check>> {
+    builtin_providers()?
+        .iter()
+        .map(|(origin, s)| Check::new(s, None, origin))
+        .collect()
 }
 
 /// Every built-in provider spec with the file it came from, ids unique.
@@ -583,9 +857,39 @@ mod tests {
     #[test]
     fn checks_skip_key_kinds_they_cannot_judge() {
         let c = check("slack");
-        assert!(c.applies_to("xoxb-123-456-abc"));
-        assert!(!c.applies_to("https://hooks.slack.com/services/T0/B0/x"));
-        assert!(check("kindo").applies_to("anything"));
+        assert!(c.applies_to("slack-bot-token", "xoxb-123-456-abc"));
+        assert!(!c.applies_to(
+            "slack-webhook-url",
+            "https://hooks.slack.com/services/T0/B0/x"
+        ));
+        assert!(check("kindo").applies_to("kindo-api-key", "anything"));
+    }
+
+    #[test]
+    fn auth_forms_are_read_exactly() {
+        let c = check("codeberg");
+        assert_eq!(
+            c.auth,
+            Auth::Prefixed {
+                header: "authorization".into(),
+                prefix: "token ".into()
+            }
+        );
+        assert_eq!(c.auth.header_value("k"), "token k");
+        let m = check("mailgun");
+        // base64("api:k")
+        assert_eq!(m.auth.header_value("k"), "Basic YXBpOms=");
+        let e = check("easypost");
+        // base64("k:")
+        assert_eq!(e.auth.header_value("k"), "Basic azo=");
+        let typo: std::result::Result<AuthSpec, _> =
+            toml::from_str::<toml::Value>("a = { header = \"X\", prefx = \"t \" }")
+                .unwrap()
+                .get("a")
+                .unwrap()
+                .clone()
+                .try_into();
+        assert!(typo.is_err(), "{typo:?}");
     }
 
     #[test]

@@ -224,7 +224,14 @@ impl Revocation {
                     )))
                 }
             },
-            Some(AuthSpec::Header { header }) => {
+            Some(AuthSpec::Prefixed(_) | AuthSpec::Basic(_)) => {
+                return Err(fail(
+                    "auth: a header prefix or Basic auth is for verification checks only; \
+                     use \"bearer\", { header = \"NAME\" }, \"key\" or \"none\""
+                        .into(),
+                ))
+            }
+            Some(AuthSpec::Header(super::HeaderAuth { header })) => {
                 if !is_token(&header) {
                     return Err(fail(format!("auth header `{header}` is not a header name")));
                 }

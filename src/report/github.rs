@@ -2,6 +2,11 @@
 //! and medium severity) per finding, which the runner turns into an
 //! annotation on the file and line. With verification, a live key is always
 //! an `::error` and a dead one a `::notice`.
+//!
+//! GitHub shows at most 10 annotations of each kind per step and drops the
+//! rest, so the most urgent go first (live keys, then by severity) and at
+//! most 10 of each kind are written; a closing line says how many were
+//! left out (the Action's job summary lists every finding).
 
 use std::io::{self, Write};
 
@@ -9,16 +14,50 @@ use super::ReportContext;
 use crate::finding::{Finding, Verdict};
 use crate::rules::Severity;
 
+/// Annotations of one kind GitHub shows per step.
+pub const ANNOTATION_LIMIT: usize = 10;
+
+/// A verdict says more than the rule's severity: a live key is an error
+/// whatever the rule, a dead one only a notice.
+fn level(f: &Finding) -> &'static str {
+    match (f.verification.as_ref().map(|v| v.verdict), f.severity) {
+        (Some(Verdict::Live), _) => "error",
+        (Some(Verdict::Dead), _) => "notice",
+        (_, Severity::Critical | Severity::High) => "error",
+        (_, Severity::Medium | Severity::Low) => "warning",
+    }
+}
+
+/// Most urgent first: live keys, then unverified or unknown, then dead;
+/// within each, by severity; otherwise the report's order.
+fn urgency(f: &Finding) -> (u8, u8) {
+    let verdict = match f.verification.as_ref().map(|v| v.verdict) {
+        Some(Verdict::Live) => 0,
+        None | Some(Verdict::Unknown) => 1,
+        Some(Verdict::Dead) => 2,
+    };
+    let severity = match f.severity {
+        Severity::Critical => 0,
+        Severity::High => 1,
+        Severity::Medium => 2,
+        Severity::Low => 3,
+    };
+    (verdict, severity)
+}
+
 pub fn write(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext) -> io::Result<()> {
-    for f in findings {
-        // A verdict says more than the rule's severity: a live key is an
-        // error whatever the rule, a dead one only a notice.
-        let level = match (f.verification.as_ref().map(|v| v.verdict), f.severity) {
-            (Some(Verdict::Live), _) => "error",
-            (Some(Verdict::Dead), _) => "notice",
-            (_, Severity::Critical | Severity::High) => "error",
-            (_, Severity::Medium | Severity::Low) => "warning",
-        };
+    let mut ranked: Vec<&Finding> = findings.iter().collect();
+    ranked.sort_by_key(|f| urgency(f)); // stable: the report's order breaks ties
+    let mut written = std::collections::HashMap::new();
+    let mut left_out = 0;
+    for f in ranked {
+        let level = level(f);
+        let n = written.entry(level).or_insert(0usize);
+        if *n == ANNOTATION_LIMIT {
+            left_out += 1;
+            continue;
+        }
+        *n += 1;
         let mut message = format!(
             "{} ({}, {}): {}",
             f.description,
@@ -45,6 +84,15 @@ pub fn write(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext) -> 
             f.end_column,
             escape_property(&format!("leakhound: {}", f.rule_id)),
             escape_data(&message),
+        )?;
+    }
+    if left_out > 0 {
+        writeln!(
+            out,
+            "leakhound: {left_out} of {} findings not annotated: GitHub shows at most {ANNOTATION_LIMIT} \
+             annotations of each kind per step (live keys and the most severe come first); \
+             the job summary and the SARIF report list them all",
+            findings.len()
         )?;
     }
     Ok(())

@@ -1,85 +1,65 @@
-//! The JSON report: one object with `tool`, `findings` and `stats`. Its
-//! schema is documented in docs/report-format.md; `verify`, `revoke` and
-//! `--baseline` read it back.
+//! The JSON report: one object with `tool`, `findings` and `stats`, written
+//! through `wire::Report`, the type `verify`, `revoke` and `--baseline` read
+//! back. Its schema is documented in docs/report-format.md.
 
 use std::io::{self, Write};
 
 use std::path::Path;
 
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::ReportContext;
 use crate::engine::Encoding;
 use crate::error::{Error, Result};
-use crate::finding::{self, CommitInfo, Finding, SourceKind};
+use crate::finding::{self, Finding, SourceKind};
 use crate::rules::{RuleSet, Severity};
 use crate::scan::Stats;
+use crate::wire::{Report, ReportFinding, Tool};
 
 pub fn write(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext) -> io::Result<()> {
     let show = ctx.options.show_secrets;
-    let report = json!({
-        "tool": { "name": "leakhound", "version": env!("CARGO_PKG_VERSION") },
-        "findings": findings.iter().map(|f| finding_to_json(f, show)).collect::<Vec<_>>(),
-        "stats": ctx.stats,
-    });
-    serde_json::to_writer_pretty(&mut *out, &report)?;
+    let report = Report {
+        tool: Tool::leakhound(),
+        findings: findings
+            .iter()
+            .map(|f| ReportFinding::new(f, show))
+            .collect(),
+        stats: ctx.stats,
+    };
+    serde_json::to_writer_pretty(&mut *out, &sorted(&report)?)?;
     writeln!(out)
 }
 
-/// One finding as a JSON object.
-pub fn finding_to_json(f: &Finding, show_secrets: bool) -> Value {
-    json!({
-        "rule_id": f.rule_id,
-        "description": f.description,
-        "provider": f.provider,
-        "severity": f.severity.as_str(),
-        "path": f.path,
-        "line": f.line,
-        "column": f.column,
-        "end_line": f.end_line,
-        "end_column": f.end_column,
-        "secret": f.shown_secret(show_secrets),
-        "secret_redacted": !show_secrets,
-        "fingerprint": f.fingerprint,
-        "source": f.source,
-        "commit": f.commit,
-        "verification": f.verification,
-        "encoding": f.encoding,
-        "ambiguous": f.ambiguous,
-        "alternatives": f.alternatives,
-        "snippet": f.snippet,
-    })
+/// One finding as a JSON object, as in the report's `findings`.
+pub fn finding_to_json(f: &Finding, show_secrets: bool) -> serde_json::Result<Value> {
+    sorted(&ReportFinding::new(f, show_secrets))
 }
 
-/// A finding as `finding_to_json` wrote it; `verification` is not read back
-/// (reading a report back is for verifying it again).
-#[derive(Deserialize)]
-struct JsonFinding {
-    rule_id: String,
-    description: String,
-    provider: String,
-    severity: Severity,
-    path: String,
-    line: usize,
-    column: usize,
-    end_line: usize,
-    end_column: usize,
-    secret: String,
-    secret_redacted: bool,
-    fingerprint: String,
-    source: SourceKind,
-    #[serde(default)]
-    commit: Option<CommitInfo>,
-    #[serde(default)]
-    encoding: Option<String>,
-    #[serde(default)]
-    ambiguous: bool,
-    #[serde(default)]
-    alternatives: Vec<String>,
-    #[serde(default)]
-    snippet: String,
+/// As the JSON report has always been written: object keys in alphabetical
+/// order. `serde_json::Value`'s maps are sorted, so going through one does
+/// it, for nested objects (stats, commit, verification) too.
+fn sorted<T: serde::Serialize>(value: &T) -> serde_json::Result<Value> {
+    serde_json::to_value(value)
 }
+
+/// The fields `verify` needs of each finding (every one a report holds
+/// but `commit`, `verification`, `encoding`, `ambiguous`, `alternatives`
+/// and `snippet`).
+const REQUIRED: &[&str] = &[
+    "rule_id",
+    "description",
+    "provider",
+    "severity",
+    "path",
+    "line",
+    "column",
+    "end_line",
+    "end_column",
+    "secret",
+    "secret_redacted",
+    "fingerprint",
+    "source",
+];
 
 /// Read a JSON report back for `leakhound verify`. Refuses a report whose
 /// secrets are redacted: there is nothing to verify in it, and no other
@@ -93,40 +73,38 @@ pub fn read_report(path: &Path, rules: &RuleSet) -> Result<(Vec<Finding>, Stats)
         path: path.to_path_buf(),
         source,
     })?;
-    let value: Value = serde_json::from_str(&text)
-        .map_err(|e| fail(format!("{}:{}: not valid JSON: {e}", e.line(), e.column())))?;
-    let list = value
-        .get("findings")
-        .and_then(Value::as_array)
-        .ok_or_else(|| fail("not a leakhound JSON report: no `findings` array".into()))?;
-    let mut findings = Vec::with_capacity(list.len());
+    let report: Report<Stats> = Report::parse(&text, REQUIRED).map_err(fail)?;
+    let total = report.findings.len();
+    let mut findings = Vec::with_capacity(total);
     let mut redacted = 0;
-    for (i, item) in list.iter().enumerate() {
-        let f: JsonFinding = serde_json::from_value(item.clone())
-            .map_err(|e| fail(format!("findings[{i}]: {e}")))?;
+    for (i, f) in report.findings.into_iter().enumerate() {
         if f.secret_redacted {
             redacted += 1;
             continue;
         }
-        findings.push(to_finding(f, rules));
+        let missing = |field: &str| fail(format!("findings[{i}]: `{field}` is null"));
+        let severity = f.severity.ok_or_else(|| missing("severity"))?;
+        let source = f.source.ok_or_else(|| missing("source"))?;
+        findings.push(to_finding(f, severity, source, rules));
     }
     if redacted > 0 {
         return Err(fail(format!(
-            "{redacted} of {} findings have redacted secrets, so their keys cannot be \
+            "{redacted} of {total} findings have redacted secrets, so their keys cannot be \
              verified again; write the report with `leakhound scan --format json \
-             --show-secrets` (and keep it private), or scan again with `leakhound scan --verify`",
-            list.len()
+             --show-secrets` (and keep it private), or scan again with `leakhound scan --verify`"
         )));
     }
-    let stats = value
-        .get("stats")
-        .cloned()
-        .and_then(|s| serde_json::from_value(s).ok())
-        .unwrap_or_default();
-    Ok((findings, stats))
+    Ok((findings, report.stats))
 }
 
-fn to_finding(f: JsonFinding, rules: &RuleSet) -> Finding {
+/// A finding read back; `verification` is dropped (reading a report back
+/// is for verifying it again).
+fn to_finding(
+    f: ReportFinding,
+    severity: Severity,
+    source: SourceKind,
+    rules: &RuleSet,
+) -> Finding {
     // Redact as the scan did: keep the rule's literal prefix when the key
     // starts with one of its keywords.
     let prefix_len = rules
@@ -150,7 +128,7 @@ fn to_finding(f: JsonFinding, rules: &RuleSet) -> Finding {
         rule_id: f.rule_id,
         description: f.description,
         provider: f.provider,
-        severity: f.severity,
+        severity,
         path: f.path,
         line: f.line,
         column: f.column,
@@ -158,7 +136,7 @@ fn to_finding(f: JsonFinding, rules: &RuleSet) -> Finding {
         end_column: f.end_column,
         secret: f.secret,
         fingerprint: f.fingerprint,
-        source: f.source,
+        source,
         commit: f.commit,
         verification: None,
         encoding,

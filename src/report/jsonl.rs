@@ -10,14 +10,15 @@ use serde_json::json;
 use super::json::finding_to_json;
 use super::ReportContext;
 use crate::finding::Finding;
+use crate::wire::Tool;
 
 pub fn write(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext) -> io::Result<()> {
     for f in findings {
-        serde_json::to_writer(&mut *out, &finding_to_json(f, ctx.options.show_secrets))?;
+        serde_json::to_writer(&mut *out, &finding_to_json(f, ctx.options.show_secrets)?)?;
         writeln!(out)?;
     }
     let closing = json!({
-        "tool": { "name": "leakhound", "version": env!("CARGO_PKG_VERSION") },
+        "tool": Tool::leakhound(),
         "stats": ctx.stats,
     });
     serde_json::to_writer(&mut *out, &closing)?;

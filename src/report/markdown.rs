@@ -15,8 +15,9 @@ use crate::finding::Finding;
 use crate::rules::Severity;
 use crate::text::sanitize;
 
-/// GitHub caps a job summary at 1 MiB; a few hundred rows say enough.
-const MAX_ROWS: usize = 200;
+/// GitHub caps a job summary at 1 MiB; a row is well under 500 bytes, so
+/// a thousand rows fit and list every finding of all but the largest scans.
+const MAX_ROWS: usize = 1000;
 
 pub fn write(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext) -> io::Result<()> {
     let stats = ctx.stats;

@@ -3,6 +3,7 @@
 //! through, and every writer goes through `Finding::shown_secret` for it.
 
 mod github;
+mod html;
 mod json;
 mod jsonl;
 mod junit;
@@ -17,7 +18,7 @@ use crate::finding::Finding;
 use crate::rules::RuleSet;
 use crate::scan::Stats;
 
-pub use json::{finding_to_json, read_report};
+pub use json::read_report;
 
 /// How a report is written; `config` resolves it (the terminal is looked
 /// at there, once).
@@ -40,6 +41,7 @@ pub enum Format {
     Jsonl,
     Junit,
     Markdown,
+    Html,
 }
 
 /// What the writers need besides the findings.
@@ -47,6 +49,9 @@ pub struct ReportContext<'a> {
     pub options: &'a Options,
     pub rules: &'a RuleSet,
     pub stats: &'a Stats,
+    /// The scanned paths as the user named them (the repository of a git
+    /// scan); the HTML report groups findings by them.
+    pub roots: &'a [String],
 }
 
 /// Write the report in the configured format.
@@ -59,19 +64,11 @@ pub fn write(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext) -> 
         Format::Jsonl => jsonl::write(out, findings, ctx),
         Format::Junit => junit::write(out, findings, ctx),
         Format::Markdown => markdown::write(out, findings, ctx),
+        Format::Html => html::write(out, findings, ctx),
     }
 }
 
 impl Finding {
-    /// The secret as a report may show it: raw only with `--show-secrets`.
-    pub fn shown_secret(&self, show_secrets: bool) -> &str {
-        if show_secrets {
-            &self.secret
-        } else {
-            &self.redacted
-        }
-    }
-
     /// The short commit id, for reports of history findings.
     pub fn short_commit(&self) -> Option<&str> {
         self.commit.as_ref().map(|c| short_id(&c.id))

@@ -1,33 +1,43 @@
 //! The human report: one block per finding, then a summary. Color only when
-//! the config says so (a terminal, NO_COLOR unset); file contents are
-//! sanitized before they get here.
+//! the config says so (`--color`, and for `auto` a terminal with NO_COLOR
+//! unset or CLICOLOR_FORCE set, as anstream decides); styles are anstyle's.
+//!
+//! Text from scanned files is sanitized first and painted after, never the
+//! other way round: sanitizing painted text would turn the colour codes into
+//! visible `\u{1b}[…m` escapes.
 
+use std::collections::BTreeMap;
 use std::io::{self, Write};
+
+use anstyle::{AnsiColor, Style};
+use indicatif::DecimalBytes;
 
 use super::ReportContext;
 use crate::finding::{Finding, Verdict};
 use crate::rules::Severity;
 use crate::text::sanitize;
 
-const RESET: &str = "\x1b[0m";
-const BOLD: &str = "\x1b[1m";
-const DIM: &str = "\x1b[2m";
-const LIVE: &str = "\x1b[1;31m";
+const BOLD: Style = Style::new().bold();
+const DIM: Style = Style::new().dimmed();
+const LIVE: Style = AnsiColor::Red.on_default().bold();
 
-fn severity_color(s: Severity) -> &'static str {
+/// More findings than fit on a screen: the report ends with a count per rule.
+const SCREENFUL: usize = 20;
+
+fn severity_style(s: Severity) -> Style {
     match s {
-        Severity::Critical => "\x1b[1;31m",
-        Severity::High => "\x1b[31m",
-        Severity::Medium => "\x1b[33m",
-        Severity::Low => "\x1b[36m",
+        Severity::Critical => AnsiColor::Red.on_default().bold(),
+        Severity::High => AnsiColor::Red.on_default(),
+        Severity::Medium => AnsiColor::Yellow.on_default(),
+        Severity::Low => AnsiColor::Cyan.on_default(),
     }
 }
 
 pub fn write(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext) -> io::Result<()> {
     let color = ctx.options.color;
-    let paint = |code: &'static str, text: &str| {
+    let paint = |style: Style, text: &str| {
         if color {
-            format!("{code}{text}{RESET}")
+            format!("{style}{text}{style:#}")
         } else {
             text.to_string()
         }
@@ -44,7 +54,7 @@ pub fn write(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext) -> 
             paint(BOLD, &location),
             sanitize(&f.rule_id),
             sanitize(&f.provider),
-            paint(severity_color(f.severity), f.severity.as_str())
+            paint(severity_style(f.severity), f.severity.as_str())
         )?;
         writeln!(
             out,
@@ -104,18 +114,54 @@ pub fn write(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext) -> 
             if let Some(p) = v.provider.as_deref().filter(|p| *p != f.provider) {
                 line.push_str(&format!(" [asked {p}]"));
             }
+            let line = sanitize(&line);
             let line = match v.verdict {
                 Verdict::Live => paint(LIVE, &line),
                 _ => line,
             };
-            writeln!(out, "  {}  {}", paint(DIM, "verify "), sanitize(&line))?;
+            writeln!(out, "  {}  {line}", paint(DIM, "verify "))?;
+            if let Some(identity) = &v.identity {
+                writeln!(out, "  {}  {}", paint(DIM, "owner  "), sanitize(identity))?;
+            }
+            if !v.scopes.is_empty() {
+                writeln!(
+                    out,
+                    "  {}  {}",
+                    paint(DIM, "scopes "),
+                    sanitize(&v.scopes.join(", "))
+                )?;
+            }
         }
         writeln!(out)?;
     }
     if !ctx.options.quiet {
+        if findings.len() > SCREENFUL {
+            write_rule_counts(out, findings)?;
+        }
         write_summary(out, findings, ctx)?;
     }
     Ok(())
+}
+
+/// After more than a screenful of findings: how many each rule found, most
+/// first, so the shape of the result is visible without scrolling back.
+fn write_rule_counts(out: &mut dyn Write, findings: &[Finding]) -> io::Result<()> {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for f in findings {
+        *counts.entry(f.rule_id.as_str()).or_default() += 1;
+    }
+    let mut counts: Vec<(&str, usize)> = counts.into_iter().collect();
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    let width = counts
+        .iter()
+        .map(|(_, n)| n.to_string().len())
+        .max()
+        .unwrap_or(1);
+    writeln!(out, "findings by rule:")?;
+    for (rule, n) in counts {
+        writeln!(out, "  {n:>width$}  {}", sanitize(rule))?;
+    }
+    writeln!(out)
 }
 
 fn write_summary(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext) -> io::Result<()> {
@@ -142,14 +188,23 @@ fn write_summary(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext)
             format!("{c} commits, {b} blobs, {} uncommitted files", s.files)
         }
         (Some(c), Some(b)) => format!("{c} commits, {b} blobs"),
-        _ => format!("{} files", s.files),
+        _ => format!(
+            "{} file{} scanned",
+            s.files,
+            if s.files == 1 { "" } else { "s" }
+        ),
+    };
+    // The time is the whole run's; verification's share is named.
+    let verifying = match s.verification.as_ref().map(|v| v.elapsed_ms) {
+        Some(ms) => format!(" ({:.2} s verifying)", ms as f64 / 1000.0),
+        None => String::new(),
     };
     writeln!(
         out,
-        "{} finding{}{breakdown} in {scanned}, {}, {:.2} s; {} suppressed, {} skipped, {} error{}",
+        "{} finding{}{breakdown} in {scanned}, {}, {:.2} s{verifying}; {} suppressed, {} skipped, {} error{}",
         findings.len(),
         if findings.len() == 1 { "" } else { "s" },
-        human_bytes(s.bytes),
+        DecimalBytes(s.bytes),
         s.elapsed_ms as f64 / 1000.0,
         s.suppressed,
         s.skipped.len(),
@@ -159,7 +214,7 @@ fn write_summary(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext)
     if let Some(v) = &s.verification {
         writeln!(
             out,
-            "verification: {} live, {} dead, {} unknown; {} key{} checked, {} request{}, {} from cache{}",
+            "verification: {} live, {} dead, {} unknown; {} key{} checked, {} request{}, {} from cache, {:.2} s{}",
             v.live,
             v.dead,
             v.unknown,
@@ -168,12 +223,27 @@ fn write_summary(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext)
             v.requests,
             if v.requests == 1 { "" } else { "s" },
             v.cached,
+            v.elapsed_ms as f64 / 1000.0,
             if v.interrupted {
                 "; interrupted, unfinished checks are unknown"
             } else {
                 ""
             }
         )?;
+        for (provider, c) in &v.providers {
+            let mut line = format!(
+                "  {}: {} checked, {} live, {} dead, {} unknown",
+                sanitize(provider),
+                c.checked,
+                c.live,
+                c.dead,
+                c.unknown
+            );
+            if c.not_verifiable > 0 {
+                line.push_str(&format!(", {} not verifiable", c.not_verifiable));
+            }
+            writeln!(out, "{line}")?;
+        }
     }
     for note in &s.notes {
         writeln!(out, "note: {}", sanitize(note))?;
@@ -207,30 +277,4 @@ fn write_summary(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext)
         writeln!(out, "error: {}: {}", sanitize(&e.path), sanitize(&e.reason))?;
     }
     Ok(())
-}
-
-fn human_bytes(n: u64) -> String {
-    const UNITS: &[&str] = &["B", "KB", "MB", "GB", "TB"];
-    let mut v = n as f64;
-    let mut i = 0;
-    while v >= 1000.0 && i + 1 < UNITS.len() {
-        v /= 1000.0;
-        i += 1;
-    }
-    if i == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[i])
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bytes_are_human() {
-        assert_eq!(human_bytes(12), "12 B");
-        assert_eq!(human_bytes(1_500_000), "1.5 MB");
-    }
 }

@@ -715,6 +715,8 @@ mod tests {
             detail: "x".into(),
             provider: None,
             cached: false,
+            identity: None,
+            scopes: Vec::new(),
         })
     }
 

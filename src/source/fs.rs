@@ -4,8 +4,16 @@
 //! `.gitignore` and `.ignore` are honoured as ripgrep does unless
 //! `--no-ignore`; dotfiles (`.env`) are always scanned and `.git/` never is.
 //! Binary files are scanned too: keys live in bundles and build outputs.
-//! Small files are read into a reused buffer; large ones are memory-mapped so
-//! they are not copied whole into memory.
+//!
+//! Files are read into a reused buffer, never memory-mapped: a mapped file
+//! that another process truncates kills the scan with SIGBUS (a live log
+//! directory, a build writing its output), while a read just comes back
+//! short. Reads are bounded by `--max-file-size` even when a file grows.
+//!
+//! A path named on the command line that is not a regular file or a
+//! directory (`<(cmd)`, `/dev/stdin`, a FIFO) is read as a stream, as `-` is.
+//! Inside a walked tree such files are skipped and listed: opening a FIFO
+//! nobody writes to would block forever.
 
 use std::fs::File;
 use std::io::Read;
@@ -18,15 +26,45 @@ use crate::engine::{Matcher, Scratch};
 use crate::finding::{Finding, SourceKind};
 use crate::scan::{Collector, Options, PathNote, ScanOutcome, Scanner, Stats};
 
-/// Files at least this large are memory-mapped instead of read.
-const MMAP_THRESHOLD: u64 = 4 * 1024 * 1024;
+/// A worker's read buffer grown past this is given back after its file, so
+/// that one large file does not pin its size for the rest of the scan.
+const KEEP_BUFFER: usize = 16 * 1024 * 1024;
 
 /// Scan the file trees named by `roots`.
 pub fn scan_paths(options: &Options, matcher: &Matcher, roots: &[PathBuf]) -> ScanOutcome {
     let started = Instant::now();
     let collector = Collector::default();
+    let scanner = Scanner { options, matcher };
+    // Streams first, on this thread: a writer such as `<(cmd)` may be
+    // waiting for its reader.
+    let (streams, roots): (Vec<&PathBuf>, Vec<&PathBuf>) = roots.iter().partition(|p| is_stream(p));
+    if !streams.is_empty() {
+        let mut stats = Stats::default();
+        let mut findings = Vec::new();
+        for path in streams {
+            let shown = display_path(path);
+            if options.allowlist.allows_path(path) {
+                continue;
+            }
+            match File::open(path) {
+                Ok(file) => findings.extend(scan_stream(
+                    &scanner,
+                    file,
+                    &shown,
+                    SourceKind::File,
+                    &collector.progress,
+                    &mut stats,
+                )),
+                Err(err) => stats.errors.push(PathNote {
+                    path: shown,
+                    reason: err.to_string(),
+                }),
+            }
+        }
+        collector.absorb(findings, stats);
+    }
     let Some((first, rest)) = roots.split_first() else {
-        return ScanOutcome::default();
+        return collector.into_outcome(started);
     };
     let mut builder = WalkBuilder::new(first);
     for root in rest {
@@ -45,7 +83,6 @@ pub fn scan_paths(options: &Options, matcher: &Matcher, roots: &[PathBuf]) -> Sc
         .threads(options.threads)
         .filter_entry(|e| e.file_name() != ".git");
 
-    let scanner = Scanner { options, matcher };
     let mut visitors = Visitors {
         scanner: &scanner,
         collector: &collector,
@@ -107,10 +144,16 @@ impl Worker<'_> {
         let Some(file_type) = entry.file_type() else {
             return; // stdin is handled elsewhere
         };
+        let path = entry.path();
         if !file_type.is_file() {
+            if let Some(kind) = special_kind(&file_type) {
+                self.stats.skipped.push(PathNote {
+                    path: display_path(path),
+                    reason: format!("not a regular file ({kind})"),
+                });
+            }
             return;
         }
-        let path = entry.path();
         let shown = display_path(path);
         if self.scanner.options.allowlist.allows_path(path) {
             return;
@@ -133,7 +176,7 @@ impl Worker<'_> {
             });
             return;
         }
-        let mut file = match File::open(path) {
+        let file = match File::open(path) {
             Ok(f) => f,
             Err(err) => {
                 self.stats.errors.push(PathNote {
@@ -143,35 +186,36 @@ impl Worker<'_> {
                 return;
             }
         };
-        let mapped;
-        let bytes: &[u8] = if len >= MMAP_THRESHOLD {
-            // SAFETY: the map is read-only and dropped before this function
-            // returns. A file truncated by another process while mapped can
-            // raise SIGBUS; ripgrep accepts the same risk for the same speed.
-            match unsafe { memmap2::Mmap::map(&file) } {
-                Ok(m) => {
-                    mapped = m;
-                    &mapped
-                }
-                Err(err) => {
-                    self.stats.errors.push(PathNote {
-                        path: shown,
-                        reason: err.to_string(),
-                    });
-                    return;
-                }
+        let max = self.scanner.options.max_file_size;
+        self.buf.clear();
+        match read_bounded(file, max, len, &mut self.buf) {
+            Ok(Bounded::Whole) => {}
+            Ok(Bounded::Over) => {
+                self.stats.skipped.push(PathNote {
+                    path: shown,
+                    reason: format!("grew larger than --max-file-size ({max} bytes) while read"),
+                });
+                return;
             }
-        } else {
-            self.buf.clear();
-            if let Err(err) = file.read_to_end(&mut self.buf) {
+            Err(err) => {
                 self.stats.errors.push(PathNote {
                     path: shown,
                     reason: err.to_string(),
                 });
                 return;
             }
-            &self.buf
-        };
+        }
+        if (self.buf.len() as u64) < len {
+            // Scanned all the same: what was read is real content.
+            self.stats.errors.push(PathNote {
+                path: shown.clone(),
+                reason: format!(
+                    "shrank while read ({} of {len} bytes read); scanned what was read",
+                    self.buf.len()
+                ),
+            });
+        }
+        let bytes: &[u8] = &self.buf;
         self.stats.files += 1;
         self.stats.bytes += bytes.len() as u64;
         self.collector.progress.add(bytes.len() as u64);
@@ -183,7 +227,108 @@ impl Worker<'_> {
             &mut self.stats.suppressed,
         );
         self.findings.extend(found);
+        if self.buf.capacity() > KEEP_BUFFER {
+            self.buf = Vec::new();
+        }
     }
+}
+
+/// How a bounded read ended.
+enum Bounded {
+    /// End of file within the limit.
+    Whole,
+    /// More than `limit` bytes: `buf` holds `limit + 1` of them.
+    Over,
+}
+
+/// Read `from` to its end into `buf`, but never more than `limit + 1`
+/// bytes: a growing file or an endless stream must not take all memory.
+/// `expected` sizes the buffer up front (0 for a stream).
+fn read_bounded(
+    from: impl Read,
+    limit: u64,
+    expected: u64,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<Bounded> {
+    let reserve = expected.min(limit.saturating_add(1));
+    buf.reserve(usize::try_from(reserve).unwrap_or(usize::MAX));
+    from.take(limit.saturating_add(1)).read_to_end(buf)?;
+    Ok(if buf.len() as u64 > limit {
+        Bounded::Over
+    } else {
+        Bounded::Whole
+    })
+}
+
+/// Is `path` (named on the command line) something to read as a stream: not
+/// a directory, not a regular file, once symbolic links are followed?
+fn is_stream(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| !m.is_dir() && !m.is_file())
+}
+
+/// The name of a file type that is neither a regular file, a directory nor
+/// a symbolic link.
+fn special_kind(file_type: &std::fs::FileType) -> Option<&'static str> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if file_type.is_fifo() {
+            return Some("FIFO");
+        }
+        if file_type.is_char_device() {
+            return Some("character device");
+        }
+        if file_type.is_block_device() {
+            return Some("block device");
+        }
+        if file_type.is_socket() {
+            return Some("socket");
+        }
+    }
+    let _ = file_type;
+    None
+}
+
+/// Read a stream (standard input, a pipe, a device) up to
+/// `--max-file-size` and scan it as one buffer. A longer stream is skipped
+/// and listed, not read to its end: it may never end.
+fn scan_stream(
+    scanner: &Scanner,
+    from: impl Read,
+    shown: &str,
+    source: SourceKind,
+    progress: &crate::scan::Progress,
+    stats: &mut Stats,
+) -> Vec<Finding> {
+    let max = scanner.options.max_file_size;
+    let mut buf = Vec::new();
+    match read_bounded(from, max, 0, &mut buf) {
+        Ok(Bounded::Whole) => {}
+        Ok(Bounded::Over) => {
+            stats.skipped.push(PathNote {
+                path: shown.to_string(),
+                reason: format!("larger than --max-file-size (more than {max} bytes)"),
+            });
+            return Vec::new();
+        }
+        Err(err) => {
+            stats.errors.push(PathNote {
+                path: shown.to_string(),
+                reason: err.to_string(),
+            });
+            return Vec::new();
+        }
+    }
+    stats.files += 1;
+    stats.bytes += buf.len() as u64;
+    progress.add(buf.len() as u64);
+    scanner.scan_buffer(
+        &buf,
+        shown,
+        source,
+        &mut Scratch::default(),
+        &mut stats.suppressed,
+    )
 }
 
 /// A path as the user will want to read it: `./` dropped, lossy for
@@ -228,27 +373,18 @@ fn error_reason(err: &ignore::Error) -> String {
     }
 }
 
-/// Read all of standard input and scan it as `<stdin>`.
+/// Read standard input (up to `--max-file-size`) and scan it as `<stdin>`.
 pub fn scan_stdin(options: &Options, matcher: &Matcher) -> ScanOutcome {
     let started = Instant::now();
     let mut outcome = ScanOutcome::default();
-    let mut buf = Vec::new();
-    if let Err(err) = std::io::stdin().lock().read_to_end(&mut buf) {
-        outcome.stats.errors.push(PathNote {
-            path: "<stdin>".into(),
-            reason: err.to_string(),
-        });
-        return outcome;
-    }
     let scanner = Scanner { options, matcher };
-    outcome.stats.files = 1;
-    outcome.stats.bytes = buf.len() as u64;
-    outcome.findings = scanner.scan_buffer(
-        &buf,
+    outcome.findings = scan_stream(
+        &scanner,
+        std::io::stdin().lock(),
         "<stdin>",
         SourceKind::Stdin,
-        &mut Scratch::default(),
-        &mut outcome.stats.suppressed,
+        &crate::scan::Progress::default(),
+        &mut outcome.stats,
     );
     outcome.stats.elapsed_ms = started.elapsed().as_millis() as u64;
     outcome

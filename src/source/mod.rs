@@ -4,4 +4,5 @@
 
 pub mod fs;
 pub mod git;
+mod loose;
 pub mod staged;

@@ -31,6 +31,10 @@ struct Entry {
     provider: String,
     /// Seconds since the Unix epoch.
     checked_at: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    identity: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    scopes: Vec<String>,
 }
 
 impl Cache {
@@ -76,6 +80,8 @@ impl Cache {
             detail: entry.detail,
             provider: Some(entry.provider),
             cached: true,
+            identity: entry.identity,
+            scopes: entry.scopes,
         })
     }
 
@@ -90,6 +96,8 @@ impl Cache {
             detail: v.detail.clone(),
             provider: v.provider.clone().unwrap_or_default(),
             checked_at: now(),
+            identity: v.identity.clone(),
+            scopes: v.scopes.clone(),
         };
         let Ok(text) = serde_json::to_string(&entry) else {
             return false;

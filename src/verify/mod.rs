@@ -92,6 +92,27 @@ pub struct VerifySummary {
     /// Ctrl-C cut the run short.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub interrupted: bool,
+    /// Wall time spent verifying, in milliseconds (the run's `elapsed_ms`
+    /// includes it).
+    #[serde(default)]
+    pub elapsed_ms: u64,
+    /// Findings by their provider: how many were checked and what came back.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub providers: BTreeMap<String, ProviderCounts>,
+}
+
+/// One provider's line of the verification summary, counting findings.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderCounts {
+    /// Findings a check was run (or a cached verdict found) for.
+    pub checked: usize,
+    pub live: usize,
+    pub dead: usize,
+    /// Checked, but no conclusion (timeouts, unsettled statuses, ...).
+    pub unknown: usize,
+    /// Not checked: no check for the provider or the key kind, or an
+    /// ambiguous key nobody was named for.
+    pub not_verifiable: usize,
 }
 
 /// One (provider, key) pair to ask about.
@@ -150,6 +171,7 @@ impl Verifier {
     /// Set `verification` on every finding. Never fails: a check that goes
     /// wrong is an `unknown` verdict with its reason.
     pub fn verify(&self, findings: &mut [Finding], interrupt: &Arc<AtomicBool>) -> VerifySummary {
+        let started = std::time::Instant::now();
         let mut summary = VerifySummary::default();
         let mut jobs: Vec<Job> = Vec::new();
         let mut index: HashMap<(String, String), usize> = HashMap::new();
@@ -162,7 +184,7 @@ impl Verifier {
                 Err(v) => plan.push(Err(v)),
                 Ok(providers) => {
                     for p in providers {
-                        plan.push(self.plan_one(&p, &f.secret, &mut jobs, &mut index));
+                        plan.push(self.plan_one(&p, &f.rule_id, &f.secret, &mut jobs, &mut index));
                     }
                 }
             }
@@ -202,6 +224,8 @@ impl Verifier {
                     detail: "the check did not complete".into(),
                     provider: Some(provider.clone()),
                     cached: false,
+                    identity: None,
+                    scopes: Vec::new(),
                 }
             }
         };
@@ -220,8 +244,20 @@ impl Verifier {
                 Verdict::Dead => summary.dead += 1,
                 Verdict::Unknown => summary.unknown += 1,
             }
+            let counts = summary.providers.entry(f.provider.clone()).or_default();
+            if v.reason == Some(UnknownReason::NotVerifiable) {
+                counts.not_verifiable += 1;
+            } else {
+                counts.checked += 1;
+                match v.verdict {
+                    Verdict::Live => counts.live += 1,
+                    Verdict::Dead => counts.dead += 1,
+                    Verdict::Unknown => counts.unknown += 1,
+                }
+            }
             f.verification = Some(v);
         }
+        summary.elapsed_ms = started.elapsed().as_millis() as u64;
         summary
     }
 
@@ -256,6 +292,7 @@ impl Verifier {
     fn plan_one(
         &self,
         provider: &str,
+        rule_id: &str,
         secret: &str,
         jobs: &mut Vec<Job>,
         index: &mut HashMap<(String, String), usize>,
@@ -266,7 +303,7 @@ impl Verifier {
                 format!("no verification check for provider `{provider}`"),
             ));
         };
-        if !check.applies_to(secret) {
+        if !check.applies_to(rule_id, secret) {
             return Err(not_verifiable(
                 Some(provider),
                 format!("{}'s check does not cover this kind of key", check.name),
@@ -307,6 +344,8 @@ impl Verifier {
                             detail: "the HTTP client could not be set up".into(),
                             provider: Some(p.clone()),
                             cached: false,
+                            identity: None,
+                            scopes: Vec::new(),
                         };
                         (j, v)
                     })
@@ -437,6 +476,8 @@ fn not_verifiable(provider: Option<&str>, detail: String) -> Verification {
         detail,
         provider: provider.map(str::to_string),
         cached: false,
+        identity: None,
+        scopes: Vec::new(),
     }
 }
 
@@ -468,6 +509,8 @@ mod tests {
             detail: String::new(),
             provider: Some(provider.into()),
             cached: false,
+            identity: None,
+            scopes: Vec::new(),
         }
     }
 

@@ -49,6 +49,9 @@ struct ActionRun {
     stderr: String,
     outputs: BTreeMap<String, String>,
     summary: String,
+    /// The `uses:` steps whose `if:` held (the simulation does not run
+    /// other actions), with their evaluated `with:`.
+    used: Vec<(String, BTreeMap<String, String>)>,
 }
 
 /// A simulated GitHub runner: a workspace, a temp dir for the runner's
@@ -88,7 +91,12 @@ impl Runner {
         let mut inputs: BTreeMap<String, String> = BTreeMap::new();
         for name in &declared {
             let default = &action["inputs"][name.as_str()]["default"];
-            inputs.insert(name.clone(), default.as_str().unwrap_or("").to_string());
+            let default = eval(
+                default.as_str().unwrap_or(""),
+                &BTreeMap::new(),
+                &BTreeMap::new(),
+            );
+            inputs.insert(name.clone(), default);
         }
         for (k, v) in with {
             assert!(
@@ -105,7 +113,24 @@ impl Runner {
 
         let mut step_outputs: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
         let (mut code, mut stdout, mut stderr) = (0, String::new(), String::new());
+        let mut used = Vec::new();
         for (i, step) in steps(&action).iter().enumerate() {
+            if let Some(cond) = step["if"].as_str() {
+                if !eval_if(cond, &step_outputs) {
+                    continue;
+                }
+            }
+            if let Some(uses) = step["uses"].as_str() {
+                let mut with = BTreeMap::new();
+                if let Some(map) = step["with"].as_hash() {
+                    for (k, v) in map {
+                        let value = eval(v.as_str().unwrap_or(""), &inputs, &step_outputs);
+                        with.insert(k.as_str().unwrap().to_string(), value);
+                    }
+                }
+                used.push((uses.to_string(), with));
+                continue;
+            }
             let script = step["run"].as_str().expect("composite steps run scripts");
             assert_eq!(step["shell"].as_str(), Some("bash"));
             let script_path = tmp.join(format!("step{i}.sh"));
@@ -126,6 +151,9 @@ impl Runner {
                 .env("GITHUB_EVENT_PATH", &event_path)
                 .env("GITHUB_OUTPUT", &output_path)
                 .env("GITHUB_STEP_SUMMARY", &summary_path)
+                .env("GITHUB_REPOSITORY", "octo/app")
+                .env("RUNNER_OS", "Linux")
+                .env("RUNNER_ARCH", "X64")
                 .env("RUNNER_TEMP", tmp);
             if self.prebuilt {
                 cmd.env("LEAKHOUND_BIN", env!("CARGO_BIN_EXE_leakhound"));
@@ -171,6 +199,7 @@ impl Runner {
             stderr,
             outputs,
             summary: std::fs::read_to_string(&summary_path).unwrap(),
+            used,
         }
     }
 }
@@ -200,6 +229,9 @@ fn eval(
                 .and_then(|o| o.get(*name))
                 .cloned()
                 .unwrap_or_default(),
+            ["runner", "os"] => "Linux".into(),
+            ["runner", "arch"] => "X64".into(),
+            ["github", "token"] => "the-github-token".into(),
             _ => panic!("expression the simulation does not know: {expr}"),
         };
         out.push_str(&value);
@@ -207,6 +239,25 @@ fn eval(
     }
     out.push_str(rest);
     out
+}
+
+/// A step's `if:` of the one form action.yml uses,
+/// `steps.ID.outputs.NAME == 'VALUE'`; anything else fails the test.
+fn eval_if(cond: &str, steps: &BTreeMap<String, BTreeMap<String, String>>) -> bool {
+    let (lhs, rhs) = cond
+        .split_once(" == ")
+        .unwrap_or_else(|| panic!("if: the simulation does not know: {cond}"));
+    let want = rhs.trim().trim_matches('\'');
+    match lhs.trim().split('.').collect::<Vec<_>>().as_slice() {
+        ["steps", id, "outputs", name] => {
+            steps
+                .get(*id)
+                .and_then(|o| o.get(*name))
+                .map(String::as_str)
+                == Some(want)
+        }
+        _ => panic!("if: the simulation does not know: {cond}"),
+    }
 }
 
 /// `name=value` lines and `name<<DELIM` blocks, as the runner reads them.
@@ -275,7 +326,9 @@ fn action_yml_declares_the_documented_inputs_and_outputs() {
             "fail-on",
             "format",
             "sarif-file",
-            "extra-args"
+            "extra-args",
+            "comment",
+            "token"
         ]
     );
     for name in keys(&action["inputs"]) {
@@ -294,7 +347,7 @@ fn action_yml_declares_the_documented_inputs_and_outputs() {
         .iter()
         .map(|s| s["id"].as_str().unwrap_or("").to_string())
         .collect();
-    assert_eq!(ids, ["build", "scan"]);
+    assert_eq!(ids, ["locate", "", "build", "scan"]);
 }
 
 #[test]
@@ -302,7 +355,9 @@ fn action_steps_never_splice_expressions_into_shell_code() {
     // Inputs reach the script through `env:` only: `${{ }}` inside `run:`
     // would let a crafted input (a branch name, a PR title) run commands.
     for step in steps(&action_yml()) {
-        let script = step["run"].as_str().unwrap();
+        let Some(script) = step["run"].as_str() else {
+            continue;
+        };
         assert!(!script.contains("${{"), "expression in run: {script}");
         assert!(
             script.contains("\"$GITHUB_ACTION_PATH/action/run.sh\""),
@@ -526,51 +581,155 @@ fn action_inputs_cannot_inject_shell_commands() {
     }
 }
 
+/// A PATH of `dirs` plus the system directories, and a `python3` first on
+/// it that records being called: the action must not need python3.
+fn path_without_python(runner: &Runner, dirs: &[&Path]) -> (String, PathBuf) {
+    let trap = runner.runner_temp.path().join("trap");
+    let called = runner.runner_temp.path().join("python3-called");
+    write(
+        &trap,
+        "python3",
+        format!("#!/bin/sh\ntouch '{}'\nexit 99\n", called.display()),
+    );
+    make_executable(&trap.join("python3"));
+    let mut path = vec![trap.display().to_string()];
+    path.extend(dirs.iter().map(|d| d.display().to_string()));
+    path.extend(["/usr/local/bin", "/usr/bin", "/bin"].map(String::from));
+    (path.join(":"), called)
+}
+
+/// A release of the action's own version as the release workflow lays it
+/// out (`vX.Y.Z/leakhound-vX.Y.Z-TARGET.tar.gz` and its `.sha256`), holding
+/// the binary under test, served from a `file://` base URL.
+fn fake_release(dir: &Path, target: &str) -> String {
+    let version = env!("CARGO_PKG_VERSION");
+    let name = format!("leakhound-v{version}-{target}");
+    let stage = dir.join("stage").join(&name);
+    std::fs::create_dir_all(&stage).unwrap();
+    std::fs::copy(env!("CARGO_BIN_EXE_leakhound"), stage.join("leakhound")).unwrap();
+    let out = dir.join(format!("v{version}"));
+    std::fs::create_dir_all(&out).unwrap();
+    let archive = out.join(format!("{name}.tar.gz"));
+    let status = Command::new("tar")
+        .arg("-czf")
+        .arg(&archive)
+        .arg("-C")
+        .arg(dir.join("stage"))
+        .arg(&name)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let sum = Command::new("sha256sum").arg(&archive).output().unwrap();
+    let sum = String::from_utf8_lossy(&sum.stdout);
+    let hash = sum.split_whitespace().next().unwrap();
+    std::fs::write(
+        out.join(format!("{name}.tar.gz.sha256")),
+        format!("{hash}  {name}.tar.gz\n"),
+    )
+    .unwrap();
+    format!("file://{}", dir.display())
+}
+
 #[test]
-fn action_build_step_builds_with_cargo_when_no_binary_is_given() {
-    // A fake cargo records its arguments and "builds" a leakhound that is
-    // the binary under test, so the build path runs without a release
-    // build.
+fn action_downloads_the_release_of_its_version_and_checks_its_sha256() {
     let mut runner = Runner::new("workflow_dispatch", serde_json::json!({}));
     runner.prebuilt = false;
+    let releases = tempdir();
+    let url = fake_release(releases.path(), "x86_64-unknown-linux-musl");
+    let jq = which("jq");
+    let (path, python_called) = path_without_python(&runner, &[jq.parent().unwrap()]);
+    runner.env = vec![("PATH".into(), path), ("LEAKHOUND_RELEASE_URL".into(), url)];
+    write(runner.ws(), "a.py", format!("K = '{KUNAVO}'\n"));
+    let r = runner.run(&[]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.outputs["findings"], "1");
+    assert!(r.stderr.contains("SHA-256"), "{}", r.stderr);
+    assert!(r.used.is_empty(), "no build, no build cache: {:?}", r.used);
+    assert!(!python_called.exists(), "the action ran python3");
+
+    // A tampered archive is refused, not run and not replaced by a build.
+    let version = env!("CARGO_PKG_VERSION");
+    let sum = releases.path().join(format!(
+        "v{version}/leakhound-v{version}-x86_64-unknown-linux-musl.tar.gz.sha256"
+    ));
+    std::fs::write(&sum, format!("{}  x.tar.gz\n", "0".repeat(64))).unwrap();
+    let r = runner.run(&[]);
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("does not match"), "{}", r.stdout);
+    assert!(r.outputs["findings"].is_empty());
+}
+
+#[test]
+fn action_without_a_release_builds_with_cargo_install_cached_by_the_lock_file() {
+    // No release for this version (an empty release directory): a fake
+    // cargo records its arguments and "installs" the binary under test.
+    let mut runner = Runner::new("workflow_dispatch", serde_json::json!({}));
+    runner.prebuilt = false;
+    let releases = tempdir();
     let fake = tempdir();
     let log = fake.path().join("cargo.log");
     write(
         fake.path(),
         "cargo",
         format!(
-            "#!/bin/sh\necho \"$@\" > '{}'\necho \"$CARGO_TARGET_DIR\" >> '{}'\nmkdir -p \"$CARGO_TARGET_DIR/release\"\nln -sf '{}' \"$CARGO_TARGET_DIR/release/leakhound\"\n",
-            log.display(),
+            "#!/bin/sh\necho \"$@\" >> '{}'\nroot=$(echo \"$@\" | sed 's/.*--root //')\nmkdir -p \"$root/bin\"\nln -sf '{}' \"$root/bin/leakhound\"\n",
             log.display(),
             env!("CARGO_BIN_EXE_leakhound")
         ),
     );
     make_executable(&fake.path().join("cargo"));
-    let target = runner.runner_temp.path().join("target");
-    let python_dir = which("python3").parent().unwrap().to_path_buf();
+    let cache = runner.runner_temp.path().join("cache");
+    let jq = which("jq");
+    let (path, python_called) = path_without_python(&runner, &[fake.path(), jq.parent().unwrap()]);
     runner.env = vec![
+        ("PATH".into(), path),
+        ("LEAKHOUND_CACHE_DIR".into(), cache.display().to_string()),
         (
-            "PATH".into(),
-            format!(
-                "{}:{}:/usr/bin:/bin",
-                fake.path().display(),
-                python_dir.display()
-            ),
+            "LEAKHOUND_RELEASE_URL".into(),
+            format!("file://{}", releases.path().display()),
         ),
-        ("LEAKHOUND_TARGET_DIR".into(), target.display().to_string()),
     ];
     write(runner.ws(), "a.py", format!("K = '{KUNAVO}'\n"));
     let r = runner.run(&[]);
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(r.outputs["findings"], "1");
+    assert!(!python_called.exists(), "the action ran python3");
+    let root = cache.join("cargo-install");
     let logged = std::fs::read_to_string(&log).unwrap();
     assert_eq!(
         logged,
-        format!(
-            "build --release --locked --manifest-path {ROOT}/Cargo.toml\n{}\n",
-            target.display()
-        )
+        format!("install --locked --path {ROOT} --root {}\n", root.display())
     );
+    // The cache step keeps the installed binary, keyed by the lock file.
+    let lock = std::fs::read(Path::new(ROOT).join("Cargo.lock")).unwrap();
+    let out = Command::new("sha256sum")
+        .arg(Path::new(ROOT).join("Cargo.lock"))
+        .output()
+        .unwrap();
+    assert!(!lock.is_empty());
+    let hash = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    assert_eq!(r.used.len(), 1, "{:?}", r.used);
+    let (uses, with) = &r.used[0];
+    assert!(uses.starts_with("actions/cache@"), "{uses}");
+    assert_eq!(with["path"], root.display().to_string());
+    assert_eq!(
+        with["key"],
+        format!("leakhound-cargo-install-Linux-X64-{hash}")
+    );
+
+    // A cache hit (the binary is there): nothing is built.
+    let r = runner.run(&[]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        logged,
+        "built again"
+    );
+    assert!(r.stdout.contains("using the cached"), "{}", r.stdout);
 }
 
 fn make_executable(path: &Path) {
@@ -794,6 +953,261 @@ fn action_push_of_a_new_branch_scans_the_commits_the_default_branch_lacks() {
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(r.outputs["findings"], "1", "{}", r.stdout);
     assert!(r.stdout.contains("file=new.py"), "{}", r.stdout);
+}
+
+/// 12 Kunavo keys in files `k00.env`..`k11.env`; the last one is live (the
+/// loopback provider says so), the others unknown (403).
+fn twelve_keys_one_live(runner: &Runner) -> crate::fake_provider::Server {
+    let live = kunavo("action-cap-11");
+    let server = crate::fake_provider::Server::start(move |req, _| {
+        if req.key() == live {
+            crate::fake_provider::Reply::status(200)
+        } else {
+            crate::fake_provider::Reply::status(403)
+        }
+    });
+    for i in 0..12 {
+        write(
+            runner.ws(),
+            &format!("k{i:02}.env"),
+            format!("KUNAVO_API_KEY={}\n", kunavo(&format!("action-cap-{i}"))),
+        );
+    }
+    write(
+        runner.ws(),
+        ".leakhound.toml",
+        format!(
+            "[providers.kunavo]\nbase_url = \"{}/kunavo/v1\"\n",
+            server.url()
+        ),
+    );
+    server
+}
+
+#[test]
+fn action_annotates_at_most_ten_live_first_and_the_summary_lists_all() {
+    let mut runner = Runner::new("workflow_dispatch", serde_json::json!({}));
+    runner.env = vec![
+        ("HTTPS_PROXY".into(), "http://127.0.0.1:9".into()),
+        ("HTTP_PROXY".into(), "http://127.0.0.1:9".into()),
+    ];
+    let _server = twelve_keys_one_live(&runner);
+    let r = runner.run(&[("verify", "true")]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.outputs["findings"], "12");
+    assert_eq!(r.outputs["live"], "1");
+    let errors: Vec<&str> = r
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("::error "))
+        .collect();
+    assert_eq!(errors.len(), 10, "{}", r.stdout);
+    assert!(
+        errors[0].starts_with("::error file=k11.env,"),
+        "the live key first: {}",
+        errors[0]
+    );
+    assert!(
+        r.stdout
+            .contains("leakhound: 2 of 12 findings not annotated"),
+        "{}",
+        r.stdout
+    );
+    // The summary says how many were not annotated and lists them all.
+    assert!(
+        r.summary
+            .contains("2 of 12 findings are not annotated on the files"),
+        "{}",
+        r.summary
+    );
+    for i in 0..12 {
+        assert!(
+            r.summary.contains(&format!("`k{i:02}.env`")),
+            "{}",
+            r.summary
+        );
+    }
+    assert_no_raw_secret("the summary", &r.summary);
+}
+
+#[test]
+fn action_push_after_a_force_push_scans_from_the_merge_base() {
+    let mut runner = Runner::new("push", serde_json::json!({}));
+    let (base, after) = repo_with_base_and_head(&runner);
+    git(
+        runner.ws(),
+        &["update-ref", "refs/remotes/origin/main", &base],
+    );
+    // `before` was rewritten away by the force-push: no such commit.
+    runner.event = serde_json::json!({
+        "ref": "refs/heads/feature",
+        "before": "1234567890abcdef1234567890abcdef12345678",
+        "after": after,
+        "forced": true,
+        "repository": { "default_branch": "main" },
+    });
+    let r = runner.run(&[]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.outputs["findings"], "1", "{}", r.stdout);
+    assert!(r.stdout.contains("file=new.py"), "{}", r.stdout);
+    assert!(!r.stdout.contains("old.py"), "{}", r.stdout);
+    assert!(r.stdout.contains("force-push"), "{}", r.stdout);
+}
+
+/// A loopback stand-in for the GitHub API's issue comments: it keeps the
+/// comments of pull request 7 of octo/app, checks the token, and refuses
+/// writes when `read_only` (a fork's pull request).
+struct FakeGitHub {
+    server: crate::fake_provider::Server,
+    comments: std::sync::Arc<std::sync::Mutex<Vec<(u64, String)>>>,
+}
+
+impl FakeGitHub {
+    fn start(read_only: bool) -> FakeGitHub {
+        use crate::fake_provider::Reply;
+        let comments = std::sync::Arc::new(std::sync::Mutex::new(vec![(
+            1u64,
+            "LGTM, a human comment".to_string(),
+        )]));
+        let state = std::sync::Arc::clone(&comments);
+        let server = crate::fake_provider::Server::start(move |req, _| {
+            if req.header("authorization") != ["Bearer pr-token"] {
+                return Reply::status(401);
+            }
+            let mut comments = state.lock().unwrap();
+            let list = "/repos/octo/app/issues/7/comments";
+            match (req.method.as_str(), req.path.as_str()) {
+                ("GET", p) if p.starts_with(&format!("{list}?")) => {
+                    let page: Vec<_> = comments
+                        .iter()
+                        .map(|(id, body)| serde_json::json!({"id": id, "body": body}))
+                        .collect();
+                    Reply::status(200).body(&serde_json::Value::from(page).to_string())
+                }
+                _ if read_only => Reply::status(403),
+                ("POST", p) if p == list => {
+                    let id = 100 + comments.len() as u64;
+                    comments.push((id, req.json()["body"].as_str().unwrap().to_string()));
+                    Reply::status(201).body(&format!("{{\"id\":{id}}}"))
+                }
+                ("PATCH", p) => {
+                    let id: u64 = p
+                        .strip_prefix("/repos/octo/app/issues/comments/")
+                        .and_then(|i| i.parse().ok())
+                        .unwrap_or(0);
+                    match comments.iter_mut().find(|(i, _)| *i == id) {
+                        Some(c) => {
+                            c.1 = req.json()["body"].as_str().unwrap().to_string();
+                            Reply::status(200)
+                        }
+                        None => Reply::status(404),
+                    }
+                }
+                _ => Reply::status(404),
+            }
+        });
+        FakeGitHub { server, comments }
+    }
+
+    fn comments(&self) -> Vec<(u64, String)> {
+        self.comments.lock().unwrap().clone()
+    }
+}
+
+fn pr_runner(api: &FakeGitHub) -> Runner {
+    let mut runner = Runner::new(
+        "pull_request",
+        serde_json::json!({ "pull_request": { "number": 7 } }),
+    );
+    runner.env = vec![("GITHUB_API_URL".into(), api.server.url())];
+    runner
+}
+
+#[test]
+fn action_pull_request_comment_is_created_once_and_updated_in_place() {
+    let api = FakeGitHub::start(false);
+    let runner = pr_runner(&api);
+    tree_with_two_keys(runner.ws());
+    let with = [
+        ("mode", "files"),
+        ("comment", "true"),
+        ("token", "pr-token"),
+    ];
+    let r = runner.run(&with);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("created the pull-request comment"),
+        "{}",
+        r.stdout
+    );
+    let comments = api.comments();
+    assert_eq!(comments.len(), 2, "{comments:?}");
+    let (id, body) = &comments[1];
+    assert!(body.contains("leakhound: 2 findings"), "{body}");
+    assert!(body.contains("`config/app.py`"), "{body}");
+    assert_no_raw_secret("the comment", body);
+
+    // Next run, one key removed: the same comment is updated.
+    write(runner.ws(), "deploy/.env", "GITHUB_TOKEN=${GITHUB_TOKEN}\n");
+    let r = runner.run(&with);
+    assert!(
+        r.stdout.contains("updated the pull-request comment"),
+        "{}",
+        r.stdout
+    );
+    let comments = api.comments();
+    assert_eq!(comments.len(), 2, "one comment, updated: {comments:?}");
+    assert_eq!(&comments[1].0, id);
+    assert!(
+        comments[1].1.contains("leakhound: 1 finding"),
+        "{}",
+        comments[1].1
+    );
+    assert_eq!(comments[0].1, "LGTM, a human comment");
+
+    // Fixed: the comment says so rather than keep the old alarm.
+    std::fs::remove_file(runner.ws().join("config/app.py")).unwrap();
+    let r = runner.run(&with);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let comments = api.comments();
+    assert_eq!(comments.len(), 2);
+    assert!(
+        comments[1].1.contains("no secrets found"),
+        "{}",
+        comments[1].1
+    );
+    // The token never reaches the log.
+    assert!(!r.stdout.contains("pr-token") && !r.stderr.contains("pr-token"));
+}
+
+#[test]
+fn action_comment_on_a_forks_pull_request_warns_and_keeps_the_result() {
+    let api = FakeGitHub::start(true);
+    let runner = pr_runner(&api);
+    tree_with_two_keys(runner.ws());
+    let r = runner.run(&[
+        ("mode", "files"),
+        ("comment", "true"),
+        ("token", "pr-token"),
+    ]);
+    assert_eq!(r.code, 1, "the findings decide: {}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("::warning title=leakhound::cannot write the pull-request comment"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(api.comments().len(), 1);
+    // No comment without findings and without an earlier comment.
+    let clean = pr_runner(&api);
+    write(clean.ws(), "a.txt", "nothing\n");
+    let r = clean.run(&[
+        ("mode", "files"),
+        ("comment", "true"),
+        ("token", "pr-token"),
+    ]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(!r.stdout.contains("::warning"), "{}", r.stdout);
 }
 
 #[test]

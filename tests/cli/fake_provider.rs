@@ -70,6 +70,8 @@ pub struct Reply {
     pub headers: Vec<(String, String)>,
     pub body: String,
     pub delay: Duration,
+    /// Drop the connection instead of answering.
+    pub reset: bool,
 }
 
 impl Reply {
@@ -79,6 +81,15 @@ impl Reply {
             headers: Vec::new(),
             body: "{}".into(),
             delay: Duration::ZERO,
+            reset: false,
+        }
+    }
+
+    /// No answer: the connection is closed once the request is read.
+    pub fn reset() -> Reply {
+        Reply {
+            reset: true,
+            ..Reply::status(500)
         }
     }
 
@@ -243,6 +254,17 @@ fn serve(
     }
     let reply = handler(&request, seen);
     std::thread::sleep(reply.delay);
+    if reply.reset {
+        if let Some((now, _)) = in_flight.lock().unwrap().get_mut(&segment) {
+            *now -= 1;
+        }
+        // Closed with the request read and nothing answered: the client
+        // sees the connection drop mid-exchange. (A true RST needs
+        // SO_LINGER 0, which std does not offer on stable.)
+        drop(reader);
+        drop(stream);
+        return;
+    }
     // Counted out before the answer goes, so the client's next request can
     // never overlap this one in the count.
     if let Some((now, _)) = in_flight.lock().unwrap().get_mut(&segment) {

@@ -6,16 +6,18 @@
 //! every table, including those added later, from the data itself.
 //!
 //! The keys are the rules' own examples, as the binary finds and attributes
-//! them: a provider whose examples all come out ambiguous (or attributed to
-//! another provider) cannot be checked this way, and the test fails naming
-//! it rather than skipping it.
+//! them; a key the binary reports as ambiguous (its rule names alternatives)
+//! is used only when its provider has no other, and is then sent with
+//! `--verify-ambiguous PROVIDER`. A provider with no example key attributed
+//! to it cannot be checked this way, and the test fails naming it rather
+//! than skipping it.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use leakhound::provider::{ProviderSpec, ResponseRule};
 
-use crate::fake_provider::{Reply, Server};
+use crate::fake_provider::{Reply, Request, Server};
 use crate::util::{leakhound, offline, run, tempdir, write};
 
 /// A key the binary finds, unambiguously attributed to its provider, with
@@ -24,6 +26,7 @@ use crate::util::{leakhound, offline, run, tempdir, write};
 struct Key {
     secret: String,
     text: String,
+    ambiguous: bool,
 }
 
 /// Does `row` settle an answer of `status` with `body` for `key` (the
@@ -90,15 +93,21 @@ fn keys_by_provider(dir: &Path) -> HashMap<String, Vec<Key>> {
     assert_eq!(r.code, 1, "{}", r.stderr);
     let mut out: HashMap<String, Vec<Key>> = HashMap::new();
     for f in r.findings() {
-        if f["ambiguous"] == true {
-            continue;
-        }
         let provider = f["provider"].as_str().unwrap().to_string();
         let secret = f["secret"].as_str().unwrap().to_string();
         let text = texts[f["path"].as_str().unwrap()].clone();
         let keys = out.entry(provider).or_default();
         if !keys.iter().any(|k| k.secret == secret) {
-            keys.push(Key { secret, text });
+            keys.push(Key {
+                secret,
+                text,
+                ambiguous: f["ambiguous"] == true,
+            });
+        }
+    }
+    for keys in out.values_mut() {
+        if keys.iter().any(|k| !k.ambiguous) {
+            keys.retain(|k| !k.ambiguous);
         }
     }
     out
@@ -114,17 +123,29 @@ struct Case {
     detail: String,
 }
 
+/// Does `req` carry `key`: in a header or the path, or inside HTTP Basic
+/// credentials?
+fn carries(req: &Request, key: &str) -> bool {
+    use base64::Engine as _;
+    req.text().contains(key)
+        || req.header("authorization").iter().any(|a| {
+            a.strip_prefix("Basic ")
+                .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+                .is_some_and(|user_pass| String::from_utf8_lossy(&user_pass).contains(key))
+        })
+}
+
 /// Scan one file per case with `--verify` against a stand-in serving each
 /// case's reply to its key; check every verdict and every request.
 fn check_round(cases: &[Case], problems: &mut Vec<String>) {
-    let replies: HashMap<String, Reply> = cases
+    let replies: Vec<(String, Reply)> = cases
         .iter()
         .map(|c| (c.key.secret.clone(), c.reply.clone()))
         .collect();
     let server = Server::start(move |req, _| {
         replies
             .iter()
-            .find(|(k, _)| req.text().contains(k.as_str()))
+            .find(|(k, _)| carries(req, k))
             .map(|(_, r)| r.clone())
             .unwrap_or_else(|| Reply::status(599))
     });
@@ -140,9 +161,14 @@ fn check_round(cases: &[Case], problems: &mut Vec<String>) {
     }
     config.push_str("[verify]\nretries = 0\nmax_wait = 0.1\n");
     write(dir.path(), "verify.toml", config);
+    let ambiguous: Vec<&str> = cases
+        .iter()
+        .filter(|c| c.key.ambiguous)
+        .map(|c| c.provider.as_str())
+        .collect();
     let mut cmd = leakhound();
     offline(&mut cmd);
-    let r = run(cmd.current_dir(dir.path()).args([
+    cmd.current_dir(dir.path()).args([
         "scan",
         "src",
         "-c",
@@ -152,7 +178,11 @@ fn check_round(cases: &[Case], problems: &mut Vec<String>) {
         "--show-secrets",
         "--verify",
         "--no-verify-cache",
-    ]));
+    ]);
+    if !ambiguous.is_empty() {
+        cmd.arg("--verify-ambiguous").arg(ambiguous.join(","));
+    }
+    let r = run(&mut cmd);
     assert_eq!(r.code, 1, "{}", r.stderr);
     let findings = r.findings();
     let requests = server.requests();
@@ -177,7 +207,7 @@ fn check_round(cases: &[Case], problems: &mut Vec<String>) {
         }
         let sent: Vec<_> = requests
             .iter()
-            .filter(|q| q.text().contains(&c.key.secret))
+            .filter(|q| carries(q, &c.key.secret))
             .collect();
         if sent.len() != 1 || sent[0].method != "GET" || sent[0].path != c.path {
             problems.push(format!(

@@ -42,7 +42,10 @@ fn text_report_lists_location_rule_provider_severity_and_masked_line() {
         out.contains("line     PINAIVU_API_KEY=sk-pnv-DL7D…\n"),
         "{out}"
     );
-    assert!(out.contains("3 findings (3 critical) in 2 files"), "{out}");
+    assert!(
+        out.contains("3 findings (3 critical) in 2 files scanned"),
+        "{out}"
+    );
     assert!(!out.contains('\x1b'), "no color when piped");
 }
 
@@ -230,4 +233,86 @@ fn a_snippet_never_shows_another_secret_on_the_same_line() {
             );
         }
     }
+}
+
+#[test]
+fn clicolor_force_colours_a_pipe_and_no_color_wins_over_nothing_else() {
+    let dir = tree_with_keys();
+    let forced = run(leakhound()
+        .current_dir(dir.path())
+        .env("CLICOLOR_FORCE", "1")
+        .args(["scan", "--color", "auto"]));
+    assert!(forced.stdout.contains("\x1b["), "CLICOLOR_FORCE ignored");
+    assert!(!forced.stdout.contains("\\u{1b}"), "{}", forced.stdout);
+    let never = run(leakhound()
+        .current_dir(dir.path())
+        .env("CLICOLOR_FORCE", "1")
+        .args(["scan", "--color", "never"]));
+    assert!(!never.stdout.contains('\x1b'));
+}
+
+#[test]
+fn output_dash_is_standard_output() {
+    let dir = tree_with_keys();
+    let r = scan(dir.path(), &["--format", "json", "--output", "-"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(r.findings().len(), 3);
+    assert!(!dir.path().join("-").exists(), "wrote a file named -");
+}
+
+#[test]
+fn summary_counts_files_scanned_in_the_singular_too() {
+    let dir = tempdir();
+    write(dir.path(), "only.env", format!("K={KUNAVO}\n"));
+    let r = scan(dir.path(), &[]);
+    assert!(
+        r.stdout
+            .contains("1 finding (1 critical) in 1 file scanned,"),
+        "{}",
+        r.stdout
+    );
+    // No per-rule table for a short report.
+    assert!(!r.stdout.contains("findings by rule:"));
+}
+
+#[test]
+fn a_long_report_ends_with_a_count_per_rule() {
+    let dir = tempdir();
+    for i in 0..22 {
+        write(
+            dir.path(),
+            &format!("k{i}.env"),
+            format!("KUNAVO_API_KEY={}\n", kunavo(&format!("many-{i}"))),
+        );
+    }
+    write(dir.path(), "gh.env", format!("GH={GITHUB}\n"));
+    let r = scan(dir.path(), &[]);
+    let table = r
+        .stdout
+        .split("findings by rule:\n")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no per-rule count:\n{}", r.stdout));
+    assert!(
+        table.starts_with("  22  kunavo-api-key\n   1  github-pat-classic\n\n23 findings"),
+        "{table}"
+    );
+}
+
+#[test]
+fn a_private_key_is_shown_as_its_key_type() {
+    let dir = tempdir();
+    let body: String = (0..12)
+        .map(|i| format!("{}\n", alnum(&format!("pem-{i}"), 64)))
+        .collect();
+    let pem = format!("-----BEGIN RSA PRIVATE KEY-----\n{body}-----END RSA PRIVATE KEY-----\n");
+    write(dir.path(), "id_rsa", &pem);
+    let r = scan(dir.path(), &[]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("secret   -----BEGIN RSA PRIVATE KEY-----…"),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains(&body[..64]), "key material shown");
 }

@@ -1325,3 +1325,49 @@ fn verify_refuses_a_redacted_report() {
     assert!(out.stderr.contains("--show-secrets"), "{}", out.stderr);
     assert!(out.stderr.contains("scan --verify"), "{}", out.stderr);
 }
+
+// ------------------------------------------------------------ text report
+
+/// A live verdict in colour is painted, not escaped: the colour codes reach
+/// the terminal as codes, never as a visible `\u{1b}[…m`. And the summary's
+/// time includes verification (here a slow provider).
+#[test]
+fn live_verdict_is_coloured_and_the_time_includes_verification() {
+    let dir = tempdir();
+    let key = kunavo("colour-live");
+    leak(dir.path(), "kunavo", &key);
+    let server = scripted(HashMap::from([(
+        key.clone(),
+        Reply::status(200).delay(Duration::from_millis(700)),
+    )]));
+    config(dir.path(), &server, "");
+    let r = run(lh()
+        .current_dir(dir.path())
+        .args(["scan", ".", "--verify", "--color", "always"]));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        !r.stdout.contains("\\u{1b}"),
+        "colour escaped:\n{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("\x1b[1m\x1b[31mlive (HTTP 200)"),
+        "live verdict not painted red:\n{}",
+        r.stdout
+    );
+    let summary = r
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("1 finding"))
+        .expect("summary line");
+    let secs: f64 = summary
+        .split(", ")
+        .find_map(|part| {
+            part.strip_suffix(" s")
+                .or_else(|| part.split(" s (").next().filter(|_| part.contains(" s (")))
+        })
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no time in {summary:?}"));
+    assert!(secs >= 0.7, "time leaves out verification: {summary}");
+    assert!(summary.contains(" s verifying)"), "{summary}");
+}

@@ -1,6 +1,5 @@
-//! Git repositories: the full history (`--git`), commit ranges (`--range`,
-//! `--since`), and the pieces the staged scan shares with them (the lines a
-//! diff adds, commit details).
+//! History (`--git`): every blob reachable from a ref, scanned once, and
+//! each finding attributed to the commit that introduced it.
 //!
 //! History is two passes, so that each blob is read and scanned once however
 //! many commits and paths hold it:
@@ -18,24 +17,19 @@
 //! Commits are walked here rather than with libgit2's revwalk so that a
 //! missing or corrupt commit is counted and skipped instead of ending the
 //! walk, and so that a shallow clone's boundary commits are roots.
-//!
-//! Ranges and the staged scan diff with content: the whole new blob is
-//! scanned (rules that look at surrounding lines need them) and only the
-//! findings on added lines are kept, numbered as in the new file.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet};
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use git2::{
-    Delta, Diff, DiffFindOptions, DiffOptions, ObjectType, Oid, Patch, Repository,
-    RepositoryOpenFlags, Sort, Tree,
-};
+use git2::{ObjectType, Oid, Repository, Tree};
 
+use super::commit::commit_info;
+use super::{bytes_to_path, git_error, open_repo, shallow_commits, submodule_note};
 use crate::engine::{Matcher, Scratch};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::finding::{BlobLocation, CommitInfo, Finding, SourceKind};
 use crate::scan::{Collector, Options, PathNote, ScanOutcome, Scanner, Stats};
 
@@ -46,37 +40,6 @@ const COMMIT_CHUNK: usize = 64;
 const BLOB_CHUNK: usize = 16;
 /// No commit: a dangling blob found by `--all-objects`.
 const NO_COMMIT: u32 = u32::MAX;
-/// Submodule paths named in the note before it says "and N more".
-const NOTE_LIST: usize = 5;
-
-/// Open the repository at or above `path` (bare repositories included).
-pub(crate) fn open_repo(path: &Path) -> Result<Repository> {
-    // libgit2 re-hashes every object it reads to check its id (SHA-1 with
-    // collision detection): a fifth of a history scan's time on the
-    // benchmark repository, a quarter of a staged scan's on a 50,000-file
-    // one. zlib still checks each object's data, and `git cat-file` does
-    // not re-hash either. The setting is process-wide; this process reads
-    // no repository but the one it was asked to scan.
-    git2::opts::strict_hash_verification(false);
-    Repository::open_ext(
-        path,
-        RepositoryOpenFlags::empty(),
-        std::iter::empty::<&std::ffi::OsStr>(),
-    )
-    .map_err(|e| Error::Git {
-        path: path.to_path_buf(),
-        message: format!("not a git repository: {}", e.message()),
-    })
-}
-
-fn git_error(path: &Path, what: &str, e: &git2::Error) -> Error {
-    Error::Git {
-        path: path.to_path_buf(),
-        message: format!("{what}: {}", e.message()),
-    }
-}
-
-// ---------------------------------------------------------------- history
 
 /// A commit in walk order.
 struct CommitNode {
@@ -293,14 +256,6 @@ fn thread_count(configured: usize) -> usize {
     } else {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     }
-}
-
-/// Commits where a shallow clone's history stops (`.git/shallow`).
-pub(crate) fn shallow_commits(repo: &Repository) -> HashSet<Oid> {
-    let text = std::fs::read_to_string(repo.commondir().join("shallow")).unwrap_or_default();
-    text.lines()
-        .filter_map(|l| Oid::from_str(l.trim()).ok())
-        .collect()
 }
 
 /// The commits every ref, HEAD and the stash's reflog point to. A ref that
@@ -627,21 +582,6 @@ fn unreachable_objects(
     (nodes.into_iter().map(|(_, n)| n).collect(), dangling)
 }
 
-fn submodule_note(paths: &BTreeSet<Vec<u8>>) -> String {
-    let mut names: Vec<String> = paths
-        .iter()
-        .take(NOTE_LIST)
-        .map(|p| String::from_utf8_lossy(p).into_owned())
-        .collect();
-    if paths.len() > NOTE_LIST {
-        names.push(format!("and {} more", paths.len() - NOTE_LIST));
-    }
-    format!(
-        "submodules are not followed: {} (scan their repositories separately)",
-        names.join(", ")
-    )
-}
-
 /// Pass 2: read and scan each unique blob once, in parallel.
 fn scan_blobs(
     gitdir: &Path,
@@ -825,17 +765,6 @@ fn scan_worktree(
     }
 }
 
-#[cfg(unix)]
-pub(crate) fn bytes_to_path(b: &[u8]) -> PathBuf {
-    use std::os::unix::ffi::OsStrExt;
-    PathBuf::from(std::ffi::OsStr::from_bytes(b))
-}
-
-#[cfg(not(unix))]
-pub(crate) fn bytes_to_path(b: &[u8]) -> PathBuf {
-    PathBuf::from(String::from_utf8_lossy(b).into_owned())
-}
-
 /// Worker `k`'s own handle on the repository. libgit2 keeps one state per
 /// pack file for the whole process, keyed by the pack's path, and its locks
 /// made the workers wait on each other (docs/performance.md); worker `k`
@@ -901,406 +830,9 @@ fn fan_out<S: Send>(
     })
 }
 
-// ---------------------------------------------------------------- ranges
-
-/// The lines a commit adds, per path: the new blob and its added lines.
-type Additions = BTreeMap<Vec<u8>, (Oid, Vec<u32>)>;
-
-/// Scan the lines added by the commits in `base..head`: reachable from
-/// `head`, not from `base`.
-pub fn scan_range(
-    options: &Options,
-    matcher: &Matcher,
-    base: &str,
-    head: &str,
-) -> Result<ScanOutcome> {
-    let started = Instant::now();
-    let root = &options.paths[0];
-    let repo = open_repo(root)?;
-    let shallow = shallow_commits(&repo);
-    let head_id = resolve_commit(&repo, root, head, "HEAD", !shallow.is_empty())?;
-    let base_id = resolve_commit(&repo, root, base, "BASE", !shallow.is_empty())?;
-    let spec = format!("{base}..{head}");
-    let walk_error = |e: git2::Error| git_error(root, &format!("cannot walk {spec}"), &e);
-    let mut walk = repo.revwalk().map_err(walk_error)?;
-    walk.set_sorting(Sort::TOPOLOGICAL | Sort::REVERSE)
-        .map_err(walk_error)?;
-    walk.push(head_id).map_err(walk_error)?;
-    walk.hide(base_id).map_err(walk_error)?;
-    let commits: Vec<Oid> = walk.collect::<Result<_, _>>().map_err(walk_error)?;
-    if let Some(cut) = commits.iter().find(|c| shallow.contains(c)) {
-        return Err(Error::Git {
-            path: root.clone(),
-            message: format!(
-                "{spec} reaches commit {cut}, where this shallow clone's history ends, \
-                 before reaching {base}: fetch more history (`git fetch --deepen=100`, \
-                 or `fetch-depth: 0` with actions/checkout)"
-            ),
-        });
-    }
-
-    let scanner = Scanner { options, matcher };
-    let mut stats = Stats {
-        commits: Some(commits.len() as u64),
-        ..Stats::default()
-    };
-    let mut scratch = Scratch::default();
-    let mut cache: HashMap<(Oid, Vec<u8>), Vec<Finding>> = HashMap::new();
-    // A key is reported at the first commit in the range that adds it.
-    let mut reported: HashMap<String, Oid> = HashMap::new();
-    let mut submodules = BTreeSet::new();
-    let mut findings = Vec::new();
-    for oid in commits {
-        let commit = match repo.find_commit(oid) {
-            Ok(c) => c,
-            Err(e) => {
-                stats.errors.push(PathNote {
-                    path: format!("commit {oid}"),
-                    reason: e.message().to_string(),
-                });
-                continue;
-            }
-        };
-        let added = match commit_additions(&repo, &commit, &mut submodules) {
-            Ok(a) => a,
-            Err(e) => {
-                stats.errors.push(PathNote {
-                    path: format!("commit {oid}"),
-                    reason: e.message().to_string(),
-                });
-                continue;
-            }
-        };
-        let mut info = None;
-        for (path, (blob, lines)) in added {
-            if lines.is_empty() {
-                continue;
-            }
-            let shown = String::from_utf8_lossy(&path).into_owned();
-            if options.allowlist.allows_path(Path::new(&shown)) {
-                continue;
-            }
-            let key = (blob, path);
-            if !cache.contains_key(&key) {
-                let found = scan_blob(
-                    &repo,
-                    blob,
-                    &shown,
-                    &scanner,
-                    SourceKind::Git,
-                    &mut scratch,
-                    &mut stats,
-                );
-                cache.insert(key.clone(), found.unwrap_or_default());
-            }
-            for f in keep_added(&cache[&key], &lines) {
-                if *reported.entry(f.fingerprint.clone()).or_insert(oid) != oid {
-                    continue;
-                }
-                let info = info.get_or_insert_with(|| commit_info(&commit));
-                findings.push(Finding {
-                    commit: Some(info.clone()),
-                    ..f
-                });
-            }
-        }
-    }
-    if !submodules.is_empty() {
-        stats.notes.push(submodule_note(&submodules));
-    }
-    stats.blobs = Some(stats.files);
-    stats.files = 0;
-    stats.elapsed_ms = started.elapsed().as_millis() as u64;
-    Ok(ScanOutcome { findings, stats })
-}
-
-fn resolve_commit(
-    repo: &Repository,
-    root: &Path,
-    rev: &str,
-    role: &str,
-    shallow: bool,
-) -> Result<Oid> {
-    let found = repo
-        .revparse_single(rev)
-        .and_then(|o| o.peel_to_commit())
-        .map(|c| c.id());
-    found.map_err(|e| {
-        let unborn = repo
-            .head()
-            .is_err_and(|e| e.code() == git2::ErrorCode::UnbornBranch);
-        let hint = if unborn {
-            "the repository has no commits yet".to_string()
-        } else if shallow {
-            format!(
-                "this is a shallow clone (CI checkouts fetch one commit by default): fetch \
-                 {rev} first (`git fetch --depth=100 origin <branch>`), or check out with full \
-                 history (actions/checkout: `fetch-depth: 0`)"
-            )
-        } else {
-            "check the name, and fetch it if it lives on a remote (`git fetch origin <branch>`)"
-                .to_string()
-        };
-        Error::Git {
-            path: root.to_path_buf(),
-            message: format!("cannot find {role} `{rev}` ({}): {hint}", e.message()),
-        }
-    })
-}
-
-/// The lines a commit adds, per path: compared with its only parent, or,
-/// for a merge, the lines new compared with every parent (what the merge
-/// itself wrote, not what it brought in).
-fn commit_additions(
-    repo: &Repository,
-    commit: &git2::Commit,
-    submodules: &mut BTreeSet<Vec<u8>>,
-) -> Result<Additions, git2::Error> {
-    let tree = commit.tree()?;
-    let parents: Vec<Tree> = commit
-        .parents()
-        .map(|p| p.tree())
-        .collect::<Result<_, _>>()?;
-    if parents.is_empty() {
-        return tree_additions(repo, None, &tree, submodules);
-    }
-    let mut added = tree_additions(repo, Some(&parents[0]), &tree, submodules)?;
-    for parent in &parents[1..] {
-        let also = tree_additions(repo, Some(parent), &tree, submodules)?;
-        added.retain(|path, (_, lines)| match also.get(path) {
-            Some((_, more)) => {
-                lines.retain(|l| more.binary_search(l).is_ok());
-                !lines.is_empty()
-            }
-            None => false,
-        });
-    }
-    Ok(added)
-}
-
-fn tree_additions(
-    repo: &Repository,
-    old: Option<&Tree>,
-    new: &Tree,
-    submodules: &mut BTreeSet<Vec<u8>>,
-) -> Result<Additions, git2::Error> {
-    let mut diff = repo.diff_tree_to_tree(old, Some(new), Some(&mut diff_options()))?;
-    find_renames(&mut diff)?;
-    let mut out = BTreeMap::new();
-    for idx in 0..diff.deltas().len() {
-        if let Some((oid, path)) = delta_target(&diff, idx, submodules) {
-            out.insert(path, (oid, added_lines(&diff, idx)?));
-        }
-    }
-    Ok(out)
-}
-
-/// Options for the content diffs of ranges and the staged scan: every file
-/// as text (keys hide in "binary" files too), no context lines.
-pub(crate) fn diff_options() -> DiffOptions {
-    let mut opts = DiffOptions::new();
-    opts.force_text(true).context_lines(0);
-    opts
-}
-
-/// Follow renames, so that moving a file does not count its lines as added.
-pub(crate) fn find_renames(diff: &mut Diff) -> Result<(), git2::Error> {
-    diff.find_similar(Some(DiffFindOptions::new().renames(true)))
-}
-
-/// The blob and path of a delta's new side, when it adds content to scan
-/// (not a deletion, not a submodule; submodules are collected instead).
-pub(crate) fn delta_target(
-    diff: &Diff,
-    idx: usize,
-    submodules: &mut BTreeSet<Vec<u8>>,
-) -> Option<(Oid, Vec<u8>)> {
-    let delta = diff.get_delta(idx)?;
-    if !matches!(
-        delta.status(),
-        Delta::Added | Delta::Modified | Delta::Renamed | Delta::Copied | Delta::Typechange
-    ) {
-        return None;
-    }
-    let file = delta.new_file();
-    let path = file.path_bytes()?.to_vec();
-    if file.mode() == git2::FileMode::Commit {
-        submodules.insert(path);
-        return None;
-    }
-    Some((file.id(), path))
-}
-
-/// The lines (1-based, in the new file) that delta `idx` adds, sorted.
-pub(crate) fn added_lines(diff: &Diff, idx: usize) -> Result<Vec<u32>, git2::Error> {
-    let Some(patch) = Patch::from_diff(diff, idx)? else {
-        return Ok(Vec::new());
-    };
-    let mut lines = Vec::new();
-    for hunk in 0..patch.num_hunks() {
-        for i in 0..patch.num_lines_in_hunk(hunk)? {
-            let line = patch.line_in_hunk(hunk, i)?;
-            if line.origin() == '+' {
-                lines.extend(line.new_lineno());
-            }
-        }
-    }
-    lines.sort_unstable();
-    Ok(lines)
-}
-
-/// Read and scan one blob; a blob over the size limit is skipped and one
-/// that cannot be read is an error, both counted, and both give `None`.
-pub(crate) fn scan_blob(
-    repo: &Repository,
-    oid: Oid,
-    path: &str,
-    scanner: &Scanner,
-    source: SourceKind,
-    scratch: &mut Scratch,
-    stats: &mut Stats,
-) -> Option<Vec<Finding>> {
-    let note = |reason: String| PathNote {
-        path: format!("{path} (blob {oid})"),
-        reason,
-    };
-    let odb = match repo.odb() {
-        Ok(o) => o,
-        Err(e) => {
-            stats.errors.push(note(e.message().to_string()));
-            return None;
-        }
-    };
-    let max = scanner.options.max_file_size;
-    match odb.read_header(oid) {
-        Ok((size, _)) if size as u64 > max => {
-            stats.skipped.push(note(format!(
-                "larger than --max-file-size ({size} bytes > {max})"
-            )));
-            return None;
-        }
-        Ok(_) => {}
-        Err(e) => {
-            stats.errors.push(note(e.message().to_string()));
-            return None;
-        }
-    }
-    let object = match odb.read(oid) {
-        Ok(o) => o,
-        Err(e) => {
-            stats.errors.push(note(e.message().to_string()));
-            return None;
-        }
-    };
-    stats.files += 1;
-    stats.bytes += object.data().len() as u64;
-    Some(scanner.scan_buffer(object.data(), path, source, scratch, &mut stats.suppressed))
-}
-
-/// The findings that start or end on an added line (`added` is sorted).
-pub(crate) fn keep_added(findings: &[Finding], added: &[u32]) -> Vec<Finding> {
-    findings
-        .iter()
-        .filter(|f| {
-            (f.line..=f.end_line.max(f.line))
-                .any(|l| u32::try_from(l).is_ok_and(|l| added.binary_search(&l).is_ok()))
-        })
-        .cloned()
-        .collect()
-}
-
-// ---------------------------------------------------------------- commits
-
-/// A commit as findings name it. Author and summary bytes are decoded as
-/// the commit's `encoding` header says (Latin-1 is common in old
-/// repositories), else as UTF-8 with replacement characters.
-pub(crate) fn commit_info(commit: &git2::Commit) -> CommitInfo {
-    let encoding = commit.message_encoding();
-    let author = commit.author();
-    CommitInfo {
-        id: commit.id().to_string(),
-        author_name: decode(author.name_bytes(), encoding),
-        author_email: decode(author.email_bytes(), encoding),
-        date: rfc3339(author.when()),
-        summary: decode(commit.summary_bytes().unwrap_or_default(), encoding),
-        other_locations: Vec::new(),
-        unreachable: false,
-    }
-}
-
-fn decode(bytes: &[u8], encoding: Option<&str>) -> String {
-    if let Ok(s) = std::str::from_utf8(bytes) {
-        return s.to_string();
-    }
-    let latin1 = encoding.is_some_and(|e| {
-        let e = e.to_ascii_lowercase();
-        e == "iso-8859-1" || e == "latin1" || e == "latin-1" || e == "iso8859-1"
-    });
-    if latin1 {
-        bytes.iter().map(|&b| char::from(b)).collect()
-    } else {
-        String::from_utf8_lossy(bytes).into_owned()
-    }
-}
-
-/// A git time as RFC 3339 in the author's own offset.
-fn rfc3339(t: git2::Time) -> String {
-    let offset = t.offset_minutes();
-    let local = t.seconds() + i64::from(offset) * 60;
-    let (y, m, d) = civil_from_days(local.div_euclid(86_400));
-    let secs = local.rem_euclid(86_400);
-    let sign = if offset < 0 { '-' } else { '+' };
-    let off = offset.unsigned_abs();
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}{sign}{:02}:{:02}",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60,
-        off / 60,
-        off % 60
-    )
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's
-/// algorithm).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dates_are_rfc3339_in_the_authors_offset() {
-        assert_eq!(rfc3339(git2::Time::new(0, 0)), "1970-01-01T00:00:00+00:00");
-        assert_eq!(
-            rfc3339(git2::Time::new(1_700_000_000, 120)),
-            "2023-11-15T00:13:20+02:00"
-        );
-        assert_eq!(
-            rfc3339(git2::Time::new(951_782_400, -330)),
-            "2000-02-28T18:30:00-05:30"
-        );
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
-        assert_eq!(civil_from_days(-1), (1969, 12, 31));
-    }
-
-    #[test]
-    fn text_is_decoded_as_the_commit_says() {
-        assert_eq!(decode("café".as_bytes(), None), "café");
-        assert_eq!(decode(b"caf\xe9", Some("ISO-8859-1")), "café");
-        assert_eq!(decode(b"caf\xe9", None), "caf\u{fffd}");
-    }
 
     #[test]
     fn fan_out_visits_every_item_once() {
