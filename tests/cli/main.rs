@@ -10,6 +10,7 @@ mod baseline;
 mod config;
 mod fake_provider;
 mod formats;
+mod fuzz;
 mod git;
 mod hardening_sources;
 mod hook;
