@@ -17,7 +17,6 @@ mod hook;
 mod html;
 mod layering;
 mod progress;
-mod provider_tables;
 mod release;
 mod report;
 mod revoke;
