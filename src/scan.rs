@@ -667,4 +667,41 @@ mod tests {
         assert_eq!(utf16_to_utf8(&bare).unwrap(), text.as_bytes());
         assert!(utf16_to_utf8(text.as_bytes()).is_none());
     }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig {
+                cases: 256,
+                failure_persistence: None,
+                ..ProptestConfig::default()
+            })]
+
+            /// Any bytes: no panic, and what comes out is UTF-8 (a stray
+            /// surrogate becomes U+FFFD).
+            #[test]
+            fn utf16_transcoding_never_panics(
+                bytes in proptest::collection::vec(any::<u8>(), 0..512),
+                bom in prop_oneof![Just(vec![]), Just(vec![0xFF, 0xFE]), Just(vec![0xFE, 0xFF])],
+            ) {
+                let buf = [bom, bytes].concat();
+                if let Some(text) = utf16_to_utf8(&buf) {
+                    prop_assert!(std::str::from_utf8(&text).is_ok());
+                }
+            }
+
+            /// ASCII text encoded as UTF-16 (either byte order, with a BOM)
+            /// comes back unchanged.
+            #[test]
+            fn utf16_round_trips_ascii(text in "[ -~\n]{0,200}", little in any::<bool>()) {
+                let mut buf = if little { vec![0xFF, 0xFE] } else { vec![0xFE, 0xFF] };
+                for u in text.encode_utf16() {
+                    buf.extend(if little { u.to_le_bytes() } else { u.to_be_bytes() });
+                }
+                prop_assert_eq!(utf16_to_utf8(&buf), Some(text.into_bytes()));
+            }
+        }
+    }
 }

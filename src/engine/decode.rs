@@ -183,4 +183,70 @@ mod tests {
         assert!(has_percent_escape(b"x%2F"));
         assert!(!has_percent_escape(b"x%2"));
     }
+
+    /// Property tests (tests/cli/fuzz.rs has the matcher's): the decoders
+    /// never panic on arbitrary bytes and keep their contracts.
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        fn config() -> ProptestConfig {
+            ProptestConfig {
+                cases: 256,
+                failure_persistence: None,
+                ..ProptestConfig::default()
+            }
+        }
+
+        proptest! {
+            #![proptest_config(config())]
+
+            #[test]
+            fn base64_decoding_never_panics_and_round_trips(
+                bytes in proptest::collection::vec(any::<u8>(), 0..256),
+                pad in 0usize..3,
+            ) {
+                let _ = decode_base64(&bytes);
+                // What the standard engine encodes, the lenient one decodes
+                // (with or without padding), at least 6 bytes long.
+                use base64::Engine as _;
+                let enc = base64::engine::general_purpose::STANDARD_NO_PAD.encode(&bytes);
+                let enc = format!("{enc}{}", "=".repeat(pad));
+                if bytes.len() >= 6 {
+                    prop_assert_eq!(decode_base64(enc.as_bytes()), Some(bytes.clone()));
+                }
+            }
+
+            #[test]
+            fn base64_runs_stay_in_bounds(
+                bytes in proptest::collection::vec(any::<u8>(), 1..512),
+                at in any::<prop::sample::Index>(),
+            ) {
+                let pos = at.index(bytes.len());
+                let (start, end) = base64_run(&bytes, pos);
+                prop_assert!(start <= pos && start <= end && end <= bytes.len());
+                prop_assert!(end - start <= MAX_RUN);
+                if let Some(i) = value_after(&bytes, pos) {
+                    prop_assert!(i + 16 <= bytes.len());
+                }
+                let _ = base64_fragments(&bytes[start..end.min(start + 64)]);
+            }
+
+            #[test]
+            fn percent_decoding_maps_every_byte_back(
+                bytes in proptest::collection::vec(
+                    prop_oneof![any::<u8>(), Just(b'%'), Just(b'2'), Just(b'F')], 0..256),
+            ) {
+                let (mut out, mut map) = (Vec::new(), Vec::new());
+                percent_decode_mapped(&bytes, &mut out, &mut map);
+                prop_assert_eq!(out.len(), map.len());
+                prop_assert!(out.len() <= bytes.len());
+                prop_assert!(map.windows(2).all(|w| w[0] < w[1]));
+                prop_assert!(map.iter().all(|&i| i < bytes.len()));
+                if !has_percent_escape(&bytes) {
+                    prop_assert_eq!(&out, &bytes);
+                }
+            }
+        }
+    }
 }

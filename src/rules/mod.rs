@@ -522,9 +522,15 @@ mod tests {
 
     #[test]
     fn toml_errors_name_line_and_column() {
-        let e = parse_rule_file("user.toml", "[[rules]]\nid = \"x\"\nbogus = 1\n").unwrap_err();
+        // A syntax error: where it is.
+        let e = parse_rule_file("user.toml", "[[rules]]\nid = \"x\"\nbogus = = 1\n").unwrap_err();
         let msg = e.to_string();
-        assert!(msg.starts_with("user.toml:"), "{msg}");
-        assert!(msg.contains(":3:") || msg.contains(":1:"), "{msg}");
+        assert!(msg.starts_with("user.toml: 3:9: "), "{msg}");
+        // An unknown key in a complete rule: the key.
+        let rule = "[[rules]]\nid = \"x\"\ndescription = \"d\"\nprovider = \"p\"\n\
+                    severity = \"low\"\nregex = \"(x)\"\nkeywords = [\"x\"]\nbogus = 1\n";
+        let msg = parse_rule_file("user.toml", rule).unwrap_err().to_string();
+        assert!(msg.starts_with("user.toml: 8:1: "), "{msg}");
+        assert!(msg.contains("bogus"), "{msg}");
     }
 }

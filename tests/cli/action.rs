@@ -1240,3 +1240,124 @@ fn action_pull_request_mode_does_not_trust_the_pull_requests_own_config() {
         r.summary
     );
 }
+
+#[test]
+fn action_push_of_a_new_branch_without_the_default_branch_scans_all_history() {
+    let mut runner = Runner::new("push", serde_json::json!({}));
+    let (_, after) = repo_with_base_and_head(&runner);
+    // No origin/main to compare with (a shallow or single-branch checkout).
+    runner.event = serde_json::json!({
+        "ref": "refs/heads/feature",
+        "before": "0000000000000000000000000000000000000000",
+        "after": after,
+        "created": true,
+        "repository": { "default_branch": "main" },
+    });
+    let r = runner.run(&[]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("new branch and no origin/main to compare with: scanning the whole history"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(r.outputs["findings"], "2", "{}", r.stdout);
+    assert!(r.stdout.contains("file=old.py"), "{}", r.stdout);
+    assert!(r.stdout.contains("file=new.py"), "{}", r.stdout);
+}
+
+#[test]
+fn action_history_mode_finds_keys_deleted_long_ago() {
+    let runner = Runner::new("workflow_dispatch", serde_json::json!({}));
+    repo_with_base_and_head(&runner);
+    let ws = runner.ws();
+    std::fs::remove_file(ws.join("old.py")).unwrap();
+    git(ws, &["add", "-A"]);
+    git(ws, &["commit", "-qm", "remove the old key"]);
+    // The checked-out files hold one key; the history holds two.
+    let files = runner.run(&[("mode", "files")]);
+    assert_eq!(files.outputs["findings"], "1", "{}", files.stdout);
+    let r = runner.run(&[("mode", "history")]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.outputs["findings"], "2", "{}", r.stdout);
+    assert!(r.stdout.contains("file=old.py"), "{}", r.stdout);
+    assert!(r.summary.contains("`old.py`"), "{}", r.summary);
+}
+
+#[test]
+fn action_pull_request_target_event_scans_the_pull_requests_commits() {
+    let mut runner = Runner::new("pull_request_target", serde_json::json!({}));
+    let (base, head) = repo_with_base_and_head(&runner);
+    runner.event = pull_request_event(&base, &head);
+    let r = runner.run(&[]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.outputs["findings"], "1", "{}", r.stdout);
+    assert!(r.stdout.contains("file=new.py"), "{}", r.stdout);
+    assert!(!r.stdout.contains("old.py"), "{}", r.stdout);
+    assert!(
+        r.stderr.contains(&format!("--range {base}..{head}")),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn action_verify_counts_live_keys_and_fail_on_live_fails_only_for_them() {
+    use crate::fake_provider::{Reply, Server};
+    use std::sync::{Arc, Mutex};
+    // The Kunavo key is live until the test says otherwise; GitHub's is dead.
+    let kunavo_live = Arc::new(Mutex::new(true));
+    let live = Arc::clone(&kunavo_live);
+    let server = Server::start(move |req, _| {
+        let up = req.path.starts_with("/kunavo/") && req.key() == KUNAVO && *live.lock().unwrap();
+        Reply::status(if up { 200 } else { 401 })
+    });
+    let mut runner = Runner::new("workflow_dispatch", serde_json::json!({}));
+    tree_with_two_keys(runner.ws());
+    write(
+        runner.ws(),
+        "verify.toml",
+        format!(
+            "[providers.kunavo]\nbase_url = \"{0}/kunavo/v1\"\n\n\
+             [providers.github]\nbase_url = \"{0}/github\"\n\n\
+             [verify]\nmax_wait = 0.1\nretries = 0\n",
+            server.url()
+        ),
+    );
+    // Anything not on loopback goes to a proxy that does not exist.
+    for var in [
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ] {
+        runner.env.push((var.into(), "http://127.0.0.1:9".into()));
+    }
+    let with = [
+        ("config", "verify.toml"),
+        ("verify", "true"),
+        ("fail-on", "live"),
+    ];
+    let r = runner.run(&with);
+    assert_eq!(r.code, 1, "a live key fails: {}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.outputs["findings"], "2", "{}", r.stdout);
+    assert_eq!(r.outputs["live"], "1", "{}", r.stdout);
+    assert!(r.summary.contains("live"), "{}", r.summary);
+    assert_no_raw_secret("the log", &r.stdout);
+    assert_no_raw_secret("the summary", &r.summary);
+    let asked: Vec<String> = server.requests().iter().map(|q| q.path.clone()).collect();
+    assert!(asked.iter().any(|p| p.starts_with("/kunavo/")), "{asked:?}");
+    assert!(asked.iter().any(|p| p.starts_with("/github/")), "{asked:?}");
+
+    // Revoked: both keys dead, still two findings, and the step passes.
+    *kunavo_live.lock().unwrap() = false;
+    let r = runner.run(&with);
+    assert_eq!(r.code, 0, "no live key: {}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.outputs["findings"], "2", "{}", r.stdout);
+    assert_eq!(r.outputs["live"], "0", "{}", r.stdout);
+    // Without fail-on: live, dead keys still fail the step.
+    let r = runner.run(&[("config", "verify.toml"), ("verify", "true")]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+}

@@ -51,8 +51,10 @@ fn baseline_create_writes_fingerprints_and_redacted_secrets_only() {
 
 #[test]
 fn baseline_suppresses_accepted_findings_and_lists_stale_entries() {
+    // The tree in `dir/tree`, the baseline beside it (outside the tree,
+    // so the scan never reads it), both in the test's own temp dir.
     let dir = tempdir();
-    let d = dir.path();
+    let d = &dir.path().join("tree");
     write(d, "a.py", format!("A = '{KUNAVO}'\n"));
     write(d, "b.py", format!("B = '{GITHUB}'\n"));
     let r = run(leakhound().current_dir(d).args([
@@ -106,13 +108,12 @@ fn baseline_suppresses_accepted_findings_and_lists_stale_entries() {
     assert!(scan_json(d, &[]).json()["stats"]
         .get("stale_baseline")
         .is_none());
-    std::fs::remove_file(baseline).unwrap();
 }
 
 #[test]
 fn a_json_report_still_works_as_a_baseline() {
     let dir = tempdir();
-    let d = dir.path();
+    let d = &dir.path().join("tree");
     write(d, "a.py", format!("A = '{KUNAVO}'\n"));
     let r = run(leakhound().current_dir(d).args([
         "scan",
@@ -125,5 +126,4 @@ fn a_json_report_still_works_as_a_baseline() {
     let report = d.join("../report.json");
     let r = scan_json(d, &["--baseline", report.to_str().unwrap()]);
     assert_eq!(r.code, 0, "{}", r.stdout);
-    std::fs::remove_file(report).unwrap();
 }

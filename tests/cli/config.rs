@@ -289,3 +289,142 @@ fn bad_scoped_allowlists_are_errors_naming_the_field() {
         assert!(r.stderr.contains(".leakhound.toml"), "{}", r.stderr);
     }
 }
+
+// ------------------------------------------------- precedence and discovery
+
+/// The rule ids a JSON scan of `args` in `dir` reports.
+fn rule_ids(dir: &std::path::Path, args: &[&str]) -> Vec<String> {
+    let r = scan_json(dir, args);
+    assert!(r.code == 0 || r.code == 1, "{args:?}: {}", r.stderr);
+    let mut ids: Vec<String> = r
+        .findings()
+        .iter()
+        .map(|f| f["rule_id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn the_config_is_found_in_the_first_scanned_directory_only() {
+    let dir = tempdir();
+    let d = dir.path();
+    write(d, "tree/a.py", format!("K = '{KUNAVO}'\n"));
+    write(d, "tree/b.env", format!("GH={GITHUB}\n"));
+    write(d, "tree/sub/c.py", format!("K = '{KUNAVO}'\n"));
+    write(
+        d,
+        "tree/.leakhound.toml",
+        "disabled_rules = [\"kunavo-api-key\"]\n",
+    );
+    write(d, "other/x.txt", "nothing\n");
+    write(
+        d,
+        "github-off.toml",
+        "disabled_rules = [\"github-pat-classic\"]\n",
+    );
+    let both = ["github-pat-classic", "kunavo-api-key", "kunavo-api-key"];
+    // In the scanned directory, however it is named.
+    assert_eq!(rule_ids(d, &["tree"]), ["github-pat-classic"]);
+    assert_eq!(rule_ids(&d.join("tree"), &["."]), ["github-pat-classic"]);
+    assert_eq!(rule_ids(&d.join("tree"), &[]), ["github-pat-classic"]);
+    // Not from a second path, a file, a subdirectory, or the current
+    // directory when another one is scanned.
+    assert_eq!(rule_ids(d, &["other", "tree"]), both);
+    assert_eq!(rule_ids(d, &["tree/a.py"]), ["kunavo-api-key"]);
+    assert_eq!(rule_ids(d, &["tree/sub"]), ["kunavo-api-key"]);
+    write(d, "elsewhere/k.py", format!("K = '{KUNAVO}'\n"));
+    assert_eq!(
+        rule_ids(&d.join("tree"), &["../elsewhere"]),
+        ["kunavo-api-key"]
+    );
+    // --no-config turns it off; --config replaces it (no merging).
+    assert_eq!(rule_ids(d, &["tree", "--no-config"]), both);
+    assert_eq!(
+        rule_ids(d, &["tree", "--config", "github-off.toml"]),
+        ["kunavo-api-key", "kunavo-api-key"]
+    );
+}
+
+#[test]
+fn flags_beat_the_config_file_which_beats_the_defaults() {
+    let dir = tempdir();
+    let d = dir.path();
+    // 4 KiB of text with a key at the end; a small file with another.
+    write(
+        d,
+        "tree/big.txt",
+        format!("{}K = '{KUNAVO}'\n", "filler line\n".repeat(340)),
+    );
+    write(d, "tree/small.env", format!("GH={GITHUB}\n"));
+    write(d, "tree/.gitignore", "ignored.env\n");
+    write(d, "tree/ignored.env", format!("P={PINAIVU}\n"));
+    let all = ["github-pat-classic", "kunavo-api-key"];
+    // Defaults: 100 MiB limit, .gitignore obeyed.
+    assert_eq!(rule_ids(d, &["tree"]), all);
+    // The file: a 2 KiB limit and no ignore files.
+    write(
+        d,
+        "tree/.leakhound.toml",
+        "[scan]\nmax_file_size = \"2K\"\nno_ignore = true\n",
+    );
+    let r = scan_json(d, &["tree"]);
+    // (sorted by path: tree/ignored.env, tree/small.env)
+    assert_eq!(secrets(&r), [PINAIVU, GITHUB], "{}", r.stdout);
+    let skipped = r.json()["stats"]["skipped"].clone();
+    assert!(
+        skipped.to_string().contains("big.txt"),
+        "the skipped file is listed: {skipped}"
+    );
+    // The flag wins over the file, in both directions.
+    let r = scan_json(d, &["tree", "--max-file-size", "1M"]);
+    assert_eq!(secrets(&r).len(), 3, "{}", r.stdout);
+    let r = scan_json(d, &["tree", "--max-file-size", "10"]);
+    assert_eq!(r.code, 0, "every file is over 10 bytes: {}", r.stdout);
+    // A size in bytes, and a bad one is an error naming the key.
+    write(d, "tree/.leakhound.toml", "[scan]\nmax_file_size = 8192\n");
+    assert_eq!(rule_ids(d, &["tree"]), all);
+    write(
+        d,
+        "tree/.leakhound.toml",
+        "[scan]\nmax_file_size = \"2Q\"\n",
+    );
+    let r = scan_json(d, &["tree"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("scan.max_file_size"), "{}", r.stderr);
+}
+
+/// A Kunavo key, base64-encoded, with no trigger word near it.
+fn encoded_key() -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(format!("token={KUNAVO}"))
+}
+
+#[test]
+fn decode_all_from_the_flag_or_the_config() {
+    let dir = tempdir();
+    let d = dir.path();
+    write(
+        d,
+        "tree/blob.txt",
+        format!("blob = \"{}\"\n", encoded_key()),
+    );
+    let r = scan_json(d, &["tree"]);
+    assert_eq!(r.code, 0, "no trigger word, no decoding: {}", r.stdout);
+    let r = scan_json(d, &["tree", "--decode-all"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let f = r.findings();
+    assert_eq!(f.len(), 1, "{}", r.stdout);
+    assert_eq!(f[0]["secret"], KUNAVO);
+    assert_eq!(f[0]["encoding"], "base64");
+    assert!(f[0]["path"].as_str().unwrap().ends_with("blob.txt"));
+    // The same from `[scan] decode_all`, and the text report says how it
+    // was found without showing the key.
+    write(d, "tree/.leakhound.toml", "[scan]\ndecode_all = true\n");
+    assert_eq!(rule_ids(d, &["tree"]), ["kunavo-api-key"]);
+    assert_eq!(scan_json(d, &["tree", "--no-config"]).code, 0);
+    let text = run(leakhound().current_dir(d).args(["scan", "tree"]));
+    assert_eq!(text.code, 1);
+    assert!(text.stdout.contains("base64"), "{}", text.stdout);
+    assert!(!text.stdout.contains(KUNAVO), "{}", text.stdout);
+}

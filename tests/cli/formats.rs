@@ -200,3 +200,104 @@ fn sarif_fingerprints_are_stable_across_runs_and_line_moves() {
     );
     assert_eq!(first, fingerprints(dir.path()));
 }
+
+/// A tree with a live Kunavo key, a dead GitHub key and a link that cannot
+/// be read, scanned with `--verify` against a loopback stand-in: every CI
+/// format shows the verdicts and lists the unreadable file.
+#[cfg(unix)]
+#[test]
+fn ci_formats_show_verdicts_and_unreadable_files() {
+    use crate::fake_provider::{Reply, Server};
+    let server = Server::start(|req, _| {
+        let live = req.path.starts_with("/kunavo/") && req.key() == KUNAVO;
+        Reply::status(if live { 200 } else { 401 })
+    });
+    let dir = tempdir();
+    let d = dir.path();
+    tree(d);
+    std::os::unix::fs::symlink(d.join("gone.txt"), d.join("broken-link")).unwrap();
+    write(
+        d,
+        "verify.toml",
+        format!(
+            "[providers.kunavo]\nbase_url = \"{0}/kunavo/v1\"\n\n\
+             [providers.github]\nbase_url = \"{0}/github\"\n\n\
+             [verify]\nmax_wait = 0.1\nretries = 0\n",
+            server.url()
+        ),
+    );
+    let scan_as = |format: &str| {
+        let mut cmd = leakhound();
+        offline(&mut cmd);
+        let r = run(cmd.current_dir(d).args([
+            "scan",
+            ".",
+            "--follow",
+            "-c",
+            "verify.toml",
+            "--verify",
+            "-f",
+            format,
+        ]));
+        assert_eq!(r.code, 1, "{format}: {}\n{}", r.stdout, r.stderr);
+        assert!(!r.stdout.contains(KUNAVO) && !r.stdout.contains(GITHUB));
+        r
+    };
+
+    let jsonl = scan_as("jsonl");
+    let lines: Vec<serde_json::Value> = jsonl
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect();
+    assert_eq!(lines.len(), 3, "{}", jsonl.stdout);
+    let verdict = |rule: &str| {
+        lines
+            .iter()
+            .find(|l| l["rule_id"] == rule)
+            .map(|l| l["verification"]["verdict"].clone())
+    };
+    assert_eq!(verdict("kunavo-api-key"), Some("live".into()));
+    assert_eq!(verdict("github-pat-classic"), Some("dead".into()));
+    let errors = lines[2]["stats"]["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0]["path"], "broken-link");
+
+    let md = scan_as("markdown").stdout;
+    assert!(
+        md.contains("| Severity | File | Line | Rule | Provider | Secret | Verified |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| `kunavo-api-key` | `kunavo` | `sk-kunavo-u8jz…` | live |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| `github-pat-classic` | `github` | `ghp_R8s2…` | dead |"),
+        "{md}"
+    );
+    assert!(md.contains("1 unreadable."), "{md}");
+    assert!(
+        md.contains("Files that could not be read:\n\n- `broken-link`: "),
+        "{md}"
+    );
+
+    let x = scan_as("junit").stdout;
+    assert!(
+        x.contains(r#"<testsuites name="leakhound" tests="3" failures="2" errors="1""#),
+        "{x}"
+    );
+    assert!(x.contains("verification: live: "), "{x}");
+    assert!(x.contains("verification: dead: "), "{x}");
+    assert!(
+        x.contains(r#"<testcase name="broken-link" classname="leakhound.errors">"#),
+        "{x}"
+    );
+    assert!(x.contains(r#"<error message="cannot read: "#), "{x}");
+    let doc = roxmltree::Document::parse(&x).unwrap_or_else(|e| panic!("{e}:\n{x}"));
+    let cases = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .count();
+    assert_eq!(cases, 3);
+}

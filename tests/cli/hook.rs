@@ -154,8 +154,8 @@ fn install_hook_outside_a_repository_fails() {
 }
 
 /// `pre-commit try-repo` against this repository's hook definitions, as a
-/// user would try them. Skipped (with a message) where pre-commit is not
-/// installed, except in CI, which installs it.
+/// user would try them. Without pre-commit these tests fail: `.ci/run`
+/// installs it (`pip install pre-commit`).
 ///
 /// The `language: rust` hooks are built by pre-commit itself (`cargo
 /// install --path`), kept offline (cargo's local registry cache, which the
@@ -173,19 +173,12 @@ struct PreCommit {
 }
 
 impl PreCommit {
-    fn available() -> Option<PreCommit> {
-        let available = Command::new("pre-commit")
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !available {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "pre-commit must be installed in CI (pip install pre-commit)"
-            );
-            eprintln!("skipped: pre-commit is not installed (pip install pre-commit)");
-            return None;
-        }
+    fn available() -> PreCommit {
+        let version = Command::new("pre-commit").arg("--version").output();
+        assert!(
+            version.as_ref().is_ok_and(|o| o.status.success()),
+            "pre-commit is not installed (pip install pre-commit; .ci/run does): {version:?}"
+        );
         let bin_dir = Path::new(env!("CARGO_BIN_EXE_leakhound")).parent().unwrap();
         let path = std::env::var_os("PATH").unwrap_or_default();
         let system_path = std::env::join_paths(
@@ -193,12 +186,12 @@ impl PreCommit {
         )
         .unwrap();
         let target = bin_dir.parent().unwrap().join("pre-commit-hook");
-        Some(PreCommit {
+        PreCommit {
             cache: tempfile::tempdir().unwrap(),
             path,
             system_path,
             target,
-        })
+        }
     }
 
     /// `pre-commit try-repo THIS_REPO HOOK ARGS --verbose` in `dir`.
@@ -233,9 +226,7 @@ impl PreCommit {
 /// passes.
 #[test]
 fn pre_commit_framework_runs_the_leakhound_hook() {
-    let Some(pc) = PreCommit::available() else {
-        return;
-    };
+    let pc = PreCommit::available();
     let r = Repo::init();
     r.write("README", "hello\n");
     r.commit("Start");
@@ -263,9 +254,7 @@ fn pre_commit_framework_runs_the_leakhound_hook() {
 /// The staged hook alone passes there, which is why the files hook exists.
 #[test]
 fn pre_commit_all_files_fails_on_a_committed_key() {
-    let Some(pc) = PreCommit::available() else {
-        return;
-    };
+    let pc = PreCommit::available();
     let r = Repo::init();
     r.write("README", "hello\n");
     r.write(

@@ -11,6 +11,7 @@ mod breadth;
 mod config;
 mod fake_provider;
 mod formats;
+mod fuzz;
 mod git;
 mod hardening_sources;
 mod hardening_trust;

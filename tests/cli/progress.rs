@@ -24,32 +24,17 @@ fn no_progress_when_stderr_is_not_a_terminal() {
     assert!(r.stderr.is_empty(), "stderr: {:?}", r.stderr);
 }
 
-/// `script` (util-linux) runs the scan on a pseudo-terminal.
+/// `script` (util-linux) runs the scan on a pseudo-terminal; without it
+/// this test fails (`.ci/run` installs it).
 #[cfg(target_os = "linux")]
 #[test]
 fn progress_on_a_terminal() {
-    if std::process::Command::new("script")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        eprintln!("skipped: `script` (util-linux) is not installed");
-        return;
-    }
     let dir = tree();
-    let cmd = format!(
-        "{} scan --format json --output {}/report.json {}",
-        env!("CARGO_BIN_EXE_leakhound"),
-        dir.path().display(),
-        dir.path().display()
-    );
-    let out = std::process::Command::new("script")
-        .args(["-qec", &cmd, "/dev/null"])
-        .env("TERM", "xterm")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    let shown = String::from_utf8_lossy(&out.stdout);
+    let root = dir.path().to_str().unwrap();
+    let report = format!("{root}/report.json");
+    let args = ["scan", "--format", "json", "--output", &report, root];
+    let (shown, code) = on_terminal(dir.path(), &args, &[]);
+    assert_eq!(code, 0, "{shown}");
     assert!(
         shown.contains("files,") && shown.contains("MB scanned"),
         "terminal showed: {shown:?}"
@@ -59,11 +44,7 @@ fn progress_on_a_terminal() {
         serde_json::from_slice(&std::fs::read(dir.path().join("report.json")).unwrap()).unwrap();
     assert_eq!(report["stats"]["files"], 300);
     // And --quiet turns it off.
-    let quiet = std::process::Command::new("script")
-        .args(["-qec", &format!("{cmd} --quiet"), "/dev/null"])
-        .env("TERM", "xterm")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    assert!(!String::from_utf8_lossy(&quiet.stdout).contains("MB scanned"));
+    let (quiet, code) = on_terminal(dir.path(), &[&args[..], &["--quiet"]].concat(), &[]);
+    assert_eq!(code, 0, "{quiet}");
+    assert!(!quiet.contains("MB scanned"), "{quiet:?}");
 }

@@ -55,11 +55,26 @@ fn color_only_when_asked_or_on_a_terminal_and_never_with_no_color() {
     assert!(scan(dir.path(), &["--color", "always"])
         .stdout
         .contains("\x1b["));
-    let r = run(leakhound()
-        .current_dir(dir.path())
-        .env("NO_COLOR", "1")
-        .args(["scan", "--color", "auto"]));
-    assert!(!r.stdout.contains('\x1b'));
+    assert!(!scan(dir.path(), &["--color", "auto"])
+        .stdout
+        .contains('\x1b'));
+    // On a terminal, `auto` colours; NO_COLOR turns that off (and an
+    // empty NO_COLOR does not, as no-color.org says); `--color always`
+    // still wins. `--quiet`: no progress bar, whose redraws use escapes too.
+    let term = |args: &[&str], env: &[(&str, &str)]| {
+        let (shown, code) =
+            on_terminal(dir.path(), &[&["scan", "--quiet"][..], args].concat(), env);
+        assert_eq!(code, 1, "{shown}");
+        assert!(shown.contains("kunavo-api-key"), "{shown}");
+        shown
+    };
+    assert!(term(&["--color", "auto"], &[]).contains("\x1b["));
+    assert!(term(&[], &[]).contains("\x1b["), "auto is the default");
+    assert!(term(&["--color", "auto"], &[("NO_COLOR", "")]).contains("\x1b["));
+    let plain = term(&["--color", "auto"], &[("NO_COLOR", "1")]);
+    assert!(!plain.contains('\x1b'), "{plain:?}");
+    assert!(!term(&["--color", "never"], &[]).contains('\x1b'));
+    assert!(term(&["--color", "always"], &[("NO_COLOR", "1")]).contains("\x1b["));
 }
 
 #[test]

@@ -32,6 +32,8 @@ struct State {
     lagging: HashSet<String>,
     /// GitHub accepts (202) but has not revoked yet.
     github_slow: bool,
+    /// The admin API takes 30 s to answer for these keys.
+    stalled: HashSet<String>,
 }
 
 struct Api {
@@ -150,6 +152,9 @@ fn answer(s: &mut State, req: &Request) -> Reply {
             if s.lagging.remove(&key) {
                 s.revoked.insert(key);
                 return Reply::status(409).body(r#"{"error":"already revoked"}"#);
+            }
+            if s.stalled.contains(&key) {
+                return Reply::status(503).delay(std::time::Duration::from_secs(30));
             }
             if s.live.remove(&key) {
                 s.revoked.insert(key);
@@ -331,8 +336,7 @@ fn dry_run_changes_nothing_and_shows_the_plan() {
         assert!(api.is_live(key));
     }
     assert!(!dir.path().join("leakhound-audit.jsonl").exists());
-    assert_no_secret(&[&r.stdout, &r.stderr, ADMIN_TOKEN], &[&k, &p, &g, &s]);
-    assert!(!r.stdout.contains(ADMIN_TOKEN));
+    assert_no_secret(&[&r.stdout, &r.stderr], &[&k, &p, &g, &s, ADMIN_TOKEN]);
 }
 
 #[test]
@@ -442,8 +446,7 @@ fn a_wrong_admin_token_revokes_nothing_and_stops_early() {
     let lines = audit(dir.path(), "audit.jsonl");
     assert_eq!(lines.len(), 2);
     assert!(lines.iter().all(|l| l["outcome"] == "revoke-failed"));
-    assert_no_secret(&[&r.stdout, &r.stderr, "not-the-token"], &[&k1, &k2]);
-    assert!(!r.stdout.contains("not-the-token"));
+    assert_no_secret(&[&r.stdout, &r.stderr], &[&k1, &k2, "not-the-token"]);
 }
 
 #[test]
@@ -667,13 +670,30 @@ fn no_raw_key_or_token_in_any_output() {
     report(dir.path());
     let secrets = [k.as_str(), p.as_str(), g.as_str(), ADMIN_TOKEN];
     let dry = revoke(&mut lh_tokens(dir.path()), &[]);
+    assert_eq!(dry.code, 1, "a dry run leaves live keys: {}", dry.stderr);
+    assert!(dry.stdout.contains("dry run"), "{}", dry.stdout);
     let wrong = revoke(
         lh(dir.path())
             .env("KUNAVO_ADMIN_TOKEN", "wrong-token-echoed")
             .env("PINAIVU_ADMIN_TOKEN", ADMIN_TOKEN),
         &["--yes"],
     );
+    assert_eq!(wrong.code, 1, "{}\n{}", wrong.stdout, wrong.stderr);
+    assert!(
+        wrong.stdout.contains("admin token rejected"),
+        "{}",
+        wrong.stdout
+    );
+    assert!(api.is_live(&k) && api.is_live(&p), "nothing was revoked");
     let yes = revoke(&mut lh_tokens(dir.path()), &["--yes"]);
+    // Pinaivu's admin API fails (500): that key stays live, the rest go.
+    assert_eq!(yes.code, 1, "{}\n{}", yes.stdout, yes.stderr);
+    assert!(
+        yes.stdout.contains("admin API server error"),
+        "{}",
+        yes.stdout
+    );
+    assert!(api.is_live(&p) && !api.is_live(&k) && !api.is_live(&g));
     let log = std::fs::read_to_string(dir.path().join("leakhound-audit.jsonl")).unwrap();
     for r in [&dry, &wrong, &yes] {
         assert_no_secret(&[&r.stdout, &r.stderr], &secrets);
@@ -695,6 +715,9 @@ fn no_raw_key_or_token_in_any_output() {
             "-f",
             format,
         ]));
+        // The Pinaivu key still cannot be revoked: findings remain.
+        assert_eq!(r.code, 1, "{format}: {}", r.stderr);
+        assert!(r.stdout.contains("pinaivu"), "{format}: {}", r.stdout);
         assert_no_secret(&[&r.stdout, &r.stderr], &secrets);
     }
 }
@@ -947,4 +970,79 @@ fn revocation_settings_need_an_explicitly_named_config() {
     );
     assert!(api.admin_requests().is_empty());
     assert!(api.is_live(&k));
+}
+
+/// Ctrl-C while the admin API is slow to answer for the second key: the
+/// process ends promptly, and the audit log, whole lines only, records the
+/// first key, whose revocation went through before the interrupt.
+#[cfg(unix)]
+#[test]
+#[ignore = "issue 16 L9: a revocation is logged only after every call and its confirmation, so Ctrl-C loses the first key's entry"]
+fn ctrl_c_during_revocation_keeps_what_was_done_in_the_audit_log() {
+    use std::time::{Duration, Instant};
+    let (a, b) = (kunavo("ctrl-c-a"), kunavo("ctrl-c-b"));
+    // Files sort by the key's last 8 characters: the later one stalls.
+    let (first, second) = if a[a.len() - 8..] < b[b.len() - 8..] {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    let api = Api::start(&[&first, &second]);
+    api.with(|s| {
+        s.stalled.insert(second.clone());
+    });
+    let dir = tempdir();
+    leak(dir.path(), "kunavo", &first);
+    leak(dir.path(), "kunavo", &second);
+    config(dir.path(), &api, "");
+    report(dir.path());
+    let mut child = lh_tokens(dir.path())
+        .args(["revoke", "report.json", "-c", ".leakhound.toml", "--yes"])
+        .args(["--audit-log", "audit.jsonl"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while api.admin_requests().len() < 2 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{:?}",
+            api.admin_requests()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let started = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if started.elapsed() > Duration::from_secs(10) {
+            child.kill().ok();
+            panic!("no exit within 10 s of Ctrl-C");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(!status.success(), "an interrupted revocation is not clean");
+    assert!(!api.is_live(&first));
+    let text = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap_or_default();
+    assert!(
+        text.is_empty() || text.ends_with('\n'),
+        "a partial line: {text}"
+    );
+    let lines = audit(dir.path(), "audit.jsonl");
+    let fp = fingerprint(dir.path(), &first);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["fingerprint"] == fp.as_str() && l["outcome"] == "revoked"),
+        "the first key's revocation is not in the audit log: {lines:?}"
+    );
+    assert_no_secret(&[&text], &[&first, &second, ADMIN_TOKEN]);
 }

@@ -133,3 +133,39 @@ pub fn offline(cmd: &mut Command) {
     }
     cmd.env_remove("NO_PROXY").env_remove("no_proxy");
 }
+
+/// `s` quoted for `sh`.
+pub fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// Run the binary with `args` in `dir` on a pseudo-terminal, through
+/// `script` (util-linux), and return what the terminal showed (stdout and
+/// stderr together) and the exit code. `NO_COLOR` is cleared unless `env`
+/// sets it. A missing `script` is a failure, not a skip: `.ci/run`
+/// installs it.
+pub fn on_terminal(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (String, i32) {
+    let mut line = sh_quote(env!("CARGO_BIN_EXE_leakhound"));
+    for a in args {
+        line.push(' ');
+        line.push_str(&sh_quote(a));
+    }
+    let mut cmd = Command::new("script");
+    cmd.args(["-qec", &line, "/dev/null"])
+        .current_dir(dir)
+        .env("TERM", "xterm")
+        .env_remove("NO_COLOR")
+        .stdin(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap_or_else(|e| {
+        panic!(
+            "`script` (util-linux) runs the pseudo-terminal tests; install it (.ci/run does): {e}"
+        )
+    });
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        out.status.code().unwrap_or(-1),
+    )
+}

@@ -728,10 +728,24 @@ fn each_unique_key_is_verified_once() {
 
 #[test]
 fn concurrency_is_bounded_per_provider_and_a_slow_provider_stalls_no_other() {
-    let server = Server::start(|req: &Request, _| {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    // Kunavo answers nothing until all four Pinaivu keys have been asked
+    // (or 10 s have passed): if Pinaivu waited behind Kunavo, Kunavo's
+    // first answer would come only after the 10 s and Pinaivu's requests
+    // after it. Ordered by events, not by a time margin, so a loaded
+    // machine cannot make it fail.
+    let pinaivu_asked = Arc::new(AtomicUsize::new(0));
+    let asked = Arc::clone(&pinaivu_asked);
+    let server = Server::start(move |req: &Request, _| {
         if req.path.starts_with("/kunavo/") {
-            Reply::status(200).delay(Duration::from_millis(700))
+            let end = Instant::now() + Duration::from_secs(10);
+            while asked.load(Ordering::SeqCst) < 4 && Instant::now() < end {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Reply::status(200).delay(Duration::from_millis(100))
         } else {
+            asked.fetch_add(1, Ordering::SeqCst);
             Reply::status(200)
         }
     });
@@ -747,7 +761,14 @@ fn concurrency_is_bounded_per_provider_and_a_slow_provider_stalls_no_other() {
     }
     let out = scan_verify(
         dir.path(),
-        &["--verify-concurrency", "3", "--verify-per-provider", "1"],
+        &[
+            "--verify-concurrency",
+            "3",
+            "--verify-per-provider",
+            "1",
+            "--verify-timeout",
+            "30",
+        ],
     );
     assert_eq!(out.findings().len(), 8);
     assert!(out
@@ -756,18 +777,27 @@ fn concurrency_is_bounded_per_provider_and_a_slow_provider_stalls_no_other() {
         .all(|f| f["verification"]["verdict"] == "live"));
     assert_eq!(server.max_in_flight("kunavo"), 1);
     assert_eq!(server.max_in_flight("pinaivu"), 1);
-    // All of Pinaivu was asked while Kunavo's first answer was pending.
-    let first = server.requests()[0].at;
-    let last_pinaivu = server
-        .requests_to("/pinaivu/")
+    // All of Pinaivu was asked while Kunavo's first request was pending.
+    let requests = server.requests();
+    let first_kunavo = requests
         .iter()
-        .map(|r| r.at)
-        .max()
+        .position(|r| r.path.starts_with("/kunavo/"))
         .unwrap();
-    assert!(
-        last_pinaivu - first < Duration::from_millis(600),
-        "pinaivu waited {:?} behind kunavo",
-        last_pinaivu - first
+    let second_kunavo = requests
+        .iter()
+        .skip(first_kunavo + 1)
+        .position(|r| r.path.starts_with("/kunavo/"))
+        .map(|i| i + first_kunavo + 1)
+        .unwrap();
+    let pinaivu_before: usize = requests[..second_kunavo]
+        .iter()
+        .filter(|r| r.path.starts_with("/pinaivu/"))
+        .count();
+    assert_eq!(
+        pinaivu_before,
+        4,
+        "Pinaivu waited behind Kunavo: {:?}",
+        requests.iter().map(|r| &r.path).collect::<Vec<_>>()
     );
 }
 
@@ -861,6 +891,153 @@ fn ctrl_c_stops_verification_and_still_writes_the_report() {
     // Findings were reported: exit 1.
     assert_eq!(status.code(), Some(1));
     let json: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let by_secret: HashMap<&str, &Value> = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["secret"].as_str().unwrap(), &f["verification"]))
+        .collect();
+    assert_eq!(by_secret[fast.as_str()]["verdict"], "live");
+    assert_eq!(by_secret[slow.as_str()]["verdict"], "unknown");
+    assert_eq!(by_secret[slow.as_str()]["reason"], "interrupted");
+    assert_eq!(json["stats"]["verification"]["interrupted"], true);
+}
+
+/// Send SIGINT to `child`.
+#[cfg(unix)]
+fn interrupt(child: &std::process::Child) {
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+}
+
+/// Wait for `child` to exit within `limit`; kill it and fail otherwise.
+fn exit_within(child: &mut std::process::Child, limit: Duration, what: &str) -> i32 {
+    let started = Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s.code().unwrap_or(-1);
+        }
+        if started.elapsed() > limit {
+            child.kill().ok();
+            child.wait().ok();
+            panic!("{what}: still running after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_second_ctrl_c_exits_at_once() {
+    use std::io::Read;
+    // One key in 1,500 files: one slow check, and a report far larger than
+    // a pipe holds. Nobody reads stdout, so after the first Ctrl-C the
+    // process stops verifying and then blocks writing the report; only
+    // the second Ctrl-C can end it.
+    let key = kunavo("kunavo-twice");
+    let server = Server::start(|_: &Request, _| Reply::status(200).delay(Duration::from_secs(30)));
+    let dir = tempdir();
+    config(dir.path(), &server, "");
+    for i in 0..1500 {
+        write(
+            dir.path(),
+            &format!("src/d{}/f{i}.env", i % 10),
+            format!("KUNAVO_API_KEY={key}\n"),
+        );
+    }
+    let mut child = lh()
+        .current_dir(dir.path())
+        .args(["scan", "src", "-c", ".leakhound.toml", "--format", "json"])
+        .args(["--show-secrets", "--verify", "--verify-timeout", "60s"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    server.wait_for(1, Duration::from_secs(60));
+    interrupt(&child);
+    // The first one is handled: the process lives on, writing.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the first Ctrl-C ended the process"
+    );
+    interrupt(&child);
+    let code = exit_within(&mut child, Duration::from_secs(10), "after a second Ctrl-C");
+    assert_eq!(code, 130);
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(!stderr.contains(&key), "{stderr}");
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_verify_report_and_still_writes_the_report() {
+    let slow = kunavo("kunavo-verify-report-ctrl-c");
+    let fast = pinaivu("pinaivu-verify-report-ctrl-c");
+    let server = Server::start(|req: &Request, _| {
+        if req.path.starts_with("/kunavo/") {
+            Reply::status(200).delay(Duration::from_secs(30))
+        } else {
+            Reply::status(200)
+        }
+    });
+    let dir = tempdir();
+    config(dir.path(), &server, "");
+    leak(dir.path(), "kunavo", &slow);
+    leak(dir.path(), "pinaivu", &fast);
+    // A report made without verification, verified afterwards.
+    let made = run(lh().current_dir(dir.path()).args([
+        "scan",
+        "src",
+        "--no-config",
+        "-f",
+        "json",
+        "--show-secrets",
+        "-o",
+        "report.json",
+    ]));
+    assert_eq!(made.code, 1, "{}", made.stderr);
+    assert!(server.requests().is_empty());
+    let mut child = lh()
+        .current_dir(dir.path())
+        .args([
+            "verify",
+            "report.json",
+            "-c",
+            ".leakhound.toml",
+            "-f",
+            "json",
+        ])
+        .args([
+            "--show-secrets",
+            "--verify-timeout",
+            "60s",
+            "-o",
+            "verified.json",
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    server.wait_for(2, Duration::from_secs(30));
+    std::thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
+    interrupt(&child);
+    let code = exit_within(&mut child, Duration::from_secs(10), "after Ctrl-C");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(code, 1, "findings were reported");
+    let json: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("verified.json")).unwrap())
+            .unwrap();
     let by_secret: HashMap<&str, &Value> = json["findings"]
         .as_array()
         .unwrap()
