@@ -476,6 +476,9 @@ fn is_nearest(buf: &[u8], matches: &[Match], m: &Match, marker: (usize, usize)) 
     })
 }
 
+/// How far around a snippet the secrets to mask are looked for.
+const NEAR_SECRETS: usize = 4096;
+
 fn snippet(
     buf: &[u8],
     line_start: usize,
@@ -489,14 +492,33 @@ fn snippet(
     let e = line_end
         .min(end_of_secret_line + SNIPPET_CONTEXT)
         .max(end_of_secret_line);
+    // Every copy of a secret found nearby is masked too, not only the spans
+    // the matcher reported: a key glued to a copy of itself (`KEY%2KEY`)
+    // yields one finding, and the copy must not show raw beside it. `spans`
+    // is sorted by start, so only the secrets around this one are looked at.
+    let near = spans.partition_point(|&(ss, _)| ss + NEAR_SECRETS < s);
+    let mut masked: Vec<(usize, usize)> = spans.to_vec();
+    for &(ss, se) in spans[near..]
+        .iter()
+        .take_while(|&&(ss, _)| ss <= e + NEAR_SECRETS)
+    {
+        let secret = &buf[ss..se];
+        if secret.len() < 8 {
+            continue;
+        }
+        masked.extend(
+            memchr::memmem::find_iter(&buf[s..e], secret).map(|i| (s + i, s + i + secret.len())),
+        );
+    }
+    masked.sort_unstable();
     let mut text = String::new();
     if s > line_start {
         text.push('…');
     }
-    push_masked(&mut text, buf, s, m.start, spans);
+    push_masked(&mut text, buf, s, m.start, &masked);
     text.push_str(redacted);
     if m.end <= line_end {
-        push_masked(&mut text, buf, m.end, e, spans);
+        push_masked(&mut text, buf, m.end, e, &masked);
     }
     if e < line_end {
         text.push('…');

@@ -167,9 +167,9 @@ fn the_matcher_never_panics_on_arbitrary_bytes() {
 /// Found by the property above: a second copy of the key right after the
 /// first, glued to it (`%2sk-kunavo-…`, no word boundary, so no finding of
 /// its own), is shown raw in the first finding's snippet, in a redacted
-/// report. The snippet must mask every copy of the secret.
+/// report. The snippet must mask every copy of the secret (issue 16, found
+/// by the property tests).
 #[test]
-#[ignore = "found by fuzzing, for the owner of snippet masking: a glued second copy of the key is shown raw in the snippet"]
 fn a_snippet_never_shows_the_raw_secret() {
     let buf = format!("x = {KUNAVO}%2{KUNAVO}\n");
     let options = Options::default();
@@ -624,7 +624,6 @@ fn every_report_format_stays_well_formed_for_any_text() {
 /// U+FFFE and U+FFFF are not XML characters: a path holding one must not
 /// break the JUnit report.
 #[test]
-#[ignore = "issue 16 M2: the JUnit writer lets U+FFFE/U+FFFF through"]
 fn junit_drops_xml_noncharacters() {
     runner(32)
         .run(&texts(false), |t| check_writers(&t, true))
