@@ -62,6 +62,7 @@ pub const BUILTIN_PROVIDER_FILES: &[(&str, &str)] = &[
     builtin_spec!("productivity"),
     builtin_spec!("payments"),
     builtin_spec!("data"),
+    builtin_spec!("paired"),
 ];
 
 /// `[providers.NAME]` in a config file: where this provider's checks and
@@ -586,10 +587,10 @@ impl Check {
                 })
             }
         };
-        if auth.is_paired() != partner.is_some() {
+        if auth.is_paired() && partner.is_none() {
             return Err(fail(
-                "verify.partner goes with a paired auth (basic-partner, aws-sigv4, \
-                 azure-shared-key, google-jwt), and each of them needs one"
+                "a paired auth (basic-partner, aws-sigv4, azure-shared-key, google-jwt) \
+                 needs verify.partner"
                     .into(),
             ));
         }
@@ -684,6 +685,11 @@ impl Check {
         endpoint.set_query(v.query.as_deref());
         let template = (templated(base) || templated(&v.path))
             .then(|| (base.to_string(), v.path.clone()));
+        if partner.is_some() && !auth.is_paired() && template.is_none() && !header_templated {
+            return Err(fail(
+                "verify.partner is set but neither the auth nor a `{partner}` uses it".into(),
+            ));
+        }
         let positive = |what: &str, n: Option<f64>| -> Result<()> {
             match n {
                 Some(n) if !(n > 0.0 && n.is_finite()) => {
@@ -742,6 +748,21 @@ impl Check {
         let mut url = endpoint(&base_url, &path.replace("{partner}", value))?;
         url.set_query(self.endpoint.query());
         Ok(url)
+    }
+
+    /// The endpoint as docs show it: `{partner}` where the partner goes.
+    pub fn display_endpoint(&self) -> String {
+        match &self.template {
+            None => self.endpoint.to_string(),
+            Some((base, path)) => {
+                let mut s = format!("{}{path}", base.trim_end_matches('/'));
+                if let Some(q) = self.endpoint.query() {
+                    s.push('?');
+                    s.push_str(q);
+                }
+                s
+            }
+        }
     }
 
     /// Does `value` look like this check's partner (its spec's pattern)?
