@@ -1194,6 +1194,53 @@ mod tests {
     }
 
     #[test]
+    fn partners_fill_templates_and_cannot_steer() {
+        let a = check("algolia");
+        assert_eq!(
+            a.endpoint_for(Some("QK8R2M4N7Z")).unwrap().as_str(),
+            "https://qk8r2m4n7z-dsn.algolia.net/1/keys"
+        );
+        for evil in ["evil.com/x", "QK8R2M4N7Z.evil", "A@evil.com", "QK8R2M4N7", ""] {
+            assert!(a.endpoint_for(Some(evil)).is_err(), "{evil}");
+        }
+        assert!(a.endpoint_for(None).is_err());
+        assert_eq!(
+            a.headers_for(Some("QK8R2M4N7Z")).unwrap(),
+            vec![(
+                "x-algolia-application-id".to_string(),
+                "QK8R2M4N7Z".to_string()
+            )]
+        );
+        assert!(a.headers_for(Some("a\r\nx-evil: 1")).is_none());
+        let t = check("twilio");
+        let sid = "AC186b3f2a332f8b26346e67afa11ac430";
+        assert_eq!(
+            t.endpoint_for(Some(sid)).unwrap().as_str(),
+            format!("https://api.twilio.com/2010-04-01/Accounts/{sid}.json")
+        );
+        assert!(t.endpoint_for(Some("AC../../x")).is_err());
+        let z = check("azure");
+        assert_eq!(
+            z.endpoint_for(Some("acmelogs")).unwrap().as_str(),
+            "https://acmelogs.blob.core.windows.net/?restype=service&comp=properties"
+        );
+        assert!(z.endpoint_for(Some("Acme.Logs")).is_err());
+        // A partner-free spec's endpoint does not move.
+        assert_eq!(
+            check("aws").endpoint_for(Some("AKIAWQ3HN7ZKTC4RXE2M")).unwrap().as_str(),
+            "https://sts.amazonaws.com/?Action=GetCallerIdentity&Version=2011-06-15"
+        );
+        // `{partner}` may only begin a base URL's host.
+        let (origin, spec) = builtin_providers()
+            .unwrap()
+            .into_iter()
+            .find(|(_, s)| s.id == "algolia")
+            .unwrap();
+        let e = Check::new(&spec, Some("https://api.example.com/{partner}/1"), origin).unwrap_err();
+        assert!(e.to_string().contains("may only begin the host"), "{e}");
+    }
+
+    #[test]
     fn auth_forms_are_read_exactly() {
         let c = check("codeberg");
         assert_eq!(

@@ -57,6 +57,9 @@ pub struct Options {
     pub cache_ttl: Duration,
     /// Report live findings only.
     pub only_verified: bool,
+    /// Show the checks done and the live keys so far on standard error
+    /// (set when it is a terminal).
+    pub progress: bool,
 }
 
 impl Default for Options {
@@ -72,6 +75,7 @@ impl Default for Options {
             cache_dir: None,
             cache_ttl: Duration::from_secs(24 * 3600),
             only_verified: false,
+            progress: false,
         }
     }
 }
@@ -266,7 +270,14 @@ impl Verifier {
                 })
                 .collect();
             let v = combine(outcomes);
-            let v = if f.by_context && !f.ambiguous && v.verdict == Verdict::Dead {
+            // A paired check's dead came with the partner: a key id or
+            // account SID of the provider's own shape is the attribution.
+            let paired = v
+                .provider
+                .as_ref()
+                .and_then(|p| self.checks.get(p))
+                .is_some_and(|c| c.partner.is_some());
+            let v = if f.by_context && !f.ambiguous && !paired && v.verdict == Verdict::Dead {
                 attribution_only(v)
             } else {
                 v
@@ -464,10 +475,14 @@ impl Verifier {
             });
         }
         drop(tx);
+        let progress = Progress::new(self.options.progress, pending.len());
         let mut done = Vec::with_capacity(pending.len());
         while done.len() < pending.len() && !interrupt.load(Ordering::Relaxed) {
             match rx.recv_timeout(Duration::from_millis(50)) {
-                Ok((j, v, _)) => done.push((j, v)),
+                Ok((j, v, _)) => {
+                    progress.record(&v);
+                    done.push((j, v));
+                }
                 Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
                 Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
             }
@@ -476,7 +491,49 @@ impl Verifier {
         while let Ok((j, v, _)) = rx.try_recv() {
             done.push((j, v));
         }
+        progress.finish();
         (done, started.load(Ordering::Relaxed))
+    }
+}
+
+/// The line on standard error while checks run: `verifying 3/10 keys, 1
+/// live`. Nothing at all unless `Options::progress` (a terminal).
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    live: std::cell::Cell<usize>,
+}
+
+impl Progress {
+    fn new(enabled: bool, total: usize) -> Progress {
+        let bar = enabled.then(|| {
+            let style = indicatif::ProgressStyle::with_template(
+                "{spinner} {elapsed} verifying {pos}/{len} keys, {msg}",
+            )
+            .expect("progress template is a constant");
+            let bar = indicatif::ProgressBar::new(total as u64).with_style(style);
+            bar.set_message("0 live");
+            bar.enable_steady_tick(Duration::from_millis(100));
+            bar
+        });
+        Progress {
+            bar,
+            live: std::cell::Cell::new(0),
+        }
+    }
+
+    fn record(&self, v: &Verification) {
+        let Some(bar) = &self.bar else { return };
+        if v.verdict == Verdict::Live {
+            self.live.set(self.live.get() + 1);
+        }
+        bar.set_message(format!("{} live", self.live.get()));
+        bar.inc(1);
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
     }
 }
 

@@ -26,4 +26,5 @@ mod rules;
 mod scan;
 mod staged;
 mod verify;
+mod verify_paired;
 mod verify_specs;
