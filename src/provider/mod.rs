@@ -1194,6 +1194,13 @@ mod tests {
     }
 
     #[test]
+    fn documented_rate_limits_are_in_the_specs() {
+        assert_eq!(check("notion").requests_per_second, Some(3.0));
+        assert_eq!(check("airtable").requests_per_second, Some(5.0));
+        assert_eq!(check("github").requests_per_second, None);
+    }
+
+    #[test]
     fn partners_fill_templates_and_cannot_steer() {
         let a = check("algolia");
         assert_eq!(
