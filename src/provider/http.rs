@@ -96,13 +96,19 @@ enum Attempt {
 
 /// Ask `check`'s provider about `secret`, retrying as the module docs say.
 /// Returns the verification and the number of requests sent.
+/// What is checked: a key, and for a paired credential its partner.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Key<'a> {
+    pub secret: &'a Secret,
+    pub partner: Option<&'a Secret>,
+}
+
 /// `pace` is called before each request and waits for the provider's rate
 /// limit; it returns false if the run was interrupted meanwhile.
 pub(crate) fn run_check(
     http: &Http,
     check: &Check,
-    secret: &Secret,
-    partner: Option<&Secret>,
+    Key { secret, partner }: Key<'_>,
     limits: Limits,
     interrupt: &AtomicBool,
     started: &std::sync::atomic::AtomicUsize,
@@ -251,7 +257,14 @@ fn send(http: &Http, check: &Check, secret: &Secret, partner: Option<&Secret>) -
         headers.insert(n, v);
     }
     let mut body: Option<String> = check.form.clone();
-    let credential = match signed(check, &url, secret.expose(), partner, &mut headers, &mut body) {
+    let credential = match signed(
+        check,
+        &url,
+        secret.expose(),
+        partner,
+        &mut headers,
+        &mut body,
+    ) {
         Ok(value) => value,
         Err(detail) => return not_verifiable(detail),
     };

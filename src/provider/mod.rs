@@ -462,11 +462,19 @@ impl Check {
             AuthSpec::Named(n) if n == "google-jwt" => Auth::GoogleJwt,
             AuthSpec::Named(n) if n == "aws-sigv4" => {
                 let Some(SigV4Spec { region, service }) = &v.sigv4 else {
-                    return Err(fail("auth `aws-sigv4` needs verify.sigv4 = { region, service }".into()));
+                    return Err(fail(
+                        "auth `aws-sigv4` needs verify.sigv4 = { region, service }".into(),
+                    ));
                 };
-                let word = |w: &str| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+                let word = |w: &str| {
+                    !w.is_empty()
+                        && w.bytes()
+                            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                };
                 if !word(region) || !word(service) {
-                    return Err(fail("verify.sigv4: region and service are lowercase words".into()));
+                    return Err(fail(
+                        "verify.sigv4: region and service are lowercase words".into(),
+                    ));
                 }
                 Auth::AwsSigV4 {
                     region: region.clone(),
@@ -535,7 +543,9 @@ impl Check {
         // mint a short-lived token nobody uses, and the spec must say so.
         let post = match v.method.as_str() {
             "GET" => false,
-            "POST" if (v.form.is_some() || auth == Auth::GoogleJwt) && v.side_effects.is_some() => true,
+            "POST" if (v.form.is_some() || auth == Auth::GoogleJwt) && v.side_effects.is_some() => {
+                true
+            }
             "POST" => {
                 return Err(fail(
                     "verify.method POST is only for a token exchange: it needs `form` \
@@ -545,20 +555,29 @@ impl Check {
             }
             other => {
                 return Err(fail(format!(
-                    "verify.method `{other}`: only GET is allowed (a check must not change anything)"
-                )))
+                "verify.method `{other}`: only GET is allowed (a check must not change anything)"
+            )))
             }
         };
         if auth == Auth::GoogleJwt && !(post && v.form.is_none()) {
-            return Err(fail("auth `google-jwt` is a POST without `form` (the assertion is the form)".into()));
+            return Err(fail(
+                "auth `google-jwt` is a POST without `form` (the assertion is the form)".into(),
+            ));
         }
         if v.form.is_some() && !post {
             return Err(fail("verify.form needs method POST".into()));
         }
         let static_text = |what: &str, text: &Option<String>| -> Result<()> {
             match text {
-                Some(t) if t.is_empty() || !t.bytes().all(|b| b.is_ascii_alphanumeric() || b"=&_.-:".contains(&b)) => {
-                    Err(fail(format!("verify.{what} `{t}` may hold only letters, digits and `=&_.-:`")))
+                Some(t)
+                    if t.is_empty()
+                        || !t
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"=&_.-:".contains(&b)) =>
+                {
+                    Err(fail(format!(
+                        "verify.{what} `{t}` may hold only letters, digits and `=&_.-:`"
+                    )))
                 }
                 _ => Ok(()),
             }
@@ -603,8 +622,10 @@ impl Check {
             let xml = pointer.len() > 2
                 && pointer.starts_with('<')
                 && pointer.ends_with('>')
-                && pointer[1..pointer.len() - 1].bytes().all(|b| b.is_ascii_alphanumeric());
-            if !pointer.starts_with('/') && !(what == "identity" && xml) {
+                && pointer[1..pointer.len() - 1]
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric());
+            if !(pointer.starts_with('/') || what == "identity" && xml) {
                 return Err(fail(format!(
                     "verify.{what} `{pointer}` is not a JSON pointer (`/login`)"
                 )));
@@ -658,7 +679,9 @@ impl Check {
         let templated = |t: &str| t.contains("{partner}");
         let header_templated = headers.iter().any(|(_, v)| templated(v));
         if (templated(base) || templated(&v.path) || header_templated) && partner.is_none() {
-            return Err(fail("`{partner}` is used but verify.partner is not set".into()));
+            return Err(fail(
+                "`{partner}` is used but verify.partner is not set".into(),
+            ));
         }
         // `{partner}` in a base URL only opens its host name
         // (`https://{partner}-dsn.algolia.net`), once.
@@ -683,8 +706,8 @@ impl Check {
         let mut endpoint =
             endpoint(&base_url, &v.path.replace("{partner}", SAMPLE_PARTNER)).map_err(fail)?;
         endpoint.set_query(v.query.as_deref());
-        let template = (templated(base) || templated(&v.path))
-            .then(|| (base.to_string(), v.path.clone()));
+        let template =
+            (templated(base) || templated(&v.path)).then(|| (base.to_string(), v.path.clone()));
         if partner.is_some() && !auth.is_paired() && template.is_none() && !header_templated {
             return Err(fail(
                 "verify.partner is set but neither the auth nor a `{partner}` uses it".into(),
@@ -822,13 +845,12 @@ impl Check {
         secret: &str,
         partner: Option<&str>,
     ) -> (Option<String>, Vec<String>) {
-        let json: Option<serde_json::Value> = if !self.identity.iter().any(|p| p.starts_with('/'))
-            && self.scopes.is_none()
-        {
-            None
-        } else {
-            serde_json::from_slice(body).ok()
-        };
+        let json: Option<serde_json::Value> =
+            if !self.identity.iter().any(|p| p.starts_with('/')) && self.scopes.is_none() {
+                None
+            } else {
+                serde_json::from_slice(body).ok()
+            };
         // The key, and the credential as sent (Basic: base64 of it), must
         // not come back through an echoing server.
         let sent = self.auth.header_value(secret, partner);
@@ -1207,7 +1229,13 @@ mod tests {
             a.endpoint_for(Some("QK8R2M4N7Z")).unwrap().as_str(),
             "https://qk8r2m4n7z-dsn.algolia.net/1/keys"
         );
-        for evil in ["evil.com/x", "QK8R2M4N7Z.evil", "A@evil.com", "QK8R2M4N7", ""] {
+        for evil in [
+            "evil.com/x",
+            "QK8R2M4N7Z.evil",
+            "A@evil.com",
+            "QK8R2M4N7",
+            "",
+        ] {
             assert!(a.endpoint_for(Some(evil)).is_err(), "{evil}");
         }
         assert!(a.endpoint_for(None).is_err());
@@ -1234,7 +1262,10 @@ mod tests {
         assert!(z.endpoint_for(Some("Acme.Logs")).is_err());
         // A partner-free spec's endpoint does not move.
         assert_eq!(
-            check("aws").endpoint_for(Some("AKIAWQ3HN7ZKTC4RXE2M")).unwrap().as_str(),
+            check("aws")
+                .endpoint_for(Some("AKIAWQ3HN7ZKTC4RXE2M"))
+                .unwrap()
+                .as_str(),
             "https://sts.amazonaws.com/?Action=GetCallerIdentity&Version=2011-06-15"
         );
         // `{partner}` may only begin a base URL's host.

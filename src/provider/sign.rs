@@ -196,7 +196,12 @@ pub(crate) fn azure_string_to_sign(
 /// `{iss, scope, aud, iat, exp}`, signed with the account's private key
 /// (PKCS#8 PEM, as the key file holds it, `\n` escapes and all). `None` if
 /// the key does not parse.
-pub(crate) fn google_jwt(pem: &str, client_email: &str, audience: &str, now: i64) -> Option<String> {
+pub(crate) fn google_jwt(
+    pem: &str,
+    client_email: &str,
+    audience: &str,
+    now: i64,
+) -> Option<String> {
     let der = pem_to_der(pem)?;
     let key = signature::RsaKeyPair::from_pkcs8(&der).ok()?;
     let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
@@ -347,7 +352,13 @@ mod tests {
 
     #[test]
     fn a_bad_private_key_gives_no_jwt() {
-        assert!(google_jwt("-----BEGIN PRIVATE KEY-----\\nAAAA\\n-----END PRIVATE KEY-----", "a@b", "x", 0).is_none());
+        assert!(google_jwt(
+            "-----BEGIN PRIVATE KEY-----\\nAAAA\\n-----END PRIVATE KEY-----",
+            "a@b",
+            "x",
+            0
+        )
+        .is_none());
         assert!(google_jwt("no key", "a@b", "x", 0).is_none());
     }
 }

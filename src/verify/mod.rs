@@ -224,7 +224,9 @@ impl Verifier {
         let mut results: Vec<Option<Verification>> = vec![None; jobs.len()];
         if let Some(cache) = &self.cache {
             for (j, job) in jobs.iter().enumerate() {
-                if let Some(v) = cache.get(&Cache::key(&job.check, &job.secret, job.partner.as_ref())) {
+                if let Some(v) =
+                    cache.get(&Cache::key(&job.check, &job.secret, job.partner.as_ref()))
+                {
                     summary.cached += 1;
                     results[j] = Some(v);
                 }
@@ -237,7 +239,10 @@ impl Verifier {
         for (j, v) in fresh {
             if let Some(cache) = &self.cache {
                 let job = &jobs[j];
-                cache.put(&Cache::key(&job.check, &job.secret, job.partner.as_ref()), &v);
+                cache.put(
+                    &Cache::key(&job.check, &job.secret, job.partner.as_ref()),
+                    &v,
+                );
             }
             results[j] = Some(v);
         }
@@ -416,7 +421,9 @@ impl Verifier {
                 .push_back(j);
             slots.insert(
                 check.provider.clone(),
-                check.concurrency.map_or(per_provider, |c| c.clamp(1, per_provider)),
+                check
+                    .concurrency
+                    .map_or(per_provider, |c| c.clamp(1, per_provider)),
             );
             if let Some(rps) = check.requests_per_second {
                 intervals.insert(check.provider.clone(), Duration::from_secs_f64(1.0 / rps));
@@ -460,8 +467,10 @@ impl Verifier {
                     let (v, sent) = http::run_check(
                         &http,
                         &job.check,
-                        &job.secret,
-                        job.partner.as_ref(),
+                        http::Key {
+                            secret: &job.secret,
+                            partner: job.partner.as_ref(),
+                        },
                         limits,
                         &interrupt,
                         &started,

@@ -36,7 +36,15 @@ fn scan_verify(dir: &Path, args: &[&str]) -> Run {
     offline(&mut cmd);
     run(cmd
         .current_dir(dir)
-        .args(["scan", ".", "-c", ".leakhound.toml", "--format", "json", "--verify"])
+        .args([
+            "scan",
+            ".",
+            "-c",
+            ".leakhound.toml",
+            "--format",
+            "json",
+            "--verify",
+        ])
         .args(args))
 }
 

@@ -100,7 +100,11 @@ impl Creds {
                 from(HEX, &format!("{seed}twilio-token"), 32),
             ),
             algolia: (
-                from("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", &format!("{seed}algolia-app"), 10),
+                from(
+                    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
+                    &format!("{seed}algolia-app"),
+                    10,
+                ),
                 from(HEX, &format!("{seed}algolia-key"), 32),
             ),
             paypal: (
@@ -120,7 +124,13 @@ impl Creds {
         out.push(("twilio", self.twilio.1.clone()));
         out.push(("algolia", self.algolia.1.clone()));
         out.push(("paypal", self.paypal.1.clone()));
-        out.push(("gcp", self.gcp_pem.replace('\n', "\\n").trim_end_matches("\\n").to_string()));
+        out.push((
+            "gcp",
+            self.gcp_pem
+                .replace('\n', "\\n")
+                .trim_end_matches("\\n")
+                .to_string(),
+        ));
         out.push(("azure", self.azure.1.clone()));
         out
     }
@@ -132,7 +142,14 @@ fn rsa_key() -> String {
     let dir = tempdir();
     let path = dir.path().join("key.pem");
     let status = std::process::Command::new("openssl")
-        .args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out"])
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+        ])
         .arg(&path)
         .stderr(std::process::Stdio::null())
         .status()
@@ -335,7 +352,9 @@ fn check_request(req: &Request, c: &Creds, server: &str) -> Option<String> {
             for (k, v) in q {
                 to_sign.push_str(&format!("\n{k}:{v}"));
             }
-            let key = base64::engine::general_purpose::STANDARD.decode(key).unwrap();
+            let key = base64::engine::general_purpose::STANDARD
+                .decode(key)
+                .unwrap();
             (b64(hmac(&key, to_sign.as_bytes())) != sig)
                 .then(|| "Shared Key signature does not verify".into())
         }
@@ -360,7 +379,11 @@ fn check_jwt(req: &Request, c: &Creds, audience: &str) -> Option<String> {
     let jwt = form.get("assertion")?;
     let (signing_input, sig) = jwt.rsplit_once('.')?;
     let (_, claims) = signing_input.split_once('.')?;
-    let decode = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).ok();
+    let decode = |s: &str| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(s)
+            .ok()
+    };
     let der = base64::engine::general_purpose::STANDARD
         .decode(
             c.gcp_pem
@@ -389,7 +412,9 @@ fn check_jwt(req: &Request, c: &Creds, audience: &str) -> Option<String> {
     let exp = claims["exp"].as_i64()?;
     (claims["iss"] != c.gcp_email.as_str()
         || claims["aud"] != audience
-        || !claims["scope"].as_str().is_some_and(|s| s.starts_with("https://"))
+        || !claims["scope"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("https://"))
         || (iat - now).abs() > 300
         || exp <= iat
         || exp - iat > 3600)
@@ -536,7 +561,11 @@ fn pairs_found_in_real_files_are_verified_with_checked_signatures() {
         "{}",
         v[&lone]
     );
-    assert_eq!(v[&temp_secret]["reason"], "not-verifiable", "{}", v[&temp_secret]);
+    assert_eq!(
+        v[&temp_secret]["reason"], "not-verifiable",
+        "{}",
+        v[&temp_secret]
+    );
     let requests = server.requests();
     assert_eq!(
         requests.len(),
@@ -548,11 +577,19 @@ fn pairs_found_in_real_files_are_verified_with_checked_signatures() {
     // lone secret, the temporary one or the key file's private key.
     for r in &requests {
         let text = r.text();
-        for s in creds.aws.iter().map(|(_, s)| s).chain([&creds.azure.1, &lone, &temp_secret]) {
+        for s in creds
+            .aws
+            .iter()
+            .map(|(_, s)| s)
+            .chain([&creds.azure.1, &lone, &temp_secret])
+        {
             assert!(!text.contains(s.as_str()), "a secret went out: {}", r.path);
         }
         assert!(!text.contains("PRIVATE KEY"), "the private key went out");
-        assert!(!text.contains(&gcp_secret[40..80]), "the private key went out");
+        assert!(
+            !text.contains(&gcp_secret[40..80]),
+            "the private key went out"
+        );
     }
     // The key file's token_uri is not where the JWT went.
     assert!(requests.iter().any(|r| r.path == "/gcp/token"));
@@ -624,11 +661,19 @@ fn every_row_of_the_paired_tables() {
         for (provider, secret) in creds.secrets() {
             let got = &v[&secret];
             let (verdict, status) = &expected[provider];
-            assert_eq!(got["verdict"], verdict.as_str(), "round {round}, {provider}: {got}");
+            assert_eq!(
+                got["verdict"],
+                verdict.as_str(),
+                "round {round}, {provider}: {got}"
+            );
             assert_eq!(got["status"], *status, "round {round}, {provider}: {got}");
             if verdict == "unknown" {
                 // 429 and 5xx are retried (here: none) before they settle.
-                let reason = if *status == 429 || *status >= 500 { "retries" } else { "status" };
+                let reason = if *status == 429 || *status >= 500 {
+                    "retries"
+                } else {
+                    "status"
+                };
                 assert_eq!(got["reason"], reason, "round {round}, {provider}: {got}");
             }
         }
@@ -649,12 +694,15 @@ fn paired_checks_refuse_redirects_and_survive_echoes_stalls_and_drops() {
     let trap_url = trap.url();
     let server = Server::start(move |req, _| match m.lock().unwrap().as_str() {
         "redirect" => Reply::status(302).header("Location", &format!("{trap_url}/steal")),
-        "echo" => Reply::status(200).body(&serde_json::json!({
-            "friendly_name": req.text(),
-            "app_id": req.text(),
-            "scope": req.text(),
-            "_m": req.text(),
-        }).to_string()),
+        "echo" => Reply::status(200).body(
+            &serde_json::json!({
+                "friendly_name": req.text(),
+                "app_id": req.text(),
+                "scope": req.text(),
+                "_m": req.text(),
+            })
+            .to_string(),
+        ),
         "stall" => Reply::status(200).delay(Duration::from_secs(3)),
         _ => Reply::reset(),
     });
@@ -685,7 +733,10 @@ fn paired_checks_refuse_redirects_and_survive_echoes_stalls_and_drops() {
                 _ => continue,
             };
             let basic = b64(format!("{partner}:{secret}"));
-            assert!(!out.stdout.contains(&basic), "{trap_mode}: {provider}'s Basic pair");
+            assert!(
+                !out.stdout.contains(&basic),
+                "{trap_mode}: {provider}'s Basic pair"
+            );
         }
         let findings = out.findings();
         for (id, rule) in SECRET_RULES {
