@@ -731,6 +731,26 @@ mod tests {
     }
 
     #[test]
+    fn the_pacer_spaces_starts_and_stops_on_interrupt() {
+        let pacer = Pacer {
+            intervals: HashMap::from([("p".to_string(), Duration::from_millis(100))]),
+            next: Mutex::new(HashMap::new()),
+        };
+        let quiet = AtomicBool::new(false);
+        let started = std::time::Instant::now();
+        for _ in 0..5 {
+            assert!(pacer.wait("p", &quiet));
+            // A provider without a rate is never held up.
+            assert!(pacer.wait("other", &quiet));
+        }
+        let took = started.elapsed();
+        assert!(took >= Duration::from_millis(400), "{took:?}");
+        assert!(took < Duration::from_millis(2000), "{took:?}");
+        // The next slot is 100 ms away: an interrupt ends the wait.
+        assert!(!pacer.wait("p", &AtomicBool::new(true)));
+    }
+
+    #[test]
     fn combine_prefers_live_then_unknown() {
         let c = combine(vec![v(Verdict::Dead, "a"), v(Verdict::Live, "b")]);
         assert_eq!(

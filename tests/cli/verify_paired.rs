@@ -789,3 +789,44 @@ fn partners_cannot_steer_the_request() {
     assert_eq!(got["reason"], "no-pair", "{got}");
     assert!(server.requests().is_empty());
 }
+
+/// `leakhound verify REPORT.json` takes the partner from the report's
+/// `parts` (written raw with `--show-secrets`), as a scan does.
+#[test]
+fn a_saved_report_is_verified_again_with_its_parts() {
+    let creds = Creds::new("report");
+    let (server, script, bad) = stand_in(&creds);
+    *script.lock().unwrap() = live_replies(&creds);
+    let dir = tempdir();
+    write_files(dir.path(), &creds);
+    config(dir.path(), &server, "");
+    let saved = run(crate::util::leakhound().current_dir(dir.path()).args([
+        "scan",
+        ".",
+        "--config",
+        ".leakhound.toml",
+        "--format",
+        "json",
+        "--show-secrets",
+        "--output",
+        "report.json",
+    ]));
+    assert_eq!(saved.code, 1, "{}", saved.stderr);
+    assert!(server.requests().is_empty());
+    let mut cmd = crate::util::leakhound();
+    offline(&mut cmd);
+    let out = run(cmd.current_dir(dir.path()).args([
+        "verify",
+        "report.json",
+        "--config",
+        ".leakhound.toml",
+        "--format",
+        "json",
+        "--show-secrets",
+    ]));
+    let v = by_secret(&out);
+    for (provider, secret) in creds.secrets() {
+        assert_eq!(v[&secret]["verdict"], "live", "{provider}: {}", v[&secret]);
+    }
+    assert!(bad.lock().unwrap().is_empty(), "{:?}", bad.lock().unwrap());
+}
