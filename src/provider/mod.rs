@@ -10,9 +10,15 @@
 //! module and on the HTTP client beside it ([`http`]: pinning, no redirects,
 //! body limits, error reasons); neither imports the other.
 //!
-//! A check is one `GET` that must never create, spend or change anything.
+//! A check is one `GET` that must never create, spend or change anything
+//! (or, for an OAuth token exchange, a `POST` minting a token nobody uses).
 //! Whatever its table does not settle is `unknown` with the status seen,
 //! never `live` or `dead`.
+//!
+//! A paired credential's check (`partner`) takes the other half from the
+//! finding's parts: it may fill `{partner}` into the host, path or a header
+//! (validated: letters, digits, `-`, `_`, and the host re-checked), go in a
+//! Basic header, or name the key a signature is made with ([`sign`]).
 //!
 //! The base-URL safety rule lives here because it applies to the built-in
 //! URLs and to the user's `[providers.NAME] base_url` alike: HTTPS only,
@@ -135,7 +141,8 @@ pub struct ProviderSpec {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CheckSpec {
-    /// Only `GET` is accepted.
+    /// `GET`; `POST` only for a token exchange (`form` or `google-jwt`,
+    /// with `side_effects` saying what it does).
     #[serde(default = "default_method")]
     pub method: String,
     /// Appended to the base URL: `/models` gives `GET {base_url}/models`.
@@ -143,7 +150,10 @@ pub struct CheckSpec {
     /// `"bearer"`, `"x-api-key"`, `{ header = "PRIVATE-TOKEN" }`,
     /// `{ header = "Authorization", prefix = "token " }`, or HTTP Basic with
     /// the key as the password (`{ basic_user = "api" }`) or as the user
-    /// name (`{ basic_password = "" }`). Always exactly one header.
+    /// name (`{ basic_password = "" }`). Always exactly one header. Paired
+    /// credentials (with `partner`): `"basic-partner"` (Basic
+    /// `PARTNER:KEY`), `"aws-sigv4"` (with `sigv4`), `"azure-shared-key"`,
+    /// `"google-jwt"` (a POST whose form is the signed assertion).
     pub auth: AuthSpec,
     /// Extra static headers (`anthropic-version`, `Accept`).
     #[serde(default)]
