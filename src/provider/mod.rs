@@ -18,7 +18,7 @@
 //! A paired credential's check (`partner`) takes the other half from the
 //! finding's parts: it may fill `{partner}` into the host, path or a header
 //! (validated: letters, digits, `-`, `_`, and the host re-checked), go in a
-//! Basic header, or name the key a signature is made with ([`sign`]).
+//! Basic header, or name the key a signature is made with (`sign.rs`).
 //!
 //! The base-URL safety rule lives here because it applies to the built-in
 //! URLs and to the user's `[providers.NAME] base_url` alike: HTTPS only,
