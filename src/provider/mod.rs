@@ -1286,6 +1286,43 @@ mod tests {
             .unwrap();
         let e = Check::new(&spec, Some("https://api.example.com/{partner}/1"), origin).unwrap_err();
         assert!(e.to_string().contains("may only begin the host"), "{e}");
+        // Whatever a spec's pattern allows, a partner in a URL or header is
+        // letters, digits, `-` and `_` only.
+        let loose = r#"
+[[providers]]
+id = "loose"
+name = "Loose"
+base_url = "https://{partner}.loose.test/v1"
+[providers.verify]
+path = "/me"
+auth = "bearer"
+headers = { "X-Tenant" = "{partner}" }
+[providers.verify.partner]
+rules = ["loose-tenant"]
+pattern = '^.+$'
+name = "tenant"
+[[providers.verify.responses]]
+status = 200
+verdict = "live"
+detail = "ok"
+"#;
+        let spec = &parse_provider_file("t.toml", loose).unwrap()[0];
+        let c = Check::new(spec, None, "t.toml").unwrap();
+        assert_eq!(
+            c.endpoint_for(Some("acme")).unwrap().as_str(),
+            "https://acme.loose.test/v1/me"
+        );
+        for evil in [
+            "evil.com/x",
+            "evil.com#",
+            "a@evil.com",
+            "x.loose.test",
+            "a%2Fb",
+        ] {
+            assert!(c.partner_fits(evil));
+            assert!(c.endpoint_for(Some(evil)).is_err(), "{evil}");
+            assert!(c.headers_for(Some(evil)).is_none(), "{evil}");
+        }
     }
 
     #[test]
