@@ -29,6 +29,8 @@ pub(crate) const BODY_LIMIT: u64 = 64 * 1024;
 const MIN_WAIT: Duration = Duration::from_millis(100);
 /// First backoff when a 429/5xx has no Retry-After; doubles per retry.
 const BACKOFF: Duration = Duration::from_millis(500);
+/// How often a request in flight looks at the interrupt flag.
+const INTERRUPT_POLL: Duration = Duration::from_millis(50);
 
 /// Timeouts and retry bounds for one run.
 #[derive(Clone, Copy, Debug)]
@@ -290,6 +292,16 @@ pub(crate) fn send_within(
     request: RequestBuilder,
     limit: Duration,
 ) -> std::result::Result<Answer, (UnknownReason, &'static str)> {
+    send_unless_interrupted(request, limit, &AtomicBool::new(false))
+}
+
+/// [`send_within`], also given up as soon as `interrupt` is set (Ctrl-C):
+/// the request may still reach the server, but nobody waits for it.
+pub(crate) fn send_unless_interrupted(
+    request: RequestBuilder,
+    limit: Duration,
+    interrupt: &AtomicBool,
+) -> std::result::Result<Answer, (UnknownReason, &'static str)> {
     let stop = Arc::new(AtomicBool::new(false));
     let (tx, rx) = mpsc::channel();
     let flag = Arc::clone(&stop);
@@ -324,16 +336,28 @@ pub(crate) fn send_within(
     if spawned.is_err() {
         return Err((UnknownReason::Connection, "cannot start a request thread"));
     }
-    match rx.recv_timeout(limit) {
-        Ok(result) => result,
-        Err(mpsc::RecvTimeoutError::Timeout) => {
-            stop.store(true, Ordering::Relaxed);
-            Err((UnknownReason::Timeout, "timed out"))
+    let deadline = Instant::now() + limit;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left.min(INTERRUPT_POLL)) {
+            Ok(result) => return result,
+            Err(mpsc::RecvTimeoutError::Timeout) if left > INTERRUPT_POLL => {
+                if interrupt.load(Ordering::Relaxed) {
+                    stop.store(true, Ordering::Relaxed);
+                    return Err((UnknownReason::Interrupted, "interrupted"));
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                stop.store(true, Ordering::Relaxed);
+                return Err((UnknownReason::Timeout, "timed out"));
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                return Err((
+                    UnknownReason::Connection,
+                    "the request ended without an answer",
+                ))
+            }
         }
-        Err(mpsc::RecvTimeoutError::Disconnected) => Err((
-            UnknownReason::Connection,
-            "the request ended without an answer",
-        )),
     }
 }
 

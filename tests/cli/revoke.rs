@@ -977,7 +977,6 @@ fn revocation_settings_need_an_explicitly_named_config() {
 /// first key, whose revocation went through before the interrupt.
 #[cfg(unix)]
 #[test]
-#[ignore = "issue 16 L9: a revocation is logged only after every call and its confirmation, so Ctrl-C loses the first key's entry"]
 fn ctrl_c_during_revocation_keeps_what_was_done_in_the_audit_log() {
     use std::time::{Duration, Instant};
     let (a, b) = (kunavo("ctrl-c-a"), kunavo("ctrl-c-b"));

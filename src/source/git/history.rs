@@ -21,7 +21,7 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use git2::{ObjectType, Oid, Repository, Tree};
@@ -40,6 +40,8 @@ const COMMIT_CHUNK: usize = 64;
 const BLOB_CHUNK: usize = 16;
 /// No commit: a dangling blob found by `--all-objects`.
 const NO_COMMIT: u32 = u32::MAX;
+/// The interrupt flag of a run that has none.
+static NEVER: AtomicBool = AtomicBool::new(false);
 
 /// A commit in walk order.
 struct CommitNode {
@@ -114,6 +116,9 @@ pub fn scan_history(
     let gitdir = repo.path().to_path_buf();
     let threads = thread_count(options.threads);
     let mut stats = Stats::default();
+    // Ctrl-C or SIGTERM: every stage stops at its next item, and the
+    // report says how far the scan got.
+    let stop: &AtomicBool = options.interrupt.as_deref().unwrap_or(&NEVER);
 
     let shallow = shallow_commits(&repo);
     if !shallow.is_empty() {
@@ -124,19 +129,19 @@ pub fn scan_history(
         ));
     }
     let tips = ref_tips(&repo, &mut stats);
-    let mut commits = walk_commits(&repo, tips, &shallow, &mut stats);
+    let mut commits = walk_commits(&repo, tips, &shallow, stop, &mut stats);
     let reachable = commits.len();
 
     let mut blobs = BlobIndex::default();
     let mut submodules = BTreeSet::new();
-    let changes = tree_changes(&gitdir, &commits, threads)?;
+    let changes = tree_changes(&gitdir, &commits, threads, stop)?;
     absorb_changes(&mut blobs, changes, 0, &mut submodules, &mut stats);
 
     if all_objects {
-        let (more, dangling) = unreachable_objects(&repo, &commits, &blobs, &mut stats);
+        let (more, dangling) = unreachable_objects(&repo, &commits, &blobs, stop, &mut stats);
         let first = commits.len() as u32;
         commits.extend(more);
-        let changes = tree_changes(&gitdir, &commits[first as usize..], threads)?;
+        let changes = tree_changes(&gitdir, &commits[first as usize..], threads, stop)?;
         absorb_changes(&mut blobs, changes, first, &mut submodules, &mut stats);
         for oid in dangling {
             if !blobs.ids.contains_key(&oid) {
@@ -233,7 +238,9 @@ pub fn scan_history(
 
     let scanned: HashSet<Oid> = blobs.ids.keys().copied().collect();
     let mut uncommitted = Vec::new();
-    scan_worktree(&repo, &scanner, &scanned, &mut uncommitted, &mut stats);
+    if !stop.load(Ordering::Relaxed) {
+        scan_worktree(&repo, &scanner, &scanned, &mut uncommitted, &mut stats);
+    }
     let in_history: HashSet<&str> = findings.iter().map(|f| f.fingerprint.as_str()).collect();
     uncommitted.retain(|f| !in_history.contains(f.fingerprint.as_str()));
     findings.extend(uncommitted);
@@ -242,6 +249,16 @@ pub fn scan_history(
     // working tree's.
     let mut outcome = collector.into_outcome(started);
     let blobs_read = std::mem::take(&mut outcome.stats.files);
+    if stop.load(Ordering::Relaxed) {
+        stats.notes.push(format!(
+            "interrupted: {} commit{} walked, {blobs_read} of the {} blobs {} held scanned; \
+             the uncommitted files were not scanned",
+            commits.len(),
+            if commits.len() == 1 { "" } else { "s" },
+            blobs.entries.len(),
+            if commits.len() == 1 { "it" } else { "they" },
+        ));
+    }
     outcome.stats.merge(stats);
     outcome.stats.blobs = Some(blobs_read);
     outcome.stats.commits = Some(commits.len() as u64);
@@ -308,6 +325,7 @@ fn walk_commits(
     repo: &Repository,
     tips: Vec<Oid>,
     shallow: &HashSet<Oid>,
+    stop: &AtomicBool,
     stats: &mut Stats,
 ) -> Vec<CommitNode> {
     struct Read {
@@ -321,6 +339,9 @@ fn walk_commits(
     let mut read: Vec<Read> = Vec::new();
     let mut stack = tips;
     while let Some(oid) = stack.pop() {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
         if index.contains_key(&oid) || missing.contains(&oid) {
             continue;
         }
@@ -400,7 +421,12 @@ fn walk_commits(
 }
 
 /// Compare each commit's tree with its first parent's, in parallel.
-fn tree_changes(gitdir: &Path, commits: &[CommitNode], threads: usize) -> Result<Vec<Changes>> {
+fn tree_changes(
+    gitdir: &Path,
+    commits: &[CommitNode],
+    threads: usize,
+    stop: &AtomicBool,
+) -> Result<Vec<Changes>> {
     struct Worker {
         repo: Repository,
         out: Vec<(usize, Changes)>,
@@ -410,6 +436,7 @@ fn tree_changes(gitdir: &Path, commits: &[CommitNode], threads: usize) -> Result
         threads,
         commits.len(),
         COMMIT_CHUNK,
+        stop,
         || {
             Ok(Worker {
                 repo: open_worker(gitdir, opened.fetch_add(1, Ordering::Relaxed))?,
@@ -516,6 +543,7 @@ fn unreachable_objects(
     repo: &Repository,
     reachable: &[CommitNode],
     blobs: &BlobIndex,
+    stop: &AtomicBool,
     stats: &mut Stats,
 ) -> (Vec<CommitNode>, Vec<Oid>) {
     let known: HashSet<Oid> = reachable.iter().map(|c| c.oid).collect();
@@ -530,10 +558,11 @@ fn unreachable_objects(
         }
     };
     let mut all = Vec::new();
-    if let Err(e) = odb.foreach(|oid| {
+    let listed = odb.foreach(|oid| {
         all.push(*oid);
-        true
-    }) {
+        !stop.load(Ordering::Relaxed)
+    });
+    if let (Err(e), false) = (listed, stop.load(Ordering::Relaxed)) {
         stats.errors.push(PathNote {
             path: "object database".into(),
             reason: e.message().to_string(),
@@ -600,10 +629,12 @@ fn scan_blobs(
     }
     let max = scanner.options.max_file_size;
     let opened = AtomicUsize::new(0);
+    let stop: &AtomicBool = scanner.options.interrupt.as_deref().unwrap_or(&NEVER);
     let workers = fan_out(
         threads,
         blobs.entries.len(),
         BLOB_CHUNK,
+        stop,
         || {
             Ok(Worker {
                 repo: open_worker(gitdir, opened.fetch_add(1, Ordering::Relaxed))?,
@@ -781,11 +812,13 @@ fn open_worker(gitdir: &Path, k: usize) -> Result<Repository> {
 
 /// Run `work` over `0..len` on `threads` workers, each with the state
 /// `init` builds once (a `Repository`, scratch space), taking `chunk`
-/// consecutive items at a time. Returns the workers' states.
+/// consecutive items at a time until all are taken or `stop` is set.
+/// Returns the workers' states.
 fn fan_out<S: Send>(
     threads: usize,
     len: usize,
     chunk: usize,
+    stop: &AtomicBool,
     init: impl Fn() -> Result<S> + Sync,
     work: impl Fn(&mut S, usize) + Sync,
 ) -> Result<Vec<S>> {
@@ -801,7 +834,7 @@ fn fan_out<S: Send>(
                     let mut state = init()?;
                     loop {
                         let start = next.fetch_add(chunk, Ordering::Relaxed);
-                        if start >= len {
+                        if start >= len || stop.load(Ordering::Relaxed) {
                             break;
                         }
                         for i in start..(start + chunk).min(len) {
@@ -829,6 +862,7 @@ mod tests {
             3,
             1000,
             7,
+            &NEVER,
             || Ok(Vec::new()),
             |seen: &mut Vec<usize>, i| seen.push(i),
         )

@@ -65,7 +65,21 @@ pub fn scan_range(
     let mut reported: HashMap<String, Oid> = HashMap::new();
     let mut submodules = BTreeSet::new();
     let mut findings = Vec::new();
+    let mut done = 0usize;
+    let total = commits.len();
     for oid in commits {
+        // Ctrl-C or SIGTERM: stop here and report the commits so far.
+        if options
+            .interrupt
+            .as_ref()
+            .is_some_and(|i| i.load(std::sync::atomic::Ordering::Relaxed))
+        {
+            stats.notes.push(format!(
+                "interrupted: {done} of the {total} commits in {spec} scanned"
+            ));
+            break;
+        }
+        done += 1;
         let commit = match repo.find_commit(oid) {
             Ok(c) => c,
             Err(e) => {

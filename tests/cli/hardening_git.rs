@@ -1,0 +1,176 @@
+//! Issue 16 in git repositories: SIGTERM during a history or range scan
+//! (L9), and the cases that used to pass silently (L10): a corrupt commit
+//! hiding its ancestors, a partial clone, a missing `GIT_INDEX_FILE`, a bare
+//! repository scanned as a plain tree, a bad `--range`.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::gitutil::{git, kunavo_key, leakhound, scan_json, secrets};
+
+/// Commits in the repository the interrupt tests scan, each adding a
+/// different blob of [`BLOB_LINES`] lines: a history the debug build takes
+/// seconds to scan.
+const COMMITS: usize = 3000;
+const BLOB_LINES: usize = 200;
+
+/// A repository of [`COMMITS`] commits on `main`, written by `git
+/// fast-import` (a second, where `git commit` would take minutes). The first
+/// commit holds a key, so a scan interrupted early still has a finding to
+/// report. Returns the repository and its first commit.
+fn long_history() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    git(dir.path(), &["init", "-q", "-b", "main"]);
+    let mut stream = Vec::new();
+    for i in 0..COMMITS {
+        let mut data = String::new();
+        if i == 0 {
+            data.push_str(&format!("KUNAVO_API_KEY=\"{}\"\n", kunavo_key(916)));
+        }
+        for _ in 0..BLOB_LINES {
+            data.push_str(&format!(
+                "the quick brown fox {i} jumps over the lazy dog\n"
+            ));
+        }
+        let msg = format!("commit {i}");
+        write!(
+            stream,
+            "commit refs/heads/main\ncommitter Ada <ada@example.com> {} +0000\n\
+             data {}\n{msg}\nM 100644 inline f{}.txt\ndata {}\n{data}\n",
+            1_600_000_000 + i,
+            msg.len(),
+            i % 20,
+            data.len()
+        )
+        .unwrap();
+    }
+    let mut c = Command::new("git");
+    crate::gitutil::isolate(&mut c);
+    let mut child = c
+        .current_dir(dir.path())
+        .args(["fast-import", "--quiet"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&stream).unwrap();
+    assert!(child.wait().unwrap().success());
+    let first = git(dir.path(), &["rev-list", "--max-parents=0", "main"]);
+    (dir, first)
+}
+
+/// Start `leakhound scan ARGS -f json -o report.json` in `dir`, send it
+/// SIGTERM after `after`, and return its exit code, how long it took to
+/// exit after the signal, and the report.
+fn terminate(dir: &Path, args: &[&str], after: Duration) -> (Option<i32>, Duration, Value) {
+    let report = dir.join("report.json");
+    let _ = std::fs::remove_file(&report);
+    let mut child = leakhound()
+        .current_dir(dir)
+        .arg("scan")
+        .args(args)
+        .args(["--no-config", "-j", "1", "-f", "json", "-o"])
+        .arg(&report)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(after);
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the scan ended before the signal: the repository is too small to test this"
+    );
+    let sent = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let signalled = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if signalled.elapsed() > Duration::from_secs(30) {
+            child.kill().ok();
+            panic!("{args:?}: no exit within 30 s of SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let took = signalled.elapsed();
+    let text = std::fs::read_to_string(&report).expect("the report is written");
+    let value = serde_json::from_str(&text).expect("the report is whole JSON");
+    (status.code(), took, value)
+}
+
+fn notes(report: &Value) -> Vec<String> {
+    report["stats"]["notes"]
+        .as_array()
+        .map(|n| {
+            n.iter()
+                .map(|s| s.as_str().unwrap_or_default().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// SIGTERM in the middle of `--git`, `--git --all-objects` and `--range`:
+/// the walk stops within moments, not when the history is done, and the
+/// report of what was scanned is written, whole, with a note saying so.
+#[cfg(unix)]
+#[test]
+fn l9_sigterm_stops_a_history_walk_promptly_with_a_partial_report() {
+    let (dir, first) = long_history();
+    let range = format!("--range={first}..main");
+    for args in [
+        &["--git"][..],
+        &["--git", "--all-objects"][..],
+        &[range.as_str()][..],
+    ] {
+        let (code, took, report) = terminate(dir.path(), args, Duration::from_millis(700));
+        let stats = &report["stats"];
+        assert_eq!(code, Some(2), "{args:?}: an interrupted scan is an error");
+        assert!(
+            took < Duration::from_secs(3),
+            "{args:?}: took {took:?} to stop"
+        );
+        let blobs = stats["blobs"].as_u64().unwrap_or(0);
+        assert!(
+            blobs < COMMITS as u64 - 1,
+            "{args:?}: the whole history was scanned ({blobs} blobs): {stats}"
+        );
+        let notes = notes(&report);
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.starts_with("interrupted: the scan stopped early")),
+            "{args:?}: {notes:?}"
+        );
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.starts_with("interrupted: ") && n.contains(" of the ")),
+            "{args:?}: no note on how far the scan got: {notes:?}"
+        );
+        // No temporary report is left behind.
+        let left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".tmp"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
+    // Uninterrupted, the same history is scanned whole and its key found
+    // (the root commit is the range's base, so only `--git` sees it).
+    let (code, report, stderr) = scan_json(dir.path(), &["--git", "--no-config", "--show-secrets"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(
+        report["stats"]["blobs"], COMMITS as u64,
+        "{}",
+        report["stats"]
+    );
+    assert_eq!(secrets(&report), vec![kunavo_key(916)]);
+}
