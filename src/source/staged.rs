@@ -40,6 +40,23 @@ pub fn scan_staged(options: &Options, matcher: &Matcher) -> Result<ScanOutcome> 
     let index = match std::env::var_os("GIT_INDEX_FILE") {
         Some(file) => {
             let file = absolute(Path::new(&file));
+            // libgit2 reads a missing index as an empty one, and an empty
+            // index stages nothing: a typo would pass as a clean commit.
+            if !file.is_file() {
+                return Err(Error::Git {
+                    path: root.clone(),
+                    message: format!(
+                        "GIT_INDEX_FILE names {}, which {}: git sets it to the index a \
+                         commit is made from; unset it to scan the repository's own index",
+                        file.display(),
+                        if file.exists() {
+                            "is not a file"
+                        } else {
+                            "does not exist"
+                        }
+                    ),
+                });
+            }
             Index::open(&file).map_err(|e| fail(&format!("cannot read {}", file.display()), e))?
         }
         None => repo.index().map_err(|e| fail("cannot read the index", e))?,

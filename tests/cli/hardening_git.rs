@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::gitutil::{git, kunavo_key, leakhound, scan_json, secrets};
+use crate::gitutil::{git, kunavo_key, leakhound, scan_json, secrets, Repo};
 
 /// Commits in the repository the interrupt tests scan, each adding a
 /// different blob of [`BLOB_LINES`] lines: a history the debug build takes
@@ -173,4 +173,173 @@ fn l9_sigterm_stops_a_history_walk_promptly_with_a_partial_report() {
         report["stats"]
     );
     assert_eq!(secrets(&report), vec![kunavo_key(916)]);
+}
+
+/// A key committed, then a commit whose object is corrupt, then one more:
+/// the walk cannot follow the corrupt commit to its parent, so the key's
+/// commit is found in the object database instead, and a note names the
+/// corrupt commit.
+#[test]
+fn l10_a_corrupt_commit_does_not_hide_its_ancestors() {
+    let repo = Repo::init();
+    let key = kunavo_key(1016);
+    repo.write("a.env", &format!("KUNAVO_API_KEY=\"{key}\"\n"));
+    repo.commit("add a key");
+    repo.write("b.txt", "b\n");
+    let corrupt = repo.commit("the commit that will be corrupt");
+    repo.write("c.txt", "c\n");
+    repo.commit("after it");
+    let object = repo
+        .path()
+        .join(".git/objects")
+        .join(&corrupt[..2])
+        .join(&corrupt[2..]);
+    let mut bytes = std::fs::read(&object).unwrap();
+    // After the 2-byte zlib header: an invalid deflate block type.
+    for b in &mut bytes[2..] {
+        *b = 0xff;
+    }
+    std::fs::remove_file(&object).unwrap();
+    std::fs::write(&object, &bytes).unwrap();
+
+    let (code, report, stderr) =
+        scan_json(repo.path(), &["--git", "--no-config", "--show-secrets"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(secrets(&report), vec![key], "{}", report["stats"]);
+    let notes = notes(&report);
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains(&corrupt) && n.contains("could not be read")),
+        "{notes:?}"
+    );
+    let errors = report["stats"]["errors"].to_string();
+    assert!(errors.contains(&corrupt), "{errors}");
+}
+
+/// A `--filter=blob:none` clone has no blobs until they are needed: one
+/// error and a note count them, not one error per blob and no word on why.
+#[test]
+fn l10_a_partial_clone_says_how_many_blobs_were_missing() {
+    let server = Repo::init();
+    for i in 0..3 {
+        server.write(&format!("f{i}.txt"), &format!("file {i}\n"));
+        server.commit(&format!("commit {i}"));
+    }
+    git(server.path(), &["config", "uploadpack.allowFilter", "true"]);
+    let clone = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", server.path().display());
+    git(
+        clone.path(),
+        &[
+            "clone",
+            "-q",
+            "--no-checkout",
+            "--filter=blob:none",
+            &url,
+            "pc",
+        ],
+    );
+    let (code, report, stderr) = scan_json(&clone.path().join("pc"), &["--git", "--no-config"]);
+    assert_eq!(code, 2, "an incomplete scan is not clean: {stderr}");
+    let notes = notes(&report);
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with("partial clone: 3 blobs ") && n.contains("not scanned")),
+        "{notes:?}"
+    );
+    let errors = report["stats"]["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0]["path"], "partial clone", "{errors:?}");
+}
+
+/// `GIT_INDEX_FILE` naming no file: libgit2 would read it as an empty index
+/// and the commit would pass as clean.
+#[test]
+fn l10_staged_with_a_missing_index_file_is_an_error() {
+    let repo = Repo::init();
+    repo.write("a.txt", "a\n");
+    repo.commit("first");
+    repo.write(
+        "a.env",
+        &format!("KUNAVO_API_KEY=\"{}\"\n", kunavo_key(1017)),
+    );
+    repo.git(&["add", "a.env"]);
+    let missing = repo.path().join("no-such-index");
+    let out = leakhound()
+        .current_dir(repo.path())
+        .args(["scan", "--staged", "--no-config"])
+        .env("GIT_INDEX_FILE", &missing)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("GIT_INDEX_FILE") && stderr.contains("does not exist"),
+        "{stderr}"
+    );
+    assert!(stderr.contains(&missing.display().to_string()), "{stderr}");
+    // The repository's own index still finds the key.
+    let (code, _, stderr) = scan_json(repo.path(), &["--staged", "--no-config"]);
+    assert_eq!(code, 1, "{stderr}");
+}
+
+/// A bare repository scanned as a plain tree: its objects are compressed,
+/// so nothing is found, and the report says to use `--git`.
+#[test]
+fn l10_a_bare_repository_scanned_as_files_hints_at_git() {
+    let repo = Repo::init();
+    let key = kunavo_key(1018);
+    repo.write("a.env", &format!("KUNAVO_API_KEY=\"{key}\"\n"));
+    repo.commit("add a key");
+    let bare = tempfile::tempdir().unwrap();
+    let url = repo.path().display().to_string();
+    git(bare.path(), &["clone", "-q", "--bare", &url, "b.git"]);
+    let (code, report, stderr) = scan_json(bare.path(), &["b.git", "--no-config"]);
+    assert_eq!(code, 0, "{stderr}");
+    let said = notes(&report);
+    assert!(
+        said.iter()
+            .any(|n| n.starts_with("b.git is a git repository") && n.contains("--git b.git")),
+        "{said:?}"
+    );
+    // The hint is right: with --git the key is found.
+    let (code, report, stderr) = scan_json(
+        &bare.path().join("b.git"),
+        &["--git", "--no-config", "--show-secrets"],
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(secrets(&report), vec![key]);
+    // A plain directory gets no such note.
+    let (_, report, _) = scan_json(repo.path(), &["--no-config"]);
+    assert!(notes(&report).is_empty(), "{}", report["stats"]);
+}
+
+/// A range whose end is found but is not a commit, and one whose end does
+/// not exist: each error names the range and says which.
+#[test]
+fn l10_a_bad_range_says_what_is_wrong() {
+    let repo = Repo::init();
+    repo.write("a.txt", "a\n");
+    repo.commit("first");
+    repo.write("b.txt", "b\n");
+    repo.commit("second");
+    for (range, says) in [
+        ("HEAD^{tree}..HEAD", "BASE `HEAD^{tree}` is a tree"),
+        ("HEAD~1..HEAD:a.txt", "HEAD `HEAD:a.txt` is a blob"),
+        ("nosuch..HEAD", "cannot find BASE `nosuch`"),
+    ] {
+        let out = leakhound()
+            .current_dir(repo.path())
+            .args(["scan", "--no-config", "--range", range])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{range}: {stderr}");
+        assert!(
+            stderr.contains(&format!("range `{range}`")) && stderr.contains(says),
+            "{range}: {stderr}"
+        );
+    }
 }

@@ -129,7 +129,8 @@ pub fn scan_history(
         ));
     }
     let tips = ref_tips(&repo, &mut stats);
-    let mut commits = walk_commits(&repo, tips, &shallow, stop, &mut stats);
+    let mut unreadable = Vec::new();
+    let mut commits = walk_commits(&repo, tips, &shallow, stop, &mut unreadable, &mut stats);
     let reachable = commits.len();
 
     let mut blobs = BlobIndex::default();
@@ -137,8 +138,39 @@ pub fn scan_history(
     let changes = tree_changes(&gitdir, &commits, threads, stop)?;
     absorb_changes(&mut blobs, changes, 0, &mut submodules, &mut stats);
 
+    // A commit that cannot be read hides its parents, and the walk cannot
+    // tell which commits they are: scan every commit in the object database
+    // that no readable commit reaches, as --all-objects would.
+    if !unreadable.is_empty() && !all_objects && !stop.load(Ordering::Relaxed) {
+        let mut known: HashSet<Oid> = commits.iter().map(|c| c.oid).collect();
+        known.extend(unreadable.iter().copied());
+        let (behind, _) = unreachable_objects(&repo, &known, &blobs, stop, &mut stats);
+        stats.notes.push(format!(
+            "commit{} {} could not be read, so the history behind {} cannot be followed; \
+             the {} commit{} in the object database that no readable commit reaches {} \
+             scanned instead (marked unreachable; some may be leftovers no branch holds)",
+            if unreadable.len() == 1 { "" } else { "s" },
+            name_some(&unreadable),
+            if unreadable.len() == 1 { "it" } else { "them" },
+            behind.len(),
+            if behind.len() == 1 { "" } else { "s" },
+            if behind.len() == 1 { "was" } else { "were" },
+        ));
+        let first = commits.len();
+        commits.extend(behind);
+        let changes = tree_changes(&gitdir, &commits[first..], threads, stop)?;
+        absorb_changes(
+            &mut blobs,
+            changes,
+            first as u32,
+            &mut submodules,
+            &mut stats,
+        );
+    }
     if all_objects {
-        let (more, dangling) = unreachable_objects(&repo, &commits, &blobs, stop, &mut stats);
+        let mut known: HashSet<Oid> = commits.iter().map(|c| c.oid).collect();
+        known.extend(unreadable.iter().copied());
+        let (more, dangling) = unreachable_objects(&repo, &known, &blobs, stop, &mut stats);
         let first = commits.len() as u32;
         commits.extend(more);
         let changes = tree_changes(&gitdir, &commits[first as usize..], threads, stop)?;
@@ -248,6 +280,9 @@ pub fn scan_history(
     // The collector counted blobs as files; `stats.files` counts the
     // working tree's.
     let mut outcome = collector.into_outcome(started);
+    if is_partial_clone(&repo) {
+        partial_clone_note(&mut outcome.stats);
+    }
     let blobs_read = std::mem::take(&mut outcome.stats.files);
     if stop.load(Ordering::Relaxed) {
         stats.notes.push(format!(
@@ -265,6 +300,63 @@ pub fn scan_history(
     outcome.findings.extend(findings);
     outcome.stats.elapsed_ms = started.elapsed().as_millis() as u64;
     Ok(outcome)
+}
+
+/// A partial clone (`git clone --filter=…`): a promisor remote, whose
+/// objects are fetched only when git needs them.
+fn is_partial_clone(repo: &Repository) -> bool {
+    let promisor = repo.config().is_ok_and(|c| {
+        c.get_string("extensions.partialclone").is_ok()
+            || c.entries(Some(r"remote\..*\.promisor"))
+                .is_ok_and(|mut entries| {
+                    while let Some(Ok(e)) = entries.next() {
+                        if e.value() == Some("true") {
+                            return true;
+                        }
+                    }
+                    false
+                })
+    });
+    promisor
+        || std::fs::read_dir(repo.commondir().join("objects/pack")).is_ok_and(|d| {
+            d.flatten()
+                .any(|e| e.path().extension().is_some_and(|x| x == "promisor"))
+        })
+}
+
+/// The blobs a partial clone never downloaded: one error and a note that
+/// count them, in place of one error per blob.
+fn partial_clone_note(stats: &mut Stats) {
+    let before = stats.errors.len();
+    stats
+        .errors
+        .retain(|e| !(e.path.contains(" (blob ") && e.reason.starts_with("object not found")));
+    let missing = before - stats.errors.len();
+    if missing == 0 {
+        return;
+    }
+    let blobs = if missing == 1 { "blob" } else { "blobs" };
+    stats.notes.push(format!(
+        "partial clone: {missing} {blobs} of this history {} never downloaded from the \
+         promisor remote and {} not scanned; fetch the history whole (a clone without \
+         --filter) to scan {}",
+        if missing == 1 { "was" } else { "were" },
+        if missing == 1 { "was" } else { "were" },
+        if missing == 1 { "it" } else { "them" },
+    ));
+    stats.errors.push(PathNote {
+        path: "partial clone".into(),
+        reason: format!("{missing} {blobs} not downloaded, not scanned"),
+    });
+}
+
+/// Up to five ids, then "and N more".
+fn name_some(oids: &[Oid]) -> String {
+    let mut named: Vec<String> = oids.iter().take(5).map(Oid::to_string).collect();
+    if oids.len() > 5 {
+        named.push(format!("and {} more", oids.len() - 5));
+    }
+    named.join(", ")
 }
 
 fn thread_count(configured: usize) -> usize {
@@ -326,6 +418,7 @@ fn walk_commits(
     tips: Vec<Oid>,
     shallow: &HashSet<Oid>,
     stop: &AtomicBool,
+    unreadable: &mut Vec<Oid>,
     stats: &mut Stats,
 ) -> Vec<CommitNode> {
     struct Read {
@@ -349,6 +442,7 @@ fn walk_commits(
             Ok(c) => c,
             Err(e) => {
                 missing.insert(oid);
+                unreadable.push(oid);
                 stats.errors.push(PathNote {
                     path: format!("commit {oid}"),
                     reason: e.message().to_string(),
@@ -541,12 +635,11 @@ fn diff_trees(
 /// Commits and blobs in the object database that the walk did not reach.
 fn unreachable_objects(
     repo: &Repository,
-    reachable: &[CommitNode],
+    known: &HashSet<Oid>,
     blobs: &BlobIndex,
     stop: &AtomicBool,
     stats: &mut Stats,
 ) -> (Vec<CommitNode>, Vec<Oid>) {
-    let known: HashSet<Oid> = reachable.iter().map(|c| c.oid).collect();
     let odb = match repo.odb() {
         Ok(o) => o,
         Err(e) => {

@@ -55,6 +55,12 @@ pub(crate) fn open_repo(path: &Path) -> Result<Repository> {
     Ok(repo)
 }
 
+/// Is `path` a git directory itself (a bare repository, or a `.git`):
+/// `HEAD`, `objects/` and `refs/` side by side?
+pub fn is_git_dir(path: &Path) -> bool {
+    path.join("HEAD").is_file() && path.join("objects").is_dir() && path.join("refs").is_dir()
+}
+
 fn git_error(path: &Path, what: &str, e: &git2::Error) -> Error {
     Error::Git {
         path: path.to_path_buf(),

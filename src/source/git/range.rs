@@ -33,9 +33,9 @@ pub fn scan_range(
     let root = &options.paths[0];
     let repo = open_repo(root)?;
     let shallow = shallow_commits(&repo);
-    let head_id = resolve_commit(&repo, root, head, "HEAD", !shallow.is_empty())?;
-    let base_id = resolve_commit(&repo, root, base, "BASE", !shallow.is_empty())?;
     let spec = format!("{base}..{head}");
+    let head_id = resolve_commit(&repo, root, &spec, head, "HEAD", !shallow.is_empty())?;
+    let base_id = resolve_commit(&repo, root, &spec, base, "BASE", !shallow.is_empty())?;
     let walk_error = |e: git2::Error| git_error(root, &format!("cannot walk {spec}"), &e);
     let mut walk = repo.revwalk().map_err(walk_error)?;
     walk.set_sorting(Sort::TOPOLOGICAL | Sort::REVERSE)
@@ -143,18 +143,31 @@ pub fn scan_range(
     Ok(ScanOutcome { findings, stats })
 }
 
+/// The commit `rev` (the `role` end of the range `spec`) names. The error
+/// names the range and says what is wrong: not found, or not a commit.
 fn resolve_commit(
     repo: &Repository,
     root: &Path,
+    spec: &str,
     rev: &str,
     role: &str,
     shallow: bool,
 ) -> Result<Oid> {
-    let found = repo
-        .revparse_single(rev)
-        .and_then(|o| o.peel_to_commit())
-        .map(|c| c.id());
-    found.map_err(|e| {
+    let object = repo.revparse_single(rev);
+    if let Ok(object) = &object {
+        return object.peel_to_commit().map(|c| c.id()).map_err(|_| {
+            let kind = object.kind().map_or("object", |k| k.str());
+            Error::Git {
+                path: root.to_path_buf(),
+                message: format!(
+                    "range `{spec}`: {role} `{rev}` is a {kind} ({}), not a commit: \
+                     both ends of a range must name commits",
+                    object.id()
+                ),
+            }
+        });
+    }
+    object.map(|o| o.id()).map_err(|e| {
         let unborn = repo
             .head()
             .is_err_and(|e| e.code() == git2::ErrorCode::UnbornBranch);
@@ -172,7 +185,10 @@ fn resolve_commit(
         };
         Error::Git {
             path: root.to_path_buf(),
-            message: format!("cannot find {role} `{rev}` ({}): {hint}", e.message()),
+            message: format!(
+                "range `{spec}`: cannot find {role} `{rev}` ({}): {hint}",
+                e.message()
+            ),
         }
     })
 }
