@@ -69,7 +69,7 @@ pub fn scan_staged(options: &Options, matcher: &Matcher) -> Result<ScanOutcome> 
     let mut diff = repo
         .diff_tree_to_index(head.as_ref(), Some(&index), Some(&mut diff_options()))
         .map_err(|e| fail("cannot compare the index with HEAD", e))?;
-    find_renames(&mut diff).map_err(|e| fail("cannot compare the index with HEAD", e))?;
+    find_renames(&repo, &mut diff).map_err(|e| fail("cannot compare the index with HEAD", e))?;
 
     let scanner = Scanner { options, matcher };
     let mut stats = Stats::default();

@@ -669,6 +669,13 @@ fn unreachable_objects(
         if known.contains(&oid) || blobs.ids.contains_key(&oid) {
             continue;
         }
+        if let Err(reason) = crate::source::loose::check_blob(repo, oid) {
+            stats.errors.push(PathNote {
+                path: format!("object {oid}"),
+                reason,
+            });
+            continue;
+        }
         match odb.read_header(oid) {
             Ok((_, ObjectType::Commit)) => commits.push(oid),
             Ok((_, ObjectType::Blob)) => dangling.push(oid),
@@ -747,6 +754,9 @@ fn scan_blobs(
                 path: format!("{path} (blob {})", entry.oid),
                 reason,
             };
+            if let Err(reason) = crate::source::loose::check_blob(&w.repo, entry.oid) {
+                return w.stats.errors.push(note(reason));
+            }
             let odb = match w.repo.odb() {
                 Ok(o) => o,
                 Err(e) => return w.stats.errors.push(note(e.message().to_string())),

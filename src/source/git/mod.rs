@@ -45,7 +45,7 @@ pub(crate) fn open_repo(path: &Path) -> Result<Repository> {
         message: format!("not a git repository: {}", e.message()),
     })?;
     // libgit2 would hang on these (see `loose`): refuse before reading.
-    let bad = super::loose::truncated_loose_objects(&repo.commondir().join("objects"));
+    let bad = super::loose::guard_repository(&repo);
     if !bad.is_empty() {
         return Err(Error::Git {
             path: path.to_path_buf(),

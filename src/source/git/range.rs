@@ -65,9 +65,8 @@ pub fn scan_range(
     let mut reported: HashMap<String, Oid> = HashMap::new();
     let mut submodules = BTreeSet::new();
     let mut findings = Vec::new();
-    let mut done = 0usize;
     let total = commits.len();
-    for oid in commits {
+    for (done, oid) in commits.into_iter().enumerate() {
         // Ctrl-C or SIGTERM: stop here and report the commits so far.
         if options
             .interrupt
@@ -79,7 +78,6 @@ pub fn scan_range(
             ));
             break;
         }
-        done += 1;
         let commit = match repo.find_commit(oid) {
             Ok(c) => c,
             Err(e) => {
@@ -230,7 +228,7 @@ fn tree_additions(
     submodules: &mut BTreeSet<Vec<u8>>,
 ) -> Result<Additions, git2::Error> {
     let mut diff = repo.diff_tree_to_tree(old, Some(new), Some(&mut diff_options()))?;
-    find_renames(&mut diff)?;
+    find_renames(repo, &mut diff)?;
     let mut out = BTreeMap::new();
     for idx in 0..diff.deltas().len() {
         if let Some((oid, path)) = delta_target(&diff, idx, submodules) {
@@ -249,7 +247,9 @@ pub(crate) fn diff_options() -> DiffOptions {
 }
 
 /// Follow renames, so that moving a file does not count its lines as added.
-pub(crate) fn find_renames(diff: &mut Diff) -> Result<(), git2::Error> {
+/// Checks the diff's blobs first: rename detection and patches read them.
+pub(crate) fn find_renames(repo: &Repository, diff: &mut Diff) -> Result<(), git2::Error> {
+    crate::source::loose::check_diff_blobs(repo, diff)?;
     diff.find_similar(Some(DiffFindOptions::new().renames(true)))
 }
 
@@ -316,6 +316,10 @@ pub(crate) fn scan_blob(
             return None;
         }
     };
+    if let Err(reason) = crate::source::loose::check_blob(repo, oid) {
+        stats.errors.push(note(reason));
+        return None;
+    }
     let max = scanner.options.max_file_size;
     match odb.read_header(oid) {
         Ok((size, _)) if size as u64 > max => {
