@@ -131,7 +131,10 @@ fn l9_sigterm_stops_a_history_walk_promptly_with_a_partial_report() {
     ] {
         let (code, took, report) = terminate(dir.path(), args, Duration::from_millis(700));
         let stats = &report["stats"];
-        assert_eq!(code, Some(2), "{args:?}: an interrupted scan is an error");
+        // As any interrupted scan: 1 if what it scanned holds a finding,
+        // else 2 (an incomplete scan is never clean).
+        let found = report["findings"].as_array().is_some_and(|f| !f.is_empty());
+        assert_eq!(code, Some(if found { 1 } else { 2 }), "{args:?}");
         assert!(
             took < Duration::from_secs(3),
             "{args:?}: took {took:?} to stop"
