@@ -245,16 +245,28 @@ fn l10_a_partial_clone_says_how_many_blobs_were_missing() {
     );
     let (code, report, stderr) = scan_json(&clone.path().join("pc"), &["--git", "--no-config"]);
     assert_eq!(code, 2, "an incomplete scan is not clean: {stderr}");
-    let notes = notes(&report);
+    let said = notes(&report);
     assert!(
-        notes
-            .iter()
+        said.iter()
             .any(|n| n.starts_with("partial clone: 3 blobs ") && n.contains("not scanned")),
-        "{notes:?}"
+        "{said:?}"
     );
     let errors = report["stats"]["errors"].as_array().unwrap();
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert_eq!(errors[0]["path"], "partial clone", "{errors:?}");
+    // A range cannot diff the commits whose blobs are missing: a note says
+    // why, beside the commits' errors.
+    let (code, report, stderr) = scan_json(
+        &clone.path().join("pc"),
+        &["--range", "HEAD~2..HEAD", "--no-config"],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    let said = notes(&report);
+    assert!(
+        said.iter()
+            .any(|n| n.starts_with("partial clone: 2 commits of HEAD~2..HEAD")),
+        "{said:?}"
+    );
 }
 
 /// `GIT_INDEX_FILE` naming no file: libgit2 would read it as an empty index

@@ -27,7 +27,9 @@ use std::time::Instant;
 use git2::{ObjectType, Oid, Repository, Tree};
 
 use super::commit::commit_info;
-use super::{bytes_to_path, git_error, open_repo, shallow_commits, submodule_note};
+use super::{
+    bytes_to_path, git_error, is_partial_clone, open_repo, shallow_commits, submodule_note,
+};
 use crate::engine::{Matcher, Scratch};
 use crate::error::Result;
 use crate::finding::{BlobLocation, CommitInfo, Finding, SourceKind};
@@ -300,28 +302,6 @@ pub fn scan_history(
     outcome.findings.extend(findings);
     outcome.stats.elapsed_ms = started.elapsed().as_millis() as u64;
     Ok(outcome)
-}
-
-/// A partial clone (`git clone --filter=…`): a promisor remote, whose
-/// objects are fetched only when git needs them.
-fn is_partial_clone(repo: &Repository) -> bool {
-    let promisor = repo.config().is_ok_and(|c| {
-        c.get_string("extensions.partialclone").is_ok()
-            || c.entries(Some(r"remote\..*\.promisor"))
-                .is_ok_and(|mut entries| {
-                    while let Some(Ok(e)) = entries.next() {
-                        if e.value() == Some("true") {
-                            return true;
-                        }
-                    }
-                    false
-                })
-    });
-    promisor
-        || std::fs::read_dir(repo.commondir().join("objects/pack")).is_ok_and(|d| {
-            d.flatten()
-                .any(|e| e.path().extension().is_some_and(|x| x == "promisor"))
-        })
 }
 
 /// The blobs a partial clone never downloaded: one error and a note that

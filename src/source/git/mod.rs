@@ -68,6 +68,28 @@ fn git_error(path: &Path, what: &str, e: &git2::Error) -> Error {
     }
 }
 
+/// A partial clone (`git clone --filter=…`): a promisor remote, whose
+/// objects are fetched only when git needs them.
+pub(crate) fn is_partial_clone(repo: &Repository) -> bool {
+    let promisor = repo.config().is_ok_and(|c| {
+        c.get_string("extensions.partialclone").is_ok()
+            || c.entries(Some(r"remote\..*\.promisor"))
+                .is_ok_and(|mut entries| {
+                    while let Some(Ok(e)) = entries.next() {
+                        if e.value() == Some("true") {
+                            return true;
+                        }
+                    }
+                    false
+                })
+    });
+    promisor
+        || std::fs::read_dir(repo.commondir().join("objects/pack")).is_ok_and(|d| {
+            d.flatten()
+                .any(|e| e.path().extension().is_some_and(|x| x == "promisor"))
+        })
+}
+
 /// Commits where a shallow clone's history stops (`.git/shallow`).
 pub(crate) fn shallow_commits(repo: &Repository) -> HashSet<Oid> {
     let text = std::fs::read_to_string(repo.commondir().join("shallow")).unwrap_or_default();

@@ -12,7 +12,7 @@ use std::time::Instant;
 use git2::{Delta, Diff, DiffFindOptions, DiffOptions, Oid, Patch, Repository, Sort, Tree};
 
 use super::commit::commit_info;
-use super::{git_error, open_repo, shallow_commits, submodule_note};
+use super::{git_error, is_partial_clone, open_repo, shallow_commits, submodule_note};
 use crate::engine::{Matcher, Scratch};
 use crate::error::{Error, Result};
 use crate::finding::{Finding, SourceKind};
@@ -134,6 +134,22 @@ pub fn scan_range(
     }
     if !submodules.is_empty() {
         stats.notes.push(submodule_note(&submodules));
+    }
+    let missing = stats
+        .errors
+        .iter()
+        .filter(|e| e.reason.starts_with("object not found"))
+        .count();
+    if missing > 0 && is_partial_clone(&repo) {
+        stats.notes.push(format!(
+            "partial clone: {missing} commit{} of {spec} could not be compared with {} \
+             parent{}: blobs they need were never downloaded from the promisor remote; \
+             fetch the history whole (a clone without --filter) to scan {}",
+            if missing == 1 { "" } else { "s" },
+            if missing == 1 { "its" } else { "their" },
+            if missing == 1 { "" } else { "s" },
+            if missing == 1 { "it" } else { "them" },
+        ));
     }
     stats.blobs = Some(stats.files);
     stats.files = 0;
