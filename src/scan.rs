@@ -212,6 +212,7 @@ impl Scanner<'_> {
         // Every secret's span, so that a snippet masks the other secrets on
         // its line too (suppressed ones included), not only its own.
         let spans: Vec<(usize, usize)> = matches.iter().map(|m| (m.start, m.end)).collect();
+        let longest = spans.iter().map(|&(s, e)| e - s).max().unwrap_or(0);
         let mut cursor = LineCursor::default();
         let located: Vec<(usize, usize, usize)> = matches
             .iter()
@@ -274,7 +275,7 @@ impl Scanner<'_> {
                 column,
                 end_line,
                 end_column,
-                snippet: snippet(buf, line_start, line_end, m, &redacted, &spans),
+                snippet: snippet(buf, line_start, line_end, m, &redacted, &spans, longest),
                 secret,
                 redacted,
                 fingerprint,
@@ -486,28 +487,36 @@ fn snippet(
     m: &Match,
     redacted: &str,
     spans: &[(usize, usize)],
+    longest: usize,
 ) -> String {
     let s = line_start.max(m.start.saturating_sub(SNIPPET_CONTEXT));
     let end_of_secret_line = m.end.min(line_end.max(m.start));
     let e = line_end
         .min(end_of_secret_line + SNIPPET_CONTEXT)
         .max(end_of_secret_line);
+    // Only the secrets around this one matter (`spans` is sorted by start):
+    // those overlapping the snippet (none starts more than `longest` before
+    // it) and those near enough to have a copy in it. Looking at every span
+    // per finding made a file of many findings quadratic.
+    let lo = spans.partition_point(|&(ss, _)| ss + longest.max(NEAR_SECRETS) < s);
+    let hi = spans.partition_point(|&(ss, _)| ss <= e + NEAR_SECRETS);
+    let around = &spans[lo..hi.max(lo)];
     // Every copy of a secret found nearby is masked too, not only the spans
     // the matcher reported: a key glued to a copy of itself (`KEY%2KEY`)
-    // yields one finding, and the copy must not show raw beside it. `spans`
-    // is sorted by start, so only the secrets around this one are looked at.
-    let near = spans.partition_point(|&(ss, _)| ss + NEAR_SECRETS < s);
-    let mut masked: Vec<(usize, usize)> = spans.to_vec();
-    for &(ss, se) in spans[near..]
-        .iter()
-        .take_while(|&&(ss, _)| ss <= e + NEAR_SECRETS)
-    {
+    // yields one finding, and the copy must not show raw beside it.
+    let mut masked: Vec<(usize, usize)> = around.to_vec();
+    for &(ss, se) in around {
         let secret = &buf[ss..se];
         if secret.len() < 8 {
             continue;
         }
+        // The window is a line's worth of bytes: a first-byte scan is far
+        // cheaper than building a substring finder per nearby secret.
+        let window = &buf[s..e];
         masked.extend(
-            memchr::memmem::find_iter(&buf[s..e], secret).map(|i| (s + i, s + i + secret.len())),
+            memchr::memchr_iter(secret[0], window)
+                .filter(|&i| window[i..].starts_with(secret))
+                .map(|i| (s + i, s + i + secret.len())),
         );
     }
     masked.sort_unstable();
