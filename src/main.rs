@@ -486,6 +486,17 @@ fn write_output(
 ) -> anyhow::Result<()> {
     // `-` is standard output here as everywhere on the command line.
     match path.filter(|p| p.as_os_str() != "-") {
+        // A device, FIFO or socket (`-o /dev/null`, `-o >(cmd)`) is written
+        // to, never renamed over: as root that would replace the device.
+        Some(p) if std::fs::metadata(p).is_ok_and(|m| !m.is_file() && !m.is_dir()) => {
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(p)
+                .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", p.display()))?;
+            let mut out = BufWriter::new(file);
+            write(&mut out)?;
+            out.flush()?;
+        }
         Some(p) => {
             // Written beside the target and renamed over it, so a reader
             // (or a run killed half-way) never sees half a report.
