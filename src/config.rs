@@ -10,8 +10,8 @@ use serde::Deserialize;
 
 use crate::allowlist::{Allowlist, AllowlistSpec};
 use crate::cli::{
-    self, BaselineCreateArgs, ColorChoice, RevokeArgs, RevokeOptionsArgs, ScanArgs, VerifyArgs,
-    VerifyOptionsArgs,
+    self, BaselineCreateArgs, ColorChoice, OutputArgs, RevokeArgs, RevokeOptionsArgs, ScanArgs,
+    VerifyArgs, VerifyOptionsArgs,
 };
 use crate::error::{describe_toml_error, Error, Result};
 use crate::report::{self, Format};
@@ -139,6 +139,7 @@ impl Config {
         }
         let outputs: Vec<(&str, &Path)> = args
             .output
+            .file
             .iter()
             .map(|p| ("-o", p.as_path()))
             .chain(args.reports.iter().map(|r| ("--report", r.path.as_path())))
@@ -173,13 +174,7 @@ impl Config {
             },
         };
 
-        let report = report_options(
-            args.format,
-            args.output.clone(),
-            args.show_secrets,
-            args.color,
-            args.quiet,
-        );
+        let report = report_options(&args.output);
 
         let roots = args
             .paths
@@ -258,7 +253,7 @@ impl Config {
             max_file_size,
             threads,
             decode_all: args.decode_all || file.scan.decode_all.unwrap_or(false),
-            progress: !args.quiet && std::io::stderr().is_terminal(),
+            progress: !args.output.quiet && std::io::stderr().is_terminal(),
             allowlist,
             baseline,
             interrupt: None,
@@ -286,17 +281,16 @@ impl Config {
         };
         let layers = load_layers(args.no_config, args.config.as_deref(), discovered)?;
         let file = merge(&layers);
-        let outputs: Vec<(&str, &Path)> = args.output.iter().map(|p| ("-o", p.as_path())).collect();
+        let outputs: Vec<(&str, &Path)> = args
+            .output
+            .file
+            .iter()
+            .map(|p| ("-o", p.as_path()))
+            .collect();
         check_outputs(std::slice::from_ref(&args.report), &outputs)?;
         Ok(Config {
             scan: scan::Options::default(),
-            report: report_options(
-                args.format,
-                args.output.clone(),
-                args.show_secrets,
-                args.color,
-                args.quiet,
-            ),
+            report: report_options(&args.output),
             rules: resolve_layer_rules(&layers)?,
             verify: Some(resolve_verify(&args.verify_options, &layers)?),
             fail_on: args.fail_on.into(),
@@ -312,8 +306,11 @@ impl Config {
         Config::from_scan_args(&ScanArgs {
             paths: args.paths.clone(),
             files: args.files.clone(),
-            quiet: args.quiet,
-            color: ColorChoice::Never,
+            output: OutputArgs {
+                quiet: args.quiet,
+                color: ColorChoice::Never,
+                ..OutputArgs::default()
+            },
             ..ScanArgs::default()
         })
     }
@@ -323,13 +320,12 @@ impl Config {
     pub fn from_revoke_args(args: &RevokeArgs) -> Result<Config> {
         let verify_args = VerifyArgs {
             report: args.report.clone(),
-            format: cli::Format::Text,
-            output: None,
+            output: OutputArgs {
+                color: ColorChoice::Never,
+                ..OutputArgs::default()
+            },
             config: args.config.clone(),
             no_config: args.no_config,
-            show_secrets: false,
-            color: ColorChoice::Never,
-            quiet: false,
             fail_on: cli::FailOn::Live,
             verify_options: VerifyOptionsArgs {
                 no_verify_cache: true,
@@ -376,18 +372,13 @@ impl From<cli::Format> for Format {
     }
 }
 
-/// Report settings; the terminal is looked at here, once.
-fn report_options(
-    format: cli::Format,
-    output: Option<PathBuf>,
-    show_secrets: bool,
-    color: ColorChoice,
-    quiet: bool,
-) -> report::Options {
+/// The output flags as the report's options; the terminal is looked at
+/// here, once.
+fn report_options(args: &OutputArgs) -> report::Options {
     // `-o -` is standard output.
-    let output = output.filter(|p| p.as_os_str() != "-");
+    let output = args.file.clone().filter(|p| p.as_os_str() != "-");
     // anstream decides `auto`: a terminal, NO_COLOR unset, or CLICOLOR_FORCE.
-    let color = match color {
+    let color = match args.color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
         ColorChoice::Auto => {
@@ -396,11 +387,11 @@ fn report_options(
         }
     };
     report::Options {
-        format: format.into(),
+        format: args.format.into(),
         output,
-        show_secrets,
+        show_secrets: args.show_secrets,
         color,
-        quiet,
+        quiet: args.quiet,
     }
 }
 
