@@ -59,8 +59,8 @@ pub enum Command {
 /// `baseline create`.
 #[derive(Clone, Debug, Default, Args)]
 pub struct FileArgs {
-    /// Configuration file (default: `.leakhound.toml` at the first scanned
-    /// directory, if present).
+    /// Configuration file (default: `.leakhound.toml` in the current
+    /// directory, else at the root of its git repository, if present).
     #[arg(long, short = 'c', value_name = "FILE")]
     pub config: Option<PathBuf>,
 
@@ -331,7 +331,8 @@ pub struct VerifyArgs {
     pub report: PathBuf,
 
     /// Configuration file (default: `.leakhound.toml` in the current
-    /// directory, if present), for `[providers.NAME] base_url` and `[verify]`.
+    /// directory, else at the root of its git repository, if present), for
+    /// `[providers.NAME] base_url` and `[verify]`.
     #[arg(long, short = 'c', value_name = "FILE")]
     pub config: Option<PathBuf>,
 
@@ -361,7 +362,8 @@ pub struct RevokeArgs {
     pub report: PathBuf,
 
     /// Configuration file (default: `.leakhound.toml` in the current
-    /// directory, if present), for `[providers.NAME]` and `[verify]`.
+    /// directory, else at the root of its git repository, if present), for
+    /// `[providers.NAME]` and `[verify]`.
     #[arg(long, short = 'c', value_name = "FILE")]
     pub config: Option<PathBuf>,
 

@@ -121,8 +121,9 @@ pub struct Config {
     pub fail_on: FailOn,
     /// Set when live keys are to be revoked (`revoke`, `scan --revoke`).
     pub revoke: Option<revoke::Options>,
-    /// The configuration file read, if any.
-    pub config_file: Option<PathBuf>,
+    /// The configuration files read, least specific first (the user's,
+    /// then the project's); the text report names them.
+    pub config_files: Vec<PathBuf>,
 }
 
 impl Config {
@@ -142,16 +143,7 @@ impl Config {
             .chain(args.reports.iter().map(|r| ("--report", r.path.as_path())))
             .collect();
         check_outputs(&args.paths, &outputs)?;
-        let discovered = if args.files.config.is_some() {
-            None
-        } else {
-            default_config_path(&args.paths)
-        };
-        let layers = load_layers(
-            args.files.no_config,
-            args.files.config.as_deref(),
-            discovered,
-        )?;
+        let layers = load_layers(args.files.no_config, args.files.config.as_deref())?;
         let file = merge(&layers);
 
         let f = &args.files;
@@ -260,7 +252,7 @@ impl Config {
             verify,
             fail_on,
             revoke,
-            config_file: layers.last().map(|l| l.path.clone()),
+            config_files: layers.iter().map(|l| l.path.clone()).collect(),
         };
         Ok(config)
     }
@@ -268,12 +260,7 @@ impl Config {
     /// Resolve `leakhound verify REPORT` arguments: no scan settings, the
     /// report and verification ones only.
     pub fn from_verify_args(args: &VerifyArgs) -> Result<Config> {
-        let discovered = if args.config.is_some() {
-            None
-        } else {
-            Some(PathBuf::from(CONFIG_FILE_NAME)).filter(|p| p.is_file())
-        };
-        let layers = load_layers(args.no_config, args.config.as_deref(), discovered)?;
+        let layers = load_layers(args.no_config, args.config.as_deref())?;
         let file = merge(&layers);
         let outputs: Vec<(&str, &Path)> = args
             .output
@@ -290,7 +277,7 @@ impl Config {
             fail_on: args.fail_on.into(),
             revoke: None,
             providers: file.providers,
-            config_file: layers.last().map(|l| l.path.clone()),
+            config_files: layers.iter().map(|l| l.path.clone()).collect(),
         })
     }
 
@@ -743,8 +730,8 @@ pub const MAX_FILE_SIZE_LIMIT: u64 = 16 << 30;
 pub enum Trust {
     /// Named with `--config`, or the user's own config file.
     Trusted,
-    /// Found by itself in the scanned (or current) directory: it may come
-    /// from anyone who can open a pull request.
+    /// Found by itself in the current directory or at the root of its
+    /// repository: it may come from anyone who can open a pull request.
     Discovered,
 }
 
@@ -797,12 +784,8 @@ pub fn user_config_path() -> Option<PathBuf> {
 
 /// The configuration files a command reads, least specific first: the
 /// user's own file, then the one named with `--config` or else the one
-/// found in the scanned directory. `--no-config` reads none.
-fn load_layers(
-    no_config: bool,
-    explicit: Option<&Path>,
-    discovered: Option<PathBuf>,
-) -> Result<Vec<Layer>> {
+/// [`discover_config`] finds. `--no-config` reads none.
+fn load_layers(no_config: bool, explicit: Option<&Path>) -> Result<Vec<Layer>> {
     let mut layers = Vec::new();
     if no_config {
         return Ok(layers);
@@ -814,10 +797,9 @@ fn load_layers(
             trust: Trust::Trusted,
         });
     }
-    let project = match (explicit, discovered) {
-        (Some(p), _) => Some((p.to_path_buf(), Trust::Trusted)),
-        (None, Some(p)) => Some((p, Trust::Discovered)),
-        (None, None) => None,
+    let project = match explicit {
+        Some(p) => Some((p.to_path_buf(), Trust::Trusted)),
+        None => discover_config().map(|p| (p, Trust::Discovered)),
     };
     if let Some((path, trust)) = project {
         // The same file named twice is read once.
@@ -889,7 +871,7 @@ fn check_discovered(layer: &Layer) -> Result<()> {
         |p| p.display().to_string(),
     );
     Err(layer.fail(format!(
-        "{what}: a {CONFIG_FILE_NAME} found in the scanned directory is not trusted to {why}; \
+        "{what}: a {CONFIG_FILE_NAME} found in the current directory or repository is not trusted to {why}; \
          to trust this file, name it with --config {}, or move the setting to your user config ({user}); \
          see docs/verify.md#trust-in-configuration-files",
         layer.origin()
@@ -1044,15 +1026,18 @@ fn git_scan(args: &ScanArgs) -> Result<Option<GitScan>> {
     Ok(Some(scan))
 }
 
-/// `.leakhound.toml` in the first scanned directory, if it exists.
-fn default_config_path(paths: &[PathBuf]) -> Option<PathBuf> {
-    let first = paths.iter().find(|p| p.as_os_str() != "-")?;
-    let dir = if first.is_dir() {
-        first.clone()
-    } else {
-        return None;
-    };
-    let candidate = dir.join(CONFIG_FILE_NAME);
+/// The project's `.leakhound.toml`: in the current directory, else at the
+/// root of the git repository the current directory is in. Never looked
+/// for beside the scanned paths, so `scan file.py`, `scan sub/`, `scan -`
+/// and `scan a b` all read the same file as `scan`.
+pub fn discover_config() -> Option<PathBuf> {
+    let here = PathBuf::from(CONFIG_FILE_NAME);
+    if here.is_file() {
+        return Some(here);
+    }
+    let cwd = std::env::current_dir().ok()?;
+    let repo = git2::Repository::discover(&cwd).ok()?;
+    let candidate = repo.workdir()?.join(CONFIG_FILE_NAME);
     candidate.is_file().then_some(candidate)
 }
 
