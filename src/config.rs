@@ -48,7 +48,7 @@ pub struct ConfigFile {
 
 /// `[verify]`: how verification runs when it is asked for. Verification
 /// itself is only ever turned on by a flag (`scan --verify`, `verify`).
-/// Each value's flag and bound are in [`settings`].
+/// Each value's flag and bound are in `settings` below.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyDefaults {
@@ -96,7 +96,7 @@ impl From<cli::FailOn> for FailOn {
 }
 
 /// `[scan]`: default flags a team can set for every scan. Each value's
-/// flag and bound are in [`settings`].
+/// flag and bound are in `settings` below.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScanDefaults {
