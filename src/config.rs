@@ -244,6 +244,10 @@ impl Config {
             baseline,
             interrupt: None,
         };
+        let verify = verify.map(|v| verify::Options {
+            progress: scan.progress,
+            ..v
+        });
         let config = Config {
             scan,
             report,
@@ -273,7 +277,10 @@ impl Config {
             scan: scan::Options::default(),
             report: report_options(&args.output),
             rules: resolve_layer_rules(&layers)?,
-            verify: Some(resolve_verify(&args.verify_options, &layers)?),
+            verify: Some(verify::Options {
+                progress: !args.quiet && std::io::stderr().is_terminal(),
+                ..resolve_verify(&args.verify_options, &layers)?
+            }),
             fail_on: args.fail_on.into(),
             revoke: None,
             providers: file.providers,
@@ -478,6 +485,7 @@ fn resolve_verify(args: &VerifyOptionsArgs, layers: &[Layer]) -> Result<verify::
             .resolve(args.verify_cache_ttl, layers)?
             .unwrap_or(d.cache_ttl),
         only_verified: args.only_verified,
+        progress: false,
     };
     if options.timeout.is_zero() || options.connect_timeout.is_zero() {
         return Err(Error::Usage("verification timeouts must be above 0".into()));
