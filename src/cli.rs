@@ -323,8 +323,6 @@ pub struct ScanArgs {
 /// `leakhound verify REPORT.json`.
 #[derive(Debug, Args)]
 #[command(next_display_order = 2)]
-// `verify` shows no progress.
-#[command(mut_arg("quiet", |a| a.help("Print findings only: no summary, no warnings")))]
 pub struct VerifyArgs {
     /// A JSON report written by `leakhound scan --format json --show-secrets`.
     #[arg(value_name = "REPORT")]

@@ -278,7 +278,7 @@ impl Config {
             report: report_options(&args.output),
             rules: resolve_layer_rules(&layers)?,
             verify: Some(verify::Options {
-                progress: !args.quiet && std::io::stderr().is_terminal(),
+                progress: !args.output.quiet && std::io::stderr().is_terminal(),
                 ..resolve_verify(&args.verify_options, &layers)?
             }),
             fail_on: args.fail_on.into(),
