@@ -59,8 +59,8 @@ pub enum Command {
 /// `baseline create`.
 #[derive(Clone, Debug, Default, Args)]
 pub struct FileArgs {
-    /// Configuration file (default: `.leakhound.toml` at the first scanned
-    /// directory, if present).
+    /// Configuration file (default: `.leakhound.toml` in the current
+    /// directory, else at the root of its git repository, if present).
     #[arg(long, short = 'c', value_name = "FILE")]
     pub config: Option<PathBuf>,
 
@@ -211,22 +211,23 @@ pub enum ColorChoice {
     Never,
 }
 
-#[derive(Debug, Default, Args)]
-pub struct ScanArgs {
-    /// Files or directories to scan; `-` reads standard input.
-    #[arg(value_name = "PATH", default_value = ".")]
-    pub paths: Vec<PathBuf>,
-
+/// Where the report goes and how it looks; shared by `scan` and `verify`
+/// (`config.rs` turns it into `report::Options`).
+///
+/// Help order: clap lists options in the order they are added, and each
+/// command lists its configuration flags between `--output` and
+/// `--show-secrets`. So `--format` and `--output` take the first two
+/// places explicitly, and each command adds its configuration flags first,
+/// from place 2 (`next_display_order = 2`), then this struct.
+#[derive(Clone, Debug, Default, Args)]
+pub struct OutputArgs {
     /// Report format.
-    #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
+    #[arg(long, short = 'f', value_enum, default_value_t = Format::Text, display_order = 0)]
     pub format: Format,
 
     /// Write the report to FILE instead of standard output.
-    #[arg(long, short = 'o', value_name = "FILE")]
-    pub output: Option<PathBuf>,
-
-    #[command(flatten)]
-    pub files: FileArgs,
+    #[arg(long = "output", short = 'o', value_name = "FILE", display_order = 1)]
+    pub file: Option<PathBuf>,
 
     /// Print secrets in full instead of redacted to their prefix.
     #[arg(long)]
@@ -239,6 +240,19 @@ pub struct ScanArgs {
     /// Print findings only: no summary, no progress, no warnings.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+}
+
+#[derive(Debug, Default, Args)]
+pub struct ScanArgs {
+    /// Files or directories to scan; `-` reads standard input.
+    #[arg(value_name = "PATH", default_value = ".")]
+    pub paths: Vec<PathBuf>,
+
+    #[command(flatten, next_display_order = 2)]
+    pub files: FileArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
 
     /// Look for base64-encoded keys everywhere, not only where a trigger word
     /// announces them (files with `kind: Secret`, `.dockerconfigjson` or
@@ -308,21 +322,15 @@ pub struct ScanArgs {
 
 /// `leakhound verify REPORT.json`.
 #[derive(Debug, Args)]
+#[command(next_display_order = 2)]
 pub struct VerifyArgs {
     /// A JSON report written by `leakhound scan --format json --show-secrets`.
     #[arg(value_name = "REPORT")]
     pub report: PathBuf,
 
-    /// Report format.
-    #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
-    pub format: Format,
-
-    /// Write the report to FILE instead of standard output.
-    #[arg(long, short = 'o', value_name = "FILE")]
-    pub output: Option<PathBuf>,
-
     /// Configuration file (default: `.leakhound.toml` in the current
-    /// directory, if present), for `[providers.NAME] base_url` and `[verify]`.
+    /// directory, else at the root of its git repository, if present), for
+    /// `[providers.NAME] base_url` and `[verify]`.
     #[arg(long, short = 'c', value_name = "FILE")]
     pub config: Option<PathBuf>,
 
@@ -330,17 +338,8 @@ pub struct VerifyArgs {
     #[arg(long, conflicts_with = "config")]
     pub no_config: bool,
 
-    /// Print secrets in full instead of redacted to their prefix.
-    #[arg(long)]
-    pub show_secrets: bool,
-
-    /// When to use color in the text report.
-    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
-    pub color: ColorChoice,
-
-    /// Print findings only: no summary, no warnings.
-    #[arg(long, short = 'q')]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
 
     /// What makes the exit status 1: any finding, or a key verified live.
     #[arg(long, value_enum, value_name = "WHAT", default_value_t = FailOn::Any)]
@@ -361,7 +360,8 @@ pub struct RevokeArgs {
     pub report: PathBuf,
 
     /// Configuration file (default: `.leakhound.toml` in the current
-    /// directory, if present), for `[providers.NAME]` and `[verify]`.
+    /// directory, else at the root of its git repository, if present), for
+    /// `[providers.NAME]` and `[verify]`.
     #[arg(long, short = 'c', value_name = "FILE")]
     pub config: Option<PathBuf>,
 
@@ -597,6 +597,58 @@ mod tests {
         assert!(parse_report_target("sarif=").is_err());
         let e = parse_report_target("pdf=x").unwrap_err();
         assert!(e.contains("markdown"), "{e}");
+    }
+
+    /// The shared output flags keep their places in each command's help:
+    /// `--format` and `--output` first, the configuration flags, then the
+    /// rest of the output flags.
+    #[test]
+    fn output_flags_keep_their_help_order() {
+        use clap::CommandFactory;
+        let mut cli = Cli::command();
+        for (sub, order) in [
+            (
+                "scan",
+                &[
+                    "--format",
+                    "--output",
+                    "--config",
+                    "--threads",
+                    "--show-secrets",
+                    "--color",
+                    "--quiet",
+                    "--decode-all",
+                ][..],
+            ),
+            (
+                "verify",
+                &[
+                    "--format",
+                    "--output",
+                    "--config",
+                    "--no-config",
+                    "--show-secrets",
+                    "--color",
+                    "--quiet",
+                    "--fail-on",
+                ][..],
+            ),
+        ] {
+            let help = cli
+                .find_subcommand_mut(sub)
+                .expect("subcommand exists")
+                .render_long_help()
+                .to_string();
+            let at: Vec<usize> = order
+                .iter()
+                .map(|flag| {
+                    help.find(&format!("{flag} "))
+                        .or_else(|| help.find(&format!("{flag}\n")))
+                        .unwrap_or_else(|| panic!("{sub} --help has no {flag}"))
+                })
+                .collect();
+            assert!(at.windows(2).all(|w| w[0] < w[1]), "{sub}: {help}");
+        }
     }
 
     #[test]

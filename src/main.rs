@@ -143,6 +143,7 @@ fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
         rules: matcher.rules(),
         stats: &outcome.stats,
         roots: &roots,
+        config_files: &config.config_files,
     };
     write_output(config.report.output.as_deref(), |out| {
         report::write(out, &outcome.findings, &ctx)
@@ -313,6 +314,7 @@ fn verify_report(args: &VerifyArgs) -> anyhow::Result<u8> {
         rules: &rules,
         stats: &outcome.stats,
         roots: &[],
+        config_files: &config.config_files,
     };
     write_output(config.report.output.as_deref(), |out| {
         report::write(out, &outcome.findings, &ctx)

@@ -264,6 +264,16 @@ fn write_summary(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext)
             writeln!(out, "{line}")?;
         }
     }
+    if ctx.config_files.is_empty() {
+        writeln!(out, "config: none")?;
+    } else {
+        let names: Vec<String> = ctx
+            .config_files
+            .iter()
+            .map(|p| sanitize(&p.display().to_string()))
+            .collect();
+        writeln!(out, "config: {}", names.join(", "))?;
+    }
     for note in &s.notes {
         writeln!(out, "note: {}", sanitize(note))?;
     }

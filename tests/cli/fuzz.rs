@@ -546,6 +546,7 @@ fn write_as(format: Format, findings: &[Finding], stats: &Stats, show: bool) -> 
         rules: rules.rules(),
         stats,
         roots: &[".".to_string()],
+        config_files: &[],
     };
     let mut out = Vec::new();
     report::write(&mut out, findings, &ctx).expect("writing to memory");
