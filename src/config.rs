@@ -100,6 +100,12 @@ pub struct ScanDefaults {
     pub follow: Option<bool>,
     pub threads: Option<usize>,
     pub decode_all: Option<bool>,
+    /// Open archives (default true).
+    pub archives: Option<bool>,
+    pub archive_depth: Option<u32>,
+    pub archive_max_bytes: Option<SizeValue>,
+    pub archive_max_ratio: Option<u64>,
+    pub archive_max_entries: Option<u64>,
 }
 
 /// A size written as a number of bytes or a string with a suffix (`"10M"`).
@@ -172,6 +178,8 @@ impl Config {
                 None => 0,
             },
         };
+
+        let archives = archive_limits(&args.files, &layers)?;
 
         let report = report_options(
             args.format,
@@ -258,6 +266,7 @@ impl Config {
             max_file_size,
             threads,
             decode_all: args.decode_all || file.scan.decode_all.unwrap_or(false),
+            archives,
             progress: !args.quiet && std::io::stderr().is_terminal(),
             allowlist,
             baseline,
@@ -599,6 +608,40 @@ pub const MAX_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300)
 pub const MAX_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(90 * 24 * 3600);
 /// Largest `max_file_size`.
 pub const MAX_FILE_SIZE_LIMIT: u64 = 16 << 30;
+/// Deepest archive nesting opened.
+pub const MAX_ARCHIVE_DEPTH: u32 = 32;
+/// Largest archive inflation ratio allowed.
+pub const MAX_ARCHIVE_RATIO: u64 = 1_000_000;
+/// Most entries read from one archive.
+pub const MAX_ARCHIVE_ENTRIES: u64 = 100_000_000;
+
+/// The archive limits: flags, then the most specific file, then defaults.
+fn archive_limits(args: &cli::FileArgs, layers: &[Layer]) -> Result<scan::ArchiveLimits> {
+    let mut limits = scan::ArchiveLimits::default();
+    if let Some((v, layer)) = pick(layers, |f| f.scan.archive_max_bytes.as_ref()) {
+        limits.max_bytes = layer.size("scan.archive_max_bytes", v)?;
+    }
+    if let Some((&n, layer)) = pick(layers, |f| f.scan.archive_max_ratio.as_ref()) {
+        limits.max_ratio = layer.bounded("scan.archive_max_ratio", n, MAX_ARCHIVE_RATIO)?;
+    }
+    if let Some((&n, layer)) = pick(layers, |f| f.scan.archive_max_entries.as_ref()) {
+        limits.max_entries = layer.bounded("scan.archive_max_entries", n, MAX_ARCHIVE_ENTRIES)?;
+    }
+    if let Some((&n, layer)) = pick(layers, |f| f.scan.archive_depth.as_ref()) {
+        limits.depth = layer.bounded("scan.archive_depth", n, MAX_ARCHIVE_DEPTH)?;
+    }
+    if pick(layers, |f| f.scan.archives.as_ref()).is_some_and(|(&on, _)| !on) {
+        limits.depth = 0;
+    }
+    if args.no_archives {
+        limits.depth = 0;
+    }
+    if let Some(n) = args.archive_depth {
+        limits.depth =
+            check_bound("--archive-depth", n, MAX_ARCHIVE_DEPTH).map_err(Error::Usage)?;
+    }
+    Ok(limits)
+}
 
 fn check_bound<T: PartialOrd + std::fmt::Display>(
     what: &str,

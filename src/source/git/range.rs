@@ -309,7 +309,14 @@ pub(crate) fn scan_blob(
     };
     stats.files += 1;
     stats.bytes += object.data().len() as u64;
-    Some(scanner.scan_buffer(object.data(), path, source, scratch, stats))
+    Some(crate::source::archive::scan(
+        scanner,
+        object.data(),
+        path,
+        source,
+        scratch,
+        stats,
+    ))
 }
 
 /// The findings that start or end on an added line (`added` is sorted).
