@@ -174,8 +174,14 @@ mod tests {
         assert!(is_under_any("a.py", &roots(&["."])));
         assert!(is_under_any("src/a.py", &roots(&["./src/"])));
         assert!(is_under_any("src/a.py", &roots(&["src/a.py"])));
-        assert!(is_under_any("dist/app.jar!a.yml", &roots(&["dist/app.jar"])));
-        assert!(!is_under_any("dist/app.jar2!a.yml", &roots(&["dist/app.jar"])));
+        assert!(is_under_any(
+            "dist/app.jar!a.yml",
+            &roots(&["dist/app.jar"])
+        ));
+        assert!(!is_under_any(
+            "dist/app.jar2!a.yml",
+            &roots(&["dist/app.jar"])
+        ));
         assert!(!is_under_any("srcx/a.py", &roots(&["src"])));
         assert!(!is_under_any("docs/a.md", &roots(&["src", "-"])));
         assert!(is_under_any("<stdin>", &roots(&["-"])));

@@ -194,7 +194,10 @@ mod tests {
     fn uris() {
         assert_eq!(path_to_uri("src/a b.py"), "src/a%20b.py");
         assert_eq!(path_to_uri("/tmp/x.env"), "file:///tmp/x.env");
-        assert_eq!(path_to_uri("dist/app.jar!a b.yml"), "dist/app.jar!a%20b.yml");
+        assert_eq!(
+            path_to_uri("dist/app.jar!a b.yml"),
+            "dist/app.jar!a%20b.yml"
+        );
     }
 
     #[test]

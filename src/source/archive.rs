@@ -305,7 +305,9 @@ impl<R: Read> Read for Metered<'_, R> {
             return Err(self.stop(None));
         }
         let left = b.limits.max_bytes.saturating_sub(b.read.get());
-        let cap = buf.len().min(usize::try_from(left.saturating_add(1)).unwrap_or(usize::MAX));
+        let cap = buf
+            .len()
+            .min(usize::try_from(left.saturating_add(1)).unwrap_or(usize::MAX));
         let n = self.inner.read(&mut buf[..cap])?;
         if n as u64 > left {
             b.spent.set(true);
@@ -376,9 +378,9 @@ impl Walk<'_, '_> {
     }
 
     fn plain(&mut self, bytes: &[u8], path: &str) {
-        let found =
-            self.scanner
-                .scan_buffer(bytes, path, self.source, self.scratch, self.stats);
+        let found = self
+            .scanner
+            .scan_buffer(bytes, path, self.source, self.scratch, self.stats);
         self.findings.extend(found);
     }
 
@@ -436,8 +438,9 @@ impl Walk<'_, '_> {
         }
     }
 
-    /// Read one entry (at most `--max-file-size`) and scan it; false when
-    /// the archive cannot be read further.
+    /// Read one entry (at most `--max-file-size`) and scan it; an entry
+    /// over the limit is listed and passed over. Err: the read failed (the
+    /// archive is damaged there, or a limit stopped it).
     fn read_entry(
         &mut self,
         budget: &Budget,
@@ -495,7 +498,13 @@ impl Walk<'_, '_> {
         );
     }
 
-    fn zip(&mut self, budget: &Budget, bytes: &[u8], path: &str, depth: u32) -> Result<(), Failure> {
+    fn zip(
+        &mut self,
+        budget: &Budget,
+        bytes: &[u8],
+        path: &str,
+        depth: u32,
+    ) -> Result<(), Failure> {
         let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(Failure::at_start)?;
         for i in 0..zip.len() {
             if self.interrupted() || budget.spent.get() {
@@ -532,7 +541,13 @@ impl Walk<'_, '_> {
     }
 
     /// A tar read from `from` (already metered).
-    fn tar(&mut self, budget: &Budget, from: impl Read, path: &str, depth: u32) -> Result<(), Failure> {
+    fn tar(
+        &mut self,
+        budget: &Budget,
+        from: impl Read,
+        path: &str,
+        depth: u32,
+    ) -> Result<(), Failure> {
         let mut tar = tar::Archive::new(from);
         let entries = tar.entries().map_err(Failure::at_start)?;
         let mut opened = false;
@@ -583,12 +598,16 @@ impl Walk<'_, '_> {
             Kind::Gzip => Box::new(flate2::read::MultiGzDecoder::new(input)),
             Kind::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(input)),
             Kind::Xz => {
-                let stream =
-                    liblzma::stream::Stream::new_stream_decoder(XZ_MEMORY, liblzma::stream::CONCATENATED)
-                        .map_err(Failure::at_start)?;
+                let stream = liblzma::stream::Stream::new_stream_decoder(
+                    XZ_MEMORY,
+                    liblzma::stream::CONCATENATED,
+                )
+                .map_err(Failure::at_start)?;
                 Box::new(liblzma::read::XzDecoder::new_stream(input, stream))
             }
-            Kind::Zstd => Box::new(zstd::stream::read::Decoder::new(input).map_err(Failure::at_start)?),
+            Kind::Zstd => {
+                Box::new(zstd::stream::read::Decoder::new(input).map_err(Failure::at_start)?)
+            }
             Kind::Zip | Kind::Tar => unreachable!("only compressed kinds come here"),
         };
         let mut stream = Metered::new(decoder, budget, Input::Counted(&consumed));

@@ -121,7 +121,10 @@ fn every_archive_format_is_opened() {
         &[
             ("META-INF/", b""),
             ("META-INF/MANIFEST.MF", b"Manifest-Version: 1.0\n"),
-            ("BOOT-INF/classes/application.yml", format!("kunavo:\n  api-key: {key}\n").as_bytes()),
+            (
+                "BOOT-INF/classes/application.yml",
+                format!("kunavo:\n  api-key: {key}\n").as_bytes(),
+            ),
         ],
         true,
     );
@@ -138,9 +141,19 @@ fn every_archive_format_is_opened() {
         put(name, zip(&[(entry, &env(&key))], true), entry, key);
     }
     let key = k("stored");
-    put("stored.zip", zip(&[("a.env", &env(&key))], false), "a.env", key);
+    put(
+        "stored.zip",
+        zip(&[("a.env", &env(&key))], false),
+        "a.env",
+        key,
+    );
     let key = k("noext");
-    put("artifact", zip(&[("inside.env", &env(&key))], true), "inside.env", key);
+    put(
+        "artifact",
+        zip(&[("inside.env", &env(&key))], true),
+        "inside.env",
+        key,
+    );
 
     let tarred = |label: &str| {
         let key = k(label);
@@ -179,7 +192,12 @@ fn every_archive_format_is_opened() {
     let plain = scan_json(d, &["--no-config", "--no-archives", "dist"]);
     let paths: Vec<String> = found(&plain).into_iter().map(|(p, _)| p).collect();
     assert!(paths.iter().all(|p| !p.contains('!')), "{paths:?}");
-    for hidden in ["dist/app.jar", "dist/site.tar.gz", "dist/deploy.log.gz", "dist/site.tar.bz2"] {
+    for hidden in [
+        "dist/app.jar",
+        "dist/site.tar.gz",
+        "dist/deploy.log.gz",
+        "dist/site.tar.bz2",
+    ] {
         assert!(!paths.iter().any(|p| p == hidden), "{hidden}: {paths:?}");
     }
     assert!(paths.iter().any(|p| p == "dist/plain.tar"), "{paths:?}");
@@ -288,7 +306,10 @@ fn a_zip_bomb_is_cut_and_listed() {
     let dir = tempdir();
     let zeros = vec![0u8; 64 << 20];
     let key = kunavo("after-bomb");
-    let bomb = zip(&[("zeros.bin", &zeros), ("later/app.env", &env(&key))], true);
+    let bomb = zip(
+        &[("zeros.bin", &zeros), ("later/app.env", &env(&key))],
+        true,
+    );
     assert!(bomb.len() < 1 << 20, "the bomb is small: {}", bomb.len());
     write(dir.path(), "bomb.zip", bomb);
     let r = scan_json(dir.path(), &["--no-config", "bomb.zip"]);
@@ -303,8 +324,9 @@ fn a_zip_bomb_is_cut_and_listed() {
         .current_dir(dir.path())
         .args(["scan", "--no-config", "bomb.zip"]));
     assert!(
-        text.stdout
-            .contains("skipped: bomb.zip!zeros.bin: archive limit: inflates to more than 100 times"),
+        text.stdout.contains(
+            "skipped: bomb.zip!zeros.bin: archive limit: inflates to more than 100 times"
+        ),
         "{}",
         text.stdout
     );
@@ -340,7 +362,10 @@ fn byte_and_entry_limits_stop_an_archive() {
     let many: Vec<(String, Vec<u8>)> = (0..10)
         .map(|i| (format!("f{i}.env"), env(&kunavo(&format!("entry-{i}")))))
         .collect();
-    let refs: Vec<(&str, &[u8])> = many.iter().map(|(n, b)| (n.as_str(), b.as_slice())).collect();
+    let refs: Vec<(&str, &[u8])> = many
+        .iter()
+        .map(|(n, b)| (n.as_str(), b.as_slice()))
+        .collect();
     write(d, "many.tar.gz", gz(&tar(&refs)));
     write(d, "entries.toml", "[scan]\narchive_max_entries = 3\n");
     let r = scan_json(d, &["--config", "entries.toml", "many.tar.gz"]);
@@ -376,7 +401,10 @@ fn a_deep_nest_stops_at_the_depth_limit() {
     assert_eq!(cut[0].0, "l1.zip!l2.zip!l3.zip!l4.zip!l5.zip");
     assert!(cut[0].1.contains("nested deeper than 4"), "{cut:?}");
 
-    let deeper = scan_json(dir.path(), &["--no-config", "--archive-depth", "5", "l1.zip"]);
+    let deeper = scan_json(
+        dir.path(),
+        &["--no-config", "--archive-depth", "5", "l1.zip"],
+    );
     assert_eq!(
         found(&deeper),
         [(
@@ -455,7 +483,10 @@ fn archives_in_git_blobs_are_opened() {
 
     let history = scan_json(repo.path(), &["--no-config", "--git"]);
     assert_eq!(found(&history), [(shown.to_string(), key.clone())]);
-    assert_eq!(history.findings()[0]["commit"]["id"], Value::from(added.clone()));
+    assert_eq!(
+        history.findings()[0]["commit"]["id"],
+        Value::from(added.clone())
+    );
 
     let range = format!("{base}..HEAD");
     let ranged = scan_json(repo.path(), &["--no-config", "--range", &range]);
@@ -465,4 +496,42 @@ fn archives_in_git_blobs_are_opened() {
     repo.git(&["add", "dist/app.jar"]);
     let staged = scan_json(repo.path(), &["--no-config", "--staged"]);
     assert_eq!(found(&staged), [(shown.to_string(), key)]);
+}
+
+/// A changed archive has no lines to compare with its previous version: a
+/// range or staged scan reports the keys inside it wherever they sit in
+/// the entry (here on line 40, far past the few lines of the jar's bytes).
+#[test]
+fn a_changed_archive_in_a_range_or_the_index_is_scanned_whole() {
+    let repo = Repo::init();
+    let write_jar = |entries: &[(&str, &[u8])]| {
+        std::fs::create_dir_all(repo.path().join("dist")).unwrap();
+        std::fs::write(repo.path().join("dist/app.jar"), zip(entries, true)).unwrap();
+    };
+    write_jar(&[("README.txt", b"build 1\n")]);
+    let base = repo.commit("build 1");
+    let key = kunavo("changed-jar");
+    let padded = format!("{}KUNAVO_API_KEY={key}\n", "# setting\n".repeat(39));
+    let entries: [(&str, &[u8]); 2] = [
+        ("README.txt", b"build 2\n"),
+        ("conf/app.env", padded.as_bytes()),
+    ];
+    write_jar(&entries);
+    repo.commit("build 2");
+    let shown = "dist/app.jar!conf/app.env";
+
+    let range = format!("{base}..HEAD");
+    let ranged = scan_json(repo.path(), &["--no-config", "--range", &range]);
+    assert_eq!(found(&ranged), [(shown.to_string(), key.clone())]);
+    assert_eq!(ranged.findings()[0]["line"], 40);
+
+    let other = kunavo("changed-jar-staged");
+    let padded = format!("{}KUNAVO_API_KEY={other}\n", "# setting\n".repeat(39));
+    write_jar(&[
+        ("README.txt", b"build 3\n"),
+        ("conf/app.env", padded.as_bytes()),
+    ]);
+    repo.git(&["add", "dist/app.jar"]);
+    let staged = scan_json(repo.path(), &["--no-config", "--staged"]);
+    assert_eq!(found(&staged), [(shown.to_string(), other)]);
 }

@@ -645,8 +645,14 @@ fn scan_blobs(
             w.stats.files += 1;
             w.stats.bytes += data.len() as u64;
             collector.progress.add(data.len() as u64);
-            let found =
-                archive::scan(scanner, data, path, SourceKind::Git, &mut w.scratch, &mut w.stats);
+            let found = archive::scan(
+                scanner,
+                data,
+                path,
+                SourceKind::Git,
+                &mut w.scratch,
+                &mut w.stats,
+            );
             w.found.extend(found.into_iter().map(|f| (i as u32, f)));
         },
     )?;
@@ -751,7 +757,14 @@ fn scan_worktree(
         }
         stats.files += 1;
         stats.bytes += bytes.len() as u64;
-        findings.extend(archive::scan(scanner, &bytes, &shown, SourceKind::File, &mut scratch, stats));
+        findings.extend(archive::scan(
+            scanner,
+            &bytes,
+            &shown,
+            SourceKind::File,
+            &mut scratch,
+            stats,
+        ));
     }
 }
 
