@@ -97,7 +97,8 @@ hyperfine --warmup 1 --runs "$runs" -i --export-json "$DATA/hyperfine.json" \
   -n reference "bash -c $(printf %q "$ref_cmd")" \
   -n leakhound "$lh_cmd"
 
-rss() { /usr/bin/time -f %M bash -c "$1" 2>&1 >/dev/null | tail -n1; }
+# Peak RSS in KiB (leakhound exits 1 when it finds keys: not a failure here).
+rss() { { /usr/bin/time -f %M bash -c "$1" 2>&1 >/dev/null || true; } | tail -n1; }
 ref_rss=$(rss "$ref_cmd")
 lh_rss=$(rss "$lh_cmd")
 
