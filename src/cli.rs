@@ -83,6 +83,15 @@ pub struct FileArgs {
     /// Worker threads (default: one per core).
     #[arg(long, short = 'j', value_name = "N")]
     pub threads: Option<usize>,
+
+    /// Open archives (zip, jar, whl, tar, .tar.gz, .gz, …) nested up to N
+    /// deep and scan their entries (default 4; 0 scans them as plain bytes).
+    #[arg(long, value_name = "N")]
+    pub archive_depth: Option<u32>,
+
+    /// Scan archives as plain bytes, without opening them (--archive-depth 0).
+    #[arg(long, conflicts_with = "archive_depth")]
+    pub no_archives: bool,
 }
 
 #[derive(Debug, Subcommand)]

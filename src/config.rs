@@ -105,6 +105,12 @@ pub struct ScanDefaults {
     pub follow: Option<bool>,
     pub threads: Option<usize>,
     pub decode_all: Option<bool>,
+    /// Open archives (default true).
+    pub archives: Option<bool>,
+    pub archive_depth: Option<u32>,
+    pub archive_max_bytes: Option<Quantity>,
+    pub archive_max_ratio: Option<usize>,
+    pub archive_max_entries: Option<usize>,
 }
 
 /// Everything a command needs, resolved: each part is the options type of
@@ -160,6 +166,7 @@ impl Config {
         let follow = switch(&settings::FOLLOW, f.follow)?;
         let decode_all = switch(&settings::DECODE_ALL, args.decode_all)?;
 
+        let archives = archive_limits(&args.files, &layers)?;
         let report = report_options(&args.output);
 
         let roots = args
@@ -239,6 +246,7 @@ impl Config {
             max_file_size,
             threads,
             decode_all,
+            archives,
             progress: !args.output.quiet && std::io::stderr().is_terminal(),
             allowlist,
             baseline,
@@ -623,8 +631,8 @@ impl Value for std::time::Duration {
 /// once: its flag, its key, where the parsed file keeps it, its bound.
 pub(crate) mod settings {
     use super::{
-        Setting, MAX_CACHE_TTL, MAX_CONCURRENCY, MAX_FILE_SIZE_LIMIT, MAX_RETRIES, MAX_THREADS,
-        MAX_TIMEOUT,
+        Setting, MAX_ARCHIVE_DEPTH, MAX_ARCHIVE_ENTRIES, MAX_ARCHIVE_RATIO, MAX_CACHE_TTL,
+        MAX_CONCURRENCY, MAX_FILE_SIZE_LIMIT, MAX_RETRIES, MAX_THREADS, MAX_TIMEOUT,
     };
     use std::time::Duration;
 
@@ -665,6 +673,41 @@ pub(crate) mod settings {
         get: |f| f.scan.decode_all.as_ref(),
         limit: None,
         min: None,
+    };
+    pub(crate) const ARCHIVES: Setting<bool> = Setting {
+        flag: "--no-archives",
+        key: "scan.archives",
+        get: |f| f.scan.archives.as_ref(),
+        limit: None,
+        min: None,
+    };
+    pub(crate) const ARCHIVE_DEPTH: Setting<u32> = Setting {
+        flag: "--archive-depth",
+        key: "scan.archive_depth",
+        get: |f| f.scan.archive_depth.as_ref(),
+        limit: Some(MAX_ARCHIVE_DEPTH),
+        min: None,
+    };
+    pub(crate) const ARCHIVE_MAX_BYTES: Setting<u64> = Setting {
+        flag: "scan.archive_max_bytes",
+        key: "scan.archive_max_bytes",
+        get: |f| f.scan.archive_max_bytes.as_ref(),
+        limit: None,
+        min: None,
+    };
+    pub(crate) const ARCHIVE_MAX_RATIO: Setting<usize> = Setting {
+        flag: "scan.archive_max_ratio",
+        key: "scan.archive_max_ratio",
+        get: |f| f.scan.archive_max_ratio.as_ref(),
+        limit: Some(MAX_ARCHIVE_RATIO),
+        min: Some(1),
+    };
+    pub(crate) const ARCHIVE_MAX_ENTRIES: Setting<usize> = Setting {
+        flag: "scan.archive_max_entries",
+        key: "scan.archive_max_entries",
+        get: |f| f.scan.archive_max_entries.as_ref(),
+        limit: Some(MAX_ARCHIVE_ENTRIES),
+        min: Some(1),
     };
     pub(crate) const CONCURRENCY: Setting<usize> = Setting {
         flag: "--verify-concurrency",
@@ -732,6 +775,36 @@ pub const MAX_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300)
 pub const MAX_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(90 * 24 * 3600);
 /// Largest `max_file_size`.
 pub const MAX_FILE_SIZE_LIMIT: u64 = 16 << 30;
+/// Deepest archive nesting opened.
+pub const MAX_ARCHIVE_DEPTH: u32 = 32;
+/// Largest archive inflation ratio allowed.
+pub const MAX_ARCHIVE_RATIO: usize = 1_000_000;
+/// Most entries read from one archive.
+pub const MAX_ARCHIVE_ENTRIES: usize = 100_000_000;
+
+/// The archive limits: flags, then the most specific file, then defaults.
+fn archive_limits(args: &cli::FileArgs, layers: &[Layer]) -> Result<scan::ArchiveLimits> {
+    let defaults = scan::ArchiveLimits::default();
+    let opened = settings::ARCHIVES
+        .resolve(args.no_archives.then_some(false), layers)?
+        .unwrap_or(true);
+    let depth = settings::ARCHIVE_DEPTH.resolve(args.archive_depth, layers)?;
+    let count = |s: &Setting<usize>| -> Result<Option<u64>> {
+        Ok(s.resolve(None, layers)?.map(|n| n as u64))
+    };
+    Ok(scan::ArchiveLimits {
+        depth: if opened {
+            depth.unwrap_or(defaults.depth)
+        } else {
+            0
+        },
+        max_bytes: settings::ARCHIVE_MAX_BYTES
+            .resolve(None, layers)?
+            .unwrap_or(defaults.max_bytes),
+        max_ratio: count(&settings::ARCHIVE_MAX_RATIO)?.unwrap_or(defaults.max_ratio),
+        max_entries: count(&settings::ARCHIVE_MAX_ENTRIES)?.unwrap_or(defaults.max_entries),
+    })
+}
 
 /// Where a configuration file came from, which decides what it may set.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

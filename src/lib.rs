@@ -22,7 +22,8 @@
 //! - `hook`: `install-hook`, the pre-commit hook
 //! - `gitleaks`: `config import-gitleaks`
 //! - `lint`: `rules check`, the rule linter
-//! - `source`: file trees, stdin, git history, ranges, the staged index
+//! - `source`: file trees, stdin, git history, ranges, the staged index, and
+//!   the archives inside them (`source::archive`)
 //! - `report`: one writer per format
 //! - `scan`: the pipeline from buffers to findings, and its statistics
 //! - `revoke`: turning live keys off, the audit log

@@ -38,6 +38,8 @@ pub struct Options {
     pub threads: usize,
     /// Search for base64-encoded keys everywhere (`--decode-all`).
     pub decode_all: bool,
+    /// How far archives (zip, tar, compressed files) are opened.
+    pub archives: ArchiveLimits,
     /// Show a progress bar on standard error.
     pub progress: bool,
     pub allowlist: Allowlist,
@@ -59,6 +61,7 @@ impl Default for Options {
             max_file_size: DEFAULT_MAX_FILE_SIZE,
             threads: 0,
             decode_all: false,
+            archives: ArchiveLimits::default(),
             progress: false,
             allowlist: Allowlist::default(),
             baseline: None,
@@ -69,6 +72,35 @@ impl Default for Options {
 
 /// Files larger than this are skipped unless `--max-file-size` says otherwise.
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 100 << 20;
+
+/// The bounds on opening archives (`[scan] archive_*`, `--archive-depth`,
+/// `--no-archives`), so that a zip bomb costs a bounded amount of work.
+/// Bytes and entries are counted over one archive file or blob and
+/// everything nested in it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ArchiveLimits {
+    /// Nesting levels opened: 1 opens `app.jar` but not a jar inside it;
+    /// 0 scans archives as plain bytes.
+    pub depth: u32,
+    /// Bytes read out of one archive, nested ones included.
+    pub max_bytes: u64,
+    /// Largest ratio of inflated to compressed bytes of one compressed
+    /// stream (a zip entry, a `.gz`), checked once it has inflated 1 MiB.
+    pub max_ratio: u64,
+    /// Entries read from one archive, nested ones included.
+    pub max_entries: u64,
+}
+
+impl Default for ArchiveLimits {
+    fn default() -> ArchiveLimits {
+        ArchiveLimits {
+            depth: 4,
+            max_bytes: 1 << 30,
+            max_ratio: 100,
+            max_entries: 100_000,
+        }
+    }
+}
 
 /// What part of a git repository a scan reads; the repository is the one
 /// scanned path.

@@ -34,6 +34,7 @@ use crate::engine::{Matcher, Scratch};
 use crate::error::Result;
 use crate::finding::{BlobLocation, CommitInfo, Finding, SourceKind};
 use crate::scan::{Collector, Options, PathNote, ScanOutcome, Scanner, Stats};
+use crate::source::archive;
 
 /// Commits handed to a worker at a time in pass 1: neighbours share trees,
 /// and each worker's object cache holds the ones it has read.
@@ -758,8 +759,14 @@ fn scan_blobs(
             w.stats.files += 1;
             w.stats.bytes += data.len() as u64;
             collector.progress.add(data.len() as u64);
-            let found =
-                scanner.scan_buffer(data, path, SourceKind::Git, &mut w.scratch, &mut w.stats);
+            let found = archive::scan(
+                scanner,
+                data,
+                path,
+                SourceKind::Git,
+                &mut w.scratch,
+                &mut w.stats,
+            );
             w.found.extend(found.into_iter().map(|f| (i as u32, f)));
         },
     )?;
@@ -864,7 +871,14 @@ fn scan_worktree(
         }
         stats.files += 1;
         stats.bytes += bytes.len() as u64;
-        findings.extend(scanner.scan_buffer(&bytes, &shown, SourceKind::File, &mut scratch, stats));
+        findings.extend(archive::scan(
+            scanner,
+            &bytes,
+            &shown,
+            SourceKind::File,
+            &mut scratch,
+            stats,
+        ));
     }
 }
 

@@ -120,7 +120,7 @@ pub fn scan_range(
                 );
                 cache.insert(key.clone(), found.unwrap_or_default());
             }
-            for f in keep_added(&cache[&key], &lines) {
+            for f in keep_added(&cache[&key], &lines, &shown) {
                 if *reported.entry(f.fingerprint.clone()).or_insert(oid) != oid {
                     continue;
                 }
@@ -359,16 +359,27 @@ pub(crate) fn scan_blob(
     };
     stats.files += 1;
     stats.bytes += object.data().len() as u64;
-    Some(scanner.scan_buffer(object.data(), path, source, scratch, stats))
+    Some(crate::source::archive::scan(
+        scanner,
+        object.data(),
+        path,
+        source,
+        scratch,
+        stats,
+    ))
 }
 
 /// The findings that start or end on an added line (`added` is sorted).
-pub(crate) fn keep_added(findings: &[Finding], added: &[u32]) -> Vec<Finding> {
+/// A finding inside an archive (its path is not the blob's `path`) has no
+/// line of the blob to compare: the archive was added or changed, so it is
+/// kept.
+pub(crate) fn keep_added(findings: &[Finding], added: &[u32], path: &str) -> Vec<Finding> {
     findings
         .iter()
         .filter(|f| {
-            (f.line..=f.end_line.max(f.line))
-                .any(|l| u32::try_from(l).is_ok_and(|l| added.binary_search(&l).is_ok()))
+            f.path != path
+                || (f.line..=f.end_line.max(f.line))
+                    .any(|l| u32::try_from(l).is_ok_and(|l| added.binary_search(&l).is_ok()))
         })
         .cloned()
         .collect()
