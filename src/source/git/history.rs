@@ -250,7 +250,7 @@ pub fn scan_history(
     Ok(outcome)
 }
 
-fn thread_count(configured: usize) -> usize {
+pub(super) fn thread_count(configured: usize) -> usize {
     if configured > 0 {
         configured
     } else {
@@ -760,7 +760,7 @@ fn scan_worktree(
 /// names the object directory with `k` extra `/.` components, so that its
 /// packs are opened, cached and locked separately. Alternates are read the
 /// same way as for the repository itself.
-fn open_worker(gitdir: &Path, k: usize) -> Result<Repository> {
+pub(super) fn open_worker(gitdir: &Path, k: usize) -> Result<Repository> {
     let fail = |e: git2::Error| git_error(gitdir, "cannot open", &e);
     let repo = Repository::open(gitdir).map_err(fail)?;
     if k > 0 {
@@ -782,7 +782,7 @@ fn open_worker(gitdir: &Path, k: usize) -> Result<Repository> {
 /// Run `work` over `0..len` on `threads` workers, each with the state
 /// `init` builds once (a `Repository`, scratch space), taking `chunk`
 /// consecutive items at a time. Returns the workers' states.
-fn fan_out<S: Send>(
+pub(super) fn fan_out<S: Send>(
     threads: usize,
     len: usize,
     chunk: usize,
