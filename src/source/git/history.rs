@@ -19,7 +19,7 @@
 //! walk, and so that a shallow clone's boundary commits are roots.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
@@ -59,43 +59,73 @@ struct Changes {
     errors: Vec<PathNote>,
 }
 
-/// The unique blobs of a history, each with the places it appears.
+/// Locations a blob may have before its paths are looked up in a set
+/// rather than by a scan of its list.
+const FEW_LOCATIONS: usize = 32;
+
+/// The unique blobs of a history, each with the places it appears. This is
+/// what a history scan holds for its whole length (about 40 bytes a blob
+/// and a path once; docs/performance.md, "Memory"), so it is kept compact:
+/// integer ids, a blob's first location inline, each path stored once.
 #[derive(Default)]
 struct BlobIndex {
     ids: HashMap<Oid, u32>,
     entries: Vec<BlobEntry>,
-    paths: Vec<Vec<u8>>,
-    path_ids: HashMap<Vec<u8>, u32>,
-    seen: HashSet<(u32, u32)>,
+    /// Each path and its id (ids count up from 0).
+    path_ids: HashMap<Box<[u8]>, u32>,
+    /// The paths of the few blobs found at more than `FEW_LOCATIONS`
+    /// paths (an empty file, a license), for a quick duplicate check.
+    many: HashMap<u32, HashSet<u32>>,
 }
 
 struct BlobEntry {
     oid: Oid,
     /// (path, commit) pairs: each path once, with the first commit that
-    /// showed the blob there.
-    locations: Vec<(u32, u32)>,
+    /// showed the blob there; the first one inline, as most blobs have
+    /// only one.
+    first: (u32, u32),
+    more: Vec<(u32, u32)>,
+}
+
+impl BlobEntry {
+    fn locations(&self) -> impl Iterator<Item = &(u32, u32)> {
+        std::iter::once(&self.first).chain(self.more.iter())
+    }
 }
 
 impl BlobIndex {
-    fn add(&mut self, oid: Oid, path: Vec<u8>, commit: u32) {
-        let path = match self.path_ids.get(&path) {
+    fn add(&mut self, oid: Oid, path: &[u8], commit: u32) {
+        let path = match self.path_ids.get(path) {
             Some(&p) => p,
             None => {
-                let p = self.paths.len() as u32;
-                self.path_ids.insert(path.clone(), p);
-                self.paths.push(path);
+                let p = self.path_ids.len() as u32;
+                self.path_ids.insert(path.into(), p);
                 p
             }
         };
-        let blob = *self.ids.entry(oid).or_insert_with(|| {
+        let Some(&blob) = self.ids.get(&oid) else {
+            self.ids.insert(oid, self.entries.len() as u32);
             self.entries.push(BlobEntry {
                 oid,
-                locations: Vec::new(),
+                first: (path, commit),
+                more: Vec::new(),
             });
-            (self.entries.len() - 1) as u32
-        });
-        if self.seen.insert((blob, path)) {
-            self.entries[blob as usize].locations.push((path, commit));
+            return;
+        };
+        let entry = &mut self.entries[blob as usize];
+        if let Some(set) = self.many.get_mut(&blob) {
+            if set.insert(path) {
+                entry.more.push((path, commit));
+            }
+            return;
+        }
+        if entry.locations().any(|&(p, _)| p == path) {
+            return;
+        }
+        entry.more.push((path, commit));
+        if entry.more.len() > FEW_LOCATIONS {
+            self.many
+                .insert(blob, entry.locations().map(|&(p, _)| p).collect());
         }
     }
 }
@@ -129,22 +159,20 @@ pub fn scan_history(
 
     let mut blobs = BlobIndex::default();
     let mut submodules = BTreeSet::new();
-    let changes = tree_changes(&gitdir, &commits, threads)?;
-    absorb_changes(&mut blobs, changes, 0, &mut submodules, &mut stats);
+    tree_changes(&gitdir, &commits, threads, |i, c| {
+        absorb_changes(&mut blobs, c, i as u32, &mut submodules, &mut stats);
+    })?;
 
     if all_objects {
         let (more, dangling) = unreachable_objects(&repo, &commits, &blobs, &mut stats);
         let first = commits.len() as u32;
         commits.extend(more);
-        let changes = tree_changes(&gitdir, &commits[first as usize..], threads)?;
-        absorb_changes(&mut blobs, changes, first, &mut submodules, &mut stats);
+        tree_changes(&gitdir, &commits[first as usize..], threads, |i, c| {
+            absorb_changes(&mut blobs, c, first + i as u32, &mut submodules, &mut stats);
+        })?;
         for oid in dangling {
             if !blobs.ids.contains_key(&oid) {
-                blobs.add(
-                    oid,
-                    format!("<dangling blob {oid}>").into_bytes(),
-                    NO_COMMIT,
-                );
+                blobs.add(oid, format!("<dangling blob {oid}>").as_bytes(), NO_COMMIT);
             }
         }
     }
@@ -165,11 +193,10 @@ pub fn scan_history(
 
     let scanner = Scanner { options, matcher };
     let collector = Collector::default();
-    let shown: Vec<String> = blobs
-        .paths
-        .iter()
-        .map(|p| String::from_utf8_lossy(p).into_owned())
-        .collect();
+    let mut shown = vec![String::new(); blobs.path_ids.len()];
+    for (p, &i) in std::mem::take(&mut blobs.path_ids).iter() {
+        shown[i as usize] = String::from_utf8_lossy(p).into_owned();
+    }
     let allowed: Vec<bool> = shown
         .iter()
         .map(|p| options.allowlist.allows_path(Path::new(p)))
@@ -182,8 +209,7 @@ pub fn scan_history(
 
     let first_commit = |blob: u32| {
         blobs.entries[blob as usize]
-            .locations
-            .iter()
+            .locations()
             .find(|(p, _)| !allowed[*p as usize])
             .map_or(NO_COMMIT, |&(_, c)| c)
     };
@@ -208,10 +234,7 @@ pub fn scan_history(
             continue;
         }
         let entry = &blobs.entries[blob as usize];
-        let mut locations = entry
-            .locations
-            .iter()
-            .filter(|(p, _)| !allowed[*p as usize]);
+        let mut locations = entry.locations().filter(|(p, _)| !allowed[*p as usize]);
         let Some(&(_, first)) = locations.next() else {
             continue;
         };
@@ -231,9 +254,8 @@ pub fn scan_history(
         findings.push(f);
     }
 
-    let scanned: HashSet<Oid> = blobs.ids.keys().copied().collect();
     let mut uncommitted = Vec::new();
-    scan_worktree(&repo, &scanner, &scanned, &mut uncommitted, &mut stats);
+    scan_worktree(&repo, &scanner, &blobs.ids, &mut uncommitted, &mut stats);
     let in_history: HashSet<&str> = findings.iter().map(|f| f.fingerprint.as_str()).collect();
     uncommitted.retain(|f| !in_history.contains(f.fingerprint.as_str()));
     findings.extend(uncommitted);
@@ -399,58 +421,49 @@ fn walk_commits(
         .collect()
 }
 
-/// Compare each commit's tree with its first parent's, in parallel.
-fn tree_changes(gitdir: &Path, commits: &[CommitNode], threads: usize) -> Result<Vec<Changes>> {
-    struct Worker {
-        repo: Repository,
-        out: Vec<(usize, Changes)>,
-    }
+/// Compare each commit's tree with its first parent's, in parallel, and
+/// hand each commit's changes to `sink` in commit order as they come
+/// (only the changes of the commits in flight are held, not the whole
+/// history's).
+fn tree_changes(
+    gitdir: &Path,
+    commits: &[CommitNode],
+    threads: usize,
+    sink: impl FnMut(usize, Changes),
+) -> Result<()> {
     let opened = AtomicUsize::new(0);
-    let workers = fan_out(
+    fan_out_ordered(
         threads,
         commits.len(),
         COMMIT_CHUNK,
-        || {
-            Ok(Worker {
-                repo: open_worker(gitdir, opened.fetch_add(1, Ordering::Relaxed))?,
-                out: Vec::new(),
-            })
-        },
-        |w, i| {
+        || open_worker(gitdir, opened.fetch_add(1, Ordering::Relaxed)),
+        |repo, i| {
             let c = &commits[i];
             let mut changes = Changes::default();
-            diff_commit(&w.repo, c.parent_tree, c.tree, &mut changes);
+            diff_commit(repo, c.parent_tree, c.tree, &mut changes);
             if !changes.errors.is_empty() {
                 for e in &mut changes.errors {
                     e.path = format!("{} (commit {})", e.path, c.oid);
                 }
             }
-            w.out.push((i, changes));
+            changes
         },
-    )?;
-    let mut all: Vec<Changes> = (0..commits.len()).map(|_| Changes::default()).collect();
-    for w in workers {
-        for (i, c) in w.out {
-            all[i] = c;
-        }
-    }
-    Ok(all)
+        sink,
+    )
 }
 
 fn absorb_changes(
     blobs: &mut BlobIndex,
-    changes: Vec<Changes>,
-    first_commit: u32,
+    changes: Changes,
+    commit: u32,
     submodules: &mut BTreeSet<Vec<u8>>,
     stats: &mut Stats,
 ) {
-    for (i, c) in changes.into_iter().enumerate() {
-        for (oid, path) in c.blobs {
-            blobs.add(oid, path, first_commit + i as u32);
-        }
-        submodules.extend(c.submodules);
-        stats.errors.extend(c.errors);
+    for (oid, path) in changes.blobs {
+        blobs.add(oid, &path, commit);
     }
+    submodules.extend(changes.submodules);
+    stats.errors.extend(changes.errors);
 }
 
 fn diff_commit(repo: &Repository, old: Option<Oid>, new: Oid, out: &mut Changes) {
@@ -614,8 +627,7 @@ fn scan_blobs(
         },
         |w, i| {
             let entry = &blobs.entries[i];
-            let Some(&(path, _)) = entry.locations.iter().find(|(p, _)| !allowed[*p as usize])
-            else {
+            let Some(&(path, _)) = entry.locations().find(|(p, _)| !allowed[*p as usize]) else {
                 return;
             };
             let path = &shown[path as usize];
@@ -686,7 +698,7 @@ fn commit_details(repo: &Repository, commits: &[CommitNode], i: u32) -> Option<C
 fn scan_worktree(
     repo: &Repository,
     scanner: &Scanner,
-    scanned: &HashSet<Oid>,
+    scanned: &HashMap<Oid, u32>,
     findings: &mut Vec<Finding>,
     stats: &mut Stats,
 ) {
@@ -745,7 +757,7 @@ fn scan_worktree(
                 continue;
             }
         };
-        if Oid::hash_object(ObjectType::Blob, &bytes).is_ok_and(|oid| scanned.contains(&oid)) {
+        if Oid::hash_object(ObjectType::Blob, &bytes).is_ok_and(|oid| scanned.contains_key(&oid)) {
             continue;
         }
         stats.files += 1;
@@ -819,9 +831,99 @@ pub(super) fn fan_out<S: Send>(
     })
 }
 
+/// Like [`fan_out`], but each item gives a value, and `sink` receives the
+/// values on the calling thread in item order while the workers go on.
+/// A bounded channel holds at most two chunks per worker between them;
+/// chunks that arrive ahead of an earlier one wait in a map (workers take
+/// chunks in order, so that map stays small).
+pub(super) fn fan_out_ordered<S: Send, T: Send>(
+    threads: usize,
+    len: usize,
+    chunk: usize,
+    init: impl Fn() -> Result<S> + Sync,
+    work: impl Fn(&mut S, usize) -> T + Sync,
+    mut sink: impl FnMut(usize, T),
+) -> Result<()> {
+    if len == 0 {
+        return Ok(());
+    }
+    let next = AtomicUsize::new(0);
+    let workers = threads.clamp(1, len.div_ceil(chunk));
+    let (tx, rx) = crossbeam_channel::bounded::<(usize, Vec<T>)>(workers * 2);
+    let (init, work, next) = (&init, &work, &next);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                let tx = tx.clone();
+                scope.spawn(move || -> Result<()> {
+                    let mut state = init()?;
+                    loop {
+                        let start = next.fetch_add(chunk, Ordering::Relaxed);
+                        if start >= len {
+                            return Ok(());
+                        }
+                        let out = (start..(start + chunk).min(len))
+                            .map(|i| work(&mut state, i))
+                            .collect();
+                        if tx.send((start, out)).is_err() {
+                            return Ok(());
+                        }
+                    }
+                })
+            })
+            .collect();
+        drop(tx);
+        let mut early: BTreeMap<usize, Vec<T>> = BTreeMap::new();
+        let mut due = 0;
+        for (start, out) in rx {
+            early.insert(start, out);
+            while let Some(out) = early.remove(&due) {
+                let n = out.len();
+                for (k, value) in out.into_iter().enumerate() {
+                    sink(due + k, value);
+                }
+                due += n;
+            }
+        }
+        handles
+            .into_iter()
+            .try_for_each(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fan_out_ordered_hands_every_item_over_in_order() {
+        let mut seen = Vec::new();
+        fan_out_ordered(
+            3,
+            1000,
+            7,
+            || Ok(()),
+            |_, i| i * 2,
+            |i, v| seen.push((i, v)),
+        )
+        .unwrap();
+        assert_eq!(seen, (0..1000).map(|i| (i, i * 2)).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn blob_index_keeps_each_path_once_with_its_first_commit() {
+        let mut index = BlobIndex::default();
+        let oid = Oid::from_str("0123456789012345678901234567890123456789").unwrap();
+        for commit in 0..3 {
+            for p in 0..100 {
+                index.add(oid, format!("p{p}").as_bytes(), commit);
+            }
+        }
+        let entry = &index.entries[0];
+        let locations: Vec<_> = entry.locations().copied().collect();
+        assert_eq!(locations, (0..100).map(|p| (p, 0)).collect::<Vec<_>>());
+        assert_eq!(index.path_ids.len(), 100);
+    }
 
     #[test]
     fn fan_out_visits_every_item_once() {
