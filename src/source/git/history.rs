@@ -207,32 +207,9 @@ pub fn scan_history(
         )
     })?;
 
-    let first_commit = |blob: u32| {
-        blobs.entries[blob as usize]
-            .locations()
-            .find(|(p, _)| !allowed[*p as usize])
-            .map_or(NO_COMMIT, |&(_, c)| c)
-    };
-    // A key that stays in a file while the file is edited is in many blobs:
-    // report it once, from the blob of the commit that introduced it.
-    let mut earliest: HashMap<&str, (u32, u32)> = HashMap::new();
-    for (blob, f) in &found {
-        let at = (first_commit(*blob), *blob);
-        earliest
-            .entry(&f.fingerprint)
-            .and_modify(|e| *e = (*e).min(at))
-            .or_insert(at);
-    }
-    let keep: Vec<bool> = found
-        .iter()
-        .map(|(blob, f)| earliest[f.fingerprint.as_str()].1 == *blob)
-        .collect();
     let mut findings = Vec::with_capacity(found.len());
     let mut infos: HashMap<u32, Option<CommitInfo>> = HashMap::new();
-    for ((blob, mut f), keep) in found.into_iter().zip(keep) {
-        if !keep {
-            continue;
-        }
+    for (blob, mut f) in found {
         let entry = &blobs.entries[blob as usize];
         let mut locations = entry.locations().filter(|(p, _)| !allowed[*p as usize]);
         let Some(&(_, first)) = locations.next() else {
@@ -609,8 +586,14 @@ fn scan_blobs(
         repo: Repository,
         scratch: Scratch,
         stats: Stats,
-        found: Vec<(u32, Finding)>,
+        found: Earliest,
     }
+    let first_commit = |blob: u32| {
+        blobs.entries[blob as usize]
+            .locations()
+            .find(|(p, _)| !allowed[*p as usize])
+            .map_or(NO_COMMIT, |&(_, c)| c)
+    };
     let max = scanner.options.max_file_size;
     let opened = AtomicUsize::new(0);
     let workers = fan_out(
@@ -622,7 +605,7 @@ fn scan_blobs(
                 repo: open_worker(gitdir, opened.fetch_add(1, Ordering::Relaxed))?,
                 scratch: Scratch::default(),
                 stats: Stats::default(),
-                found: Vec::new(),
+                found: Earliest::default(),
             })
         },
         |w, i| {
@@ -658,15 +641,60 @@ fn scan_blobs(
             collector.progress.add(data.len() as u64);
             let found =
                 scanner.scan_buffer(data, path, SourceKind::Git, &mut w.scratch, &mut w.stats);
-            w.found.extend(found.into_iter().map(|f| (i as u32, f)));
+            let at = (first_commit(i as u32), i as u32);
+            for f in found {
+                w.found.offer(at, f);
+            }
         },
     )?;
-    let mut found = Vec::new();
+    let mut found = Earliest::default();
     for w in workers {
-        found.extend(w.found);
+        found.merge(w.found);
         collector.absorb(Vec::new(), w.stats);
     }
-    Ok(found)
+    Ok(found.into_findings())
+}
+
+/// Per fingerprint, the findings of the blob that shows the key first, by
+/// (first commit, blob): a key that stays in a file while the file is
+/// edited is in many blobs, and is reported once, from the blob of the
+/// commit that introduced it. The workers keep only these, so that memory
+/// follows the number of distinct keys, not of blobs that hold them.
+#[derive(Default)]
+struct Earliest(HashMap<String, ((u32, u32), Vec<Finding>)>);
+
+impl Earliest {
+    /// Offer a finding of the blob at `at` = (first commit, blob).
+    fn offer(&mut self, at: (u32, u32), f: Finding) {
+        match self.0.get_mut(&f.fingerprint) {
+            None => {
+                self.0.insert(f.fingerprint.clone(), (at, vec![f]));
+            }
+            Some((best, list)) if at < *best => {
+                *best = at;
+                list.clear();
+                list.push(f);
+            }
+            Some((best, list)) if at == *best => list.push(f),
+            Some(_) => {}
+        }
+    }
+
+    fn merge(&mut self, other: Earliest) {
+        for (at, list) in other.0.into_values() {
+            for f in list {
+                self.offer(at, f);
+            }
+        }
+    }
+
+    /// The kept findings, each with its blob.
+    fn into_findings(self) -> Vec<(u32, Finding)> {
+        self.0
+            .into_values()
+            .flat_map(|((_, blob), list)| list.into_iter().map(move |f| (blob, f)))
+            .collect()
+    }
 }
 
 fn commit_id(commits: &[CommitNode], i: u32) -> String {
