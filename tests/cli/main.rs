@@ -13,7 +13,7 @@ mod fake_provider;
 mod formats;
 mod fuzz;
 mod git;
-mod git_range;
+mod git_scale;
 mod hardening_sources;
 mod hardening_trust;
 mod hook;

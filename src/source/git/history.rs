@@ -159,6 +159,8 @@ pub fn scan_history(
 
     let mut blobs = BlobIndex::default();
     let mut submodules = BTreeSet::new();
+    // Blobs only the index holds (`--all-objects`): reported as staged.
+    let mut staged: HashSet<Oid> = HashSet::new();
     tree_changes(&gitdir, &commits, threads, |i, c| {
         absorb_changes(&mut blobs, c, i as u32, &mut submodules, &mut stats);
     })?;
@@ -170,9 +172,20 @@ pub fn scan_history(
         tree_changes(&gitdir, &commits[first as usize..], threads, |i, c| {
             absorb_changes(&mut blobs, c, first + i as u32, &mut submodules, &mut stats);
         })?;
+        // A blob no commit holds may still be in the index (staged, then
+        // changed in the working tree): it is named by its path there.
+        // Others are named as what they are.
+        let in_index = index_paths(&repo);
         for oid in dangling {
-            if !blobs.ids.contains_key(&oid) {
-                blobs.add(oid, format!("<dangling blob {oid}>").as_bytes(), NO_COMMIT);
+            if blobs.ids.contains_key(&oid) {
+                continue;
+            }
+            match in_index.get(&oid) {
+                Some(path) => {
+                    blobs.add(oid, path, NO_COMMIT);
+                    staged.insert(oid);
+                }
+                None => blobs.add(oid, format!("<dangling blob {oid}>").as_bytes(), NO_COMMIT),
             }
         }
     }
@@ -211,6 +224,9 @@ pub fn scan_history(
     let mut infos: HashMap<u32, Option<CommitInfo>> = HashMap::new();
     for (blob, mut f) in found {
         let entry = &blobs.entries[blob as usize];
+        if staged.contains(&entry.oid) {
+            f.source = SourceKind::Staged;
+        }
         let mut locations = entry.locations().filter(|(p, _)| !allowed[*p as usize]);
         let Some(&(_, first)) = locations.next() else {
             continue;
@@ -570,6 +586,18 @@ fn unreachable_objects(
     }
     nodes.sort_by_key(|(t, n)| (*t, n.oid));
     (nodes.into_iter().map(|(_, n)| n).collect(), dangling)
+}
+
+/// The blobs the index holds, each with its path there (the first, should
+/// one blob be staged at several).
+fn index_paths(repo: &Repository) -> HashMap<Oid, Vec<u8>> {
+    let mut paths = HashMap::new();
+    if let Ok(index) = repo.index() {
+        for entry in index.iter() {
+            paths.entry(entry.id).or_insert(entry.path);
+        }
+    }
+    paths
 }
 
 /// Pass 2: read and scan each unique blob once, in parallel.

@@ -1,12 +1,13 @@
 //! `scan --range` on histories shaped like real pull requests: merges in
-//! both directions, renames, a base that is not an ancestor of the head.
-//! Each key must be reported once, at the commit that wrote it.
+//! both directions, renames, a base that is not an ancestor of the head;
+//! each key must be reported once, at the commit that wrote it. And
+//! `--all-objects` naming what no commit holds.
 
 use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::gitutil::{findings, kunavo_key, scan_json, Repo};
+use crate::gitutil::{findings, git, kunavo_key, scan_json, Repo};
 
 /// Secret -> (commit id, path, line) of every finding.
 fn by_commit(report: &Value) -> BTreeMap<String, (String, String, u64)> {
@@ -163,4 +164,34 @@ fn range_whose_base_is_not_an_ancestor_of_its_head() {
     .into();
     assert_eq!(got, want, "{report:#}");
     assert_eq!(report["stats"]["commits"], 2);
+}
+
+#[test]
+fn all_objects_names_a_blob_only_the_index_holds_by_its_path() {
+    let r = Repo::init();
+    r.write("README", "hello\n");
+    r.commit("Start");
+    // Staged with a key, then fixed in the working tree only.
+    r.write("app.env", &format!("KEY={}\n", kunavo_key(70)));
+    r.git(&["add", "app.env"]);
+    let staged = git(r.path(), &["rev-parse", ":app.env"]);
+    r.write("app.env", "KEY=${KEY}\n");
+    // Written to the object database with no path anywhere.
+    r.write("scratch.env", &format!("KEY={}\n", kunavo_key(71)));
+    let loose = r.git(&["hash-object", "-w", "scratch.env"]);
+    std::fs::remove_file(r.path().join("scratch.env")).unwrap();
+    assert_ne!(staged, loose);
+
+    let (code, report, _) = scan_json(r.path(), &["--git", "--show-secrets"]);
+    assert_eq!(code, 0, "{report:#}");
+    let (code, report, _) = scan_json(r.path(), &["--git", "--all-objects", "--show-secrets"]);
+    assert_eq!(code, 1);
+    let all = findings(&report);
+    assert_eq!(all.len(), 2, "{report:#}");
+    let named = all.iter().find(|f| f["secret"] == kunavo_key(70)).unwrap();
+    assert_eq!(named["path"], "app.env", "{report:#}");
+    assert_eq!(named["source"], "staged");
+    assert!(named["commit"].is_null());
+    let unnamed = all.iter().find(|f| f["secret"] == kunavo_key(71)).unwrap();
+    assert_eq!(unnamed["path"], format!("<dangling blob {loose}>"));
 }
