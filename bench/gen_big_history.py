@@ -91,6 +91,9 @@ def main():
         out.write(data)
         out.write(b"\n")
         marks[key] = (mark, data)
+        if len(marks) > 20_000:  # bounded: only recent blobs are reused
+            for old in list(marks)[:10_000]:
+                del marks[old]
         return mark
 
     def commit(ref, n, changes, deletes, message, parents):
