@@ -14,6 +14,7 @@ mod fake_provider;
 mod formats;
 mod fuzz;
 mod git;
+mod git_scale;
 mod hardening_git;
 mod hardening_sources;
 mod hardening_trust;
