@@ -290,6 +290,16 @@ pub(crate) fn send_within(
     request: RequestBuilder,
     limit: Duration,
 ) -> std::result::Result<Answer, (UnknownReason, &'static str)> {
+    send_within_limit(request, limit, BODY_LIMIT)
+}
+
+/// [`send_within`], reading at most `body_limit` bytes of the body (a page
+/// of a hosting API's repository list is larger than a provider's answer).
+pub(crate) fn send_within_limit(
+    request: RequestBuilder,
+    limit: Duration,
+    body_limit: u64,
+) -> std::result::Result<Answer, (UnknownReason, &'static str)> {
     let stop = Arc::new(AtomicBool::new(false));
     let (tx, rx) = mpsc::channel();
     let flag = Arc::clone(&stop);
@@ -303,8 +313,8 @@ pub(crate) fn send_within(
                     let headers = resp.headers().clone();
                     let mut body = Vec::new();
                     let mut chunk = [0u8; 8192];
-                    while (body.len() as u64) < BODY_LIMIT && !flag.load(Ordering::Relaxed) {
-                        let room = (BODY_LIMIT as usize - body.len()).min(chunk.len());
+                    while (body.len() as u64) < body_limit && !flag.load(Ordering::Relaxed) {
+                        let room = (body_limit as usize - body.len()).min(chunk.len());
                         match resp.read(&mut chunk[..room]) {
                             Ok(0) => break,
                             Ok(n) => body.extend_from_slice(&chunk[..n]),
@@ -385,7 +395,7 @@ pub(crate) fn describe_error(e: &reqwest::Error) -> (UnknownReason, &'static str
 /// `Retry-After: 120` or `Retry-After: Wed, 21 Oct 2015 07:28:00 GMT`: a
 /// date in any of the three forms RFC 9110 says a recipient must accept
 /// (IMF-fixdate, RFC 850, asctime). A date in the past means now.
-fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));

@@ -1,8 +1,10 @@
 //! Where bytes come from: file trees and standard input (`fs`), git history
-//! and ranges (`git`), the staged index (`staged`). Each source hands buffers
+//! and ranges (`git`), the staged index (`staged`); remote repositories are mirrored
+//! with the system git (`remote`) and then read as git history. Each source hands buffers
 //! with their provenance to `scan::Scanner::scan_buffer`.
 
 pub mod fs;
 pub mod git;
 mod loose;
+pub mod remote;
 pub mod staged;

@@ -5,6 +5,7 @@ mod gitutil;
 mod util;
 
 mod action;
+mod audit;
 mod bad_input;
 mod baseline;
 mod breadth;

@@ -1,0 +1,932 @@
+//! Audits at organisation scale (docs/audit.md): remote repositories served
+//! by a real `git daemon` on 127.0.0.1, hosting APIs stood in for by a
+//! loopback HTTP server, the datastore, shards and merging.
+
+use std::collections::BTreeSet;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::fake_provider::{Reply, Server};
+use crate::gitutil::{findings, git, isolate, kunavo_key, leakhound, scan_json, Repo};
+
+/// A `git daemon` exporting every repository under `base`, on an
+/// ephemeral port of 127.0.0.1; killed when dropped.
+struct Daemon {
+    child: Child,
+    port: u16,
+    base: tempfile::TempDir,
+}
+
+impl Daemon {
+    fn start() -> Daemon {
+        let base = tempfile::tempdir().expect("temp dir");
+        for _ in 0..20 {
+            // git daemon cannot report the port it bound, so an ephemeral
+            // port is picked first; retried if another process takes it.
+            let port = TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("an ephemeral port")
+                .port();
+            let mut c = Command::new("git");
+            isolate(&mut c);
+            let mut child = c
+                .args([
+                    "daemon",
+                    "--export-all",
+                    "--reuseaddr",
+                    "--informative-errors",
+                    "--listen=127.0.0.1",
+                ])
+                .arg(format!("--port={port}"))
+                .arg(format!("--base-path={}", base.path().display()))
+                .arg(base.path())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("git daemon runs (git daemon --help)");
+            let end = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < end {
+                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return Daemon { child, port, base };
+                }
+                if let Ok(Some(_)) = child.try_wait() {
+                    break; // the port was taken: try another
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("git daemon did not start");
+    }
+
+    /// Serve `repo` as `NAME.git` (a bare copy); returns its git:// URL.
+    fn serve(&self, repo: &Repo, name: &str) -> String {
+        let dest = self.base.path().join(format!("{name}.git"));
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        let _ = std::fs::remove_dir_all(&dest);
+        git(
+            self.base.path(),
+            &[
+                "clone",
+                "-q",
+                "--bare",
+                &repo.path().display().to_string(),
+                &dest.display().to_string(),
+            ],
+        );
+        self.url(name)
+    }
+
+    /// Push `repo`'s branches to the served copy `NAME.git`.
+    fn update(&self, repo: &Repo, name: &str) {
+        let dest = self.base.path().join(format!("{name}.git"));
+        git(
+            repo.path(),
+            &[
+                "push",
+                "-q",
+                &dest.display().to_string(),
+                "+refs/heads/*:refs/heads/*",
+            ],
+        );
+    }
+
+    fn url(&self, name: &str) -> String {
+        format!("git://127.0.0.1:{}/{name}.git", self.port)
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A repository with one commit adding a key at `path`.
+fn repo_with_key(seed: u64, path: &str) -> (Repo, String) {
+    let repo = Repo::init();
+    let key = kunavo_key(seed);
+    repo.write(path, &format!("KUNAVO_API_KEY = \"{key}\"\n"));
+    repo.write("README.md", &format!("project {seed}\n"));
+    repo.commit("add config");
+    (repo, key)
+}
+
+/// `leakhound scan --show-secrets ARGS` as JSON, in a fresh directory.
+fn audit(dir: &Path, args: &[&str]) -> (i32, Value, String) {
+    let mut all = vec!["--show-secrets"];
+    all.extend_from_slice(args);
+    scan_json(dir, &all)
+}
+
+fn repos_of(report: &Value) -> BTreeSet<String> {
+    findings(report)
+        .iter()
+        .map(|f| f["commit"]["repository"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+/// (repository, path, fingerprint, commit) of every finding, for comparing
+/// two reports.
+fn identity(report: &Value) -> BTreeSet<(String, String, String, String)> {
+    findings(report)
+        .iter()
+        .map(|f| {
+            (
+                f["commit"]["repository"].as_str().unwrap_or("").to_string(),
+                f["path"].as_str().unwrap_or("").to_string(),
+                f["fingerprint"].as_str().unwrap_or("").to_string(),
+                f["commit"]["id"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+fn errors(report: &Value) -> Vec<String> {
+    report["stats"]["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|e| {
+            format!(
+                "{}: {}",
+                e["path"].as_str().unwrap(),
+                e["reason"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+fn clone_dir(work: &Path) -> String {
+    work.join("clones").display().to_string()
+}
+
+#[test]
+fn git_urls_are_mirrored_scanned_named_and_fetched_again() {
+    let daemon = Daemon::start();
+    let (a, key_a) = repo_with_key(1, "config/app.toml");
+    let (b, key_b) = repo_with_key(2, "settings.env");
+    let url_a = daemon.serve(&a, "acme/a");
+    let url_b = daemon.serve(&b, "acme/b");
+    let work = tempfile::tempdir().unwrap();
+    let clones = clone_dir(work.path());
+    let args = [
+        "--git-url",
+        url_a.as_str(),
+        "--git-url",
+        url_b.as_str(),
+        "--clone-dir",
+        clones.as_str(),
+    ];
+    let (code, report, stderr) = audit(work.path(), &args);
+    assert_eq!(code, 1, "{stderr}\n{report}");
+    let fs = findings(&report);
+    assert_eq!(fs.len(), 2, "{report}");
+    let by_repo: Vec<(String, String)> = fs
+        .iter()
+        .map(|f| {
+            (
+                f["commit"]["repository"].as_str().unwrap().to_string(),
+                f["secret"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        by_repo.contains(&(url_a.clone(), key_a.clone())),
+        "{by_repo:?}"
+    );
+    assert!(
+        by_repo.contains(&(url_b.clone(), key_b.clone())),
+        "{by_repo:?}"
+    );
+    assert_eq!(report["stats"]["repositories"], 2);
+    // Bare mirrors, one per URL, under the clone directory.
+    let mirrors: Vec<PathBuf> = std::fs::read_dir(&clones)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(mirrors.len(), 2, "{mirrors:?}");
+    for m in &mirrors {
+        assert!(
+            m.join("HEAD").is_file() && !m.join(".git").exists(),
+            "{m:?}"
+        );
+    }
+    let notes = report["stats"]["notes"].to_string();
+    assert!(notes.contains("2 cloned, 0 fetched"), "{notes}");
+
+    // A new commit on the server: the next run fetches it.
+    let key_c = kunavo_key(3);
+    a.write("later.txt", &format!("token={key_c}\n"));
+    a.commit("later");
+    daemon.update(&a, "acme/a");
+    let (code, report, stderr) = audit(work.path(), &args);
+    assert_eq!(code, 1, "{stderr}");
+    let notes = report["stats"]["notes"].to_string();
+    assert!(notes.contains("0 cloned, 2 fetched"), "{notes}");
+    let secrets: Vec<&str> = findings(&report)
+        .iter()
+        .map(|f| f["secret"].as_str().unwrap())
+        .collect();
+    assert!(secrets.contains(&key_c.as_str()), "{report}");
+    assert_eq!(secrets.len(), 3);
+
+    // The text report names the repository.
+    let out = leakhound()
+        .current_dir(work.path())
+        .args(["scan", "--color", "never"])
+        .args(args)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(&format!("repo     {url_a}")), "{text}");
+    assert!(text.contains("2 repositories"), "{text}");
+}
+
+#[test]
+fn a_url_list_with_bad_entries_reports_them_and_audits_the_rest() {
+    let daemon = Daemon::start();
+    let (a, key) = repo_with_key(4, "a.env");
+    let good = daemon.serve(&a, "good");
+    let work = tempfile::tempdir().unwrap();
+    let dead_port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let list = format!(
+        "# the audit\n{good}\n\n{}\ngit://127.0.0.1:{dead_port}/gone.git\nhttps://alice:hunter2secret@127.0.0.1:1/x.git\next::sh -c evil\n",
+        daemon.url("missing")
+    );
+    std::fs::write(work.path().join("urls.txt"), list).unwrap();
+    let clones = clone_dir(work.path());
+    let (code, report, stderr) = audit(
+        work.path(),
+        &["--git-urls", "urls.txt", "--clone-dir", clones.as_str()],
+    );
+    // Findings make it 1 even with errors.
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(crate::gitutil::secrets(&report), vec![key]);
+    let errs = errors(&report);
+    assert_eq!(errs.len(), 4, "{errs:#?}");
+    assert!(
+        errs.iter().any(|e| e.starts_with(&daemon.url("missing"))),
+        "{errs:#?}"
+    );
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("gone.git") && e.contains("git failed")),
+        "{errs:#?}"
+    );
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("https://***@127.0.0.1:1/x.git") && e.contains("credential")),
+        "{errs:#?}"
+    );
+    assert!(errs.iter().any(|e| e.contains("ext::")), "{errs:#?}");
+    let all = format!("{report}{stderr}");
+    assert!(!all.contains("hunter2secret"), "{all}");
+    // No half-made mirror of a failed clone is left behind.
+    let left: Vec<_> = std::fs::read_dir(&clones).unwrap().collect();
+    assert_eq!(left.len(), 1, "{left:?}");
+
+    // Nothing but failures: exit 2.
+    let (code, _, stderr) = audit(
+        work.path(),
+        &[
+            "--git-url",
+            &daemon.url("missing"),
+            "--clone-dir",
+            clones.as_str(),
+        ],
+    );
+    assert_eq!(code, 2, "{stderr}");
+}
+
+#[test]
+fn audit_flags_are_checked() {
+    let work = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = leakhound()
+            .current_dir(work.path())
+            .arg("scan")
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = run(&["--datastore", "x.db"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--datastore is for audits"), "{err}");
+    let (code, err) = run(&["--git-url", "git://127.0.0.1:1/x.git", "--shard", "3/2"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--shard `3/2`"), "{err}");
+    let (code, err) = run(&[
+        "--github-org",
+        "acme",
+        "--api-url",
+        "http://ghe.example.com/api/v3",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("must be https"), "{err}");
+    let (code, err) = run(&["--git-url", "git://127.0.0.1:1/x.git", "src"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("leave out PATH"), "{err}");
+    let (code, err) = run(&["--git-url", "git://x/y", "--datastore", "a.db", "--verify"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("--verify cannot be combined with --datastore"),
+        "{err}"
+    );
+    let (code, err) = run(&["--git-url", "git://x/y", "--shard", "auto"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("JOB_COMPLETION_INDEX"), "{err}");
+}
+
+/// A GitHub API stand-in: `/orgs/acme/repos` in pages of two, linked with
+/// `Link: rel="next"`; the second page is rate limited once.
+fn github_api(token: &'static str, repos: Vec<Value>) -> Server {
+    Server::start(move |req, _| {
+        if req.header("authorization").first().copied() != Some(&format!("Bearer {token}")[..]) {
+            return Reply::status(401).body("{\"message\":\"Bad credentials\"}");
+        }
+        let page: usize = req
+            .path
+            .split(['?', '&'])
+            .find_map(|p| p.strip_prefix("page="))
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(1);
+        if !req.path.starts_with("/orgs/acme/repos?") {
+            return Reply::status(404);
+        }
+        let slice: Vec<Value> = repos.iter().skip((page - 1) * 2).take(2).cloned().collect();
+        let mut reply = Reply::status(200).body(&Value::Array(slice).to_string());
+        if page * 2 < repos.len() {
+            let host = req
+                .header("host")
+                .first()
+                .copied()
+                .unwrap_or_default()
+                .to_string();
+            reply = reply.header(
+                "Link",
+                &format!(
+                    "<http://{host}/orgs/acme/repos?per_page=100&type=all&page={}>; rel=\"next\", <http://{host}/orgs/acme/repos?page=1>; rel=\"first\"",
+                    page + 1
+                ),
+            );
+        }
+        reply
+    })
+}
+
+fn gh_repo(name: &str, clone_url: &str, fork: bool, archived: bool) -> Value {
+    serde_json::json!({
+        "full_name": format!("acme/{name}"),
+        "clone_url": clone_url,
+        "html_url": format!("https://github.example/acme/{name}"),
+        "fork": fork,
+        "archived": archived,
+        "private": false,
+    })
+}
+
+#[test]
+fn a_github_org_is_listed_page_by_page_and_audited() {
+    let daemon = Daemon::start();
+    let mut repos = Vec::new();
+    let mut keys = Vec::new();
+    for (i, name) in ["one", "two", "three", "forked", "old"].iter().enumerate() {
+        let (r, key) = repo_with_key(10 + i as u64, "app/secrets.env");
+        let url = daemon.serve(&r, &format!("acme/{name}"));
+        repos.push(gh_repo(name, &url, *name == "forked", *name == "old"));
+        keys.push((name.to_string(), key));
+    }
+    let token = "ghp_testtokenvalue0123456789abcdefABCDEF";
+    let api = github_api(token, repos);
+    let work = tempfile::tempdir().unwrap();
+    let clones = clone_dir(work.path());
+    let run = |extra: &[&str], token: &str| {
+        let mut c = leakhound();
+        c.current_dir(work.path())
+            .env("GITHUB_TOKEN", token)
+            .args([
+                "scan",
+                "--format",
+                "json",
+                "--github-org",
+                "acme",
+                "--api-url",
+            ])
+            .arg(api.url())
+            .args(["--clone-dir", clones.as_str()])
+            .args(extra);
+        let out = c.output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        (out.status.code().unwrap(), stdout, stderr)
+    };
+    let (code, stdout, stderr) = run(&[], token);
+    assert_eq!(code, 1, "{stderr}\n{stdout}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let names: BTreeSet<String> = repos_of(&report)
+        .into_iter()
+        .map(|u| {
+            u.rsplit('/')
+                .next()
+                .unwrap()
+                .trim_end_matches(".git")
+                .to_string()
+        })
+        .collect();
+    // Forks are left out by default; archived repositories are in.
+    assert_eq!(
+        names,
+        ["one", "two", "three", "old"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        "{report}"
+    );
+    // Links to the line on the web host the API named.
+    let f = findings(&report)
+        .iter()
+        .find(|f| {
+            f["commit"]["repository"]
+                .as_str()
+                .unwrap()
+                .ends_with("/acme/one.git")
+        })
+        .unwrap();
+    assert_eq!(
+        f["commit"]["url"].as_str().unwrap(),
+        format!(
+            "https://github.example/acme/one/blob/{}/app/secrets.env#L1",
+            f["commit"]["id"].as_str().unwrap()
+        )
+    );
+    // Three pages were read, each with the token; it never reached a
+    // report or the terminal.
+    let pages = api.requests_to("/orgs/acme/repos");
+    assert_eq!(pages.len(), 3, "{pages:?}");
+    assert!(!stdout.contains(token) && !stderr.contains(token));
+
+    let (code, stdout, _) = run(&["--forks", "--no-archived", "--exclude", "acme/t*"], token);
+    assert_eq!(code, 1);
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let names: BTreeSet<String> = repos_of(&report)
+        .into_iter()
+        .map(|u| {
+            u.rsplit('/')
+                .next()
+                .unwrap()
+                .trim_end_matches(".git")
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        names,
+        ["one", "forked"].iter().map(|s| s.to_string()).collect(),
+        "{report}"
+    );
+
+    // A refused token: said, and exit 2.
+    let (code, stdout, stderr) = run(&[], "wrong-token-value");
+    assert_eq!(code, 2, "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("refused GITHUB_TOKEN (HTTP 401)"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("wrong-token-value"));
+}
+
+#[test]
+fn rate_limits_are_waited_out_or_reported() {
+    let daemon = Daemon::start();
+    let (r, _) = repo_with_key(20, "k.env");
+    let url = daemon.serve(&r, "acme/limited");
+    let repos = serde_json::json!([gh_repo("limited", &url, false, false)]).to_string();
+    let first = std::sync::atomic::AtomicBool::new(true);
+    let api = Server::start(move |_, _| {
+        if first.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            return Reply::status(403)
+                .header("Retry-After", "1")
+                .header("X-RateLimit-Remaining", "0")
+                .body("{\"message\":\"API rate limit exceeded\"}");
+        }
+        Reply::status(200).body(&repos)
+    });
+    let work = tempfile::tempdir().unwrap();
+    let clones = clone_dir(work.path());
+    let started = Instant::now();
+    let (code, report, stderr) = audit(
+        work.path(),
+        &[
+            "--github-org",
+            "acme",
+            "--api-url",
+            &api.url(),
+            "--clone-dir",
+            &clones,
+        ],
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    assert_eq!(findings(&report).len(), 1);
+    assert_eq!(api.requests().len(), 2);
+
+    // A reset far away is not waited for.
+    let api = Server::start(|_, _| {
+        let reset = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            + 3600;
+        Reply::status(403)
+            .header("X-RateLimit-Remaining", "0")
+            .header("X-RateLimit-Reset", &reset.to_string())
+    });
+    let (code, report, stderr) = audit(
+        work.path(),
+        &[
+            "--github-org",
+            "acme",
+            "--api-url",
+            &api.url(),
+            "--clone-dir",
+            &clones,
+        ],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    let errs = errors(&report);
+    assert!(errs.iter().any(|e| e.contains("rate limited")), "{errs:?}");
+}
+
+#[test]
+fn a_gitlab_group_is_listed_with_x_next_page() {
+    let daemon = Daemon::start();
+    let mut projects = Vec::new();
+    for (i, name) in ["alpha", "beta", "gamma"].iter().enumerate() {
+        let (r, _) = repo_with_key(30 + i as u64, "deploy/.env");
+        let url = daemon.serve(&r, &format!("grp/sub/{name}"));
+        projects.push(serde_json::json!({
+            "path_with_namespace": format!("grp/sub/{name}"),
+            "http_url_to_repo": url,
+            "web_url": format!("https://gitlab.example/grp/sub/{name}"),
+            "archived": false,
+        }));
+    }
+    let token = "glpat-testtokenvalue0123456789";
+    let api = Server::start(move |req, _| {
+        if req.header("private-token").first().copied() != Some(token) {
+            return Reply::status(401);
+        }
+        if !req.path.starts_with("/groups/grp%2Fsub/projects?")
+            || !req.path.contains("include_subgroups=true")
+        {
+            return Reply::status(404);
+        }
+        let page: usize = req
+            .path
+            .split(['?', '&'])
+            .find_map(|p| p.strip_prefix("page="))
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(1);
+        let slice: Vec<Value> = projects.iter().skip(page - 1).take(1).cloned().collect();
+        let next = if page < 3 {
+            (page + 1).to_string()
+        } else {
+            String::new()
+        };
+        Reply::status(200)
+            .header("X-Next-Page", &next)
+            .body(&Value::Array(slice).to_string())
+    });
+    let work = tempfile::tempdir().unwrap();
+    let clones = clone_dir(work.path());
+    let out = leakhound()
+        .current_dir(work.path())
+        .env("GITLAB_TOKEN", token)
+        .args([
+            "scan",
+            "--format",
+            "json",
+            "--gitlab-group",
+            "grp/sub",
+            "--api-url",
+        ])
+        .arg(api.url())
+        .args(["--clone-dir", clones.as_str()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(repos_of(&report).len(), 3, "{report}");
+    assert_eq!(api.requests().len(), 3);
+    let f = &findings(&report)[0];
+    assert!(
+        f["commit"]["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://gitlab.example/grp/sub/alpha/-/blob/"),
+        "{f}"
+    );
+}
+
+#[test]
+fn a_hosting_token_reaches_git_as_a_header_for_its_host_only() {
+    // The API and the "git host" are the same loopback server: git's smart
+    // HTTP request for the repository arrives there, and is refused.
+    let token = "ghp_clonetokenvalue0123456789abcdefXYZ";
+    let api = Server::start(move |req, _| {
+        if req.path.starts_with("/orgs/") {
+            let host = req.header("host")[0].to_string();
+            let list = serde_json::json!([{
+                "full_name": "acme/private",
+                "clone_url": format!("http://{host}/acme/private.git"),
+                "html_url": format!("http://{host}/acme/private"),
+                "fork": false,
+                "archived": false,
+            }, {
+                "full_name": "acme/elsewhere",
+                "clone_url": format!("http://localhost:{}/acme/elsewhere.git", host.rsplit(':').next().unwrap()),
+                "html_url": format!("http://{host}/acme/elsewhere"),
+                "fork": false,
+                "archived": false,
+            }]);
+            return Reply::status(200).body(&list.to_string());
+        }
+        Reply::status(404).body("not here")
+    });
+    let work = tempfile::tempdir().unwrap();
+    let clones = clone_dir(work.path());
+    let out = leakhound()
+        .current_dir(work.path())
+        .env("GITHUB_TOKEN", token)
+        .args([
+            "scan",
+            "--format",
+            "json",
+            "--github-org",
+            "acme",
+            "--api-url",
+        ])
+        .arg(api.url())
+        .args(["--clone-dir", clones.as_str()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    assert!(!stdout.contains(token) && !stderr.contains(token));
+    use base64::Engine;
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("x-access-token:{token}"))
+    );
+    let git_requests = api.requests_to("/acme/private.git/");
+    assert!(!git_requests.is_empty(), "{:?}", api.requests());
+    for r in &git_requests {
+        assert_eq!(r.header("authorization"), vec![basic.as_str()], "{r:?}");
+    }
+    // A clone URL on another host than the repository's web page gets no
+    // token.
+    let other = api.requests_to("/acme/elsewhere.git/");
+    assert!(!other.is_empty());
+    for r in &other {
+        assert!(r.header("authorization").is_empty(), "{r:?}");
+    }
+}
+
+#[test]
+fn a_datastore_makes_the_second_audit_incremental() {
+    let daemon = Daemon::start();
+    let (a, key_a) = repo_with_key(40, "a/config.env");
+    a.write("docs/guide.md", "nothing here\n");
+    a.commit("docs");
+    // A fork: the same history and one more commit.
+    let fork = Repo::init();
+    git(
+        fork.path(),
+        &["pull", "-q", &a.path().display().to_string(), "main"],
+    );
+    let key_f = kunavo_key(41);
+    fork.write("fork.env", &format!("KUNAVO_KEY={key_f}\n"));
+    fork.commit("fork only");
+    let url_a = daemon.serve(&a, "a");
+    let url_f = daemon.serve(&fork, "fork");
+    let work = tempfile::tempdir().unwrap();
+    let clones = clone_dir(work.path());
+    let db = work.path().join("audit.db").display().to_string();
+    let args = [
+        "--git-url",
+        url_a.as_str(),
+        "--git-url",
+        url_f.as_str(),
+        "--clone-dir",
+        clones.as_str(),
+        "--datastore",
+        db.as_str(),
+    ];
+    let (code, first, stderr) = audit(work.path(), &args);
+    assert_eq!(code, 1, "{stderr}");
+    // a: 3 blobs (config, README, guide); the fork adds 1: the blobs it
+    // shares with `a` are read once.
+    assert_eq!(first["stats"]["blobs"], 4, "{first}");
+    assert_eq!(first["stats"]["blobs_skipped"], 3, "{first}");
+    // The fork's copy of a's key is reported for the fork too.
+    let ids = identity(&first);
+    assert_eq!(ids.len(), 3, "{ids:#?}");
+    assert_eq!(
+        ids.iter().filter(|(r, ..)| r == &url_f).count(),
+        2,
+        "{ids:#?}"
+    );
+    // Redacted, always: the datastore holds no raw key.
+    let all = first.to_string();
+    assert!(!all.contains(&key_a) && !all.contains(&key_f), "{all}");
+
+    let (code, second, _) = audit(work.path(), &args);
+    assert_eq!(code, 1);
+    assert_eq!(second["stats"]["blobs"], 0, "{second}");
+    assert_eq!(second["stats"]["blobs_skipped"], 7, "{second}");
+    assert_eq!(identity(&second), ids);
+
+    // One new commit: only its new blob is read.
+    let key_n = kunavo_key(42);
+    a.write("new.env", &format!("KUNAVO_KEY={key_n}\n"));
+    a.commit("new key");
+    daemon.update(&a, "a");
+    let (code, third, _) = audit(work.path(), &args);
+    assert_eq!(code, 1);
+    assert_eq!(third["stats"]["blobs"], 1, "{third}");
+    assert_eq!(identity(&third).len(), 4);
+
+    // `report --datastore` writes the same findings, filtered on demand.
+    let out = leakhound()
+        .current_dir(work.path())
+        .args(["report", "--datastore", &db, "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let from_store: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(identity(&from_store), identity(&third));
+    let out = leakhound()
+        .current_dir(work.path())
+        .args([
+            "report",
+            "--datastore",
+            &db,
+            "--format",
+            "json",
+            "--repository",
+            &url_f,
+        ])
+        .output()
+        .unwrap();
+    let only_fork: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(repos_of(&only_fork), BTreeSet::from([url_f.clone()]));
+}
+
+#[test]
+fn shards_cover_every_repository_once_and_merge_to_the_unsharded_report() {
+    let daemon = Daemon::start();
+    let mut urls = Vec::new();
+    for i in 0..6 {
+        let (r, _) = repo_with_key(50 + i, &format!("svc{i}/.env"));
+        urls.push(daemon.serve(&r, &format!("org/r{i}")));
+    }
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(work.path().join("urls.txt"), urls.join("\n")).unwrap();
+    let clones = clone_dir(work.path());
+    let base = ["--git-urls", "urls.txt", "--clone-dir", clones.as_str()];
+    let with = |extra: &[&str]| {
+        let mut args: Vec<&str> = base.to_vec();
+        args.extend_from_slice(extra);
+        audit(work.path(), &args)
+    };
+    let (code, whole, stderr) = with(&["--datastore", "whole.db"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(repos_of(&whole).len(), 6);
+
+    let n = 3;
+    let mut covered = Vec::new();
+    let mut shards = Vec::new();
+    for i in 1..=n {
+        let db = format!("shard{i}.db");
+        let (code, report, stderr) = with(&["--shard", &format!("{i}/{n}"), "--datastore", &db]);
+        assert!(code == 0 || code == 1, "{stderr}");
+        covered.extend(repos_of(&report).into_iter().filter(|r| !r.is_empty()));
+        shards.push(db);
+    }
+    covered.sort();
+    let mut expected = urls.clone();
+    expected.sort();
+    assert_eq!(covered, expected, "every repository in exactly one shard");
+
+    // `auto` reads a Kubernetes Indexed Job's variables (0-based).
+    let out = leakhound()
+        .current_dir(work.path())
+        .env("JOB_COMPLETION_INDEX", "0")
+        .env("JOB_COMPLETIONS", "3")
+        .args(["scan", "--format", "json", "--shard", "auto"])
+        .args(base)
+        .output()
+        .unwrap();
+    let auto: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (_, first, _) = with(&["--shard", "1/3"]);
+    assert_eq!(repos_of(&auto), repos_of(&first));
+
+    let out = leakhound()
+        .current_dir(work.path())
+        .args(["datastore", "merge"])
+        .args(&shards)
+        .args(["-o", "all.db"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = |db: &str| {
+        let out = leakhound()
+            .current_dir(work.path())
+            .args(["report", "--datastore", db, "--format", "json"])
+            .output()
+            .unwrap();
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    let merged = report("all.db");
+    assert_eq!(identity(&merged), identity(&whole));
+    assert_eq!(identity(&report("whole.db")), identity(&whole));
+    assert_eq!(identity(&merged).len(), 6);
+
+    // A corrupt input is named; the others are merged, exit 2.
+    std::fs::write(work.path().join("bad.db"), vec![b'x'; 8192]).unwrap();
+    let out = leakhound()
+        .current_dir(work.path())
+        .args(["datastore", "merge", "bad.db", &shards[0], "-o", "again.db"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("bad.db: not a leakhound datastore"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("merged 1 datastore into again.db"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_corrupt_or_newer_datastore_is_refused_clearly() {
+    let daemon = Daemon::start();
+    let (a, _) = repo_with_key(60, "x.env");
+    let url = daemon.serve(&a, "x");
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(work.path().join("bad.db"), vec![b'x'; 8192]).unwrap();
+    let clones = clone_dir(work.path());
+    let out = leakhound()
+        .current_dir(work.path())
+        .args([
+            "scan",
+            "--git-url",
+            &url,
+            "--clone-dir",
+            &clones,
+            "--datastore",
+            "bad.db",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("bad.db: not a leakhound datastore"),
+        "{stderr}"
+    );
+    let out = leakhound()
+        .current_dir(work.path())
+        .args(["report", "--datastore", "missing.db"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.db"));
+}
