@@ -930,3 +930,150 @@ fn a_corrupt_or_newer_datastore_is_refused_clearly() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing.db"));
 }
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/audit")
+}
+
+fn load_yaml(name: &str) -> Vec<yaml_rust2::Yaml> {
+    let text = std::fs::read_to_string(examples().join(name)).unwrap();
+    yaml_rust2::YamlLoader::load_from_str(&text).unwrap()
+}
+
+#[test]
+fn the_audit_examples_pass_their_validators() {
+    // Not skipped when missing: .ci/run installs both.
+    let out = Command::new("actionlint")
+        .arg("-no-color")
+        .arg(examples().join("github-org-audit.yml"))
+        .output()
+        .expect("actionlint is installed (.ci/run installs it)");
+    assert!(
+        out.status.success(),
+        "actionlint:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let validate = |files: &[PathBuf]| {
+        Command::new("kubernetes-validate")
+            .args(["--strict", "--no-warn"])
+            .args(files)
+            .output()
+            .expect("kubernetes-validate is installed (.ci/run installs it)")
+    };
+    let manifests = [
+        examples().join("k8s-indexed-job.yaml"),
+        examples().join("k8s-merge-job.yaml"),
+    ];
+    let out = validate(&manifests);
+    assert!(
+        out.status.success(),
+        "kubernetes-validate:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The validator can fail: a misspelt field is refused.
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("broken.yaml");
+    let text = std::fs::read_to_string(&manifests[0]).unwrap();
+    std::fs::write(&broken, text.replace("completionMode:", "completionMod:")).unwrap();
+    assert!(!validate(&[broken]).status.success());
+}
+
+/// The `--flags` of every `leakhound SUBCOMMAND …` command in `script`.
+fn leakhound_flags(script: &str) -> Vec<(Vec<String>, String)> {
+    let joined = script.replace("\\\n", " ");
+    let mut out = Vec::new();
+    for line in joined.lines() {
+        // Commands that run leakhound (not `cargo install leakhound`).
+        let line = line.trim_start();
+        if !line.starts_with("leakhound ") {
+            continue;
+        }
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let sub: Vec<String> = words[1..]
+            .iter()
+            .take_while(|w| !w.starts_with('-'))
+            .take(2)
+            .filter(|w| ["scan", "report", "datastore", "merge"].contains(w))
+            .map(|w| w.to_string())
+            .collect();
+        for w in &words {
+            if w.starts_with("--") {
+                out.push((sub.clone(), w.trim_end_matches(['"', '\'']).to_string()));
+            }
+            if ["||", ">>", ";"].contains(w) {
+                break;
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_audit_examples_agree_with_leakhound_and_themselves() {
+    let job = load_yaml("k8s-indexed-job.yaml");
+    let job = job
+        .iter()
+        .find(|d| d["kind"].as_str() == Some("Job"))
+        .expect("a Job");
+    let spec = &job["spec"];
+    assert_eq!(spec["completionMode"].as_str(), Some("Indexed"));
+    let completions = spec["completions"].as_i64().unwrap();
+    let container = &spec["template"]["spec"]["containers"][0];
+    let env = container["env"].as_vec().unwrap();
+    let var = |name: &str| {
+        env.iter()
+            .find(|e| e["name"].as_str() == Some(name))
+            .map(|e| e["value"].as_str().unwrap_or("").to_string())
+    };
+    // Kubernetes sets JOB_COMPLETION_INDEX itself, but not the count.
+    assert_eq!(var("JOB_COMPLETIONS"), Some(completions.to_string()));
+    let audit_script = container["args"][0].as_str().unwrap();
+    assert!(audit_script.contains("--shard auto"), "{audit_script}");
+    assert!(audit_script.contains("--datastore \"/data/shards/shard-$JOB_COMPLETION_INDEX.db\""));
+    let merge = &load_yaml("k8s-merge-job.yaml")[0];
+    let merge_script = merge["spec"]["template"]["spec"]["containers"][0]["args"][0]
+        .as_str()
+        .unwrap();
+    assert!(merge_script.contains("datastore merge /data/shards/shard-*.db"));
+
+    let wf = &load_yaml("github-org-audit.yml")[0];
+    let shards: Vec<i64> = wf["jobs"]["shard"]["strategy"]["matrix"]["shard"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_i64().unwrap())
+        .collect();
+    let n = shards.len() as i64;
+    assert_eq!(shards, (1..=n).collect::<Vec<_>>());
+    let steps = |job: &str| -> String {
+        wf["jobs"][job]["steps"]
+            .as_vec()
+            .unwrap()
+            .iter()
+            .filter_map(|s| s["run"].as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert!(steps("shard").contains(&format!("--shard \"$SHARD/{n}\"")));
+    assert!(steps("merge").contains("datastore merge shard-*.db"));
+
+    // Every flag the examples pass exists.
+    let help = |sub: &[String]| {
+        let out = leakhound().args(sub).arg("--help").output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let scripts = [audit_script, merge_script, &steps("shard"), &steps("merge")];
+    let mut checked = 0;
+    for script in scripts {
+        for (sub, flag) in leakhound_flags(script) {
+            assert!(!sub.is_empty(), "{script}");
+            assert!(
+                help(&sub).contains(&flag),
+                "leakhound {sub:?} has no {flag}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 15, "{checked}");
+}
