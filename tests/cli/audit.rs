@@ -1077,3 +1077,245 @@ fn the_audit_examples_agree_with_leakhound_and_themselves() {
     }
     assert!(checked >= 15, "{checked}");
 }
+
+/// `git http-backend` behind a small HTTP/1.1 server on 127.0.0.1 (one
+/// thread per connection, `Connection: close`): repositories under
+/// `base/private/` are served only to requests whose `Authorization` is
+/// `auth`.
+struct HttpGit {
+    port: u16,
+    base: tempfile::TempDir,
+}
+
+impl HttpGit {
+    fn start(auth: String) -> HttpGit {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let base = tempfile::tempdir().unwrap();
+        let root = base.path().to_path_buf();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (root, auth) = (root.clone(), auth.clone());
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream.try_clone().unwrap());
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let mut parts = line.split_whitespace();
+                    let method = parts.next().unwrap_or("GET").to_string();
+                    let target = parts.next().unwrap_or("/").to_string();
+                    let mut headers: Vec<(String, String)> = Vec::new();
+                    loop {
+                        let mut h = String::new();
+                        if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
+                            break;
+                        }
+                        if let Some((n, v)) = h.split_once(':') {
+                            headers.push((n.trim().to_ascii_lowercase(), v.trim().to_string()));
+                        }
+                    }
+                    let header = |n: &str| {
+                        headers
+                            .iter()
+                            .find(|(k, _)| k == n)
+                            .map(|(_, v)| v.clone())
+                            .unwrap_or_default()
+                    };
+                    let length: usize = header("content-length").parse().unwrap_or(0);
+                    let mut body = vec![0; length];
+                    reader.read_exact(&mut body).unwrap();
+                    let mut out = stream;
+                    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+                    if path.starts_with("/private/") && header("authorization") != auth {
+                        let _ = out.write_all(
+                            b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"git\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                        );
+                        return;
+                    }
+                    let mut cgi = Command::new("git");
+                    isolate(&mut cgi);
+                    let mut child = cgi
+                        .arg("http-backend")
+                        .env("GIT_PROJECT_ROOT", &root)
+                        .env("GIT_HTTP_EXPORT_ALL", "1")
+                        .env("REQUEST_METHOD", &method)
+                        .env("PATH_INFO", path)
+                        .env("QUERY_STRING", query)
+                        .env("CONTENT_TYPE", header("content-type"))
+                        .env("CONTENT_LENGTH", length.to_string())
+                        .env("HTTP_CONTENT_ENCODING", header("content-encoding"))
+                        .env("GIT_PROTOCOL", header("git-protocol"))
+                        .env("REMOTE_ADDR", "127.0.0.1")
+                        .stdin(Stdio::piped())
+                        .stdout(Stdio::piped())
+                        .stderr(Stdio::null())
+                        .spawn()
+                        .unwrap();
+                    child.stdin.take().unwrap().write_all(&body).unwrap();
+                    let mut response = Vec::new();
+                    child
+                        .stdout
+                        .take()
+                        .unwrap()
+                        .read_to_end(&mut response)
+                        .unwrap();
+                    child.wait().unwrap();
+                    let split = response
+                        .windows(4)
+                        .position(|w| w == b"\r\n\r\n")
+                        .map(|i| (i, 4))
+                        .or_else(|| {
+                            response
+                                .windows(2)
+                                .position(|w| w == b"\n\n")
+                                .map(|i| (i, 2))
+                        })
+                        .unwrap_or((response.len(), 0));
+                    let head = String::from_utf8_lossy(&response[..split.0]).into_owned();
+                    let mut status = "200 OK".to_string();
+                    let mut reply = String::new();
+                    for h in head.lines() {
+                        match h.split_once(':') {
+                            Some((n, v)) if n.eq_ignore_ascii_case("status") => {
+                                status = v.trim().to_string()
+                            }
+                            Some(_) => reply.push_str(&format!("{h}\r\n")),
+                            None => {}
+                        }
+                    }
+                    let payload = &response[(split.0 + split.1).min(response.len())..];
+                    let _ = out.write_all(
+                        format!(
+                            "HTTP/1.1 {status}\r\n{reply}Content-Length: {}\r\nConnection: close\r\n\r\n",
+                            payload.len()
+                        )
+                        .as_bytes(),
+                    );
+                    let _ = out.write_all(payload);
+                });
+            }
+        });
+        HttpGit { port, base }
+    }
+
+    /// Serve `repo` at `/NAME.git`.
+    fn serve(&self, repo: &Repo, name: &str) -> String {
+        let dest = self.base.path().join(format!("{name}.git"));
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        git(
+            self.base.path(),
+            &[
+                "clone",
+                "-q",
+                "--bare",
+                &repo.path().display().to_string(),
+                &dest.display().to_string(),
+            ],
+        );
+        format!("http://127.0.0.1:{}/{name}.git", self.port)
+    }
+}
+
+#[test]
+fn http_repositories_are_cloned_through_http_backend_with_the_token_as_a_header() {
+    use base64::Engine;
+    let token = "ghp_httpbackendtoken0123456789abcdefQRS";
+    let auth = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("x-access-token:{token}"))
+    );
+    let server = HttpGit::start(auth);
+    let (public, key_public) = repo_with_key(70, "public.env");
+    let (private, key_private) = repo_with_key(71, "private.env");
+    let public_url = server.serve(&public, "public");
+    let private_url = server.serve(&private, "private/app");
+    let web = private_url.trim_end_matches(".git").to_string();
+    let listing = serde_json::json!([{
+        "full_name": "acme/app",
+        "clone_url": private_url,
+        "html_url": web,
+        "fork": false,
+        "archived": false,
+    }])
+    .to_string();
+    let api = Server::start(move |_, _| Reply::status(200).body(&listing));
+    let work = tempfile::tempdir().unwrap();
+    let clones = clone_dir(work.path());
+    let run = |token: &str| {
+        let out = leakhound()
+            .current_dir(work.path())
+            .env("GITHUB_TOKEN", token)
+            .args([
+                "scan",
+                "--format",
+                "json",
+                "--show-secrets",
+                "--git-url",
+                &public_url,
+            ])
+            .args(["--github-org", "acme", "--api-url", &api.url()])
+            .args(["--clone-dir", &clones])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        (out.status.code().unwrap(), stdout, stderr)
+    };
+    let (code, stdout, stderr) = run(token);
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let secrets = crate::gitutil::secrets(&report);
+    assert!(
+        secrets.contains(&key_public) && secrets.contains(&key_private),
+        "{report}"
+    );
+    assert!(!stdout.contains(token) && !stderr.contains(token));
+    // The mirror's config holds no token either.
+    for mirror in std::fs::read_dir(&clones).unwrap() {
+        let config = std::fs::read_to_string(mirror.unwrap().path().join("config")).unwrap();
+        assert!(
+            !config.contains(token) && !config.contains("extraHeader"),
+            "{config}"
+        );
+    }
+
+    // A wrong token: the private repository fails (its mirror is fetched
+    // with the wrong header), the public one is still audited.
+    let (code, stdout, stderr) = run("ghp_wrongtoken");
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let errs = errors(&report);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(
+        errs[0].contains("private/app.git") && errs[0].contains("git failed"),
+        "{errs:?}"
+    );
+    assert!(!stdout.contains("ghp_wrongtoken") && !stderr.contains("ghp_wrongtoken"));
+}
+
+#[test]
+fn mirrors_go_to_the_user_cache_directory_by_default() {
+    let daemon = Daemon::start();
+    let (a, _) = repo_with_key(80, "a.env");
+    let url = daemon.serve(&a, "cached");
+    let work = tempfile::tempdir().unwrap();
+    let cache = work.path().join("cache");
+    let out = leakhound()
+        .current_dir(work.path())
+        .env("XDG_CACHE_HOME", &cache)
+        .args(["scan", "--format", "json", "--git-url", &url])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mirrors: Vec<_> = std::fs::read_dir(cache.join("leakhound/clones"))
+        .unwrap()
+        .collect();
+    assert_eq!(mirrors.len(), 1);
+}
