@@ -799,6 +799,15 @@ fn a_datastore_makes_the_second_audit_incremental() {
         .unwrap();
     let only_fork: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(repos_of(&only_fork), BTreeSet::from([url_f.clone()]));
+    // The HTML report groups findings by their remote repository.
+    let out = leakhound()
+        .current_dir(work.path())
+        .args(["report", "--datastore", &db, "--format", "html"])
+        .output()
+        .unwrap();
+    let html = String::from_utf8_lossy(&out.stdout);
+    assert!(html.contains(&format!("data-repo=\"{url_f}\"")), "{html}");
+    assert!(html.contains(&format!("data-repo=\"{url_a}\"")));
 }
 
 #[test]
