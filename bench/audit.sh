@@ -31,10 +31,6 @@ FILES=${FILES:-500}
 DATA=bench/data/audit
 mkdir -p "$DATA"
 
-cargo build --release --quiet
-TARGET=$(cargo metadata --format-version 1 --no-deps |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-BIN="$TARGET/release/leakhound"
 export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1
 export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.com
 export GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@example.com
@@ -62,6 +58,10 @@ if [ ! -f "$SRC/.done-$REPOS-$FORKS-$COMMITS-$FILES" ]; then
     touch "$SRC/.done-$REPOS-$FORKS-$COMMITS-$FILES"
 fi
 SRC=$(cd "$SRC" && pwd)
+cargo build --release --quiet
+TARGET=$(cargo metadata --format-version 1 --no-deps |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+BIN="$TARGET/release/leakhound"
 LIST="$DATA/urls.txt"
 : >"$LIST"
 for r in "$SRC"/*/; do echo "file://${r%/}" >>"$LIST"; done

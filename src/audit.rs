@@ -139,6 +139,37 @@ impl Shard {
 pub struct Audit {
     pub outcome: ScanOutcome,
     pub repositories: Vec<String>,
+    /// With a datastore: this run's new findings, with their raw secrets
+    /// (`outcome` holds the datastore's redacted copies), for verifying
+    /// before [`record_verdicts`]. Empty without a datastore.
+    pub fresh: Vec<Finding>,
+}
+
+/// Record the verdicts of `fresh` (verified after [`run`]) in the
+/// datastore at `path` and on `outcome`'s copies of the same findings.
+pub fn record_verdicts(
+    path: &std::path::Path,
+    fresh: &[Finding],
+    outcome: &mut ScanOutcome,
+) -> Result<usize> {
+    let mut store = Datastore::open(path)?;
+    let n = store.record_verdicts(fresh)?;
+    let key = |f: &Finding| {
+        (
+            f.commit.as_ref().and_then(|c| c.repository.clone()),
+            f.fingerprint.clone(),
+        )
+    };
+    let verdicts: HashMap<_, _> = fresh
+        .iter()
+        .filter_map(|f| Some((key(f), f.verification.clone()?)))
+        .collect();
+    for f in &mut outcome.findings {
+        if let Some(v) = verdicts.get(&key(f)) {
+            f.verification = Some(v.clone());
+        }
+    }
+    Ok(n)
 }
 
 /// The repositories the options name, listed and filtered: unique by URL,
@@ -264,6 +295,7 @@ pub fn run(options: &Options, scan: &scan::Options, matcher: &Matcher) -> Result
         None => HashMap::new(),
     };
     let mut findings: Vec<Finding> = Vec::new();
+    let mut fresh: Vec<Finding> = Vec::new();
     let (mut commits, mut blobs, mut skipped) = (0u64, 0u64, 0u64);
     let (mut cloned, mut fetched) = (0usize, 0usize);
     let mut audited = Vec::new();
@@ -358,6 +390,8 @@ pub fn run(options: &Options, scan: &scan::Options, matcher: &Matcher) -> Result
                 for b in &history.scanned {
                     seen.insert(*b, with_findings.contains(b));
                 }
+                drop(record);
+                fresh.extend(outcome.findings);
             }
             Err(e) => errors.push(PathNote {
                 path: shown.clone(),
@@ -400,6 +434,7 @@ pub fn run(options: &Options, scan: &scan::Options, matcher: &Matcher) -> Result
     Ok(Audit {
         outcome: ScanOutcome { findings, stats },
         repositories: audited,
+        fresh,
     })
 }
 

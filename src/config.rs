@@ -1070,9 +1070,9 @@ fn resolve_audit(args: &ScanArgs) -> Result<Option<crate::audit::Options>> {
             "an audit scans the repositories it names; leave out PATH".into(),
         ));
     }
-    if args.verify && r.datastore.is_some() {
+    if args.revoke && r.datastore.is_some() {
         return Err(Error::Usage(
-            "--verify cannot be combined with --datastore: the datastore keeps redacted findings only (docs/audit.md)".into(),
+            "--revoke cannot be combined with --datastore: the datastore keeps redacted keys only; audit without it to revoke (docs/audit.md)".into(),
         ));
     }
     let has_github = owners

@@ -12,7 +12,9 @@
 //!
 //! Findings are stored as the JSON report writes them **redacted**: the
 //! datastore never holds a raw secret (it is a file that gets copied
-//! between CI jobs), so findings read back from it cannot be verified.
+//! between CI jobs), so findings read back from it cannot be verified
+//! again; a run's new findings are verified (with `--verify`) while their
+//! raw secrets are in memory, and the verdicts recorded with their time.
 //!
 //! The schema is versioned with SQLite's `user_version`; an older file is
 //! migrated when opened, one written by a newer leakhound is refused.
@@ -318,6 +320,54 @@ impl Datastore {
             }
         }
         tx.commit().map_err(f)
+    }
+
+    /// Record the verdicts of verified findings (matched by repository and
+    /// fingerprint) with the time; returns how many records changed.
+    pub fn record_verdicts(&mut self, findings: &[Finding]) -> Result<usize> {
+        let now = now();
+        let path = self.path.clone();
+        let f = |e: rusqlite::Error| fail(&path, describe(&e));
+        let tx = self.conn.transaction().map_err(f)?;
+        let mut changed = 0;
+        for finding in findings {
+            let (Some(v), Some(repo)) = (
+                &finding.verification,
+                finding
+                    .commit
+                    .as_ref()
+                    .and_then(|c| c.repository.as_deref()),
+            ) else {
+                continue;
+            };
+            let stored: Option<String> = tx
+                .query_row(
+                    "SELECT report FROM findings WHERE repository = ?1 AND fingerprint = ?2",
+                    params![repo, finding.fingerprint],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(f)?;
+            let Some(stored) = stored else {
+                continue;
+            };
+            // The stored record keeps its own attribution; only the verdict
+            // changes.
+            let mut report: ReportFinding = serde_json::from_str(&stored)
+                .map_err(|e| fail(&path, format!("a stored finding does not parse: {e}")))?;
+            report.verification = Some(v.clone());
+            let json = serde_json::to_string(&report)
+                .map_err(|e| fail(&path, format!("cannot store a finding: {e}")))?;
+            changed += tx
+                .execute(
+                    "UPDATE findings SET verdict = ?1, verified_at = ?2, report = ?3
+                     WHERE repository = ?4 AND fingerprint = ?5",
+                    params![v.verdict.as_str(), now, json, repo, finding.fingerprint],
+                )
+                .map_err(f)?;
+        }
+        tx.commit().map_err(f)?;
+        Ok(changed)
     }
 
     /// The findings the filter selects, ordered by repository, path, line.

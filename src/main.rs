@@ -105,9 +105,11 @@ fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
     };
     let matcher = config.build_matcher()?;
     let mut audited: Option<Vec<String>> = None;
+    let mut fresh = Vec::new();
     let mut outcome = if let Some(audit) = &config.audit {
         let done = leakhound::run_audit(audit, &config.scan, &matcher)?;
         audited = Some(done.repositories);
+        fresh = done.fresh;
         done.outcome
     } else if config.scan.git.is_some() {
         leakhound::run_git_scan(&config.scan, &matcher)?
@@ -126,8 +128,13 @@ fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
     }
     let verifier = verifier.filter(|_| !scan_interrupted);
     let revoker = revoker.filter(|_| !scan_interrupted);
-    if let Some(verifier) = &verifier {
-        verify(verifier, &config, &mut outcome, &interrupt);
+    let datastore = config.audit.as_ref().and_then(|a| a.datastore.as_deref());
+    match (&verifier, datastore) {
+        (Some(verifier), Some(path)) => {
+            verify_audit(verifier, &config, &mut outcome, fresh, path, &interrupt)
+        }
+        (Some(verifier), None) => verify(verifier, &config, &mut outcome, &interrupt),
+        (None, _) => {}
     }
     // Before the report is written, so it shows each key's state afterwards.
     // stdout carries the report: the revocation summary goes to stderr.
@@ -407,6 +414,42 @@ fn verify(
         );
     }
     // The run's time includes verification, which is often most of it.
+    outcome.stats.elapsed_ms += summary.elapsed_ms;
+    outcome.stats.verification = Some(summary);
+    if config.verify.as_ref().is_some_and(|v| v.only_verified) {
+        outcome.findings.retain(|f| {
+            f.verification
+                .as_ref()
+                .is_some_and(|v| v.verdict == Verdict::Live)
+        });
+        outcome.stats.findings = outcome.findings.len();
+    }
+}
+
+/// An audit with a datastore: the report's findings are the datastore's
+/// redacted copies, so this run's new findings (raw, in `fresh`) are
+/// verified, their verdicts recorded, and copied onto the report's; the
+/// findings of earlier runs keep the verdicts recorded then.
+fn verify_audit(
+    verifier: &Verifier,
+    config: &Config,
+    outcome: &mut ScanOutcome,
+    mut fresh: Vec<Finding>,
+    datastore: &std::path::Path,
+    interrupt: &Arc<AtomicBool>,
+) {
+    let summary = verifier.verify(&mut fresh, interrupt);
+    if summary.interrupted && !config.report.quiet {
+        eprintln!(
+            "leakhound: interrupted: unfinished checks are reported as unknown (interrupted)"
+        );
+    }
+    if let Err(e) = leakhound::audit::record_verdicts(datastore, &fresh, outcome) {
+        outcome.stats.errors.push(leakhound::scan::PathNote {
+            path: datastore.display().to_string(),
+            reason: format!("verdicts not recorded: {e}"),
+        });
+    }
     outcome.stats.elapsed_ms += summary.elapsed_ms;
     outcome.stats.verification = Some(summary);
     if config.verify.as_ref().is_some_and(|v| v.only_verified) {

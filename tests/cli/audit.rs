@@ -344,10 +344,17 @@ fn audit_flags_are_checked() {
     let (code, err) = run(&["--git-url", "git://127.0.0.1:1/x.git", "src"]);
     assert_eq!(code, 2);
     assert!(err.contains("leave out PATH"), "{err}");
-    let (code, err) = run(&["--git-url", "git://x/y", "--datastore", "a.db", "--verify"]);
+    let (code, err) = run(&[
+        "--git-url",
+        "git://x/y",
+        "--datastore",
+        "a.db",
+        "--verify",
+        "--revoke",
+    ]);
     assert_eq!(code, 2);
     assert!(
-        err.contains("--verify cannot be combined with --datastore"),
+        err.contains("--revoke cannot be combined with --datastore"),
         "{err}"
     );
     let (code, err) = run(&["--git-url", "git://x/y", "--shard", "auto"]);
@@ -1327,4 +1334,88 @@ fn mirrors_go_to_the_user_cache_directory_by_default() {
         .unwrap()
         .collect();
     assert_eq!(mirrors.len(), 1);
+}
+
+#[test]
+fn verdicts_of_new_findings_are_recorded_with_the_datastore() {
+    let daemon = Daemon::start();
+    let (a, live) = repo_with_key(90, "live.env");
+    let (b, dead) = repo_with_key(91, "dead.env");
+    let url_a = daemon.serve(&a, "va");
+    let url_b = daemon.serve(&b, "vb");
+    let live_key = live.clone();
+    let provider = Server::start(move |req, _| {
+        if req.key() == live_key {
+            Reply::status(200).body("{\"data\":[]}")
+        } else {
+            Reply::status(401).body("{\"error\":\"invalid api key\"}")
+        }
+    });
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(
+        work.path().join("verify.toml"),
+        format!(
+            "[providers.kunavo]\nbase_url = \"{}/kunavo/v1\"\n",
+            provider.url()
+        ),
+    )
+    .unwrap();
+    let clones = clone_dir(work.path());
+    let args = [
+        "-c",
+        "verify.toml",
+        "--git-url",
+        url_a.as_str(),
+        "--git-url",
+        url_b.as_str(),
+        "--clone-dir",
+        clones.as_str(),
+        "--datastore",
+        "v.db",
+        "--verify",
+    ];
+    let verdicts = |report: &Value| -> BTreeSet<(String, String)> {
+        findings(report)
+            .iter()
+            .map(|f| {
+                (
+                    f["commit"]["repository"].as_str().unwrap().to_string(),
+                    f["verification"]["verdict"]
+                        .as_str()
+                        .unwrap_or("none")
+                        .to_string(),
+                )
+            })
+            .collect()
+    };
+    let expected = BTreeSet::from([
+        (url_a.clone(), "live".to_string()),
+        (url_b.clone(), "dead".to_string()),
+    ]);
+    let (code, first, stderr) = audit(work.path(), &args);
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(verdicts(&first), expected, "{first}");
+    assert_eq!(first["stats"]["verification"]["live"], 1);
+    let asked = provider.requests().len();
+    assert_eq!(asked, 2);
+    let all = format!("{first}{stderr}");
+    assert!(
+        !all.contains(&live) && !all.contains(&dead),
+        "redacted: {all}"
+    );
+
+    // Nothing new: nothing is asked, the recorded verdicts are reported.
+    let (code, second, _) = audit(work.path(), &args);
+    assert_eq!(code, 1);
+    assert_eq!(provider.requests().len(), asked);
+    assert_eq!(verdicts(&second), expected);
+    let (code, _, _) = audit(work.path(), &[&args[..], &["--fail-on", "live"]].concat());
+    assert_eq!(code, 1);
+    let out = leakhound()
+        .current_dir(work.path())
+        .args(["report", "--datastore", "v.db", "--format", "json"])
+        .output()
+        .unwrap();
+    let stored: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(verdicts(&stored), expected);
 }
