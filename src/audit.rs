@@ -5,16 +5,17 @@
 //! (`source::git`), and, with `--datastore`, recorded so that the next
 //! audit reads only the blobs it has not seen (`datastore`).
 //!
-//! Mirrors are cloned or fetched several at a time (network-bound); the
-//! histories are then scanned one after the other, each with every worker
-//! thread, so a repository's blobs are shared out the same way as in a
-//! local `--git` scan. A repository that fails to list, clone, scan or
+//! Mirrors are cloned or fetched several at a time (network-bound) on
+//! threads of their own, running ahead; the histories are scanned in the
+//! list's order as their mirrors arrive, one after the other, each with
+//! every worker thread, so a repository's blobs are shared out the same way
+//! as in a local `--git` scan. A repository that fails to list, clone, scan or
 //! record is an error in the report's statistics and the audit goes on.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use git2::Oid;
@@ -288,7 +289,9 @@ pub fn run(options: &Options, scan: &scan::Options, matcher: &Matcher) -> Result
             if remotes.len() == 1 { "y" } else { "ies" }
         ));
     }
-    let mirrors = mirror_all(&remotes, options, scan);
+    // Clones and fetches run ahead on their own threads while the
+    // histories are scanned here, in order.
+    let mut mirrors = Mirroring::start(&remotes, options, scan);
     let rules = rules_hash(matcher, scan);
     let mut seen: HashMap<Oid, bool> = match &store {
         Some(s) => s.seen_blobs(&rules)?,
@@ -299,9 +302,9 @@ pub fn run(options: &Options, scan: &scan::Options, matcher: &Matcher) -> Result
     let (mut commits, mut blobs, mut skipped) = (0u64, 0u64, 0u64);
     let (mut cloned, mut fetched) = (0usize, 0usize);
     let mut audited = Vec::new();
-    for (remote, mirror) in remotes.iter().zip(mirrors) {
+    for (i, remote) in remotes.iter().enumerate() {
         let shown = remote.shown();
-        let mirror = match mirror {
+        let mirror = match mirrors.take(i) {
             Some(Ok(m)) => m,
             Some(Err(reason)) => {
                 errors.push(PathNote {
@@ -452,33 +455,60 @@ fn name_repository(f: &mut Finding, remote: &Remote) {
     }
 }
 
-/// Clone or fetch every remote, `clone_jobs` at a time. `None` for the
-/// ones an interrupt left untouched.
-fn mirror_all(
-    remotes: &[Remote],
-    options: &Options,
-    scan: &scan::Options,
-) -> Vec<Option<std::result::Result<Mirror, String>>> {
-    let results: Vec<Mutex<Option<std::result::Result<Mirror, String>>>> =
-        remotes.iter().map(|_| Mutex::new(None)).collect();
-    let next = AtomicUsize::new(0);
-    let jobs = options.clone_jobs.clamp(1, remotes.len().max(1));
-    std::thread::scope(|scope| {
-        for _ in 0..jobs {
-            scope.spawn(|| loop {
+/// Clones and fetches, `clone_jobs` at a time on threads of their own,
+/// handed out in the remotes' order.
+struct Mirroring {
+    rx: mpsc::Receiver<(usize, std::result::Result<Mirror, String>)>,
+    pending: HashMap<usize, std::result::Result<Mirror, String>>,
+}
+
+impl Mirroring {
+    fn start(remotes: &[Remote], options: &Options, scan: &scan::Options) -> Mirroring {
+        let remotes = Arc::new(remotes.to_vec());
+        let next = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = mpsc::channel();
+        for _ in 0..options.clone_jobs.clamp(1, remotes.len().max(1)) {
+            let (remotes, next, tx) = (Arc::clone(&remotes), Arc::clone(&next), tx.clone());
+            let (dir, timeout) = (options.clone_dir.clone(), options.clone_timeout);
+            let interrupt = scan.interrupt.clone();
+            // Detached: each stops when the list ends, on Ctrl-C, or when
+            // the audit no longer takes its results.
+            std::thread::spawn(move || loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= remotes.len() || interrupted(scan) {
+                if i >= remotes.len()
+                    || interrupt
+                        .as_ref()
+                        .is_some_and(|f| f.load(Ordering::Relaxed))
+                {
                     break;
                 }
-                let r = remote::mirror(&remotes[i], &options.clone_dir, options.clone_timeout);
-                *results[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+                let mirrored = remote::mirror(&remotes[i], &dir, timeout);
+                if tx.send((i, mirrored)).is_err() {
+                    break;
+                }
             });
         }
-    });
-    results
-        .into_iter()
-        .map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner()))
-        .collect()
+        Mirroring {
+            rx,
+            pending: HashMap::new(),
+        }
+    }
+
+    /// Remote `i`'s mirror, once it is made; `None` when it never will be
+    /// (an interrupt stopped the clones first).
+    fn take(&mut self, i: usize) -> Option<std::result::Result<Mirror, String>> {
+        loop {
+            if let Some(m) = self.pending.remove(&i) {
+                return Some(m);
+            }
+            match self.rx.recv() {
+                Ok((j, m)) => {
+                    self.pending.insert(j, m);
+                }
+                Err(_) => return None,
+            }
+        }
+    }
 }
 
 /// The `--git-urls` file: one URL a line; blank lines and `#` comments are
