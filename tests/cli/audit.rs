@@ -1044,16 +1044,23 @@ fn the_audit_examples_agree_with_leakhound_and_themselves() {
     };
     // Kubernetes sets JOB_COMPLETION_INDEX itself, but not the count.
     assert_eq!(var("JOB_COMPLETIONS"), Some(completions.to_string()));
+    // The images and the installed version are this release's.
+    let version = env!("CARGO_PKG_VERSION");
+    assert_eq!(
+        container["image"].as_str(),
+        Some(format!("ghcr.io/leakhound/leakhound:{version}-audit").as_str())
+    );
     let audit_script = container["args"][0].as_str().unwrap();
     assert!(audit_script.contains("--shard auto"), "{audit_script}");
     assert!(audit_script.contains("--datastore \"/data/shards/shard-$JOB_COMPLETION_INDEX.db\""));
     let merge = &load_yaml("k8s-merge-job.yaml")[0];
-    let merge_script = merge["spec"]["template"]["spec"]["containers"][0]["args"][0]
-        .as_str()
-        .unwrap();
+    let merge_container = &merge["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(merge_container["image"], container["image"]);
+    let merge_script = merge_container["args"][0].as_str().unwrap();
     assert!(merge_script.contains("datastore merge /data/shards/shard-*.db"));
 
     let wf = &load_yaml("github-org-audit.yml")[0];
+    assert_eq!(wf["env"]["LEAKHOUND_VERSION"].as_str(), Some(version));
     let shards: Vec<i64> = wf["jobs"]["shard"]["strategy"]["matrix"]["shard"]
         .as_vec()
         .unwrap()
