@@ -422,6 +422,11 @@ pub struct ReportArgs {
     #[arg(long, value_name = "NAME")]
     pub provider: Vec<String>,
 
+    /// Only the findings with this verdict (repeatable): live, dead,
+    /// unknown, or unverified (never checked).
+    #[arg(long, value_name = "VERDICT", value_parser = ["live", "dead", "unknown", "unverified"])]
+    pub verdict: Vec<String>,
+
     /// Only the findings whose commit is dated on or after DATE
     /// (`2024-01-31`).
     #[arg(long, value_name = "DATE")]

@@ -90,6 +90,9 @@ pub struct Filter {
     pub repositories: Vec<String>,
     /// Only these providers; all when empty.
     pub providers: Vec<String>,
+    /// Only these verdicts (`live`, `dead`, `unknown`, or `unverified` for
+    /// never checked); all when empty.
+    pub verdicts: Vec<String>,
     /// Only findings whose commit date is at or after this (RFC 3339
     /// prefix compared as text: `2024-01-01`).
     pub since: Option<String>,
@@ -398,6 +401,13 @@ impl Datastore {
                 continue;
             }
             let finding = stored_finding(self.parse_report(&text)?);
+            let verdict = finding
+                .verification
+                .as_ref()
+                .map_or("unverified", |v| v.verdict.as_str());
+            if !filter.verdicts.is_empty() && !filter.verdicts.iter().any(|v| v == verdict) {
+                continue;
+            }
             if let Some(since) = &filter.since {
                 let date = finding.commit.as_ref().map_or("", |c| c.date.as_str());
                 if date < since.as_str() {

@@ -332,6 +332,7 @@ fn report_datastore(args: &ReportArgs) -> anyhow::Result<u8> {
     let filter = leakhound::datastore::Filter {
         repositories: args.repository.clone(),
         providers: args.provider.clone(),
+        verdicts: args.verdict.clone(),
         since: args.since.clone(),
     };
     let mut findings = store.findings(&filter)?;

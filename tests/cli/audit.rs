@@ -1425,4 +1425,22 @@ fn verdicts_of_new_findings_are_recorded_with_the_datastore() {
         .unwrap();
     let stored: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(verdicts(&stored), expected);
+    let out = leakhound()
+        .current_dir(work.path())
+        .args([
+            "report",
+            "--datastore",
+            "v.db",
+            "--format",
+            "json",
+            "--verdict",
+            "live",
+        ])
+        .output()
+        .unwrap();
+    let live_only: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        verdicts(&live_only),
+        BTreeSet::from([(url_a.clone(), "live".to_string())])
+    );
 }
