@@ -299,6 +299,8 @@ pub fn run(options: &Options, scan: &scan::Options, matcher: &Matcher) -> Result
     };
     let mut findings: Vec<Finding> = Vec::new();
     let mut fresh: Vec<Finding> = Vec::new();
+    // Findings of repositories whose record failed (a full disk).
+    let mut unrecorded: Vec<Finding> = Vec::new();
     let (mut commits, mut blobs, mut skipped) = (0u64, 0u64, 0u64);
     let (mut cloned, mut fetched) = (0usize, 0usize);
     let mut audited = Vec::new();
@@ -396,10 +398,17 @@ pub fn run(options: &Options, scan: &scan::Options, matcher: &Matcher) -> Result
                 drop(record);
                 fresh.extend(outcome.findings);
             }
-            Err(e) => errors.push(PathNote {
-                path: shown.clone(),
-                reason: format!("not recorded: {e}"),
-            }),
+            Err(e) => {
+                errors.push(PathNote {
+                    path: shown.clone(),
+                    reason: format!("not recorded: {e}"),
+                });
+                // Still reported (and verified), from memory.
+                drop(record);
+                fresh.extend(outcome.findings.iter().cloned());
+                unrecorded.extend(outcome.findings);
+                unrecorded.extend(reused.into_iter().map(|(f, _)| f));
+            }
         }
     }
     if interrupted(scan) {
@@ -413,6 +422,7 @@ pub fn run(options: &Options, scan: &scan::Options, matcher: &Matcher) -> Result
             ..Default::default()
         };
         findings = store.findings(&filter)?;
+        findings.append(&mut unrecorded);
         stats.notes.push(format!(
             "datastore {}: {skipped} blob{} already scanned under these rules, skipped",
             options

@@ -197,6 +197,10 @@ impl Datastore {
                 return Err(self.version_error(0));
             }
         }
+        if version == SCHEMA_VERSION {
+            // Nothing to write: opening a datastore does not need free space.
+            return Ok(());
+        }
         // Version 1 is the first schema: migrations from older versions go
         // here, one step per version.
         self.conn.execute_batch(SCHEMA).map_err(|e| self.fail(&e))?;

@@ -1444,3 +1444,82 @@ fn verdicts_of_new_findings_are_recorded_with_the_datastore() {
         BTreeSet::from([(url_a.clone(), "live".to_string())])
     );
 }
+
+/// `chattr +i` on a directory while alive: not even root may create a
+/// file in it. Undone on drop so the temporary directory can go.
+struct Immutable(PathBuf);
+
+impl Immutable {
+    fn set(dir: &Path) -> Immutable {
+        let out = Command::new("chattr")
+            .arg("+i")
+            .arg(dir)
+            .output()
+            .expect("chattr runs");
+        assert!(
+            out.status.success(),
+            "chattr +i (e2fsprogs, on ext4): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Immutable(dir.to_path_buf())
+    }
+}
+
+impl Drop for Immutable {
+    fn drop(&mut self) {
+        let _ = Command::new("chattr").arg("-i").arg(&self.0).output();
+    }
+}
+
+#[test]
+fn a_datastore_write_that_fails_is_reported_and_the_audit_goes_on() {
+    let daemon = Daemon::start();
+    let (a, key_a) = repo_with_key(100, "a.env");
+    let (b, key_b) = repo_with_key(101, "b.env");
+    let url_a = daemon.serve(&a, "full-a");
+    let url_b = daemon.serve(&b, "full-b");
+    let work = tempfile::tempdir().unwrap();
+    let clones = clone_dir(work.path());
+    // An empty audit creates the datastore.
+    std::fs::write(work.path().join("none.txt"), "# nothing\n").unwrap();
+    let db = work.path().join("store/full.db").display().to_string();
+    let (code, _, stderr) = audit(
+        work.path(),
+        &[
+            "--git-urls",
+            "none.txt",
+            "--clone-dir",
+            &clones,
+            "--datastore",
+            &db,
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    // Its directory takes no new file, so no transaction can write its
+    // journal: every record fails, as on a full disk.
+    let _guard = Immutable::set(&work.path().join("store"));
+    let (code, report, stderr) = audit(
+        work.path(),
+        &[
+            "--git-url",
+            &url_a,
+            "--git-url",
+            &url_b,
+            "--clone-dir",
+            &clones,
+            "--datastore",
+            &db,
+        ],
+    );
+    let errs = errors(&report);
+    assert_eq!(errs.len(), 2, "{errs:?}\n{stderr}");
+    assert!(errs.iter().all(|e| e.contains("not recorded")), "{errs:?}");
+    // Both repositories' findings are still reported.
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(
+        repos_of(&report),
+        BTreeSet::from([url_a.clone(), url_b.clone()])
+    );
+    let secrets = crate::gitutil::secrets(&report);
+    assert!(secrets.contains(&key_a) && secrets.contains(&key_b));
+}
