@@ -58,10 +58,14 @@ if [ ! -f "$SRC/.done-$REPOS-$FORKS-$COMMITS-$FILES" ]; then
     touch "$SRC/.done-$REPOS-$FORKS-$COMMITS-$FILES"
 fi
 SRC=$(cd "$SRC" && pwd)
-cargo build --release --quiet
-TARGET=$(cargo metadata --format-version 1 --no-deps |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-BIN="$TARGET/release/leakhound"
+# LEAKHOUND_BIN: a binary to measure instead of building the release one.
+BIN=${LEAKHOUND_BIN:-}
+if [ -z "$BIN" ]; then
+    cargo build --release --quiet
+    TARGET=$(cargo metadata --format-version 1 --no-deps |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+    BIN="$TARGET/release/leakhound"
+fi
 LIST="$DATA/urls.txt"
 : >"$LIST"
 for r in "$SRC"/*/; do echo "file://${r%/}" >>"$LIST"; done
