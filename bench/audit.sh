@@ -31,7 +31,10 @@ FILES=${FILES:-500}
 DATA=bench/data/audit
 mkdir -p "$DATA"
 
-export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1
+# An empty global config of its own: the user's must not change the figures.
+: >"$DATA/gitconfig"
+GIT_CONFIG_GLOBAL="$(cd "$DATA" && pwd)/gitconfig"
+export GIT_CONFIG_GLOBAL GIT_CONFIG_NOSYSTEM=1
 export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.com
 export GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@example.com
 
@@ -100,10 +103,9 @@ reference() {
         "$BIN" scan --git "$WORK/ref/$n.git" --format json --output /dev/null --quiet || true
     done <"$LIST"
 }
-audit() {
-    "$BIN" scan --git-urls "$LIST" --clone-dir "$WORK/clones" --datastore "$WORK/audit.db" \
-        --format json --output "$WORK/report.json" --quiet
-}
+# GNU time runs programs, not shell functions: the audit is a command line.
+AUDIT=("$BIN" scan --git-urls "$LIST" --clone-dir "$WORK/clones" --datastore "$WORK/audit.db"
+    --format json --output "$WORK/report.json" --quiet)
 fresh() { rm -rf "$WORK/clones" "$WORK/audit.db"; }
 one_more_commit() {
     while read -r url; do
@@ -119,7 +121,7 @@ echo "$(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); $(git --ver
 PREPARE=
 read -r ref_ms ref_cpu ref_rss < <(measure bash -c "$(declare -f reference); BIN='$BIN' WORK='$WORK' LIST='$LIST' reference")
 PREPARE=fresh
-read -r first_ms first_cpu first_rss < <(measure audit)
+read -r first_ms first_cpu first_rss < <(measure "${AUDIT[@]}")
 python3 - "$WORK/report.json" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1]))["stats"]
@@ -127,14 +129,14 @@ print(f"first audit: {s['repositories']} repositories, {s['commits']} commits, {
       f"{s.get('blobs_skipped', 0)} skipped, {s['findings']} findings, {len(s['errors'])} errors")
 PY
 PREPARE=
-read -r second_ms second_cpu second_rss < <(measure audit)
+read -r second_ms second_cpu second_rss < <(measure "${AUDIT[@]}")
 python3 - "$WORK/report.json" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1]))["stats"]
 print(f"second audit: {s['blobs']} blobs read, {s['blobs_skipped']} skipped, {s['findings']} findings")
 PY
 PREPARE=one_more_commit
-read -r third_ms third_cpu third_rss < <(measure audit)
+read -r third_ms third_cpu third_rss < <(measure "${AUDIT[@]}")
 python3 - "$WORK/report.json" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1]))["stats"]
