@@ -252,6 +252,8 @@ fn revoker(
         cache_dir: None,
         ambiguous: Vec::new(),
         only_verified: false,
+        // Revocation prints its own lines; a bar would tear them.
+        progress: false,
         ..verify.clone()
     };
     let verifier = Verifier::new(&config.providers, fresh)?;

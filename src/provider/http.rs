@@ -19,7 +19,7 @@ use reqwest::blocking::{Client, RequestBuilder};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use reqwest::redirect::Policy;
 
-use super::{is_loopback, Check, Secret};
+use super::{is_loopback, sign, Auth, Check, Secret};
 use crate::error::{Error, Result};
 use crate::finding::{UnknownReason, Verdict, Verification};
 
@@ -96,13 +96,23 @@ enum Attempt {
 
 /// Ask `check`'s provider about `secret`, retrying as the module docs say.
 /// Returns the verification and the number of requests sent.
+/// What is checked: a key, and for a paired credential its partner.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Key<'a> {
+    pub secret: &'a Secret,
+    pub partner: Option<&'a Secret>,
+}
+
+/// `pace` is called before each request and waits for the provider's rate
+/// limit; it returns false if the run was interrupted meanwhile.
 pub(crate) fn run_check(
     http: &Http,
     check: &Check,
-    secret: &Secret,
+    Key { secret, partner }: Key<'_>,
     limits: Limits,
     interrupt: &AtomicBool,
     started: &std::sync::atomic::AtomicUsize,
+    pace: &dyn Fn() -> bool,
 ) -> (Verification, u32) {
     let unknown = |reason, status, detail: String| Verification {
         verdict: Verdict::Unknown,
@@ -116,14 +126,14 @@ pub(crate) fn run_check(
     };
     let mut sent = 0u32;
     loop {
-        if interrupt.load(Ordering::Relaxed) {
+        if interrupt.load(Ordering::Relaxed) || !pace() {
             return (interrupted(&check.provider), sent);
         }
         sent += 1;
         // Counted when sent, not when answered: an interrupted run still
         // says that the key went out.
         started.fetch_add(1, Ordering::Relaxed);
-        let (status, body, retry_after, described) = match send(http, check, secret) {
+        let (status, body, retry_after, described) = match send(http, check, secret, partner) {
             Attempt::Failed { reason, detail } => {
                 return (unknown(reason, None, detail.to_string()), sent)
             }
@@ -144,7 +154,7 @@ pub(crate) fn run_check(
                         .find(|(n, _)| n == name)
                         .map(|(_, v)| v.clone())
                 };
-                check.describe_key(&body, header, secret.expose())
+                check.describe_key(&body, header, secret.expose(), partner.map(Secret::expose))
             } else {
                 (None, Vec::new())
             };
@@ -222,36 +232,67 @@ fn sleep_unless_interrupted(d: Duration, interrupt: &AtomicBool) -> bool {
     }
 }
 
-fn send(http: &Http, check: &Check, secret: &Secret) -> Attempt {
-    let client = if is_loopback(&check.endpoint) {
-        &http.loopback
-    } else {
-        &http.remote
+fn send(http: &Http, check: &Check, secret: &Secret, partner: Option<&Secret>) -> Attempt {
+    let not_verifiable = |detail| Attempt::Failed {
+        reason: UnknownReason::NotVerifiable,
+        detail,
+    };
+    let partner = partner.map(Secret::expose);
+    let Ok(url) = check.endpoint_for(partner) else {
+        return not_verifiable("the partner cannot go into the provider's URL");
+    };
+    let client = http.client_for(&url);
+    let Some(static_headers) = check.headers_for(partner) else {
+        return not_verifiable("the partner cannot go into a header");
     };
     let mut headers = HeaderMap::new();
-    for (name, value) in &check.headers {
-        // Both were validated when the spec was loaded.
-        if let (Ok(n), Ok(v)) = (
+    for (name, value) in &static_headers {
+        // Names were validated when the spec was loaded, values here.
+        let (Ok(n), Ok(v)) = (
             HeaderName::from_bytes(name.as_bytes()),
             HeaderValue::from_str(value),
-        ) {
-            headers.insert(n, v);
-        }
-    }
-    let value = check.auth.header_value(secret.expose());
-    let (Ok(name), Ok(mut value)) = (
-        HeaderName::from_bytes(check.auth.header_name().as_bytes()),
-        HeaderValue::from_str(&value),
-    ) else {
-        return Attempt::Failed {
-            reason: UnknownReason::NotVerifiable,
-            detail: "the key holds characters an HTTP header cannot carry",
+        ) else {
+            return not_verifiable("a header value cannot be sent");
         };
+        headers.insert(n, v);
+    }
+    let mut body: Option<String> = check.form.clone();
+    let credential = match signed(
+        check,
+        &url,
+        secret.expose(),
+        partner,
+        &mut headers,
+        &mut body,
+    ) {
+        Ok(value) => value,
+        Err(detail) => return not_verifiable(detail),
     };
-    // Keeps the value out of hyper's and reqwest's Debug output.
-    value.set_sensitive(true);
-    headers.insert(name, value);
-    let request = client.get(check.endpoint.clone()).headers(headers);
+    if let Some(value) = credential {
+        let (Ok(name), Ok(mut value)) = (
+            HeaderName::from_bytes(check.auth.header_name().as_bytes()),
+            HeaderValue::from_str(&value),
+        ) else {
+            return not_verifiable("the key holds characters an HTTP header cannot carry");
+        };
+        // Keeps the value out of hyper's and reqwest's Debug output.
+        value.set_sensitive(true);
+        headers.insert(name, value);
+    }
+    let request = if check.post {
+        if body.is_some() {
+            headers.insert(
+                reqwest::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/x-www-form-urlencoded"),
+            );
+        }
+        client
+            .post(url)
+            .headers(headers)
+            .body(body.unwrap_or_default())
+    } else {
+        client.get(url).headers(headers)
+    };
     match send_within(request, http.timeout) {
         Err((reason, detail)) => Attempt::Failed { reason, detail },
         Ok(answer) => Attempt::Answer {
@@ -271,6 +312,93 @@ fn send(http: &Http, check: &Check, secret: &Secret) -> Attempt {
                 .collect(),
             body: answer.body,
         },
+    }
+}
+
+/// The credential header's value for `check`'s auth, computing signatures
+/// over `url` and the headers set so far (adding the ones a signature
+/// covers); `None` for Google's JWT, which goes into the form `body`.
+fn signed(
+    check: &Check,
+    url: &reqwest::Url,
+    secret: &str,
+    partner: Option<&str>,
+    headers: &mut HeaderMap,
+    body: &mut Option<String>,
+) -> std::result::Result<Option<String>, &'static str> {
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let partner_or = |what| partner.ok_or(what);
+    match &check.auth {
+        Auth::AwsSigV4 { region, service } => {
+            let key_id = partner_or("no access key id")?;
+            let (amz_date, _) = sign::amz_date(now);
+            let host = host_header(url);
+            let method = if check.post { "POST" } else { "GET" };
+            let authorization = sign::SigV4 {
+                key_id,
+                secret,
+                region,
+                service,
+                amz_date: &amz_date,
+            }
+            .authorization(
+                method,
+                url,
+                &[
+                    ("host".into(), host),
+                    ("x-amz-date".into(), amz_date.clone()),
+                ],
+                body.as_deref().unwrap_or_default().as_bytes(),
+            );
+            headers.insert(
+                HeaderName::from_static("x-amz-date"),
+                HeaderValue::from_str(&amz_date).map_err(|_| "bad date")?,
+            );
+            Ok(Some(authorization))
+        }
+        Auth::AzureSharedKey => {
+            let account = partner_or("no account name")?;
+            let date = httpdate::fmt_http_date(SystemTime::now());
+            let ms = [
+                ("x-ms-date".to_string(), date),
+                ("x-ms-version".to_string(), AZURE_VERSION.to_string()),
+            ];
+            for (n, v) in &ms {
+                headers.insert(
+                    HeaderName::from_bytes(n.as_bytes()).map_err(|_| "bad header")?,
+                    HeaderValue::from_str(v).map_err(|_| "bad header")?,
+                );
+            }
+            let method = if check.post { "POST" } else { "GET" };
+            sign::azure_shared_key(account, secret, method, url, &ms)
+                .map(Some)
+                .ok_or("the account key is not base64")
+        }
+        Auth::GoogleJwt => {
+            let email = partner_or("no client e-mail")?;
+            let jwt = sign::google_jwt(secret, email, url.as_str(), now)
+                .ok_or("the private key is not an RSA PKCS#8 key")?;
+            *body = Some(format!(
+                "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion={jwt}"
+            ));
+            Ok(None)
+        }
+        other => Ok(Some(other.header_value(secret, partner))),
+    }
+}
+
+/// The Azure Storage REST version the Shared Key requests name.
+const AZURE_VERSION: &str = "2021-08-06";
+
+/// `Host` as the client will send it: the host, and the port unless it is
+/// the scheme's default.
+fn host_header(url: &reqwest::Url) -> String {
+    let host = url.host_str().unwrap_or_default();
+    match url.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_string(),
     }
 }
 

@@ -27,4 +27,6 @@ mod rules;
 mod scan;
 mod staged;
 mod verify;
+mod verify_limits;
+mod verify_paired;
 mod verify_specs;
