@@ -84,6 +84,9 @@ measure() {
         if [ -n "$PREPARE" ]; then "$PREPARE"; fi
         /usr/bin/time -f '%e %U %S %M' -a -o "$log" "$@" >/dev/null 2>&1 || true
     done
+    # GNU time adds "Command exited with non-zero status N" lines.
+    grep -E '^[0-9.]+ [0-9.]+ [0-9.]+ [0-9]+$' "$log" >"$log.ok" || true
+    mv "$log.ok" "$log"
     local wall cpu rss
     wall=$(awk '{printf "%d\n", $1 * 1000}' "$log" | median)
     cpu=$(awk '{printf "%d\n", ($2 + $3) * 1000}' "$log" | median)
