@@ -29,6 +29,10 @@ pub(crate) const BODY_LIMIT: u64 = 64 * 1024;
 const MIN_WAIT: Duration = Duration::from_millis(100);
 /// First backoff when a 429/5xx has no Retry-After; doubles per retry.
 const BACKOFF: Duration = Duration::from_millis(500);
+/// The longest Retry-After taken at its word: a year.
+const RETRY_AFTER_CAP: Duration = Duration::from_secs(365 * 24 * 3600);
+/// How often a request in flight looks at the interrupt flag.
+const INTERRUPT_POLL: Duration = Duration::from_millis(50);
 
 /// Timeouts and retry bounds for one run.
 #[derive(Clone, Copy, Debug)]
@@ -188,8 +192,8 @@ pub(crate) fn run_check(
             .max(MIN_WAIT);
         if wait > cap {
             let detail = format!(
-                "{what} (HTTP {status}): Retry-After {} s is over the {} s cap, not retried",
-                wait.as_secs(),
+                "{what} (HTTP {status}): Retry-After {} is over the {} s cap, not retried",
+                describe_wait(wait),
                 limits.max_wait.as_secs_f64()
             );
             return (unknown(UnknownReason::Retries, Some(status), detail), sent);
@@ -418,7 +422,17 @@ pub(crate) fn send_within(
     request: RequestBuilder,
     limit: Duration,
 ) -> std::result::Result<Answer, (UnknownReason, &'static str)> {
-    send_within_limit(request, limit, BODY_LIMIT)
+    send_unless_interrupted(request, limit, &AtomicBool::new(false))
+}
+
+/// [`send_within`], also given up as soon as `interrupt` is set (Ctrl-C):
+/// the request may still reach the server, but nobody waits for it.
+pub(crate) fn send_unless_interrupted(
+    request: RequestBuilder,
+    limit: Duration,
+    interrupt: &AtomicBool,
+) -> std::result::Result<Answer, (UnknownReason, &'static str)> {
+    send_limited(request, limit, interrupt, BODY_LIMIT)
 }
 
 /// [`send_within`], reading at most `body_limit` bytes of the body (a page
@@ -426,6 +440,15 @@ pub(crate) fn send_within(
 pub(crate) fn send_within_limit(
     request: RequestBuilder,
     limit: Duration,
+    body_limit: u64,
+) -> std::result::Result<Answer, (UnknownReason, &'static str)> {
+    send_limited(request, limit, &AtomicBool::new(false), body_limit)
+}
+
+fn send_limited(
+    request: RequestBuilder,
+    limit: Duration,
+    interrupt: &AtomicBool,
     body_limit: u64,
 ) -> std::result::Result<Answer, (UnknownReason, &'static str)> {
     let stop = Arc::new(AtomicBool::new(false));
@@ -462,16 +485,28 @@ pub(crate) fn send_within_limit(
     if spawned.is_err() {
         return Err((UnknownReason::Connection, "cannot start a request thread"));
     }
-    match rx.recv_timeout(limit) {
-        Ok(result) => result,
-        Err(mpsc::RecvTimeoutError::Timeout) => {
-            stop.store(true, Ordering::Relaxed);
-            Err((UnknownReason::Timeout, "timed out"))
+    let deadline = Instant::now() + limit;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left.min(INTERRUPT_POLL)) {
+            Ok(result) => return result,
+            Err(mpsc::RecvTimeoutError::Timeout) if left > INTERRUPT_POLL => {
+                if interrupt.load(Ordering::Relaxed) {
+                    stop.store(true, Ordering::Relaxed);
+                    return Err((UnknownReason::Interrupted, "interrupted"));
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                stop.store(true, Ordering::Relaxed);
+                return Err((UnknownReason::Timeout, "timed out"));
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                return Err((
+                    UnknownReason::Connection,
+                    "the request ended without an answer",
+                ))
+            }
         }
-        Err(mpsc::RecvTimeoutError::Disconnected) => Err((
-            UnknownReason::Connection,
-            "the request ended without an answer",
-        )),
     }
 }
 
@@ -523,13 +558,30 @@ pub(crate) fn describe_error(e: &reqwest::Error) -> (UnknownReason, &'static str
 /// `Retry-After: 120` or `Retry-After: Wed, 21 Oct 2015 07:28:00 GMT`: a
 /// date in any of the three forms RFC 9110 says a recipient must accept
 /// (IMF-fixdate, RFC 850, asctime). A date in the past means now.
+/// Waits longer than [`RETRY_AFTER_CAP`] (a number of seconds too big for
+/// any integer type, a date in the year 9999) are read as the cap: far
+/// over any `max_wait`, so the check ends instead of retrying early.
 pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        let secs = value.parse::<u64>().unwrap_or(u64::MAX);
+        return Some(Duration::from_secs(secs).min(RETRY_AFTER_CAP));
     }
     let at = httpdate::parse_http_date(value).ok()?;
-    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+    Some(
+        at.duration_since(now)
+            .unwrap_or(Duration::ZERO)
+            .min(RETRY_AFTER_CAP),
+    )
+}
+
+/// `120 s`, or `a year or more` for a wait at the cap.
+fn describe_wait(wait: Duration) -> String {
+    if wait >= RETRY_AFTER_CAP {
+        "a year or more".into()
+    } else {
+        format!("{} s", wait.as_secs())
+    }
 }
 
 #[cfg(test)]
@@ -589,6 +641,26 @@ mod tests {
             parse_retry_after("Sun Nov  6 08:50:37 1994", now),
             Some(Duration::from_secs(60))
         );
+    }
+
+    #[test]
+    fn retry_after_overflow_is_capped() {
+        let now = UNIX_EPOCH + Duration::from_secs(784_111_777);
+        for huge in [
+            "18446744073709551615",
+            "99999999999999999999999999999999",
+            "Fri, 31 Dec 9999 23:59:59 GMT",
+        ] {
+            assert_eq!(
+                parse_retry_after(huge, now),
+                Some(RETRY_AFTER_CAP),
+                "{huge}"
+            );
+        }
+        assert_eq!(describe_wait(RETRY_AFTER_CAP), "a year or more");
+        assert_eq!(describe_wait(Duration::from_secs(120)), "120 s");
+        assert_eq!(parse_retry_after("-5", now), None);
+        assert_eq!(parse_retry_after("", now), None);
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod fake_provider;
 mod formats;
 mod fuzz;
 mod git;
+mod hardening_git;
 mod hardening_sources;
 mod hardening_trust;
 mod hook;
