@@ -48,6 +48,13 @@ pub enum Command {
         #[command(subcommand)]
         command: BaselineCommand,
     },
+    /// Write a report from an audit's datastore (docs/audit.md).
+    Report(ReportArgs),
+    /// Work with audit datastores: merge shards.
+    Datastore {
+        #[command(subcommand)]
+        command: DatastoreCommand,
+    },
     /// Work with configuration files.
     Config {
         #[command(subcommand)]
@@ -327,6 +334,148 @@ pub struct ScanArgs {
     /// Scan only the lines `git commit` would add: the index against HEAD.
     #[arg(long, conflicts_with_all = ["git", "since", "range"], help_heading = "Git")]
     pub staged: bool,
+
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+}
+
+/// Audits of remote repositories and whole organisations (docs/audit.md).
+#[derive(Debug, Default, Args)]
+#[command(next_help_heading = "Audit (docs/audit.md)")]
+pub struct RemoteArgs {
+    /// Clone (as a bare mirror, with the system git) and scan the history of
+    /// the repository at URL (https, ssh, git, file; repeatable).
+    #[arg(long, value_name = "URL", conflicts_with_all = ["staged", "since", "range"])]
+    pub git_url: Vec<String>,
+
+    /// Audit the repositories listed in FILE, one URL a line (`#` comments).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["staged", "since", "range"])]
+    pub git_urls: Option<PathBuf>,
+
+    /// Audit every repository of a GitHub organisation (repeatable; token
+    /// from GITHUB_TOKEN).
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["staged", "since", "range"])]
+    pub github_org: Vec<String>,
+
+    /// Audit every repository of a GitHub user (repeatable).
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["staged", "since", "range"])]
+    pub github_user: Vec<String>,
+
+    /// Audit every project of a GitLab group and its subgroups (repeatable;
+    /// token from GITLAB_TOKEN).
+    #[arg(long, value_name = "GROUP", conflicts_with_all = ["staged", "since", "range"])]
+    pub gitlab_group: Vec<String>,
+
+    /// Audit every project of a GitLab user (repeatable).
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["staged", "since", "range"])]
+    pub gitlab_user: Vec<String>,
+
+    /// The hosting API for GitHub Enterprise (`https://HOST/api/v3`) or a
+    /// self-managed GitLab (`https://HOST/api/v4`). Default: the public
+    /// service's. https only (plain http to a loopback address).
+    #[arg(long, value_name = "URL")]
+    pub api_url: Option<String>,
+
+    /// Also audit forks (left out by default: they mostly hold their
+    /// upstream's history).
+    #[arg(long)]
+    pub forks: bool,
+
+    /// Leave archived repositories out.
+    #[arg(long)]
+    pub no_archived: bool,
+
+    /// Audit only the listed repositories whose full name (`owner/name`)
+    /// matches GLOB (repeatable).
+    #[arg(long, value_name = "GLOB")]
+    pub include: Vec<String>,
+
+    /// Leave out the listed repositories whose full name matches GLOB
+    /// (repeatable).
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+
+    /// Where mirrors are kept between runs (default: leakhound/clones in
+    /// the user cache directory).
+    #[arg(long, visible_alias = "clone-cache", value_name = "DIR")]
+    pub clone_dir: Option<PathBuf>,
+
+    /// Clones and fetches at a time (default 4).
+    #[arg(long, value_name = "N")]
+    pub clone_jobs: Option<usize>,
+
+    /// Longest one clone or fetch may take (`30m`, `90s`; default 1h).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub clone_timeout: Option<std::time::Duration>,
+
+    /// Record the audit in an SQLite datastore, and skip the blobs it holds
+    /// from earlier runs under the same rules.
+    #[arg(long, value_name = "PATH")]
+    pub datastore: Option<PathBuf>,
+
+    /// Audit only shard I of N of the repositories (`2/4`), split by a
+    /// stable hash of each URL; `auto` reads a Kubernetes Indexed Job's
+    /// JOB_COMPLETION_INDEX/JOB_COMPLETIONS (or GitLab CI's, CircleCI's,
+    /// Buildkite's parallel-job variables).
+    #[arg(long, value_name = "I/N|auto")]
+    pub shard: Option<String>,
+}
+
+/// `leakhound report --datastore PATH`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The datastore an audit wrote (`scan --datastore`).
+    #[arg(long, value_name = "PATH", required = true)]
+    pub datastore: PathBuf,
+
+    /// Report format.
+    #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+
+    /// Write the report to FILE instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Only the findings of this repository (its URL as reports show it;
+    /// repeatable).
+    #[arg(long, value_name = "URL")]
+    pub repository: Vec<String>,
+
+    /// Only the findings of this provider (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub provider: Vec<String>,
+
+    /// Only the findings with this verdict (repeatable): live, dead,
+    /// unknown, or unverified (never checked).
+    #[arg(long, value_name = "VERDICT", value_parser = ["live", "dead", "unknown", "unverified"])]
+    pub verdict: Vec<String>,
+
+    /// Only the findings whose commit is dated on or after DATE
+    /// (`2024-01-31`).
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+
+    /// When to use color in the text report.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DatastoreCommand {
+    /// Join the datastores of an audit's shards into one (exit status 0;
+    /// 2 when an input could not be read, after merging the others).
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The datastores to merge.
+    #[arg(value_name = "DATASTORE", required = true)]
+    pub inputs: Vec<PathBuf>,
+
+    /// The merged datastore (created, or added to).
+    #[arg(long, short = 'o', value_name = "PATH")]
+    pub output: PathBuf,
 }
 
 /// `leakhound verify REPORT.json`.

@@ -130,12 +130,20 @@ pub struct Config {
     /// The configuration files read, least specific first (the user's,
     /// then the project's); the text report names them.
     pub config_files: Vec<PathBuf>,
+    /// Set for audits of remote repositories (`--git-url`, `--github-org`, …).
+    pub audit: Option<crate::audit::Options>,
 }
 
 impl Config {
     /// Resolve `leakhound scan` arguments.
     pub fn from_scan_args(args: &ScanArgs) -> Result<Config> {
-        let git = git_scan(args)?;
+        let audit = resolve_audit(args)?;
+        let git = match &audit {
+            Some(_) => Some(GitScan::History {
+                all_objects: args.all_objects,
+            }),
+            None => git_scan(args)?,
+        };
         for p in &args.paths {
             if p.as_os_str() != "-" && std::fs::symlink_metadata(p).is_err() {
                 return Err(Error::NotFound { path: p.clone() });
@@ -265,6 +273,7 @@ impl Config {
             fail_on,
             revoke,
             config_files: layers.iter().map(|l| l.path.clone()).collect(),
+            audit,
         };
         Ok(config)
     }
@@ -293,6 +302,7 @@ impl Config {
             revoke: None,
             providers: file.providers,
             config_files: layers.iter().map(|l| l.path.clone()).collect(),
+            audit: None,
         })
     }
 
@@ -707,6 +717,14 @@ pub(crate) mod settings {
         key: "scan.archive_max_entries",
         get: |f| f.scan.archive_max_entries.as_ref(),
         limit: Some(MAX_ARCHIVE_ENTRIES),
+        min: Some(1),
+    };
+    /// A flag only: how many repositories an audit mirrors at a time.
+    pub(crate) const CLONE_JOBS: Setting<usize> = Setting {
+        flag: "--clone-jobs",
+        key: "--clone-jobs",
+        get: |_| None,
+        limit: Some(MAX_THREADS),
         min: Some(1),
     };
     pub(crate) const CONCURRENCY: Setting<usize> = Setting {
@@ -1162,6 +1180,172 @@ fn resolve_rules_of(files: &[(&ConfigFile, String)]) -> Result<Vec<Rule>> {
         }
     }
     Ok(rules)
+}
+
+/// The audit `scan`'s remote flags ask for, if any (`--git-url`,
+/// `--github-org`, …): URLs read, globs compiled, tokens taken from the
+/// environment (never from the command line), the shard resolved.
+fn resolve_audit(args: &ScanArgs) -> Result<Option<crate::audit::Options>> {
+    use crate::hosting::{Owner, Token};
+    let r = &args.remote;
+    let mut owners: Vec<Owner> = Vec::new();
+    owners.extend(r.github_org.iter().cloned().map(Owner::GitHubOrg));
+    owners.extend(r.github_user.iter().cloned().map(Owner::GitHubUser));
+    owners.extend(r.gitlab_group.iter().cloned().map(Owner::GitLabGroup));
+    owners.extend(r.gitlab_user.iter().cloned().map(Owner::GitLabUser));
+    let mut urls = r.git_url.clone();
+    if let Some(file) = &r.git_urls {
+        urls.extend(crate::audit::read_url_list(file)?);
+    }
+    let is_audit = !owners.is_empty() || !r.git_url.is_empty() || r.git_urls.is_some();
+    if !is_audit {
+        let set = [
+            ("--api-url", r.api_url.is_some()),
+            ("--forks", r.forks),
+            ("--no-archived", r.no_archived),
+            ("--include", !r.include.is_empty()),
+            ("--exclude", !r.exclude.is_empty()),
+            ("--clone-dir", r.clone_dir.is_some()),
+            ("--clone-jobs", r.clone_jobs.is_some()),
+            ("--clone-timeout", r.clone_timeout.is_some()),
+            ("--datastore", r.datastore.is_some()),
+            ("--shard", r.shard.is_some()),
+        ];
+        if let Some((flag, _)) = set.iter().find(|(_, on)| *on) {
+            return Err(Error::Usage(format!(
+                "{flag} is for audits: name repositories with --git-url, --git-urls, --github-org, --github-user, --gitlab-group or --gitlab-user"
+            )));
+        }
+        return Ok(None);
+    }
+    if args.paths.len() != 1 || args.paths[0] != Path::new(".") {
+        return Err(Error::Usage(
+            "an audit scans the repositories it names; leave out PATH".into(),
+        ));
+    }
+    if args.revoke && r.datastore.is_some() {
+        return Err(Error::Usage(
+            "--revoke cannot be combined with --datastore: the datastore keeps redacted keys only; audit without it to revoke (docs/audit.md)".into(),
+        ));
+    }
+    let has_github = owners
+        .iter()
+        .any(|o| matches!(o, Owner::GitHubOrg(_) | Owner::GitHubUser(_)));
+    let has_gitlab = owners
+        .iter()
+        .any(|o| matches!(o, Owner::GitLabGroup(_) | Owner::GitLabUser(_)));
+    let api_url = match &r.api_url {
+        None => None,
+        Some(text) => {
+            if has_github && has_gitlab {
+                return Err(Error::Usage(
+                    "--api-url names one hosting service: audit GitHub and GitLab in separate runs"
+                        .into(),
+                ));
+            }
+            if !has_github && !has_gitlab {
+                return Err(Error::Usage(
+                    "--api-url needs --github-org, --github-user, --gitlab-group or --gitlab-user"
+                        .into(),
+                ));
+            }
+            let url = url::Url::parse(text)
+                .map_err(|e| Error::Usage(format!("--api-url `{text}`: {e}")))?;
+            crate::hosting::check_api_url(&url).map_err(Error::Usage)?;
+            Some(url)
+        }
+    };
+    let globs = |flag: &str, list: &[String]| -> Result<Option<globset::GlobSet>> {
+        if list.is_empty() {
+            return Ok(None);
+        }
+        let mut b = globset::GlobSetBuilder::new();
+        for g in list {
+            b.add(globset::Glob::new(g).map_err(|e| Error::Usage(format!("{flag} `{g}`: {e}")))?);
+        }
+        b.build()
+            .map(Some)
+            .map_err(|e| Error::Usage(format!("{flag}: {e}")))
+    };
+    let token = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+            .map(Token)
+    };
+    let shard = r
+        .shard
+        .as_deref()
+        .map(|s| crate::audit::Shard::parse(s, |n| std::env::var(n).ok()))
+        .transpose()
+        .map_err(Error::Usage)?;
+    let clone_dir = match &r.clone_dir {
+        Some(d) => d.clone(),
+        None => user_cache_dir()
+            .ok_or_else(|| {
+                Error::Usage("no user cache directory (HOME is unset): pass --clone-dir".into())
+            })?
+            .join("leakhound")
+            .join("clones"),
+    };
+    let clone_jobs = settings::CLONE_JOBS
+        .resolve(r.clone_jobs, &[])?
+        .unwrap_or(4);
+    Ok(Some(crate::audit::Options {
+        urls,
+        owners,
+        hosting: crate::hosting::Options {
+            api_url,
+            github_token: token("GITHUB_TOKEN"),
+            gitlab_token: token("GITLAB_TOKEN"),
+            forks: r.forks,
+            archived: !r.no_archived,
+            include: globs("--include", &r.include)?,
+            exclude: globs("--exclude", &r.exclude)?,
+            connect_timeout: std::time::Duration::from_secs(10),
+            timeout: std::time::Duration::from_secs(60),
+            max_wait: std::time::Duration::from_secs(300),
+        },
+        clone_dir,
+        clone_jobs,
+        clone_timeout: r
+            .clone_timeout
+            .unwrap_or(std::time::Duration::from_secs(3600)),
+        datastore: r.datastore.clone(),
+        shard,
+        all_objects: args.all_objects,
+    }))
+}
+
+/// The user's cache directory: `$XDG_CACHE_HOME`, else `~/Library/Caches`
+/// on macOS, `%LOCALAPPDATA%` on Windows, `~/.cache` elsewhere.
+fn user_cache_dir() -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(d));
+    }
+    if cfg!(windows) {
+        return std::env::var_os("LOCALAPPDATA").map(PathBuf::from);
+    }
+    let home = PathBuf::from(std::env::var_os("HOME").filter(|h| !h.is_empty())?);
+    Some(if cfg!(target_os = "macos") {
+        home.join("Library").join("Caches")
+    } else {
+        home.join(".cache")
+    })
+}
+
+/// `leakhound report --datastore`'s report options.
+pub fn datastore_report_options(args: &cli::ReportArgs) -> Result<report::Options> {
+    let outputs: Vec<(&str, &Path)> = args.output.iter().map(|p| ("-o", p.as_path())).collect();
+    check_outputs(std::slice::from_ref(&args.datastore), &outputs)?;
+    Ok(report_options(&OutputArgs {
+        format: args.format,
+        file: args.output.clone(),
+        show_secrets: false,
+        color: args.color,
+        quiet: false,
+    }))
 }
 
 #[cfg(test)]

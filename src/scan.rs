@@ -143,6 +143,13 @@ pub struct Stats {
     pub commits: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blobs: Option<u64>,
+    /// Audits with `--datastore`: blobs not read because an earlier run
+    /// scanned them under the same rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blobs_skipped: Option<u64>,
+    /// Audits: the repositories scanned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repositories: Option<u64>,
     /// Things the user should know that are neither errors nor skips
     /// (submodules not followed, a shallow clone).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

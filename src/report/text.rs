@@ -116,6 +116,12 @@ pub fn write(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext) -> 
                     ""
                 }
             )?;
+            if let Some(repo) = &c.repository {
+                writeln!(out, "  {}  {}", paint(DIM, "repo   "), sanitize(repo))?;
+            }
+            if let Some(url) = &c.url {
+                writeln!(out, "  {}  {}", paint(DIM, "link   "), sanitize(url))?;
+            }
             for loc in &c.other_locations {
                 writeln!(
                     out,
@@ -204,7 +210,16 @@ fn write_summary(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext)
         (Some(c), Some(b)) if s.files > 0 => {
             format!("{c} commits, {b} blobs, {} uncommitted files", s.files)
         }
-        (Some(c), Some(b)) => format!("{c} commits, {b} blobs"),
+        (Some(c), Some(b)) => {
+            let mut text = format!("{c} commits, {b} blobs");
+            if let Some(r) = s.repositories {
+                text = format!("{r} repositor{}, {text}", if r == 1 { "y" } else { "ies" });
+            }
+            if let Some(k) = s.blobs_skipped {
+                text.push_str(&format!(" ({k} skipped: scanned before)"));
+            }
+            text
+        }
         _ => format!(
             "{} file{} scanned",
             s.files,

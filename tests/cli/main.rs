@@ -6,6 +6,7 @@ mod util;
 
 mod action;
 mod archive;
+mod audit;
 mod bad_input;
 mod baseline;
 mod breadth;

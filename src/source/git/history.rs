@@ -143,8 +143,45 @@ pub fn scan_history(
     matcher: &Matcher,
     all_objects: bool,
 ) -> Result<ScanOutcome> {
+    Ok(scan_repository(options, matcher, &options.paths[0], all_objects, None)?.outcome)
+}
+
+/// Whether a blob was scanned before (by an earlier run, under the same
+/// rules): `None` to scan it, `Some(has_findings)` to skip it.
+pub type Seen<'a> = &'a (dyn Fn(&Oid) -> Option<bool> + Sync);
+
+/// A history scan, with what an incremental audit records.
+pub struct HistoryScan {
+    pub outcome: ScanOutcome,
+    /// The blobs read and scanned (not the skipped ones).
+    pub scanned: Vec<Oid>,
+    /// For each finding of `outcome` from history, the blob it is in
+    /// (`None` for an uncommitted file's).
+    pub finding_blobs: Vec<Option<Oid>>,
+    /// Skipped blobs that had findings before: where this history shows
+    /// them first, so their findings can be named here too.
+    pub reused: Vec<Reused>,
+    /// Blobs skipped because `seen` knew them.
+    pub skipped: u64,
+}
+
+/// A skipped blob with findings, as this history shows it.
+pub struct Reused {
+    pub blob: Oid,
+    pub path: String,
+    pub commit: Option<CommitInfo>,
+}
+
+/// [`scan_history`] of the repository at `root`, skipping the blobs `seen`
+/// knows.
+pub fn scan_repository(
+    options: &Options,
+    matcher: &Matcher,
+    root: &Path,
+    all_objects: bool,
+    seen: Option<Seen>,
+) -> Result<HistoryScan> {
     let started = Instant::now();
-    let root = &options.paths[0];
     let repo = open_repo(root)?;
     let gitdir = repo.path().to_path_buf();
     let threads = thread_count(options.threads);
@@ -251,6 +288,20 @@ pub fn scan_history(
         ));
     }
 
+    let mut skip = vec![false; blobs.entries.len()];
+    let mut had_findings = Vec::new();
+    if let Some(seen) = seen {
+        for (i, entry) in blobs.entries.iter().enumerate() {
+            if let Some(found) = seen(&entry.oid) {
+                skip[i] = true;
+                if found {
+                    had_findings.push(i as u32);
+                }
+            }
+        }
+    }
+    let skipped = skip.iter().filter(|s| **s).count() as u64;
+
     let scanner = Scanner { options, matcher };
     let collector = Collector::default();
     let mut shown = vec![String::new(); blobs.path_ids.len()];
@@ -263,11 +314,12 @@ pub fn scan_history(
         .collect();
     let found = crate::scan::with_progress(options.progress, &collector.progress, || {
         scan_blobs(
-            &gitdir, &scanner, &collector, &blobs, &shown, &allowed, threads,
+            &gitdir, &scanner, &collector, &blobs, &shown, &allowed, &skip, threads,
         )
     })?;
 
     let mut findings = Vec::with_capacity(found.len());
+    let mut finding_blobs = Vec::with_capacity(found.len());
     let mut infos: HashMap<u32, Option<CommitInfo>> = HashMap::new();
     for (blob, mut f) in found {
         let entry = &blobs.entries[blob as usize];
@@ -292,6 +344,23 @@ pub fn scan_history(
             f.commit = Some(info);
         }
         findings.push(f);
+        finding_blobs.push(Some(entry.oid));
+    }
+    let mut reused = Vec::with_capacity(had_findings.len());
+    for blob in had_findings {
+        let entry = &blobs.entries[blob as usize];
+        let Some(&(path, first)) = entry.locations().find(|(p, _)| !allowed[*p as usize]) else {
+            continue;
+        };
+        let commit = infos
+            .entry(first)
+            .or_insert_with(|| commit_details(&repo, &commits, first))
+            .clone();
+        reused.push(Reused {
+            blob: entry.oid,
+            path: shown[path as usize].clone(),
+            commit,
+        });
     }
 
     let mut uncommitted = Vec::new();
@@ -300,6 +369,7 @@ pub fn scan_history(
     }
     let in_history: HashSet<&str> = findings.iter().map(|f| f.fingerprint.as_str()).collect();
     uncommitted.retain(|f| !in_history.contains(f.fingerprint.as_str()));
+    finding_blobs.extend(uncommitted.iter().map(|_| None));
     findings.extend(uncommitted);
 
     // The collector counted blobs as files; `stats.files` counts the
@@ -322,9 +392,25 @@ pub fn scan_history(
     outcome.stats.merge(stats);
     outcome.stats.blobs = Some(blobs_read);
     outcome.stats.commits = Some(commits.len() as u64);
+    // The collector's own findings are always empty (workers hand theirs
+    // back), so `finding_blobs` stays parallel to `outcome.findings`.
+    debug_assert!(outcome.findings.is_empty());
     outcome.findings.extend(findings);
     outcome.stats.elapsed_ms = started.elapsed().as_millis() as u64;
-    Ok(outcome)
+    let scanned = blobs
+        .entries
+        .iter()
+        .zip(&skip)
+        .filter(|(_, s)| !**s)
+        .map(|(e, _)| e.oid)
+        .collect();
+    Ok(HistoryScan {
+        outcome,
+        scanned,
+        finding_blobs,
+        reused,
+        skipped,
+    })
 }
 
 /// The blobs a partial clone never downloaded: one error and a note that
@@ -713,7 +799,9 @@ fn index_paths(repo: &Repository) -> HashMap<Oid, Vec<u8>> {
     paths
 }
 
-/// Pass 2: read and scan each unique blob once, in parallel.
+/// Pass 2: read and scan each unique blob once, in parallel (but not the
+/// ones `skip` marks).
+#[allow(clippy::too_many_arguments)]
 fn scan_blobs(
     gitdir: &Path,
     scanner: &Scanner,
@@ -721,6 +809,7 @@ fn scan_blobs(
     blobs: &BlobIndex,
     shown: &[String],
     allowed: &[bool],
+    skip: &[bool],
     threads: usize,
 ) -> Result<Vec<(u32, Finding)>> {
     struct Worker {
@@ -752,6 +841,9 @@ fn scan_blobs(
             })
         },
         |w, i| {
+            if skip[i] {
+                return;
+            }
             let entry = &blobs.entries[i];
             let Some(&(path, _)) = entry.locations().find(|(p, _)| !allowed[*p as usize]) else {
                 return;
@@ -867,6 +959,8 @@ fn commit_details(repo: &Repository, commits: &[CommitNode], i: u32) -> Option<C
             summary: String::new(),
             other_locations: Vec::new(),
             unreachable: false,
+            repository: None,
+            url: None,
         },
     };
     info.unreachable = node.unreachable;

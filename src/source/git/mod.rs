@@ -16,7 +16,7 @@ use git2::{Oid, Repository, RepositoryOpenFlags};
 
 use crate::error::{Error, Result};
 
-pub use history::scan_history;
+pub use history::{scan_history, scan_repository, HistoryScan, Reused, Seen};
 pub use range::scan_range;
 pub(crate) use range::{
     added_lines, delta_target, diff_options, find_renames, keep_added, scan_blob,
