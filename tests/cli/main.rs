@@ -4,6 +4,7 @@
 mod gitutil;
 mod util;
 
+mod accuracy;
 mod action;
 mod bad_input;
 mod baseline;

@@ -1,0 +1,245 @@
+//! Accuracy where keys hide (issue 10): keys right after escape sequences,
+//! base64 anywhere, attribution by the nearest evidence, opaque keys through
+//! compatible clients, identifiers that look like keys, and paired AWS
+//! secrets in infrastructure code. Each family has realistic files and the
+//! negative cases beside it.
+
+use base64::Engine as _;
+
+use crate::util::*;
+
+fn b64(s: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+fn b64url(s: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s)
+}
+
+/// (path, rule id, secret) of every finding, sorted.
+fn found(run: &Run) -> Vec<(String, String, String)> {
+    let mut v: Vec<_> = run
+        .findings()
+        .iter()
+        .map(|f| {
+            (
+                f["path"].as_str().unwrap().to_string(),
+                f["rule_id"].as_str().unwrap().to_string(),
+                f["secret"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn has(run: &Run, path: &str, secret: &str) -> bool {
+    found(run).iter().any(|(p, _, s)| p == path && s == secret)
+}
+
+// ------------------------------------------------------------ 1. escapes
+
+#[test]
+fn keys_right_after_escape_sequences_are_found() {
+    let dir = tempdir();
+    let d = dir.path();
+    let k = kunavo("escapes");
+    let p = pinaivu("escapes");
+    // Every escape whose last character is a word character.
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "fixtures/keys.tsv",
+            format!("name\\tkey\\nprod\\t{k}\\n\n"),
+            k.as_str(),
+        ),
+        (
+            "logs/req.log",
+            format!("GET /cb?api_key%3D{k}%26region%3Deu HTTP/1.1\n"),
+            k.as_str(),
+        ),
+        (
+            "logs/q.log",
+            format!("POST /hook body=token%3A{p}%0A\n"),
+            p.as_str(),
+        ),
+        (
+            "logs/quoted.log",
+            format!("GET /x?cfg=%7B%22key%22%3A%22{p}%22%7D\n"),
+            p.as_str(),
+        ),
+        (
+            "app/strings.json",
+            format!("{{\"env\": \"KEY=\\u0022{k}\\u0022\"}}\n"),
+            k.as_str(),
+        ),
+        (
+            "app/nested.json",
+            format!("{{\"script\": \"line one\\n{p}\\nline three\"}}\n"),
+            p.as_str(),
+        ),
+        (
+            "deploy/run.sh",
+            format!("ssh host \"export KEY=\\\"{k}\\\"\"\n"),
+            k.as_str(),
+        ),
+        (
+            "web/index.html",
+            format!("<div data-cfg=\"{{&quot;k&quot;:&quot;{p}&quot;}}\"></div>\n"),
+            p.as_str(),
+        ),
+        (
+            "web/app.xml",
+            format!("<setting value=\"&#34;{k}&#34;\"/>\n"),
+            k.as_str(),
+        ),
+        (
+            "src/hex.c",
+            format!("const char *s = \"\\x22{p}\\x22\";\n"),
+            p.as_str(),
+        ),
+    ];
+    for (path, text, _) in &cases {
+        write(d, path, text);
+    }
+    let r = scan_json(d, &[]);
+    for (path, _, secret) in &cases {
+        assert!(has(&r, path, secret), "{path}: {:?}", found(&r));
+    }
+    // The location is the key's, not the escape's.
+    let tsv = r
+        .findings()
+        .into_iter()
+        .find(|f| f["path"] == "fixtures/keys.tsv")
+        .unwrap();
+    assert_eq!(tsv["column"], 18);
+}
+
+#[test]
+fn an_escaped_backslash_before_a_word_is_no_escape() {
+    let dir = tempdir();
+    // `\\t` is a backslash and the letter t: `tsk-pnv-…` is one word, and
+    // 32 characters after `sk-pnv-` the word goes on.
+    let p = pinaivu("backslash");
+    write(dir.path(), "a.txt", format!("path = \"C:\\\\t{p}\"\n"));
+    let r = scan_json(dir.path(), &[]);
+    assert!(found(&r).is_empty(), "{:?}", found(&r));
+}
+
+// ------------------------------------------------------------- 2. base64
+
+#[test]
+fn decode_all_finds_everything_the_default_finds() {
+    let dir = tempdir();
+    let d = dir.path();
+    let docker_pat = "dckr_pat_Zp4Wq8Ns2Lx6Rv0Tb3Hc7Jm1Kd5";
+    let auth = b64(&format!("deploy:{docker_pat}"));
+    let cfg = b64(&format!(
+        r#"{{"auths":{{"https://index.docker.io/v1/":{{"auth":"{auth}"}}}}}}"#
+    ));
+    write(
+        d,
+        "k8s/pull.yaml",
+        format!("kind: Secret\ntype: kubernetes.io/dockerconfigjson\ndata:\n  .dockerconfigjson: {cfg}\n"),
+    );
+    // `"auth":` is both a rule's keyword and a trigger word: the value
+    // after it is decoded although `ghp_` after `bot:` leaves no fragment.
+    let auth = b64(&format!("bot:{GITHUB}"));
+    write(
+        d,
+        "k8s/ghcr.yaml",
+        format!(
+            "kind: Secret\ndata:\n  .dockerconfigjson: {}\n",
+            b64(&format!(
+                r#"{{"auths": {{"ghcr.io": {{"auth": "{auth}"}}}}}}"#
+            ))
+        ),
+    );
+    let default = found(&scan_json(d, &[]));
+    let all = found(&scan_json(d, &["--decode-all"]));
+    assert!(
+        default.iter().any(|(_, _, s)| s == docker_pat),
+        "{default:?}"
+    );
+    assert!(
+        default
+            .iter()
+            .any(|(p, _, s)| p == "k8s/ghcr.yaml" && s == GITHUB),
+        "{default:?}"
+    );
+    for f in &default {
+        assert!(all.contains(f), "--decode-all misses {f:?}: {all:?}");
+    }
+}
+
+#[test]
+fn base64_keys_are_found_wherever_they_sit() {
+    let dir = tempdir();
+    let d = dir.path();
+    let k = kunavo("b64-anywhere");
+    let p = pinaivu("b64-anywhere");
+    let g = GITHUB;
+    // No trigger word anywhere: the encoded keyword alone gets the run decoded.
+    write(
+        d,
+        "deploy/.env",
+        format!("LLM_CONFIG_B64={}\n", b64(&format!("{{\"key\":\"{k}\"}}"))),
+    );
+    write(
+        d,
+        "app/settings.json",
+        format!("{{\"llm\": {{\"blob\": \"{}\"}}}}\n", b64(&p)),
+    );
+    write(
+        d,
+        "chart/values.yaml",
+        format!("llm:\n  encodedKey: {}\n", b64(&format!("key: {k}\n"))),
+    );
+    write(
+        d,
+        "web/page.html",
+        format!(
+            "<a href=\"data:text/plain;base64,{}\">x</a>\n",
+            b64(&format!("token {g}"))
+        ),
+    );
+    write(
+        d,
+        "app/url.txt",
+        format!("state={}\n", b64url(format!("\u{fb}\u{ff}:{k}").as_bytes())),
+    );
+    let r = scan_json(d, &[]);
+    for (path, secret) in [
+        ("deploy/.env", k.as_str()),
+        ("app/settings.json", p.as_str()),
+        ("chart/values.yaml", k.as_str()),
+        ("web/page.html", g),
+        ("app/url.txt", k.as_str()),
+    ] {
+        let f = r
+            .findings()
+            .into_iter()
+            .find(|f| f["path"] == path && f["secret"] == secret)
+            .unwrap_or_else(|| panic!("{path}: {:?}", found(&r)));
+        assert_eq!(f["encoding"], "base64", "{path}");
+    }
+}
+
+#[test]
+fn encoded_placeholders_and_plain_base64_are_not_findings() {
+    let dir = tempdir();
+    let d = dir.path();
+    write(
+        d,
+        "docs/example.yaml",
+        format!(
+            "a: {}\nb: {}\nc: {}\n",
+            b64("KUNAVO_API_KEY=sk-kunavo-XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"),
+            b64("Authorization: Bearer sk-pnv-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"),
+            b64("just some text that happens to be encoded, nothing else"),
+        ),
+    );
+    let r = scan_json(d, &["--decode-all"]);
+    assert_eq!(r.code, 0, "{:?}", found(&r));
+    let r = scan_json(d, &[]);
+    assert_eq!(r.code, 0, "{:?}", found(&r));
+}
