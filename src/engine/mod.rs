@@ -13,6 +13,7 @@
 //! space is `Scratch`.
 
 pub(crate) mod decode;
+pub(crate) mod evidence;
 pub(crate) mod filters;
 pub(crate) mod generic;
 
@@ -21,6 +22,8 @@ use std::collections::{HashMap, HashSet};
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 use crate::rules::{Rule, RuleSet};
+
+pub use evidence::{Evidence, Nearness};
 
 /// How far past the end of a window a match that started inside it may run.
 const OVERRUN: usize = 4096;
@@ -80,6 +83,9 @@ pub struct Match {
     /// keys with no shape of their own): weak evidence, so a `dead` answer
     /// from that provider says nothing about the key (`verify`).
     pub by_context: bool,
+    /// The nearest mention of the rule's provider (its `context`), when the
+    /// rule has one and it was found.
+    pub evidence: Option<Evidence>,
     /// The secret has another provider's distinctive prefix but came from a
     /// rule for shapeless keys: never attributed by that rule.
     foreign_shape: bool,
@@ -98,6 +104,7 @@ impl std::fmt::Debug for Match {
             .field("alternatives", &self.alternatives)
             .field("known_example", &self.known_example)
             .field("by_context", &self.by_context)
+            .field("evidence", &self.evidence)
             .finish()
     }
 }
@@ -487,6 +494,10 @@ impl Matcher {
                 m.start = rs;
                 m.end = re;
                 m.encoding = Some(Encoding::Base64);
+                // Evidence inside the decoded text sits, in this buffer, at the run.
+                if let Some(e) = m.evidence.as_mut().filter(|e| e.offset.is_some()) {
+                    e.offset = Some(rs);
+                }
                 out.push(m);
             }
         }
@@ -694,6 +705,7 @@ impl Matcher {
                 alternatives: Vec::new(),
                 known_example: true,
                 by_context: false,
+                evidence: None,
                 foreign_shape: false,
             });
         }
@@ -706,6 +718,7 @@ impl Matcher {
             }
         }
         let mut attributed = false;
+        let mut evidence = None;
         if let Some(ctx) = rule.context() {
             let found = if ctx.lines == 0 {
                 *context_cache[rule_idx]
@@ -717,6 +730,14 @@ impl Matcher {
                 return None;
             }
             attributed = found;
+            if found {
+                let region = if ctx.lines == 0 {
+                    (0, buf.len())
+                } else {
+                    lines_around(buf, at, ctx.lines)
+                };
+                evidence = evidence::nearest(ctx, buf, at, secret.len(), region, parents);
+            }
         }
         // A rule for keys with no shape of their own (Kindo's opaque keys,
         // found by a variable name or a nearby word) never claims a key that
@@ -734,6 +755,7 @@ impl Matcher {
             alternatives: Vec::new(),
             known_example: false,
             by_context: attributed && prefix_len == 0 && !foreign_shape,
+            evidence,
             foreign_shape,
         })
     }
@@ -809,12 +831,13 @@ fn context_present(ctx: &crate::rules::Context, buf: &[u8], at: usize, parents: 
         let (s, e) = lines_around(buf, at, ctx.lines);
         &buf[s..e]
     };
-    if ctx.regexes.iter().any(|r| r.is_match(region)) {
+    let mut regexes = ctx.regexes.iter().chain(&ctx.weak);
+    if regexes.any(|r| r.is_match(region)) {
         return true;
     }
     parents
         .iter()
-        .any(|p| ctx.regexes.iter().any(|r| r.is_match(p)))
+        .any(|p| ctx.regexes.iter().chain(&ctx.weak).any(|r| r.is_match(p)))
 }
 
 /// The byte span of the `n` lines before and after the line holding `at`,
@@ -987,17 +1010,38 @@ fn wraps(outer: &[u8], inner: &[u8]) -> bool {
 }
 
 fn pick(rules: &[Rule], mut group: Vec<Match>) -> Match {
-    let best = (0..group.len())
-        .max_by(|&a, &b| {
-            let (ma, mb) = (&group[a], &group[b]);
-            // A key's own shape beats any rule for shapeless keys.
-            mb.foreign_shape
-                .cmp(&ma.foreign_shape)
-                .then(rules[ma.rule].priority.cmp(&rules[mb.rule].priority))
-                .then(ma.secret.len().cmp(&mb.secret.len()))
-                .then(mb.rule.cmp(&ma.rule))
-        })
+    let order = |ma: &Match, mb: &Match| {
+        // A key's own shape beats any rule for shapeless keys.
+        mb.foreign_shape
+            .cmp(&ma.foreign_shape)
+            .then(rules[ma.rule].priority.cmp(&rules[mb.rule].priority))
+            .then(ma.secret.len().cmp(&mb.secret.len()))
+            .then(mb.rule.cmp(&ma.rule))
+    };
+    let mut best = (0..group.len())
+        .max_by(|&a, &b| order(&group[a], &group[b]))
         .expect("groups are never empty");
+    // The highest-priority rule won by its provider's evidence: when another
+    // rule for the same text sees its own provider nearer to the key, that
+    // one wins (Stripe named on the key's line beats Konnect named in the
+    // file). A rule that needs no evidence (a definitive shape: Stripe's
+    // account-prefixed keys) keeps its win, and a rule for shapeless keys
+    // never takes a key with a shape.
+    if let Some(rank) = group[best].evidence.as_ref().map(Evidence::rank) {
+        let same_text = |m: &Match| m.start == group[best].start && m.end == group[best].end;
+        if let Some(nearer) = (0..group.len())
+            .filter(|&i| !group[i].foreign_shape && same_text(&group[i]))
+            .filter(|&i| group[i].evidence.as_ref().is_some_and(|e| e.rank() > rank))
+            .max_by(|&a, &b| {
+                let rank = |i: usize| group[i].evidence.as_ref().map_or(0, Evidence::rank);
+                rank(a)
+                    .cmp(&rank(b))
+                    .then_with(|| order(&group[a], &group[b]))
+            })
+        {
+            best = nearer;
+        }
+    }
     let mut winner = group.swap_remove(best);
     winner.alternatives = winner_alternatives(rules, &winner, &group);
     winner

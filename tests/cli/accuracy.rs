@@ -243,3 +243,145 @@ fn encoded_placeholders_and_plain_base64_are_not_findings() {
     let r = scan_json(d, &[]);
     assert_eq!(r.code, 0, "{:?}", found(&r));
 }
+
+// ------------------------------------------------------- 3. attribution
+
+/// Copy the named fixtures of tests/data/accuracy into a temp dir.
+fn fixtures(names: &[&str]) -> tempfile::TempDir {
+    let dir = tempdir();
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/accuracy");
+    for n in names {
+        std::fs::copy(src.join(n), dir.path().join(n)).unwrap();
+    }
+    dir
+}
+
+/// (line, provider, evidence) of each finding in `path`, in line order.
+fn attributed(run: &Run, path: &str) -> Vec<(u64, String, String)> {
+    let mut v: Vec<_> = run
+        .findings()
+        .iter()
+        .filter(|f| f["path"] == path)
+        .map(|f| {
+            (
+                f["line"].as_u64().unwrap(),
+                f["provider"].as_str().unwrap().to_string(),
+                f["evidence"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn colliding_shapes_go_to_the_nearest_evidence() {
+    let dir = fixtures(&[
+        "payments-and-chat.env",
+        "settings.ini",
+        "clients.py",
+        "gateway.env",
+    ]);
+    let r = scan_json(dir.path(), &[]);
+    let row = |l: u64, p: &str, e: &str| (l, p.to_string(), e.to_string());
+    // A Stripe key in a file that also configures Konnect stays Stripe's.
+    assert_eq!(
+        attributed(&r, "payments-and-chat.env"),
+        [
+            row(2, "stripe", "STRIPE_SECRET_KEY, line 2"),
+            row(6, "konnect", "KONNECT_API_KEY, line 6"),
+        ]
+    );
+    // INI sections.
+    assert_eq!(
+        attributed(&r, "settings.ini"),
+        [
+            row(3, "stripe", "stripe, line 2"),
+            row(7, "konnect", "api.konnect.ai, line 6"),
+        ]
+    );
+    // One OpenAI-compatible client pointed at SynStar, one plain OpenAI client.
+    assert_eq!(
+        attributed(&r, "clients.py"),
+        [
+            row(4, "synstar", "synstar, line 3"),
+            row(8, "openai", "OpenAI, line 8"),
+        ]
+    );
+    // OPENAI_API_KEY carries the key of the gateway its base URL names.
+    assert_eq!(
+        attributed(&r, "gateway.env"),
+        [row(2, "synstar", "www.kkiai.com, line 1")]
+    );
+    // The loser is named as an alternative, and nothing is ambiguous.
+    for f in r.findings() {
+        assert_eq!(f["ambiguous"], false, "{f}");
+        assert_eq!(f["alternatives"].as_array().unwrap().len(), 1, "{f}");
+    }
+}
+
+#[test]
+fn a_definitive_shape_beats_nearby_evidence() {
+    let dir = fixtures(&["definitive.env"]);
+    let r = scan_json(dir.path(), &[]);
+    let got: Vec<(String, String)> = r
+        .findings()
+        .iter()
+        .map(|f| {
+            (
+                f["rule_id"].as_str().unwrap().to_string(),
+                f["provider"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "stripe-account-secret-key".to_string(),
+                "stripe".to_string()
+            ),
+            ("openai-legacy-key".to_string(), "openai".to_string()),
+        ]
+    );
+}
+
+#[test]
+fn every_format_names_the_evidence() {
+    let dir = fixtures(&["payments-and-chat.env"]);
+    let d = dir.path();
+    let jsonl = run(leakhound()
+        .current_dir(d)
+        .args(["scan", "--format", "jsonl", "."]));
+    assert!(
+        jsonl
+            .stdout
+            .contains("\"evidence\":\"KONNECT_API_KEY, line 6\""),
+        "{}",
+        jsonl.stdout
+    );
+    let sarif = run(leakhound()
+        .current_dir(d)
+        .args(["scan", "--format", "sarif", "."]));
+    let v: serde_json::Value = serde_json::from_str(&sarif.stdout).unwrap();
+    let evidence: Vec<&str> = v["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["properties"]["evidence"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        evidence,
+        ["STRIPE_SECRET_KEY, line 2", "KONNECT_API_KEY, line 6"]
+    );
+    let text = run(leakhound().current_dir(d).args(["scan", "."]));
+    assert!(
+        text.stdout.contains("KONNECT_API_KEY, line 6"),
+        "{}",
+        text.stdout
+    );
+    // And the JSON report.
+    let report = scan_json(d, &[]);
+    let back = &report.findings()[1];
+    assert_eq!(back["evidence"], "KONNECT_API_KEY, line 6");
+}
