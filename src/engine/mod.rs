@@ -709,7 +709,9 @@ impl Matcher {
                 foreign_shape: false,
             });
         }
-        if filters::is_placeholder(secret, prefix_len) {
+        if filters::is_placeholder(secret, prefix_len)
+            || filters::is_identifier(&secret[prefix_len.min(secret.len())..])
+        {
             return None;
         }
         if let Some(min) = rule.spec.min_entropy {
@@ -726,18 +728,20 @@ impl Matcher {
             } else {
                 context_present(ctx, buf, at, parents)
             };
-            if ctx.required && !found {
-                return None;
-            }
-            attributed = found;
             if found {
                 let region = if ctx.lines == 0 {
                     (0, buf.len())
                 } else {
                     lines_around(buf, at, ctx.lines)
                 };
-                evidence = evidence::nearest(ctx, buf, at, secret.len(), region, parents);
+                evidence = evidence::nearest(ctx, buf, at, secret.len(), region, parents)
+                    .filter(|e| !ctx.block || e.nearness >= Nearness::Block);
             }
+            let found = found && (!ctx.block || evidence.is_some());
+            if ctx.required && !found {
+                return None;
+            }
+            attributed = found;
         }
         // A rule for keys with no shape of their own (Kindo's opaque keys,
         // found by a variable name or a nearby word) never claims a key that

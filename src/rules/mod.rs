@@ -134,6 +134,10 @@ pub struct ContextSpec {
     pub weak: Vec<String>,
     #[serde(default)]
     pub lines: usize,
+    /// The evidence must sit on the key's line or in its block (its INI
+    /// section, YAML parent, call or object, paragraph): `engine::evidence`.
+    #[serde(default)]
+    pub block: bool,
     #[serde(default = "default_true")]
     pub required: bool,
 }
@@ -196,6 +200,8 @@ pub struct Context {
     pub weak: Vec<Regex>,
     /// 0 = anywhere in the buffer; N = within N lines of the secret.
     pub lines: usize,
+    /// Only evidence in the key's line or block counts.
+    pub block: bool,
     pub required: bool,
 }
 
@@ -342,6 +348,7 @@ fn compile_parts(spec: &RuleSpec, origin: &str) -> Result<Compiled> {
                 regexes: compile(&c.any)?,
                 weak: compile(&c.weak)?,
                 lines: c.lines,
+                block: c.block,
                 required: c.required,
             })
         }

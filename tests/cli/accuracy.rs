@@ -385,3 +385,126 @@ fn every_format_names_the_evidence() {
     let back = &report.findings()[1];
     assert_eq!(back["evidence"], "KONNECT_API_KEY, line 6");
 }
+
+// ------------------------------------------- 4. compatible clients (Kindo)
+
+#[test]
+fn kindo_keys_through_compatible_clients_are_found() {
+    let dir = fixtures(&[
+        "assistant.ini",
+        "kindo-openai.env",
+        "proxy.log",
+        "claude.py",
+    ]);
+    let r = scan_json(dir.path(), &[]);
+    let kindo: Vec<(String, String)> = r
+        .findings()
+        .iter()
+        .filter(|f| f["provider"] == "kindo")
+        .map(|f| {
+            (
+                f["path"].as_str().unwrap().to_string(),
+                f["secret"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    for (path, secret) in [
+        ("assistant.ini", "Qm7vT2xR9pL4sK8wN1bY6cF3hJ0dG5zA"),
+        ("kindo-openai.env", "Rt3Yu7Io1Pa5Sd9Fg2Hj6Kl0Zx4Cv8Bn"),
+        ("proxy.log", "Zp4Wq8Ns2Lx6Rv0Tb3Hc7Jm1Kd5Gf9Ye"),
+        ("claude.py", "Vb6Nc1Xz8Lk3Jh7Gf2Ds9Aq4Wr0Ety5U"),
+    ] {
+        assert!(
+            kindo.contains(&(path.to_string(), secret.to_string())),
+            "{path}: {kindo:?}\n{:?}",
+            found(&r)
+        );
+    }
+    // The search section's token is not Kindo's: its section names another host.
+    assert!(
+        !kindo
+            .iter()
+            .any(|(_, s)| s == "Lp3Ks8Jd2Hf7Gm1Nb6Vc0Xz5Qa9Ws4Ed"),
+        "{kindo:?}"
+    );
+}
+
+// ------------------------------------------------------ 5. identifiers
+
+#[test]
+fn names_behind_a_key_prefix_are_not_keys() {
+    let dir = tempdir();
+    let d = dir.path();
+    write(
+        d,
+        "src/signing.py",
+        "# middleware ids\n\
+         PINAIVU_HANDLER = \"sk-pnv-paymentwebhooksignaturevalidator\"\n\
+         PINAIVU_NEXT = \"sk-pnv-requestSigningMiddlewareHandlers\"\n\
+         KUNAVO_ROUTE = \"sk-kunavo-request_signing_middleware_handler\"\n\
+         STRIPE_HANDLER = \"sk_live_PaymentIntentWebhookHandler\"\n\
+         CACHE_KEY = \"ghp_getUserPasswordHashFromSessionCaches\"\n",
+    );
+    let r = scan_json(d, &[]);
+    assert_eq!(r.code, 0, "{:?}", found(&r));
+    // Real keys in the same spots still are.
+    let p = pinaivu("identifiers");
+    write(d, "src/signing.py", format!("PINAIVU_HANDLER = \"{p}\"\n"));
+    assert!(has(&scan_json(d, &[]), "src/signing.py", &p));
+}
+
+// ------------------------------------------------------- 6. AWS pairs
+
+#[test]
+fn aws_secret_keys_next_to_their_key_id_in_infrastructure_code() {
+    let dir = fixtures(&[
+        "main.tf",
+        "storage.yaml",
+        "ci-setup.sh",
+        "template.yaml",
+        "credentials",
+        "no-key-id.tf",
+    ]);
+    let r = scan_json(dir.path(), &[]);
+    for (path, secret, key_id) in [
+        (
+            "main.tf",
+            "q7Rk2LmZ9xTw4Nv8Pb3Hc6Jd1Fs5Gy0Ua7We2QnB",
+            "AKIAQ3EGT5NBWJ7LZ4XM",
+        ),
+        (
+            "storage.yaml",
+            "Mn4Bv8Cx2Zl6Kj0Hg5Fd9Sa3Qw7Er1Ty4Ui8OpLk",
+            "AKIAW4PZK7QRN2HT5VXC",
+        ),
+        (
+            "ci-setup.sh",
+            "Pq2Wn7Xc4Vb9Lm3Kj8Hg1Fd6Sa5Zx0Cy7Tu2IoRe",
+            "AKIAZ6YRM3KTP4WQ2NBD",
+        ),
+        (
+            "template.yaml",
+            "Hy6Tr1Ew5Qa9Zs3Xd7Cf2Vg8Bh4Nj0Mk6Lo1Pi9U",
+            "AKIAR5TNX2LWQ7ZK3MPV",
+        ),
+        (
+            "credentials",
+            "Ls8Kd3Jf7Hg2Gm6Nb1Vc5Xz9Qa4Ws0Ed3Rf8Tg2Y",
+            "AKIAT7KQM2ZXW5RNB3PL",
+        ),
+    ] {
+        let f = r
+            .findings()
+            .into_iter()
+            .find(|f| f["path"] == path && f["secret"] == secret)
+            .unwrap_or_else(|| panic!("{path}: {:?}", found(&r)));
+        assert_eq!(f["provider"], "aws", "{path}");
+        assert_eq!(f["parts"][0]["secret"], key_id, "{path}: {f}");
+    }
+    // A secret_key with no AWS key id near it is not an AWS key.
+    assert!(
+        !found(&r).iter().any(|(p, _, _)| p == "no-key-id.tf"),
+        "{:?}",
+        found(&r)
+    );
+}
