@@ -250,9 +250,11 @@ fn bracket_block(buf: &[u8], at: usize) -> Option<(usize, usize)> {
         }
     }
     let close = close?;
-    let start = memchr::memrchr(b'\n', &buf[..open]).map_or(0, |i| i + 1);
+    // Bounded like the rest: a file with no line ends must not cost its
+    // size per key.
+    let start = memchr::memrchr(b'\n', &buf[floor..open]).map_or(floor, |i| floor + i + 1);
     memchr::memchr(b'\n', &buf[start..close])?;
-    let end = memchr::memchr(b'\n', &buf[close..]).map_or(buf.len(), |i| close + i);
+    let end = memchr::memchr(b'\n', &buf[close..ceil]).map_or(ceil, |i| close + i);
     Some((start, end))
 }
 
@@ -275,7 +277,8 @@ fn indent_block(buf: &[u8], at: usize) -> (usize, usize) {
             break;
         }
         let prev_end = start - 1;
-        let prev_start = memchr::memrchr(b'\n', &buf[..prev_end]).map_or(0, |i| i + 1);
+        let prev_start =
+            memchr::memrchr(b'\n', &buf[floor..prev_end]).map_or(floor, |i| floor + i + 1);
         let line = &buf[prev_start..prev_end];
         let trimmed = line.trim_ascii();
         if trimmed.is_empty() {
@@ -293,7 +296,7 @@ fn indent_block(buf: &[u8], at: usize) -> (usize, usize) {
         }
         let next_start = end + 1;
         let next_end =
-            memchr::memchr(b'\n', &buf[next_start..]).map_or(buf.len(), |i| next_start + i);
+            memchr::memchr(b'\n', &buf[next_start..ceil]).map_or(ceil, |i| next_start + i);
         let line = &buf[next_start..next_end];
         let trimmed = line.trim_ascii();
         if trimmed.is_empty() || is_section_header(trimmed) || indent_of(line) < indent {
