@@ -94,7 +94,7 @@ pub(crate) fn nearest(
                     nearness,
                     weak,
                 };
-                if best.as_ref().is_none_or(|b| found.rank() > b.rank()) {
+                if best.as_ref().map_or(true, |b| found.rank() > b.rank()) {
                     best = Some(found);
                 }
                 break;
@@ -138,7 +138,7 @@ fn nearest_match(
                 continue; // inside the secret itself
             }
             let distance = if me <= at { at - me } else { ms - (at + len) };
-            if best.is_none_or(|(d, _)| distance < d) {
+            if best.map_or(true, |(d, _)| distance < d) {
                 best = Some((distance, (ms, me)));
             }
             if ms > at {

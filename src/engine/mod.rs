@@ -389,6 +389,7 @@ impl Matcher {
     }
 
     /// Record a hit of keyword `k` at `start..end`.
+    #[allow(clippy::too_many_arguments)]
     fn keyword_hit(
         &self,
         k: usize,
@@ -524,7 +525,7 @@ impl Matcher {
         let Some(caps) = rule.regex().captures(&buf[at..end]) else {
             return;
         };
-        if caps.get(0).is_none_or(|w| w.start() != 0) {
+        if caps.get(0).map_or(true, |w| w.start() != 0) {
             return;
         }
         let Some(secret) = caps.get(rule.secret_group()).filter(|c| !c.is_empty()) else {
