@@ -310,7 +310,27 @@ scan() {
     fi
     echo "leakhound: configuration: $config_note"
   fi
-  [ -z "${INPUT_BASELINE:-}" ] || args+=(--baseline "$INPUT_BASELINE")
+  # The baseline likewise: read from the base commit, so that a pull
+  # request cannot accept its own key by adding it to the baseline.
+  local baseline_note=""
+  if [ -n "${INPUT_BASELINE:-}" ] && [ "$mode" = pull-request ]; then
+    local baseline_dir baseline_name
+    baseline_dir=$(dirname -- "$INPUT_BASELINE")
+    baseline_name=$(basename -- "$INPUT_BASELINE")
+    if git -C "$baseline_dir" cat-file -e "$pr_base:./$baseline_name" 2>/dev/null; then
+      git -C "$baseline_dir" show "$pr_base:./$baseline_name" >"$work/base-baseline.json"
+      args+=(--baseline "$work/base-baseline.json")
+      baseline_note="\`$INPUT_BASELINE\` read from the base commit"
+    else
+      baseline_note="the base commit has no \`$INPUT_BASELINE\`: no baseline applied"
+    fi
+    if [ -d "$baseline_dir" ] && ! git -C "$baseline_dir" diff --quiet "$pr_base" "$pr_head" -- "$baseline_name" 2>/dev/null; then
+      baseline_note="$baseline_note; this pull request changes it, and the findings it adds there are reported until it is merged"
+    fi
+    echo "leakhound: baseline: $baseline_note"
+  elif [ -n "${INPUT_BASELINE:-}" ]; then
+    args+=(--baseline "$INPUT_BASELINE")
+  fi
   [ "$verify" = false ] || args+=(--verify)
   [ "$fail_on" != live ] || args+=(--fail-on live)
   [ "$format" != text ] || args+=(--color always)
@@ -352,6 +372,7 @@ scan() {
   fi
   if [ -n "${GITHUB_STEP_SUMMARY:-}" ]; then
     [ -z "$config_note" ] || printf '**Configuration:** %s.\n\n' "$config_note" >>"$GITHUB_STEP_SUMMARY"
+    [ -z "$baseline_note" ] || printf '**Baseline:** %s.\n\n' "$baseline_note" >>"$GITHUB_STEP_SUMMARY"
     cat "$summary" >>"$GITHUB_STEP_SUMMARY"
     # GitHub shows at most 10 annotations of each kind per step; leakhound
     # annotates the most urgent (live keys, then severity). Say how many

@@ -263,6 +263,10 @@ impl Config {
             baseline,
             interrupt: None,
         };
+        let verify = verify.map(|v| verify::Options {
+            progress: scan.progress,
+            ..v
+        });
         let config = Config {
             scan,
             report,
@@ -298,7 +302,10 @@ impl Config {
                 args.quiet,
             ),
             rules: resolve_layer_rules(&layers)?,
-            verify: Some(resolve_verify(&args.verify_options, &layers)?),
+            verify: Some(verify::Options {
+                progress: !args.quiet && std::io::stderr().is_terminal(),
+                ..resolve_verify(&args.verify_options, &layers)?
+            }),
             fail_on: args.fail_on.into(),
             revoke: None,
             providers: file.providers,
@@ -577,6 +584,7 @@ fn resolve_verify(args: &VerifyOptionsArgs, layers: &[Layer]) -> Result<verify::
             MAX_CACHE_TTL,
         )?,
         only_verified: args.only_verified,
+        progress: false,
     };
     if options.timeout.is_zero() || options.connect_timeout.is_zero() {
         return Err(Error::Usage("verification timeouts must be above 0".into()));

@@ -89,6 +89,9 @@ pub enum UnknownReason {
     /// The provider, chosen by nearby words alone, said the key does not
     /// work there: it may be another provider's key.
     Attribution,
+    /// The key is one half of a credential (an AWS secret access key) and
+    /// its other half (the access key id) was not found beside it.
+    NoPair,
 }
 
 impl UnknownReason {
@@ -103,6 +106,7 @@ impl UnknownReason {
             UnknownReason::NotVerifiable => "not-verifiable",
             UnknownReason::Interrupted => "interrupted",
             UnknownReason::Attribution => "attribution",
+            UnknownReason::NoPair => "no-pair",
         }
     }
 }

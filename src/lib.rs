@@ -71,6 +71,17 @@ pub fn run_scan(options: &scan::Options, matcher: &Matcher) -> ScanOutcome {
         .cloned()
         .partition(|p| p.as_os_str() == "-");
     let mut outcome = source::fs::scan_paths(options, matcher, &paths);
+    // A plain scan of a git directory reads compressed objects and finds
+    // nothing: say so rather than report it clean.
+    for path in paths.iter().filter(|p| source::git::is_git_dir(p)) {
+        outcome.stats.notes.push(format!(
+            "{} is a git repository's own directory (a bare repository or a .git): a plain \
+             scan reads its objects compressed and finds nothing in them; scan its history \
+             with `leakhound scan --git {}`",
+            source::fs::display_path(path),
+            source::fs::display_path(path)
+        ));
+    }
     if !stdin.is_empty() {
         let s = source::fs::scan_stdin(options, matcher);
         outcome.findings.extend(s.findings);

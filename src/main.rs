@@ -95,7 +95,7 @@ fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
         None => None,
     };
     let revoker = match (&config.revoke, &config.verify) {
-        (Some(r), Some(v)) => Some(revoker(&config, r.clone(), v)?),
+        (Some(r), Some(v)) => Some(revoker(&config, r.clone(), v, &interrupt)?),
         _ => None,
     };
     let matcher = config.build_matcher()?;
@@ -107,7 +107,7 @@ fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
     let scan_interrupted = interrupt.load(Ordering::SeqCst);
     if scan_interrupted {
         outcome.stats.notes.push(
-            "interrupted: the scan stopped early; files it had not reached are not in this report"
+            "interrupted: the scan stopped early; what it had not reached is not in this report"
                 .into(),
         );
         if !config.report.quiet {
@@ -124,7 +124,12 @@ fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
     // A revocation error (a missing admin token) is returned only after the
     // report is written: the scan's findings are never lost to it.
     let revoked = match &revoker {
-        Some(r) => Some(revoke(r, &mut outcome.findings, &mut io::stderr().lock())),
+        Some(r) => Some(revoke(
+            r,
+            &mut outcome.findings,
+            &mut io::stderr().lock(),
+            &interrupt,
+        )),
         None => None,
     };
     let roots: Vec<String> = config
@@ -209,7 +214,8 @@ fn revoke_report(args: &RevokeArgs) -> anyhow::Result<u8> {
         .verify
         .clone()
         .expect("Config::from_revoke_args always sets verification options");
-    let revoker = revoker(&config, options, &verify_options)?;
+    let interrupt = catch_interrupts(config.report.quiet);
+    let revoker = revoker(&config, options, &verify_options, &interrupt)?;
     let rules = config.take_rule_set()?;
     let (mut findings, _) = report::read_report(&args.report, &rules)?;
     findings.retain(|f| revoker.selects(f));
@@ -217,32 +223,42 @@ fn revoke_report(args: &RevokeArgs) -> anyhow::Result<u8> {
     revoker.verify_fresh(&mut findings);
     let stdout = io::stdout();
     let mut out = stdout.lock();
-    revoke(&revoker, &mut findings, &mut out)
+    revoke(&revoker, &mut findings, &mut out, &interrupt)
 }
 
 /// The revoker, confirming with a verifier of its own: never the cache,
 /// never an ambiguous key (ambiguous keys are never revoked, so never sent
-/// anywhere either).
+/// anywhere either). Ctrl-C (`interrupt`) stops its checks too.
 fn revoker(
     config: &Config,
     options: revocation::Options,
     verify: &verification::Options,
+    interrupt: &Arc<AtomicBool>,
 ) -> anyhow::Result<Revoker> {
     let fresh = verification::Options {
         cache_dir: None,
         ambiguous: Vec::new(),
         only_verified: false,
+        // Revocation prints its own lines; a bar would tear them.
+        progress: false,
         ..verify.clone()
     };
     let verifier = Verifier::new(&config.providers, fresh)?;
+    let interrupt = Arc::clone(interrupt);
     let reverify = Box::new(move |findings: &mut [Finding]| {
-        verifier.verify(findings, &Arc::new(AtomicBool::new(false)));
+        verifier.verify(findings, &interrupt);
     });
     Ok(Revoker::new(&config.providers, options, reverify)?)
 }
 
-/// Plan, print, and with `--yes` revoke; the exit status of the revocation.
-fn revoke(revoker: &Revoker, findings: &mut [Finding], out: &mut dyn Write) -> anyhow::Result<u8> {
+/// Plan, print, and with `--yes` revoke; the exit status of the revocation
+/// (an error when Ctrl-C stopped it).
+fn revoke(
+    revoker: &Revoker,
+    findings: &mut [Finding],
+    out: &mut dyn Write,
+    interrupt: &AtomicBool,
+) -> anyhow::Result<u8> {
     let mut plan = revoker.plan(findings);
     let missing = revoker.missing_tokens(&plan);
     if plan.dry_run {
@@ -259,7 +275,7 @@ fn revoke(revoker: &Revoker, findings: &mut [Finding], out: &mut dyn Write) -> a
         let path = &revoker.options().audit_log;
         let logged = if plan.count(Status::WouldRevoke) > 0 {
             let mut audit = AuditLog::open(path)?;
-            revoker.execute(&mut plan, findings, &mut audit)?;
+            revoker.execute(&mut plan, findings, &mut audit, interrupt)?;
             Some(path.as_path())
         } else {
             plan.dry_run = false;
@@ -267,6 +283,10 @@ fn revoke(revoker: &Revoker, findings: &mut [Finding], out: &mut dyn Write) -> a
         };
         revocation::write_text(out, &plan, findings, logged)?;
         out.flush()?;
+    }
+    if interrupt.load(Ordering::SeqCst) {
+        eprintln!("leakhound: interrupted: the audit log records every call that was made");
+        return Ok(ERROR);
     }
     Ok(if plan.remaining() > 0 {
         FINDINGS

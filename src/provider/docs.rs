@@ -20,11 +20,29 @@ pub fn markdown_table(specs: &[(&str, ProviderSpec)]) -> String {
         let v = &spec.verify;
         let mut kinds: Vec<String> = v.secret_prefixes.iter().map(|p| format!("`{p}`")).collect();
         kinds.extend(v.rules.iter().map(|r| format!("rule `{r}`")));
-        let kinds = if kinds.is_empty() {
+        let mut kinds = if kinds.is_empty() {
             "all".to_string()
         } else {
             kinds.join(", ")
         };
+        if let Some(p) = &v.partner {
+            let rules: Vec<String> = p.rules.iter().map(|r| format!("`{r}`")).collect();
+            kinds.push_str(&format!(" + its {} ({})", p.name, rules.join("/")));
+        }
+        let mut request = format!(
+            "`{} {}`",
+            if check.post { "POST" } else { "GET" },
+            check.display_endpoint()
+        );
+        if let Some(form) = &v.form {
+            request.push_str(&format!(" (form `{form}`)"));
+        }
+        if let Some(rps) = v.requests_per_second {
+            request.push_str(&format!(", at most {rps}/s"));
+        }
+        if let Some(c) = v.concurrency {
+            request.push_str(&format!(", {c} at a time"));
+        }
         let statuses: Vec<String> = v
             .responses
             .iter()
@@ -63,10 +81,10 @@ pub fn markdown_table(specs: &[(&str, ProviderSpec)]) -> String {
             .map(|r| format!("[docs]({r})"))
             .unwrap_or_default();
         let row = format!(
-            "| {} (`{}`) | `GET {}` | {} | {} | {} | {} | {} | {} |",
+            "| {} (`{}`) | {} | {} | {} | {} | {} | {} | {} |",
             spec.name,
             spec.id,
-            check.endpoint,
+            request,
             check.auth.describe(),
             kinds,
             statuses.join("; "),

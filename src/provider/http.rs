@@ -19,7 +19,7 @@ use reqwest::blocking::{Client, RequestBuilder};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use reqwest::redirect::Policy;
 
-use super::{is_loopback, Check, Secret};
+use super::{is_loopback, sign, Auth, Check, Secret};
 use crate::error::{Error, Result};
 use crate::finding::{UnknownReason, Verdict, Verification};
 
@@ -29,6 +29,10 @@ pub(crate) const BODY_LIMIT: u64 = 64 * 1024;
 const MIN_WAIT: Duration = Duration::from_millis(100);
 /// First backoff when a 429/5xx has no Retry-After; doubles per retry.
 const BACKOFF: Duration = Duration::from_millis(500);
+/// The longest Retry-After taken at its word: a year.
+const RETRY_AFTER_CAP: Duration = Duration::from_secs(365 * 24 * 3600);
+/// How often a request in flight looks at the interrupt flag.
+const INTERRUPT_POLL: Duration = Duration::from_millis(50);
 
 /// Timeouts and retry bounds for one run.
 #[derive(Clone, Copy, Debug)]
@@ -96,13 +100,23 @@ enum Attempt {
 
 /// Ask `check`'s provider about `secret`, retrying as the module docs say.
 /// Returns the verification and the number of requests sent.
+/// What is checked: a key, and for a paired credential its partner.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Key<'a> {
+    pub secret: &'a Secret,
+    pub partner: Option<&'a Secret>,
+}
+
+/// `pace` is called before each request and waits for the provider's rate
+/// limit; it returns false if the run was interrupted meanwhile.
 pub(crate) fn run_check(
     http: &Http,
     check: &Check,
-    secret: &Secret,
+    Key { secret, partner }: Key<'_>,
     limits: Limits,
     interrupt: &AtomicBool,
     started: &std::sync::atomic::AtomicUsize,
+    pace: &dyn Fn() -> bool,
 ) -> (Verification, u32) {
     let unknown = |reason, status, detail: String| Verification {
         verdict: Verdict::Unknown,
@@ -116,14 +130,14 @@ pub(crate) fn run_check(
     };
     let mut sent = 0u32;
     loop {
-        if interrupt.load(Ordering::Relaxed) {
+        if interrupt.load(Ordering::Relaxed) || !pace() {
             return (interrupted(&check.provider), sent);
         }
         sent += 1;
         // Counted when sent, not when answered: an interrupted run still
         // says that the key went out.
         started.fetch_add(1, Ordering::Relaxed);
-        let (status, body, retry_after, described) = match send(http, check, secret) {
+        let (status, body, retry_after, described) = match send(http, check, secret, partner) {
             Attempt::Failed { reason, detail } => {
                 return (unknown(reason, None, detail.to_string()), sent)
             }
@@ -144,7 +158,7 @@ pub(crate) fn run_check(
                         .find(|(n, _)| n == name)
                         .map(|(_, v)| v.clone())
                 };
-                check.describe_key(&body, header, secret.expose())
+                check.describe_key(&body, header, secret.expose(), partner.map(Secret::expose))
             } else {
                 (None, Vec::new())
             };
@@ -178,8 +192,8 @@ pub(crate) fn run_check(
             .max(MIN_WAIT);
         if wait > cap {
             let detail = format!(
-                "{what} (HTTP {status}): Retry-After {} s is over the {} s cap, not retried",
-                wait.as_secs(),
+                "{what} (HTTP {status}): Retry-After {} is over the {} s cap, not retried",
+                describe_wait(wait),
                 limits.max_wait.as_secs_f64()
             );
             return (unknown(UnknownReason::Retries, Some(status), detail), sent);
@@ -222,36 +236,67 @@ fn sleep_unless_interrupted(d: Duration, interrupt: &AtomicBool) -> bool {
     }
 }
 
-fn send(http: &Http, check: &Check, secret: &Secret) -> Attempt {
-    let client = if is_loopback(&check.endpoint) {
-        &http.loopback
-    } else {
-        &http.remote
+fn send(http: &Http, check: &Check, secret: &Secret, partner: Option<&Secret>) -> Attempt {
+    let not_verifiable = |detail| Attempt::Failed {
+        reason: UnknownReason::NotVerifiable,
+        detail,
+    };
+    let partner = partner.map(Secret::expose);
+    let Ok(url) = check.endpoint_for(partner) else {
+        return not_verifiable("the partner cannot go into the provider's URL");
+    };
+    let client = http.client_for(&url);
+    let Some(static_headers) = check.headers_for(partner) else {
+        return not_verifiable("the partner cannot go into a header");
     };
     let mut headers = HeaderMap::new();
-    for (name, value) in &check.headers {
-        // Both were validated when the spec was loaded.
-        if let (Ok(n), Ok(v)) = (
+    for (name, value) in &static_headers {
+        // Names were validated when the spec was loaded, values here.
+        let (Ok(n), Ok(v)) = (
             HeaderName::from_bytes(name.as_bytes()),
             HeaderValue::from_str(value),
-        ) {
-            headers.insert(n, v);
-        }
-    }
-    let value = check.auth.header_value(secret.expose());
-    let (Ok(name), Ok(mut value)) = (
-        HeaderName::from_bytes(check.auth.header_name().as_bytes()),
-        HeaderValue::from_str(&value),
-    ) else {
-        return Attempt::Failed {
-            reason: UnknownReason::NotVerifiable,
-            detail: "the key holds characters an HTTP header cannot carry",
+        ) else {
+            return not_verifiable("a header value cannot be sent");
         };
+        headers.insert(n, v);
+    }
+    let mut body: Option<String> = check.form.clone();
+    let credential = match signed(
+        check,
+        &url,
+        secret.expose(),
+        partner,
+        &mut headers,
+        &mut body,
+    ) {
+        Ok(value) => value,
+        Err(detail) => return not_verifiable(detail),
     };
-    // Keeps the value out of hyper's and reqwest's Debug output.
-    value.set_sensitive(true);
-    headers.insert(name, value);
-    let request = client.get(check.endpoint.clone()).headers(headers);
+    if let Some(value) = credential {
+        let (Ok(name), Ok(mut value)) = (
+            HeaderName::from_bytes(check.auth.header_name().as_bytes()),
+            HeaderValue::from_str(&value),
+        ) else {
+            return not_verifiable("the key holds characters an HTTP header cannot carry");
+        };
+        // Keeps the value out of hyper's and reqwest's Debug output.
+        value.set_sensitive(true);
+        headers.insert(name, value);
+    }
+    let request = if check.post {
+        if body.is_some() {
+            headers.insert(
+                reqwest::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/x-www-form-urlencoded"),
+            );
+        }
+        client
+            .post(url)
+            .headers(headers)
+            .body(body.unwrap_or_default())
+    } else {
+        client.get(url).headers(headers)
+    };
     match send_within(request, http.timeout) {
         Err((reason, detail)) => Attempt::Failed { reason, detail },
         Ok(answer) => Attempt::Answer {
@@ -274,6 +319,93 @@ fn send(http: &Http, check: &Check, secret: &Secret) -> Attempt {
     }
 }
 
+/// The credential header's value for `check`'s auth, computing signatures
+/// over `url` and the headers set so far (adding the ones a signature
+/// covers); `None` for Google's JWT, which goes into the form `body`.
+fn signed(
+    check: &Check,
+    url: &reqwest::Url,
+    secret: &str,
+    partner: Option<&str>,
+    headers: &mut HeaderMap,
+    body: &mut Option<String>,
+) -> std::result::Result<Option<String>, &'static str> {
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let partner_or = |what| partner.ok_or(what);
+    match &check.auth {
+        Auth::AwsSigV4 { region, service } => {
+            let key_id = partner_or("no access key id")?;
+            let (amz_date, _) = sign::amz_date(now);
+            let host = host_header(url);
+            let method = if check.post { "POST" } else { "GET" };
+            let authorization = sign::SigV4 {
+                key_id,
+                secret,
+                region,
+                service,
+                amz_date: &amz_date,
+            }
+            .authorization(
+                method,
+                url,
+                &[
+                    ("host".into(), host),
+                    ("x-amz-date".into(), amz_date.clone()),
+                ],
+                body.as_deref().unwrap_or_default().as_bytes(),
+            );
+            headers.insert(
+                HeaderName::from_static("x-amz-date"),
+                HeaderValue::from_str(&amz_date).map_err(|_| "bad date")?,
+            );
+            Ok(Some(authorization))
+        }
+        Auth::AzureSharedKey => {
+            let account = partner_or("no account name")?;
+            let date = httpdate::fmt_http_date(SystemTime::now());
+            let ms = [
+                ("x-ms-date".to_string(), date),
+                ("x-ms-version".to_string(), AZURE_VERSION.to_string()),
+            ];
+            for (n, v) in &ms {
+                headers.insert(
+                    HeaderName::from_bytes(n.as_bytes()).map_err(|_| "bad header")?,
+                    HeaderValue::from_str(v).map_err(|_| "bad header")?,
+                );
+            }
+            let method = if check.post { "POST" } else { "GET" };
+            sign::azure_shared_key(account, secret, method, url, &ms)
+                .map(Some)
+                .ok_or("the account key is not base64")
+        }
+        Auth::GoogleJwt => {
+            let email = partner_or("no client e-mail")?;
+            let jwt = sign::google_jwt(secret, email, url.as_str(), now)
+                .ok_or("the private key is not an RSA PKCS#8 key")?;
+            *body = Some(format!(
+                "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion={jwt}"
+            ));
+            Ok(None)
+        }
+        other => Ok(Some(other.header_value(secret, partner))),
+    }
+}
+
+/// The Azure Storage REST version the Shared Key requests name.
+const AZURE_VERSION: &str = "2021-08-06";
+
+/// `Host` as the client will send it: the host, and the port unless it is
+/// the scheme's default.
+fn host_header(url: &reqwest::Url) -> String {
+    let host = url.host_str().unwrap_or_default();
+    match url.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_string(),
+    }
+}
+
 /// An answer: status, headers and at most [`BODY_LIMIT`] bytes of body.
 pub(crate) struct Answer {
     pub status: u16,
@@ -289,6 +421,16 @@ pub(crate) struct Answer {
 pub(crate) fn send_within(
     request: RequestBuilder,
     limit: Duration,
+) -> std::result::Result<Answer, (UnknownReason, &'static str)> {
+    send_unless_interrupted(request, limit, &AtomicBool::new(false))
+}
+
+/// [`send_within`], also given up as soon as `interrupt` is set (Ctrl-C):
+/// the request may still reach the server, but nobody waits for it.
+pub(crate) fn send_unless_interrupted(
+    request: RequestBuilder,
+    limit: Duration,
+    interrupt: &AtomicBool,
 ) -> std::result::Result<Answer, (UnknownReason, &'static str)> {
     let stop = Arc::new(AtomicBool::new(false));
     let (tx, rx) = mpsc::channel();
@@ -324,16 +466,28 @@ pub(crate) fn send_within(
     if spawned.is_err() {
         return Err((UnknownReason::Connection, "cannot start a request thread"));
     }
-    match rx.recv_timeout(limit) {
-        Ok(result) => result,
-        Err(mpsc::RecvTimeoutError::Timeout) => {
-            stop.store(true, Ordering::Relaxed);
-            Err((UnknownReason::Timeout, "timed out"))
+    let deadline = Instant::now() + limit;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left.min(INTERRUPT_POLL)) {
+            Ok(result) => return result,
+            Err(mpsc::RecvTimeoutError::Timeout) if left > INTERRUPT_POLL => {
+                if interrupt.load(Ordering::Relaxed) {
+                    stop.store(true, Ordering::Relaxed);
+                    return Err((UnknownReason::Interrupted, "interrupted"));
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                stop.store(true, Ordering::Relaxed);
+                return Err((UnknownReason::Timeout, "timed out"));
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                return Err((
+                    UnknownReason::Connection,
+                    "the request ended without an answer",
+                ))
+            }
         }
-        Err(mpsc::RecvTimeoutError::Disconnected) => Err((
-            UnknownReason::Connection,
-            "the request ended without an answer",
-        )),
     }
 }
 
@@ -385,13 +539,30 @@ pub(crate) fn describe_error(e: &reqwest::Error) -> (UnknownReason, &'static str
 /// `Retry-After: 120` or `Retry-After: Wed, 21 Oct 2015 07:28:00 GMT`: a
 /// date in any of the three forms RFC 9110 says a recipient must accept
 /// (IMF-fixdate, RFC 850, asctime). A date in the past means now.
+/// Waits longer than [`RETRY_AFTER_CAP`] (a number of seconds too big for
+/// any integer type, a date in the year 9999) are read as the cap: far
+/// over any `max_wait`, so the check ends instead of retrying early.
 fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        let secs = value.parse::<u64>().unwrap_or(u64::MAX);
+        return Some(Duration::from_secs(secs).min(RETRY_AFTER_CAP));
     }
     let at = httpdate::parse_http_date(value).ok()?;
-    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+    Some(
+        at.duration_since(now)
+            .unwrap_or(Duration::ZERO)
+            .min(RETRY_AFTER_CAP),
+    )
+}
+
+/// `120 s`, or `a year or more` for a wait at the cap.
+fn describe_wait(wait: Duration) -> String {
+    if wait >= RETRY_AFTER_CAP {
+        "a year or more".into()
+    } else {
+        format!("{} s", wait.as_secs())
+    }
 }
 
 #[cfg(test)]
@@ -451,6 +622,26 @@ mod tests {
             parse_retry_after("Sun Nov  6 08:50:37 1994", now),
             Some(Duration::from_secs(60))
         );
+    }
+
+    #[test]
+    fn retry_after_overflow_is_capped() {
+        let now = UNIX_EPOCH + Duration::from_secs(784_111_777);
+        for huge in [
+            "18446744073709551615",
+            "99999999999999999999999999999999",
+            "Fri, 31 Dec 9999 23:59:59 GMT",
+        ] {
+            assert_eq!(
+                parse_retry_after(huge, now),
+                Some(RETRY_AFTER_CAP),
+                "{huge}"
+            );
+        }
+        assert_eq!(describe_wait(RETRY_AFTER_CAP), "a year or more");
+        assert_eq!(describe_wait(Duration::from_secs(120)), "120 s");
+        assert_eq!(parse_retry_after("-5", now), None);
+        assert_eq!(parse_retry_after("", now), None);
     }
 
     #[test]

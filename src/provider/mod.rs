@@ -10,9 +10,15 @@
 //! module and on the HTTP client beside it ([`http`]: pinning, no redirects,
 //! body limits, error reasons); neither imports the other.
 //!
-//! A check is one `GET` that must never create, spend or change anything.
+//! A check is one `GET` that must never create, spend or change anything
+//! (or, for an OAuth token exchange, a `POST` minting a token nobody uses).
 //! Whatever its table does not settle is `unknown` with the status seen,
 //! never `live` or `dead`.
+//!
+//! A paired credential's check (`partner`) takes the other half from the
+//! finding's parts: it may fill `{partner}` into the host, path or a header
+//! (validated: letters, digits, `-`, `_`, and the host re-checked), go in a
+//! Basic header, or name the key a signature is made with (`sign.rs`).
 //!
 //! The base-URL safety rule lives here because it applies to the built-in
 //! URLs and to the user's `[providers.NAME] base_url` alike: HTTPS only,
@@ -31,6 +37,7 @@ use crate::finding::{UnknownReason, Verdict};
 pub mod docs;
 pub mod http;
 pub mod revoke;
+pub(crate) mod sign;
 
 macro_rules! builtin_spec {
     ($name:literal) => {
@@ -61,6 +68,7 @@ pub const BUILTIN_PROVIDER_FILES: &[(&str, &str)] = &[
     builtin_spec!("productivity"),
     builtin_spec!("payments"),
     builtin_spec!("data"),
+    builtin_spec!("paired"),
 ];
 
 /// `[providers.NAME]` in a config file: where this provider's checks and
@@ -73,6 +81,11 @@ pub struct Settings {
     /// `[providers.NAME.revoke]`: replaces fields of the built-in
     /// revocation spec (docs/revoke.md).
     pub revoke: Option<revoke::RevokeSpec>,
+    /// Replaces the spec's `requests_per_second` (a lower rate for a shared
+    /// account, a higher one for a local gateway).
+    pub requests_per_second: Option<f64>,
+    /// Replaces the spec's `concurrency`.
+    pub concurrency: Option<usize>,
 }
 
 /// A raw key on its way to a provider. Its `Debug` never shows it and it
@@ -128,7 +141,8 @@ pub struct ProviderSpec {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CheckSpec {
-    /// Only `GET` is accepted.
+    /// `GET`; `POST` only for a token exchange (`form` or `google-jwt`,
+    /// with `side_effects` saying what it does).
     #[serde(default = "default_method")]
     pub method: String,
     /// Appended to the base URL: `/models` gives `GET {base_url}/models`.
@@ -136,7 +150,10 @@ pub struct CheckSpec {
     /// `"bearer"`, `"x-api-key"`, `{ header = "PRIVATE-TOKEN" }`,
     /// `{ header = "Authorization", prefix = "token " }`, or HTTP Basic with
     /// the key as the password (`{ basic_user = "api" }`) or as the user
-    /// name (`{ basic_password = "" }`). Always exactly one header.
+    /// name (`{ basic_password = "" }`). Always exactly one header. Paired
+    /// credentials (with `partner`): `"basic-partner"` (Basic
+    /// `PARTNER:KEY`), `"aws-sigv4"` (with `sigv4`), `"azure-shared-key"`,
+    /// `"google-jwt"` (a POST whose form is the signed assertion).
     pub auth: AuthSpec,
     /// Extra static headers (`anthropic-version`, `Accept`).
     #[serde(default)]
@@ -167,14 +184,61 @@ pub struct CheckSpec {
     pub scopes_header: Option<String>,
     /// What the check may cost or change, for docs/verify.md; every check
     /// is a read, so this says `none` unless something is worth saying.
+    /// Required for a `POST` (a token exchange).
     #[serde(default)]
     pub side_effects: Option<String>,
+    /// A static query string (`Action=GetCallerIdentity&Version=2011-06-15`).
+    #[serde(default)]
+    pub query: Option<String>,
+    /// The form body of a `POST` token exchange
+    /// (`grant_type=client_credentials`).
+    #[serde(default)]
+    pub form: Option<String>,
+    /// The other half of a paired credential (docs/verify.md#paired-credentials).
+    #[serde(default)]
+    pub partner: Option<PartnerSpec>,
+    /// The SigV4 region and service for `auth = "aws-sigv4"`.
+    #[serde(default)]
+    pub sigv4: Option<SigV4Spec>,
+    /// Requests per second to this provider at most, retries included
+    /// (the provider's documented rate limit).
+    #[serde(default)]
+    pub requests_per_second: Option<f64>,
+    /// Checks in flight at once for this provider at most (below the
+    /// run's `--verify-concurrency`-per-provider bound).
+    #[serde(default)]
+    pub concurrency: Option<usize>,
     /// Status table, first match wins.
     pub responses: Vec<ResponseRule>,
 }
 
 fn default_method() -> String {
     "GET".into()
+}
+
+/// `[providers.verify.partner]`: where the other half of a paired
+/// credential comes from and what it must look like.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartnerSpec {
+    /// The part rules (the finding's `parts`) that hold it, by preference.
+    pub rules: Vec<String>,
+    /// What it must match, whole (`^AC[0-9a-f]{32}$`); a partner that
+    /// does not is not sent anywhere.
+    pub pattern: String,
+    /// What it is called, for details (`account SID`).
+    pub name: String,
+    /// Record it as the key's identity under this label (a service
+    /// account's e-mail: the token answer does not name it).
+    #[serde(default)]
+    pub identity: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SigV4Spec {
+    pub region: String,
+    pub service: String,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -228,35 +292,62 @@ pub enum Auth {
         user: Option<String>,
         password: Option<String>,
     },
+    /// `Authorization: Basic base64(partner:key)`: Twilio's account SID and
+    /// auth token, an OAuth client id and secret.
+    BasicPartner,
+    /// AWS Signature Version 4, the partner being the access key id.
+    AwsSigV4 { region: String, service: String },
+    /// Azure Storage Shared Key, the partner being the account name.
+    AzureSharedKey,
+    /// A Google service account's signed JWT exchanged at the token
+    /// endpoint, the partner being the account's e-mail. No header.
+    GoogleJwt,
 }
 
 impl Auth {
     /// The header name carrying the key, lowercase.
     pub fn header_name(&self) -> &str {
         match self {
-            Auth::Bearer | Auth::Basic { .. } => "authorization",
+            Auth::Bearer
+            | Auth::Basic { .. }
+            | Auth::BasicPartner
+            | Auth::AwsSigV4 { .. }
+            | Auth::AzureSharedKey
+            | Auth::GoogleJwt => "authorization",
             Auth::Header(h) | Auth::Prefixed { header: h, .. } => h,
         }
     }
 
-    /// The value of that header for `secret`.
-    pub(crate) fn header_value(&self, secret: &str) -> String {
+    /// Does this auth need the other half of a paired credential?
+    pub fn is_paired(&self) -> bool {
+        matches!(
+            self,
+            Auth::BasicPartner | Auth::AwsSigV4 { .. } | Auth::AzureSharedKey | Auth::GoogleJwt
+        )
+    }
+
+    /// The value of that header for `secret` (and its partner, for Basic
+    /// with a partner). The signed kinds ([`Auth::is_paired`] but Basic)
+    /// compute theirs per request (`http.rs`); here they give the key
+    /// itself, which is what an echoing server must not bring back.
+    pub(crate) fn header_value(&self, secret: &str, partner: Option<&str>) -> String {
         use base64::Engine as _;
+        let basic = |user: &str, password: &str| {
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+            )
+        };
         match self {
             Auth::Bearer => format!("Bearer {secret}"),
             Auth::Header(_) => secret.to_string(),
             Auth::Prefixed { prefix, .. } => format!("{prefix}{secret}"),
-            Auth::Basic { user, password } => {
-                let pair = format!(
-                    "{}:{}",
-                    user.as_deref().unwrap_or(secret),
-                    password.as_deref().unwrap_or(secret)
-                );
-                format!(
-                    "Basic {}",
-                    base64::engine::general_purpose::STANDARD.encode(pair)
-                )
-            }
+            Auth::Basic { user, password } => basic(
+                user.as_deref().unwrap_or(secret),
+                password.as_deref().unwrap_or(secret),
+            ),
+            Auth::BasicPartner => basic(partner.unwrap_or_default(), secret),
+            Auth::AwsSigV4 { .. } | Auth::AzureSharedKey | Auth::GoogleJwt => secret.to_string(),
         }
     }
 
@@ -271,6 +362,10 @@ impl Auth {
                 password: None,
             } => format!("Basic `{u}:KEY`"),
             Auth::Basic { .. } => "Basic `KEY:`".into(),
+            Auth::BasicPartner => "Basic `PARTNER:KEY`".into(),
+            Auth::AwsSigV4 { region, service } => format!("SigV4 (`{region}`/`{service}`)"),
+            Auth::AzureSharedKey => "Shared Key signature".into(),
+            Auth::GoogleJwt => "RS256 JWT assertion (form body)".into(),
         }
     }
 }
@@ -297,9 +392,19 @@ pub struct ResponseRule {
 pub struct Check {
     pub provider: String,
     pub name: String,
+    /// For a base URL with `{partner}` in its host, the base URL with a
+    /// sample partner (the real one is filled in per key).
     pub base_url: Url,
-    /// `base_url` + `path`.
+    /// `base_url` + `path` (+ `query`).
     pub endpoint: Url,
+    /// `POST` only for a token exchange ([`CheckSpec::form`], Google's JWT).
+    pub post: bool,
+    pub form: Option<String>,
+    /// The base URL and path as written, when either holds `{partner}`.
+    template: Option<(String, String)>,
+    pub partner: Option<Partner>,
+    pub requests_per_second: Option<f64>,
+    pub concurrency: Option<usize>,
     pub auth: Auth,
     pub headers: Vec<(String, String)>,
     pub secret_prefixes: Vec<String>,
@@ -310,6 +415,28 @@ pub struct Check {
     pub scopes_header: Option<String>,
     pub responses: Vec<ResponseRule>,
 }
+
+/// The other half of a paired credential, validated.
+#[derive(Clone, Debug)]
+pub struct Partner {
+    pub rules: Vec<String>,
+    pub pattern: regex::Regex,
+    pub name: String,
+    pub identity: Option<String>,
+}
+
+/// The characters a partner may hold where it becomes part of a URL or a
+/// header (whatever its spec's pattern says): no `.`, `/`, `@`, `:` or `%`,
+/// so repository content cannot steer a request to another host or path.
+fn is_url_safe_partner(value: &str) -> bool {
+    (1..=128).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The sample partner the templates are validated with.
+const SAMPLE_PARTNER: &str = "partner";
 
 /// What the table says about one answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -331,12 +458,6 @@ impl Check {
             message: format!("provider `{}`: {message}", spec.id),
         };
         let v = &spec.verify;
-        if v.method != "GET" {
-            return Err(fail(format!(
-                "verify.method `{}`: only GET is allowed (a check must not change anything)",
-                v.method
-            )));
-        }
         if !v.path.starts_with('/') || v.path.contains(['?', '#', '\\']) || v.path.contains("..") {
             return Err(fail(format!(
                 "verify.path `{}` must start with `/` and hold no `?`, `#`, `\\` or `..`",
@@ -346,9 +467,34 @@ impl Check {
         let auth = match &v.auth {
             AuthSpec::Named(n) if n == "bearer" => Auth::Bearer,
             AuthSpec::Named(n) if n == "x-api-key" => Auth::Header("x-api-key".into()),
+            AuthSpec::Named(n) if n == "basic-partner" => Auth::BasicPartner,
+            AuthSpec::Named(n) if n == "azure-shared-key" => Auth::AzureSharedKey,
+            AuthSpec::Named(n) if n == "google-jwt" => Auth::GoogleJwt,
+            AuthSpec::Named(n) if n == "aws-sigv4" => {
+                let Some(SigV4Spec { region, service }) = &v.sigv4 else {
+                    return Err(fail(
+                        "auth `aws-sigv4` needs verify.sigv4 = { region, service }".into(),
+                    ));
+                };
+                let word = |w: &str| {
+                    !w.is_empty()
+                        && w.bytes()
+                            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                };
+                if !word(region) || !word(service) {
+                    return Err(fail(
+                        "verify.sigv4: region and service are lowercase words".into(),
+                    ));
+                }
+                Auth::AwsSigV4 {
+                    region: region.clone(),
+                    service: service.clone(),
+                }
+            }
             AuthSpec::Named(n) => {
                 return Err(fail(format!(
-                    "verify.auth `{n}`: use \"bearer\", \"x-api-key\" or {{ header = \"NAME\" }}"
+                    "verify.auth `{n}`: use \"bearer\", \"x-api-key\", {{ header = \"NAME\" }}, \
+                     \"basic-partner\", \"aws-sigv4\", \"azure-shared-key\" or \"google-jwt\""
                 )))
             }
             AuthSpec::Header(HeaderAuth { header }) => {
@@ -400,13 +546,96 @@ impl Check {
                 }
             }
         };
+        if v.sigv4.is_some() && !matches!(auth, Auth::AwsSigV4 { .. }) {
+            return Err(fail("verify.sigv4 is for auth `aws-sigv4` only".into()));
+        }
+        // A check reads; the only writes allowed are token exchanges, which
+        // mint a short-lived token nobody uses, and the spec must say so.
+        let post = match v.method.as_str() {
+            "GET" => false,
+            "POST" if (v.form.is_some() || auth == Auth::GoogleJwt) && v.side_effects.is_some() => {
+                true
+            }
+            "POST" => {
+                return Err(fail(
+                    "verify.method POST is only for a token exchange: it needs `form` \
+                     (or auth `google-jwt`) and `side_effects` saying what it does"
+                        .into(),
+                ))
+            }
+            other => {
+                return Err(fail(format!(
+                "verify.method `{other}`: only GET is allowed (a check must not change anything)"
+            )))
+            }
+        };
+        if auth == Auth::GoogleJwt && !(post && v.form.is_none()) {
+            return Err(fail(
+                "auth `google-jwt` is a POST without `form` (the assertion is the form)".into(),
+            ));
+        }
+        if v.form.is_some() && !post {
+            return Err(fail("verify.form needs method POST".into()));
+        }
+        let static_text = |what: &str, text: &Option<String>| -> Result<()> {
+            match text {
+                Some(t)
+                    if t.is_empty()
+                        || !t
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"=&_.-:".contains(&b)) =>
+                {
+                    Err(fail(format!(
+                        "verify.{what} `{t}` may hold only letters, digits and `=&_.-:`"
+                    )))
+                }
+                _ => Ok(()),
+            }
+        };
+        static_text("query", &v.query)?;
+        static_text("form", &v.form)?;
+        let partner = match &v.partner {
+            None => None,
+            Some(p) => {
+                if p.rules.is_empty() {
+                    return Err(fail("verify.partner.rules is empty".into()));
+                }
+                if !p.pattern.starts_with('^') || !p.pattern.ends_with('$') {
+                    return Err(fail(format!(
+                        "verify.partner.pattern `{}` must be anchored (`^…$`)",
+                        p.pattern
+                    )));
+                }
+                let pattern = regex::Regex::new(&p.pattern)
+                    .map_err(|e| fail(format!("verify.partner.pattern: {e}")))?;
+                Some(Partner {
+                    rules: p.rules.clone(),
+                    pattern,
+                    name: p.name.clone(),
+                    identity: p.identity.clone(),
+                })
+            }
+        };
+        if auth.is_paired() && partner.is_none() {
+            return Err(fail(
+                "a paired auth (basic-partner, aws-sigv4, azure-shared-key, google-jwt) \
+                 needs verify.partner"
+                    .into(),
+            ));
+        }
         for (what, pointer) in v
             .identity
             .iter()
             .map(|p| ("identity", p))
             .chain(v.scopes.iter().map(|p| ("scopes", p)))
         {
-            if !pointer.starts_with('/') {
+            let xml = pointer.len() > 2
+                && pointer.starts_with('<')
+                && pointer.ends_with('>')
+                && pointer[1..pointer.len() - 1]
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric());
+            if !(pointer.starts_with('/') || what == "identity" && xml) {
                 return Err(fail(format!(
                     "verify.{what} `{pointer}` is not a JSON pointer (`/login`)"
                 )));
@@ -430,7 +659,7 @@ impl Check {
             }
             // Exactly one header carries the key: no static header may
             // duplicate it or add a second credential.
-            if lower == auth.header_name() || is_credential_header(&lower) {
+            if lower == auth.header_name() || is_credential_header(&lower) || lower == "host" {
                 return Err(fail(format!(
                     "verify.headers: `{name}` would send a second credential header"
                 )));
@@ -457,19 +686,66 @@ impl Check {
             }
         }
         let base = base_url_override.unwrap_or(&spec.base_url);
-        let base_url = check_base_url(base).map_err(|m| {
+        let templated = |t: &str| t.contains("{partner}");
+        let header_templated = headers.iter().any(|(_, v)| templated(v));
+        if (templated(base) || templated(&v.path) || header_templated) && partner.is_none() {
+            return Err(fail(
+                "`{partner}` is used but verify.partner is not set".into(),
+            ));
+        }
+        // `{partner}` in a base URL only opens its host name
+        // (`https://{partner}-dsn.algolia.net`), once.
+        if templated(base)
+            && (base.matches("{partner}").count() != 1
+                || !(base.starts_with("https://{partner}") || base.starts_with("http://{partner}")))
+        {
+            let m = "`{partner}` may only begin the host name";
+            return Err(if base_url_override.is_some() {
+                Error::Usage(format!("[providers.{}] base_url `{base}`: {m}", spec.id))
+            } else {
+                fail(format!("base_url `{base}`: {m}"))
+            });
+        }
+        let base_url = check_base_url(&base.replace("{partner}", SAMPLE_PARTNER)).map_err(|m| {
             if base_url_override.is_some() {
                 Error::Usage(format!("[providers.{}] base_url `{base}`: {m}", spec.id))
             } else {
                 fail(format!("base_url `{base}`: {m}"))
             }
         })?;
-        let endpoint = endpoint(&base_url, &v.path).map_err(fail)?;
+        let mut endpoint =
+            endpoint(&base_url, &v.path.replace("{partner}", SAMPLE_PARTNER)).map_err(fail)?;
+        endpoint.set_query(v.query.as_deref());
+        let template =
+            (templated(base) || templated(&v.path)).then(|| (base.to_string(), v.path.clone()));
+        if partner.is_some() && !auth.is_paired() && template.is_none() && !header_templated {
+            return Err(fail(
+                "verify.partner is set but neither the auth nor a `{partner}` uses it".into(),
+            ));
+        }
+        let positive = |what: &str, n: Option<f64>| -> Result<()> {
+            match n {
+                Some(n) if !(n > 0.0 && n.is_finite()) => {
+                    Err(fail(format!("verify.{what} must be a positive number")))
+                }
+                _ => Ok(()),
+            }
+        };
+        positive("requests_per_second", v.requests_per_second)?;
+        if v.concurrency == Some(0) {
+            return Err(fail("verify.concurrency must be at least 1".into()));
+        }
         Ok(Check {
             provider: spec.id.clone(),
             name: spec.name.clone(),
             base_url,
             endpoint,
+            post,
+            form: v.form.clone(),
+            template,
+            partner,
+            requests_per_second: v.requests_per_second,
+            concurrency: v.concurrency,
             auth,
             headers,
             secret_prefixes: v.secret_prefixes.clone(),
@@ -480,6 +756,69 @@ impl Check {
             scopes_header: v.scopes_header.as_ref().map(|h| h.to_ascii_lowercase()),
             responses: v.responses.clone(),
         })
+    }
+
+    /// The URL to ask about a key whose partner is `partner`: the endpoint
+    /// with `{partner}` filled in. The partner must match the spec's
+    /// pattern and hold only `A-Z a-z 0-9 - _`; the result must stay on the
+    /// template's host (checked again, not assumed).
+    pub fn endpoint_for(&self, partner: Option<&str>) -> std::result::Result<Url, String> {
+        let Some((base, path)) = &self.template else {
+            return Ok(self.endpoint.clone());
+        };
+        let Some(value) = partner.filter(|p| self.partner_fits(p) && is_url_safe_partner(p)) else {
+            return Err("the partner does not fit the check's URL".into());
+        };
+        let base_url = check_base_url(&base.replace("{partner}", value))?;
+        let expected_host = self.base_url.host_str().unwrap_or_default().replacen(
+            SAMPLE_PARTNER,
+            &value.to_ascii_lowercase(),
+            usize::from(base.contains("{partner}")),
+        );
+        if base_url.host_str() != Some(expected_host.as_str()) {
+            return Err("the partner would change the host".into());
+        }
+        let mut url = endpoint(&base_url, &path.replace("{partner}", value))?;
+        url.set_query(self.endpoint.query());
+        Ok(url)
+    }
+
+    /// The endpoint as docs show it: `{partner}` where the partner goes.
+    pub fn display_endpoint(&self) -> String {
+        match &self.template {
+            None => self.endpoint.to_string(),
+            Some((base, path)) => {
+                let mut s = format!("{}{path}", base.trim_end_matches('/'));
+                if let Some(q) = self.endpoint.query() {
+                    s.push('?');
+                    s.push_str(q);
+                }
+                s
+            }
+        }
+    }
+
+    /// Does `value` look like this check's partner (its spec's pattern)?
+    pub fn partner_fits(&self, value: &str) -> bool {
+        self.partner
+            .as_ref()
+            .is_some_and(|p| p.pattern.is_match(value))
+    }
+
+    /// The static headers with `{partner}` filled in; `None` if a header
+    /// needs a partner that cannot go into a header.
+    pub(crate) fn headers_for(&self, partner: Option<&str>) -> Option<Vec<(String, String)>> {
+        self.headers
+            .iter()
+            .map(|(n, v)| {
+                if v.contains("{partner}") {
+                    let p = partner.filter(|p| is_url_safe_partner(p))?;
+                    Some((n.clone(), v.replace("{partner}", p)))
+                } else {
+                    Some((n.clone(), v.clone()))
+                }
+            })
+            .collect()
     }
 
     /// Can this check judge `secret`, found by rule `rule_id` (its key kind
@@ -514,15 +853,17 @@ impl Check {
         body: &[u8],
         header: impl Fn(&str) -> Option<String>,
         secret: &str,
+        partner: Option<&str>,
     ) -> (Option<String>, Vec<String>) {
-        let json: Option<serde_json::Value> = if self.identity.is_empty() && self.scopes.is_none() {
-            None
-        } else {
-            serde_json::from_slice(body).ok()
-        };
+        let json: Option<serde_json::Value> =
+            if !self.identity.iter().any(|p| p.starts_with('/')) && self.scopes.is_none() {
+                None
+            } else {
+                serde_json::from_slice(body).ok()
+            };
         // The key, and the credential as sent (Basic: base64 of it), must
         // not come back through an echoing server.
-        let sent = self.auth.header_value(secret);
+        let sent = self.auth.header_value(secret, partner);
         let credential = sent.rsplit(' ').next().unwrap_or(&sent).to_string();
         let clean = |s: &str| -> Option<String> {
             let s: String = s.chars().filter(|c| !c.is_control()).take(120).collect();
@@ -534,13 +875,32 @@ impl Check {
             (!s.is_empty() && !leaks).then_some(s)
         };
         let mut parts = Vec::new();
+        if let (Some(label), Some(p)) = (
+            self.partner.as_ref().and_then(|p| p.identity.as_ref()),
+            partner,
+        ) {
+            if let Some(p) = clean(p) {
+                parts.push(format!("{label}={p}"));
+            }
+        }
         if let Some(h) = &self.identity_header {
             if let Some(v) = header(h).as_deref().and_then(clean) {
                 parts.push(format!("{h}={v}"));
             }
         }
+        for tag in self.identity.iter().filter(|p| p.starts_with('<')) {
+            let close = format!("</{}", &tag[1..]);
+            let text = String::from_utf8_lossy(body);
+            let value = text.find(tag.as_str()).and_then(|at| {
+                let rest = &text[at + tag.len()..];
+                rest.find(&close).map(|end| rest[..end].to_string())
+            });
+            if let Some(v) = value.as_deref().and_then(clean) {
+                parts.push(format!("{}={v}", &tag[1..tag.len() - 1]));
+            }
+        }
         if let Some(json) = &json {
-            for pointer in &self.identity {
+            for pointer in self.identity.iter().filter(|p| p.starts_with('/')) {
                 let value = match json.pointer(pointer) {
                     Some(serde_json::Value::String(s)) => clean(s),
                     Some(v @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_))) => {
@@ -866,6 +1226,106 @@ mod tests {
     }
 
     #[test]
+    fn documented_rate_limits_are_in_the_specs() {
+        assert_eq!(check("notion").requests_per_second, Some(3.0));
+        assert_eq!(check("airtable").requests_per_second, Some(5.0));
+        assert_eq!(check("github").requests_per_second, None);
+    }
+
+    #[test]
+    fn partners_fill_templates_and_cannot_steer() {
+        let a = check("algolia");
+        assert_eq!(
+            a.endpoint_for(Some("QK8R2M4N7Z")).unwrap().as_str(),
+            "https://qk8r2m4n7z-dsn.algolia.net/1/keys"
+        );
+        for evil in [
+            "evil.com/x",
+            "QK8R2M4N7Z.evil",
+            "A@evil.com",
+            "QK8R2M4N7",
+            "",
+        ] {
+            assert!(a.endpoint_for(Some(evil)).is_err(), "{evil}");
+        }
+        assert!(a.endpoint_for(None).is_err());
+        assert_eq!(
+            a.headers_for(Some("QK8R2M4N7Z")).unwrap(),
+            vec![(
+                "x-algolia-application-id".to_string(),
+                "QK8R2M4N7Z".to_string()
+            )]
+        );
+        assert!(a.headers_for(Some("a\r\nx-evil: 1")).is_none());
+        let t = check("twilio");
+        let sid = "AC186b3f2a332f8b26346e67afa11ac430";
+        assert_eq!(
+            t.endpoint_for(Some(sid)).unwrap().as_str(),
+            format!("https://api.twilio.com/2010-04-01/Accounts/{sid}.json")
+        );
+        assert!(t.endpoint_for(Some("AC../../x")).is_err());
+        let z = check("azure");
+        assert_eq!(
+            z.endpoint_for(Some("acmelogs")).unwrap().as_str(),
+            "https://acmelogs.blob.core.windows.net/?restype=service&comp=properties"
+        );
+        assert!(z.endpoint_for(Some("Acme.Logs")).is_err());
+        // A partner-free spec's endpoint does not move.
+        assert_eq!(
+            check("aws")
+                .endpoint_for(Some("AKIAWQ3HN7ZKTC4RXE2M"))
+                .unwrap()
+                .as_str(),
+            "https://sts.amazonaws.com/?Action=GetCallerIdentity&Version=2011-06-15"
+        );
+        // `{partner}` may only begin a base URL's host.
+        let (origin, spec) = builtin_providers()
+            .unwrap()
+            .into_iter()
+            .find(|(_, s)| s.id == "algolia")
+            .unwrap();
+        let e = Check::new(&spec, Some("https://api.example.com/{partner}/1"), origin).unwrap_err();
+        assert!(e.to_string().contains("may only begin the host"), "{e}");
+        // Whatever a spec's pattern allows, a partner in a URL or header is
+        // letters, digits, `-` and `_` only.
+        let loose = r#"
+[[providers]]
+id = "loose"
+name = "Loose"
+base_url = "https://{partner}.loose.test/v1"
+[providers.verify]
+path = "/me"
+auth = "bearer"
+headers = { "X-Tenant" = "{partner}" }
+[providers.verify.partner]
+rules = ["loose-tenant"]
+pattern = '^.+$'
+name = "tenant"
+[[providers.verify.responses]]
+status = 200
+verdict = "live"
+detail = "ok"
+"#;
+        let spec = &parse_provider_file("t.toml", loose).unwrap()[0];
+        let c = Check::new(spec, None, "t.toml").unwrap();
+        assert_eq!(
+            c.endpoint_for(Some("acme")).unwrap().as_str(),
+            "https://acme.loose.test/v1/me"
+        );
+        for evil in [
+            "evil.com/x",
+            "evil.com#",
+            "a@evil.com",
+            "x.loose.test",
+            "a%2Fb",
+        ] {
+            assert!(c.partner_fits(evil));
+            assert!(c.endpoint_for(Some(evil)).is_err(), "{evil}");
+            assert!(c.headers_for(Some(evil)).is_none(), "{evil}");
+        }
+    }
+
+    #[test]
     fn auth_forms_are_read_exactly() {
         let c = check("codeberg");
         assert_eq!(
@@ -875,13 +1335,13 @@ mod tests {
                 prefix: "token ".into()
             }
         );
-        assert_eq!(c.auth.header_value("k"), "token k");
+        assert_eq!(c.auth.header_value("k", None), "token k");
         let m = check("mailgun");
         // base64("api:k")
-        assert_eq!(m.auth.header_value("k"), "Basic YXBpOms=");
+        assert_eq!(m.auth.header_value("k", None), "Basic YXBpOms=");
         let e = check("easypost");
         // base64("k:")
-        assert_eq!(e.auth.header_value("k"), "Basic azo=");
+        assert_eq!(e.auth.header_value("k", None), "Basic azo=");
         let typo: std::result::Result<AuthSpec, _> =
             toml::from_str::<toml::Value>("a = { header = \"X\", prefx = \"t \" }")
                 .unwrap()
@@ -910,7 +1370,17 @@ detail = "ok"
 "#;
         let spec = &parse_provider_file("t.toml", text).unwrap()[0];
         let e = Check::new(spec, None, "t.toml").unwrap_err();
+        assert!(e.to_string().contains("only for a token exchange"), "{e}");
+        let mut s = spec.clone();
+        s.verify.method = "DELETE".into();
+        let e = Check::new(&s, None, "t.toml").unwrap_err();
         assert!(e.to_string().contains("only GET"), "{e}");
+        // A form without side effects stated is still refused.
+        s.verify.method = "POST".into();
+        s.verify.form = Some("grant_type=client_credentials".into());
+        assert!(Check::new(&s, None, "t.toml").is_err());
+        s.verify.side_effects = Some("mints a token".into());
+        assert!(Check::new(&s, None, "t.toml").is_ok());
         let mut s = spec.clone();
         s.verify.method = "GET".into();
         s.verify.headers.insert("X-Api-Key".into(), "second".into());

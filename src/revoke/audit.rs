@@ -4,7 +4,8 @@
 //! appear only redacted and as a SHA-256, never raw.
 //!
 //! The file is opened (created if need be) before the first revocation
-//! request, so a run that cannot record what it does does nothing.
+//! request, so a run that cannot record what it does does nothing, and
+//! each line is synced as soon as its key's call is settled.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -66,7 +67,8 @@ impl AuditLog {
         &self.path
     }
 
-    /// Append one entry as one line, flushed at once.
+    /// Append one entry as one line, written through to the disk at once:
+    /// a run killed right after a revocation still has its line.
     pub fn append(&mut self, entry: &AuditEntry) -> Result<()> {
         let mut line = serde_json::to_string(entry).expect("audit entries serialize");
         line.push('\n');
@@ -74,6 +76,7 @@ impl AuditLog {
         self.file
             .write_all(line.as_bytes())
             .and_then(|()| self.file.flush())
+            .and_then(|()| self.file.sync_data())
             .map_err(|e| Error::Io {
                 path: self.path.clone(),
                 source: e,

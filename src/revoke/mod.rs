@@ -27,6 +27,7 @@ pub mod audit;
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -119,6 +120,8 @@ pub struct Item {
 pub struct Plan {
     pub items: Vec<Item>,
     pub dry_run: bool,
+    /// Ctrl-C stopped the run: later keys were not attempted.
+    pub interrupted: bool,
 }
 
 impl Plan {
@@ -260,6 +263,7 @@ impl Revoker {
         Plan {
             items,
             dry_run: !self.options.yes,
+            interrupted: false,
         }
     }
 
@@ -325,6 +329,10 @@ impl Revoker {
 
     /// Revoke every planned key, confirm, record in the audit log and set
     /// the findings' verification to what the provider says afterwards.
+    /// Each key's audit line is written (and synced) as soon as its call is
+    /// settled, before the next call, so an interrupted run loses nothing it
+    /// did. Once `interrupt` is set no new call starts: a call in flight is
+    /// given up and logged as unsettled, the rest as not attempted.
     /// Fails only if the admin tokens are missing (before any request) or
     /// the audit log cannot be written.
     pub fn execute(
@@ -332,6 +340,7 @@ impl Revoker {
         plan: &mut Plan,
         findings: &mut [Finding],
         audit: &mut AuditLog,
+        interrupt: &AtomicBool,
     ) -> Result<()> {
         let missing = self.missing_tokens(plan);
         if !missing.is_empty() {
@@ -345,8 +354,7 @@ impl Revoker {
                 order.push(item.provider.clone());
             }
         }
-        // (item index, outcome of the call) for calls to confirm.
-        let mut to_confirm: Vec<(usize, Outcome)> = Vec::new();
+        plan.dry_run = false;
         for provider in order {
             let planned: Vec<usize> = (0..plan.items.len())
                 .filter(|&i| {
@@ -365,21 +373,39 @@ impl Revoker {
             });
             let mut token_rejected: Option<String> = None;
             for chunk in planned.chunks(r.batch) {
-                if let Some(why) = &token_rejected {
+                if interrupt.load(Ordering::SeqCst) {
+                    plan.interrupted = true;
+                }
+                let not_attempted = if plan.interrupted {
+                    Some("interrupted before this key's call".to_string())
+                } else {
+                    token_rejected
+                        .as_ref()
+                        .map(|why| format!("{why} on an earlier key"))
+                };
+                if let Some(why) = not_attempted {
                     for &i in chunk {
                         let item = &mut plan.items[i];
                         item.status = Status::Failed;
-                        item.detail = format!("not attempted: {why} on an earlier key");
+                        item.detail = format!("not attempted: {why}");
                         record(audit, item, findings)?;
                     }
                     continue;
                 }
                 let secrets: Vec<&Secret> = chunk.iter().map(|&i| &plan.items[i].secret).collect();
-                let answer = send(&http, &r, &secrets, token.as_ref());
+                let answer = send(&http, &r, &secrets, token.as_ref(), interrupt);
+                // (item index, outcome of the call) for calls to confirm.
+                let mut to_confirm: Vec<(usize, Outcome)> = Vec::new();
                 for &i in chunk {
                     let item = &mut plan.items[i];
                     match &answer {
-                        Err(reason) => {
+                        Err(Sent::Interrupted) => {
+                            plan.interrupted = true;
+                            item.status = Status::Failed;
+                            item.detail = "interrupted while waiting for the admin API: the call                                            was sent and may have revoked the key; check with                                            `leakhound verify`"
+                                .into();
+                        }
+                        Err(Sent::Failed(reason)) => {
                             item.status = Status::Failed;
                             item.detail = format!("admin API: {reason}");
                         }
@@ -405,13 +431,16 @@ impl Revoker {
                         record(audit, item, findings)?;
                     }
                 }
+                // Confirmed and logged before the next call.
+                self.confirm(plan, findings, &to_confirm);
+                for &(i, _) in &to_confirm {
+                    record(audit, &plan.items[i], findings)?;
+                }
             }
         }
-        self.confirm(plan, findings, &to_confirm);
-        for &(i, _) in &to_confirm {
-            record(audit, &plan.items[i], findings)?;
+        if interrupt.load(Ordering::SeqCst) {
+            plan.interrupted = true;
         }
-        plan.dry_run = false;
         Ok(())
     }
 
@@ -495,9 +524,32 @@ fn send(
     r: &Revocation,
     keys: &[&Secret],
     token: Option<&Secret>,
-) -> std::result::Result<(u16, Vec<u8>), &'static str> {
+    interrupt: &AtomicBool,
+) -> std::result::Result<(u16, Vec<u8>), Sent> {
+    send_request(http, r, keys, token, interrupt).map_err(|reason| match reason {
+        Some(reason) => Sent::Failed(reason),
+        None => Sent::Interrupted,
+    })
+}
+
+/// Why a revocation call has no answer.
+enum Sent {
+    /// A fixed reason of ours.
+    Failed(&'static str),
+    /// Ctrl-C while waiting: the call may have reached the provider.
+    Interrupted,
+}
+
+/// [`send`]; `Err(None)` when interrupted.
+fn send_request(
+    http: &Http,
+    r: &Revocation,
+    keys: &[&Secret],
+    token: Option<&Secret>,
+    interrupt: &AtomicBool,
+) -> std::result::Result<(u16, Vec<u8>), Option<&'static str>> {
     let raw: Vec<&str> = keys.iter().map(|k| k.expose()).collect();
-    let url = reqwest::Url::parse(&r.url_for(&raw)).map_err(|_| "bad admin URL")?;
+    let url = reqwest::Url::parse(&r.url_for(&raw)).map_err(|_| Some("bad admin URL"))?;
     let mut headers = HeaderMap::new();
     for (name, value) in &r.headers {
         // Validated when the spec was loaded.
@@ -515,14 +567,16 @@ fn send(
             Some(("authorization", format!("Bearer {}", t.expose())))
         }
         (AdminAuth::Header { name, .. }, Some(t)) => Some((name.as_str(), t.expose().to_string())),
-        (_, None) => return Err("no admin token"),
+        (_, None) => return Err(Some("no admin token")),
     };
     if let Some((name, value)) = credential {
         let (Ok(n), Ok(mut v)) = (
             HeaderName::from_bytes(name.as_bytes()),
             HeaderValue::from_str(&value),
         ) else {
-            return Err("the credential holds characters an HTTP header cannot carry");
+            return Err(Some(
+                "the credential holds characters an HTTP header cannot carry",
+            ));
         };
         v.set_sensitive(true);
         headers.insert(n, v);
@@ -530,12 +584,13 @@ fn send(
     let client = http.client_for(&url);
     let mut request = client.request(r.method.clone(), url).headers(headers);
     if let Some(body) = r.body_for(&raw) {
-        let ct = HeaderValue::from_str(&r.content_type).map_err(|_| "bad content type")?;
+        let ct = HeaderValue::from_str(&r.content_type).map_err(|_| Some("bad content type"))?;
         request = request.header(CONTENT_TYPE, ct).body(body);
     }
     // One deadline for the whole request, body included.
-    match crate::provider::http::send_within(request, http.timeout()) {
-        Err((_, detail)) => Err(detail),
+    match crate::provider::http::send_unless_interrupted(request, http.timeout(), interrupt) {
+        Err((crate::finding::UnknownReason::Interrupted, _)) => Err(None),
+        Err((_, detail)) => Err(Some(detail)),
         Ok(answer) => Ok((answer.status, answer.body)),
     }
 }
@@ -648,6 +703,12 @@ pub fn write_text(
             plan.count(Status::Submitted),
             plan.count(Status::Failed),
         )?;
+        if plan.interrupted {
+            writeln!(
+                out,
+                "interrupted: no call was made after Ctrl-C; the keys after it were not attempted"
+            )?;
+        }
         if let Some(path) = audit_log {
             writeln!(out, "audit log: {}", path.display())?;
         }

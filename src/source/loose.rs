@@ -5,40 +5,171 @@
 //! truncated copy): `git_zstream_get_output` keeps calling `inflate`, which
 //! has no input left and returns `Z_BUF_ERROR`, treated there as "try
 //! again" (libgit2 issue #7342, fixed upstream by PR #7346). The newest
-//! libgit2-sys on crates.io, 0.18.8+1.9.7, still has the loop, and a thread
-//! inside libgit2 cannot be interrupted.
+//! libgit2-sys on crates.io, 0.18.8+1.9.7 (also under git2 0.21), still has
+//! the loop, and a thread inside libgit2 cannot be interrupted.
 //!
-//! So before a git scan reads anything, every loose object of the
-//! repository (and of its alternates) is inflated here, into a small buffer
-//! that is thrown away, to check that its stream ends. A repository with
-//! one cut short is refused with an error naming the objects, instead of a
-//! scan that never finishes. Loose objects are few (`git gc` packs them
-//! once there are 6,700); inflating costs about what libgit2 spends reading
-//! them. Objects that are corrupt in other ways are left to libgit2, which
+//! So every loose object is inflated here, into a small buffer that is
+//! thrown away, before libgit2 may read it, and one cut short is an error
+//! instead of a scan that never finishes. Checking them all up front
+//! opened 20,000 files for a staged scan of a repository with 20,000 loose
+//! objects (what `git add` of a large tree leaves), files the scan never
+//! reads, and more than doubled its time; so the work is split
+//! (docs/performance.md has the figures):
+//!
+//! - Listing the object directories (names only, no file opened) is cheap.
+//! - The blobs the index holds are deferred: they are most of the loose
+//!   objects, and libgit2 reads a blob only where this crate asks it to
+//!   (reading it to scan, a content diff, rename detection), so each of
+//!   those places calls [`check_blob`] first, and only that blob is
+//!   inflated.
+//! - Every other loose object (commits, trees, tags, blobs no longer in the
+//!   index) is checked when the repository is opened: libgit2 reads those
+//!   on its own while walking and diffing, where no hook can come first.
+//!   A repository with one cut short is refused, naming it.
+//!
+//! Objects that are corrupt in other ways are left to libgit2, which
 //! reports them and goes on. Drop this module once libgit2-sys ships a
 //! libgit2 with the fix.
 
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use flate2::{Decompress, FlushDecompress, Status};
+use git2::{Oid, Repository};
 
 /// Objects named in the error before it says "and N more".
 const NAMED: usize = 5;
 /// How deep alternates of alternates are followed (libgit2's own limit).
 const ALTERNATE_DEPTH: usize = 5;
 
-/// The loose objects under `objects` (the repository's object directory)
-/// and its alternates whose zlib stream is cut short, as `xx/yyyy…` paths
-/// relative to their object directory.
-pub(crate) fn truncated_loose_objects(objects: &Path) -> Vec<String> {
+/// The deferred blobs of one repository.
+struct Guard {
+    /// The object directory and its alternates.
+    dirs: Vec<PathBuf>,
+    /// Loose blobs not checked yet; each is removed when checked.
+    deferred: Mutex<HashSet<Oid>>,
+}
+
+/// The guards of the repositories this process opened, by git directory.
+/// A process scans one repository; the test suite's library tests, more.
+static GUARDS: Mutex<Vec<(PathBuf, Arc<Guard>)>> = Mutex::new(Vec::new());
+
+/// Check the loose objects of `repo` that libgit2 may read on its own, and
+/// defer the blobs its index holds to [`check_blob`]. Returns the objects
+/// cut short, as `xx/yyyy…` paths relative to their object directory.
+pub(crate) fn guard_repository(repo: &Repository) -> Vec<String> {
     let mut dirs = Vec::new();
-    object_dirs(objects, 0, &mut dirs);
+    object_dirs(&repo.commondir().join("objects"), 0, &mut dirs);
+    let staged: HashSet<Oid> = match repo.index() {
+        Ok(index) if !repo.is_bare() => index.iter().map(|e| e.id).collect(),
+        _ => HashSet::new(),
+    };
+    let mut deferred = HashSet::new();
     let mut bad = Vec::new();
-    let mut input = vec![0u8; 64 * 1024];
-    let mut output = vec![0u8; 64 * 1024];
-    for dir in &dirs {
+    let mut buffers = Buffers::default();
+    for_each_loose(&dirs, |prefix, rest, path| {
+        let id = Oid::from_str(&format!("{prefix}{rest}")).ok();
+        if let Some(id) = id.filter(|id| staged.contains(id)) {
+            deferred.insert(id);
+        } else if is_cut_short(path, &mut buffers) {
+            bad.push(format!("{prefix}/{rest}"));
+        }
+    });
+    bad.sort();
+    let guard = Arc::new(Guard {
+        dirs,
+        deferred: Mutex::new(deferred),
+    });
+    let key = repo.commondir().to_path_buf();
+    let mut guards = GUARDS.lock().unwrap_or_else(|p| p.into_inner());
+    guards.retain(|(k, _)| *k != key);
+    guards.push((key, guard));
+    bad
+}
+
+/// Before libgit2 reads the blob `oid` of `repo`: if it is a loose blob
+/// whose check was deferred, check it now. The error names the object.
+pub(crate) fn check_blob(repo: &Repository, oid: Oid) -> Result<(), String> {
+    let guard = {
+        let guards = GUARDS.lock().unwrap_or_else(|p| p.into_inner());
+        let here = repo.commondir();
+        let found = guards
+            .iter()
+            .find(|(k, _)| k.as_path() == here)
+            .or_else(|| {
+                // The same directory spelt differently (a worker's handle).
+                let here = here.canonicalize().ok()?;
+                guards
+                    .iter()
+                    .find(|(k, _)| k.canonicalize().is_ok_and(|k| k == here))
+            });
+        match found {
+            Some((_, g)) => Arc::clone(g),
+            // Not opened through `open_repo`: nothing was deferred.
+            None => return Ok(()),
+        }
+    };
+    let due = guard
+        .deferred
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(&oid);
+    if !due {
+        return Ok(());
+    }
+    let hex = oid.to_string();
+    let (prefix, rest) = hex.split_at(2);
+    let mut buffers = Buffers::default();
+    for dir in &guard.dirs {
+        let path = dir.join(prefix).join(rest);
+        if path.is_file() && is_cut_short(&path, &mut buffers) {
+            // Still due: a later read of it must fail the same way.
+            guard
+                .deferred
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(oid);
+            return Err(describe(&[format!("{prefix}/{rest}")]));
+        }
+    }
+    Ok(())
+}
+
+/// [`check_blob`] for both sides of every delta of `diff`, before libgit2
+/// reads them (rename detection, patches).
+pub(crate) fn check_diff_blobs(repo: &Repository, diff: &git2::Diff) -> Result<(), git2::Error> {
+    for delta in diff.deltas() {
+        for file in [delta.old_file(), delta.new_file()] {
+            if !file.id().is_zero() {
+                check_blob(repo, file.id()).map_err(|m| git2::Error::from_str(&m))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The loose objects under `objects` (an object directory, its alternates
+/// not followed) whose zlib stream is cut short.
+#[cfg(test)]
+fn truncated_loose_objects(objects: &Path) -> Vec<String> {
+    let mut bad = Vec::new();
+    let mut buffers = Buffers::default();
+    for_each_loose(&[objects.to_path_buf()], |prefix, rest, path| {
+        if is_cut_short(path, &mut buffers) {
+            bad.push(format!("{prefix}/{rest}"));
+        }
+    });
+    bad.sort();
+    bad
+}
+
+/// Call `visit(prefix, rest, path)` for every loose object file in `dirs`:
+/// directory listings only, no file opened.
+fn for_each_loose(dirs: &[PathBuf], mut visit: impl FnMut(&str, &str, &Path)) {
+    for dir in dirs {
         let Ok(fans) = std::fs::read_dir(dir) else {
             continue;
         };
@@ -55,14 +186,25 @@ pub(crate) fn truncated_loose_objects(objects: &Path) -> Vec<String> {
                 let Some(rest) = name.to_str().filter(|n| is_hex(n, 38) || is_hex(n, 62)) else {
                     continue;
                 };
-                if is_cut_short(&file.path(), &mut input, &mut output) {
-                    bad.push(format!("{prefix}/{rest}"));
-                }
+                visit(prefix, rest, &file.path());
             }
         }
     }
-    bad.sort();
-    bad
+}
+
+/// Scratch space for [`is_cut_short`].
+struct Buffers {
+    input: Vec<u8>,
+    output: Vec<u8>,
+}
+
+impl Default for Buffers {
+    fn default() -> Buffers {
+        Buffers {
+            input: vec![0; 64 * 1024],
+            output: vec![0; 64 * 1024],
+        }
+    }
 }
 
 /// The message for a repository with objects cut short.
@@ -111,7 +253,8 @@ fn object_dirs(objects: &Path, depth: usize, out: &mut Vec<PathBuf>) {
 /// Does the zlib stream in `path` end before its end marker? A file that
 /// cannot be read, is not zlib (an old "packlike" loose object) or holds
 /// bad data is not: libgit2 reports those and goes on.
-fn is_cut_short(path: &Path, input: &mut [u8], output: &mut [u8]) -> bool {
+fn is_cut_short(path: &Path, buffers: &mut Buffers) -> bool {
+    let Buffers { input, output } = buffers;
     let Ok(mut file) = File::open(path) else {
         return false;
     };

@@ -40,6 +40,23 @@ pub fn scan_staged(options: &Options, matcher: &Matcher) -> Result<ScanOutcome> 
     let index = match std::env::var_os("GIT_INDEX_FILE") {
         Some(file) => {
             let file = absolute(Path::new(&file));
+            // libgit2 reads a missing index as an empty one, and an empty
+            // index stages nothing: a typo would pass as a clean commit.
+            if !file.is_file() {
+                return Err(Error::Git {
+                    path: root.clone(),
+                    message: format!(
+                        "GIT_INDEX_FILE names {}, which {}: git sets it to the index a \
+                         commit is made from; unset it to scan the repository's own index",
+                        file.display(),
+                        if file.exists() {
+                            "is not a file"
+                        } else {
+                            "does not exist"
+                        }
+                    ),
+                });
+            }
             Index::open(&file).map_err(|e| fail(&format!("cannot read {}", file.display()), e))?
         }
         None => repo.index().map_err(|e| fail("cannot read the index", e))?,
@@ -52,7 +69,7 @@ pub fn scan_staged(options: &Options, matcher: &Matcher) -> Result<ScanOutcome> 
     let mut diff = repo
         .diff_tree_to_index(head.as_ref(), Some(&index), Some(&mut diff_options()))
         .map_err(|e| fail("cannot compare the index with HEAD", e))?;
-    find_renames(&mut diff).map_err(|e| fail("cannot compare the index with HEAD", e))?;
+    find_renames(&repo, &mut diff).map_err(|e| fail("cannot compare the index with HEAD", e))?;
 
     let scanner = Scanner { options, matcher };
     let mut stats = Stats::default();

@@ -54,7 +54,7 @@ impl Cache {
     }
 
     /// The file name for a key: a hash, so the key itself is never stored.
-    pub(crate) fn key(check: &Check, secret: &Secret) -> String {
+    pub(crate) fn key(check: &Check, secret: &Secret, partner: Option<&Secret>) -> String {
         let mut h = Sha256::new();
         h.update(b"leakhound-verify-cache-v1\0");
         h.update(check.provider.as_bytes());
@@ -62,6 +62,10 @@ impl Cache {
         h.update(check.endpoint.as_str().as_bytes());
         h.update([0]);
         h.update(secret.expose().as_bytes());
+        if let Some(p) = partner {
+            h.update([0]);
+            h.update(p.expose().as_bytes());
+        }
         h.finalize().iter().map(|b| format!("{b:02x}")).collect()
     }
 

@@ -57,6 +57,9 @@ pub struct Options {
     pub cache_ttl: Duration,
     /// Report live findings only.
     pub only_verified: bool,
+    /// Show the checks done and the live keys so far on standard error
+    /// (set when it is a terminal).
+    pub progress: bool,
 }
 
 impl Default for Options {
@@ -72,6 +75,7 @@ impl Default for Options {
             cache_dir: None,
             cache_ttl: Duration::from_secs(24 * 3600),
             only_verified: false,
+            progress: false,
         }
     }
 }
@@ -115,11 +119,13 @@ pub struct ProviderCounts {
     pub not_verifiable: usize,
 }
 
-/// One (provider, key) pair to ask about.
+/// One (provider, key, partner) to ask about.
 #[derive(Debug)]
 struct Job {
     check: Arc<Check>,
     secret: Secret,
+    /// The other half of a paired credential (the AWS access key id).
+    partner: Option<Secret>,
 }
 
 /// The checks of every provider with a spec, base URLs overridden as
@@ -140,14 +146,38 @@ impl Verifier {
     ) -> Result<Verifier> {
         let mut checks = HashMap::new();
         for (origin, spec) in provider::builtin_providers()? {
-            let base = providers.get(&spec.id).and_then(|p| p.base_url.as_deref());
-            let check = Check::new(&spec, base, origin)?;
+            let settings = providers.get(&spec.id);
+            let base = settings.and_then(|p| p.base_url.as_deref());
+            let mut check = Check::new(&spec, base, origin)?;
+            if let Some(s) = settings {
+                if let Some(rps) = s.requests_per_second {
+                    if !(rps > 0.0 && rps.is_finite()) {
+                        return Err(Error::Usage(format!(
+                            "[providers.{}] requests_per_second must be a positive number",
+                            spec.id
+                        )));
+                    }
+                    check.requests_per_second = Some(rps);
+                }
+                if let Some(c) = s.concurrency {
+                    if c == 0 {
+                        return Err(Error::Usage(format!(
+                            "[providers.{}] concurrency must be at least 1",
+                            spec.id
+                        )));
+                    }
+                    check.concurrency = Some(c);
+                }
+            }
             checks.insert(spec.id.clone(), Arc::new(check));
         }
         // A misspelt provider name would silently send its keys to the
         // built-in URL instead of the configured one.
         for (name, settings) in providers {
-            if settings.base_url.is_some() && !checks.contains_key(name) {
+            let sets_check = settings.base_url.is_some()
+                || settings.requests_per_second.is_some()
+                || settings.concurrency.is_some();
+            if sets_check && !checks.contains_key(name) {
                 let mut known: Vec<&str> = checks.keys().map(String::as_str).collect();
                 known.sort_unstable();
                 return Err(Error::Usage(format!(
@@ -174,7 +204,7 @@ impl Verifier {
         let started = std::time::Instant::now();
         let mut summary = VerifySummary::default();
         let mut jobs: Vec<Job> = Vec::new();
-        let mut index: HashMap<(String, String), usize> = HashMap::new();
+        let mut index: HashMap<(String, String, Option<String>), usize> = HashMap::new();
         // Per finding: the outcome of each provider tried, as a job index
         // or a verdict reached without asking.
         let mut plans: Vec<Vec<Result<usize, Verification>>> = Vec::with_capacity(findings.len());
@@ -184,7 +214,7 @@ impl Verifier {
                 Err(v) => plan.push(Err(v)),
                 Ok(providers) => {
                     for p in providers {
-                        plan.push(self.plan_one(&p, &f.rule_id, &f.secret, &mut jobs, &mut index));
+                        plan.push(self.plan_one(&p, f, &mut jobs, &mut index));
                     }
                 }
             }
@@ -194,7 +224,9 @@ impl Verifier {
         let mut results: Vec<Option<Verification>> = vec![None; jobs.len()];
         if let Some(cache) = &self.cache {
             for (j, job) in jobs.iter().enumerate() {
-                if let Some(v) = cache.get(&Cache::key(&job.check, &job.secret)) {
+                if let Some(v) =
+                    cache.get(&Cache::key(&job.check, &job.secret, job.partner.as_ref()))
+                {
                     summary.cached += 1;
                     results[j] = Some(v);
                 }
@@ -206,7 +238,11 @@ impl Verifier {
         summary.requests = requests;
         for (j, v) in fresh {
             if let Some(cache) = &self.cache {
-                cache.put(&Cache::key(&jobs[j].check, &jobs[j].secret), &v);
+                let job = &jobs[j];
+                cache.put(
+                    &Cache::key(&job.check, &job.secret, job.partner.as_ref()),
+                    &v,
+                );
             }
             results[j] = Some(v);
         }
@@ -239,7 +275,14 @@ impl Verifier {
                 })
                 .collect();
             let v = combine(outcomes);
-            let v = if f.by_context && !f.ambiguous && v.verdict == Verdict::Dead {
+            // A paired check's dead came with the partner: a key id or
+            // account SID of the provider's own shape is the attribution.
+            let paired = v
+                .provider
+                .as_ref()
+                .and_then(|p| self.checks.get(p))
+                .is_some_and(|c| c.partner.is_some());
+            let v = if f.by_context && !f.ambiguous && !paired && v.verdict == Verdict::Dead {
                 attribution_only(v)
             } else {
                 v
@@ -250,7 +293,10 @@ impl Verifier {
                 Verdict::Unknown => summary.unknown += 1,
             }
             let counts = summary.providers.entry(f.provider.clone()).or_default();
-            if v.reason == Some(UnknownReason::NotVerifiable) {
+            if matches!(
+                v.reason,
+                Some(UnknownReason::NotVerifiable | UnknownReason::NoPair)
+            ) {
                 counts.not_verifiable += 1;
             } else {
                 counts.checked += 1;
@@ -297,11 +343,11 @@ impl Verifier {
     fn plan_one(
         &self,
         provider: &str,
-        rule_id: &str,
-        secret: &str,
+        f: &Finding,
         jobs: &mut Vec<Job>,
-        index: &mut HashMap<(String, String), usize>,
+        index: &mut HashMap<(String, String, Option<String>), usize>,
     ) -> Result<usize, Verification> {
+        let (rule_id, secret) = (f.rule_id.as_str(), f.secret.as_str());
         let Some(check) = self.checks.get(provider) else {
             return Err(not_verifiable(
                 Some(provider),
@@ -314,11 +360,16 @@ impl Verifier {
                 format!("{}'s check does not cover this kind of key", check.name),
             ));
         }
-        let key = (provider.to_string(), secret.to_string());
+        let partner = match &check.partner {
+            None => None,
+            Some(wanted) => Some(partner_of(check, wanted, f)?),
+        };
+        let key = (provider.to_string(), secret.to_string(), partner.clone());
         Ok(*index.entry(key).or_insert_with(|| {
             jobs.push(Job {
                 check: Arc::clone(check),
                 secret: Secret::new(secret),
+                partner: partner.map(Secret::new),
             });
             jobs.len() - 1
         }))
@@ -359,11 +410,24 @@ impl Verifier {
             }
         };
         let mut queues: BTreeMap<String, VecDeque<usize>> = BTreeMap::new();
+        let mut slots: HashMap<String, usize> = HashMap::new();
+        let mut intervals: HashMap<String, Duration> = HashMap::new();
+        let per_provider = self.options.per_provider.max(1);
         for &j in pending {
+            let check = &jobs[j].check;
             queues
-                .entry(jobs[j].check.provider.clone())
+                .entry(check.provider.clone())
                 .or_default()
                 .push_back(j);
+            slots.insert(
+                check.provider.clone(),
+                check
+                    .concurrency
+                    .map_or(per_provider, |c| c.clamp(1, per_provider)),
+            );
+            if let Some(rps) = check.requests_per_second {
+                intervals.insert(check.provider.clone(), Duration::from_secs_f64(1.0 / rps));
+            }
         }
         let scheduler = Arc::new(Scheduler {
             state: Mutex::new(SchedState {
@@ -371,7 +435,11 @@ impl Verifier {
                 in_flight: HashMap::new(),
             }),
             ready: Condvar::new(),
-            per_provider: self.options.per_provider.max(1),
+            slots,
+        });
+        let pacer = Arc::new(Pacer {
+            intervals,
+            next: Mutex::new(HashMap::new()),
         });
         let limits = Limits {
             retries: self.options.retries,
@@ -381,26 +449,32 @@ impl Verifier {
         let workers = self.options.concurrency.max(1).min(pending.len());
         let started = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         for _ in 0..workers {
-            let (jobs, scheduler, http, interrupt, tx, started) = (
+            let (jobs, scheduler, http, interrupt, tx, started, pacer) = (
                 Arc::clone(jobs),
                 Arc::clone(&scheduler),
                 http.clone(),
                 Arc::clone(interrupt),
                 tx.clone(),
                 Arc::clone(&started),
+                Arc::clone(&pacer),
             );
             // Detached: on Ctrl-C the run returns without waiting for a
             // request in flight, which the process exit then abandons.
             std::thread::spawn(move || {
                 while let Some(j) = scheduler.next(&interrupt) {
                     let job = &jobs[j];
+                    let pace = || pacer.wait(&job.check.provider, &interrupt);
                     let (v, sent) = http::run_check(
                         &http,
                         &job.check,
-                        &job.secret,
+                        http::Key {
+                            secret: &job.secret,
+                            partner: job.partner.as_ref(),
+                        },
                         limits,
                         &interrupt,
                         &started,
+                        &pace,
                     );
                     scheduler.done(&job.check.provider);
                     if tx.send((j, v, sent)).is_err() {
@@ -410,10 +484,14 @@ impl Verifier {
             });
         }
         drop(tx);
+        let progress = Progress::new(self.options.progress, pending.len());
         let mut done = Vec::with_capacity(pending.len());
         while done.len() < pending.len() && !interrupt.load(Ordering::Relaxed) {
             match rx.recv_timeout(Duration::from_millis(50)) {
-                Ok((j, v, _)) => done.push((j, v)),
+                Ok((j, v, _)) => {
+                    progress.record(&v);
+                    done.push((j, v));
+                }
                 Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
                 Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
             }
@@ -422,15 +500,93 @@ impl Verifier {
         while let Ok((j, v, _)) = rx.try_recv() {
             done.push((j, v));
         }
+        progress.finish();
         (done, started.load(Ordering::Relaxed))
     }
 }
 
-/// Hands out jobs so that at most `per_provider` run per provider.
+/// The line on standard error while checks run: `verifying 3/10 keys, 1
+/// live`. Nothing at all unless `Options::progress` (a terminal).
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    live: std::cell::Cell<usize>,
+}
+
+impl Progress {
+    fn new(enabled: bool, total: usize) -> Progress {
+        let bar = enabled.then(|| {
+            let style = indicatif::ProgressStyle::with_template(
+                "{spinner} {elapsed} verifying {pos}/{len} keys, {msg}",
+            )
+            .expect("progress template is a constant");
+            let bar = indicatif::ProgressBar::new(total as u64).with_style(style);
+            bar.set_message("0 live");
+            bar.enable_steady_tick(Duration::from_millis(100));
+            bar
+        });
+        Progress {
+            bar,
+            live: std::cell::Cell::new(0),
+        }
+    }
+
+    fn record(&self, v: &Verification) {
+        let Some(bar) = &self.bar else { return };
+        if v.verdict == Verdict::Live {
+            self.live.set(self.live.get() + 1);
+        }
+        bar.set_message(format!("{} live", self.live.get()));
+        bar.inc(1);
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// Hands out jobs so that at most `slots[provider]` run per provider.
 struct Scheduler {
     state: Mutex<SchedState>,
     ready: Condvar,
-    per_provider: usize,
+    /// The run's per-provider bound, or the spec's `concurrency` if lower.
+    slots: HashMap<String, usize>,
+}
+
+/// Spaces the requests to a provider with a `requests_per_second`: each
+/// request takes the next free start time, `1 / rps` after the one before,
+/// and waits for it (retries included), so no second holds more than the
+/// rate allows whatever the number of workers.
+struct Pacer {
+    intervals: HashMap<String, Duration>,
+    next: Mutex<HashMap<String, std::time::Instant>>,
+}
+
+impl Pacer {
+    /// Wait for `provider`'s next start time; false if interrupted meanwhile.
+    fn wait(&self, provider: &str, interrupt: &AtomicBool) -> bool {
+        let Some(&interval) = self.intervals.get(provider) else {
+            return true;
+        };
+        let start = {
+            let mut next = self.next.lock().expect("no code panics holding the lock");
+            let now = std::time::Instant::now();
+            let slot = next.get(provider).map_or(now, |&t| t.max(now));
+            next.insert(provider.to_string(), slot + interval);
+            slot
+        };
+        loop {
+            if interrupt.load(Ordering::Relaxed) {
+                return false;
+            }
+            let now = std::time::Instant::now();
+            if now >= start {
+                return true;
+            }
+            std::thread::sleep((start - now).min(Duration::from_millis(50)));
+        }
+    }
 }
 
 struct SchedState {
@@ -449,7 +605,9 @@ impl Scheduler {
             }
             let SchedState { queues, in_flight } = &mut *s;
             let free = queues.iter_mut().find(|(p, q)| {
-                !q.is_empty() && in_flight.get(p.as_str()).copied().unwrap_or(0) < self.per_provider
+                !q.is_empty()
+                    && in_flight.get(p.as_str()).copied().unwrap_or(0)
+                        < self.slots.get(p.as_str()).copied().unwrap_or(1)
             });
             if let Some((p, q)) = free {
                 let j = q.pop_front().expect("the queue was checked non-empty");
@@ -474,6 +632,40 @@ impl Scheduler {
         }
         self.ready.notify_all();
     }
+}
+
+/// The other half of `f`'s credential, from its parts (the first of the
+/// spec's part rules found); `unknown (no pair)` without one, and
+/// `not-verifiable` when the one found is not of the shape the check takes.
+fn partner_of(
+    check: &Check,
+    wanted: &provider::Partner,
+    f: &Finding,
+) -> std::result::Result<String, Verification> {
+    let found = wanted
+        .rules
+        .iter()
+        .find_map(|r| f.parts.iter().find(|p| &p.rule_id == r));
+    let Some(part) = found else {
+        return Err(Verification {
+            reason: Some(UnknownReason::NoPair),
+            detail: format!(
+                "no {} found beside the key in the same file: {} checks the two together",
+                wanted.name, check.name
+            ),
+            ..not_verifiable(Some(&check.provider), String::new())
+        });
+    };
+    if !check.partner_fits(&part.secret) || check.endpoint_for(Some(&part.secret)).is_err() {
+        return Err(not_verifiable(
+            Some(&check.provider),
+            format!(
+                "the {} beside the key ({}) is not one {}'s check takes",
+                wanted.name, part.redacted, check.name
+            ),
+        ));
+    }
+    Ok(part.secret.clone())
 }
 
 fn not_verifiable(provider: Option<&str>, detail: String) -> Verification {
@@ -536,6 +728,26 @@ mod tests {
             identity: None,
             scopes: Vec::new(),
         }
+    }
+
+    #[test]
+    fn the_pacer_spaces_starts_and_stops_on_interrupt() {
+        let pacer = Pacer {
+            intervals: HashMap::from([("p".to_string(), Duration::from_millis(100))]),
+            next: Mutex::new(HashMap::new()),
+        };
+        let quiet = AtomicBool::new(false);
+        let started = std::time::Instant::now();
+        for _ in 0..5 {
+            assert!(pacer.wait("p", &quiet));
+            // A provider without a rate is never held up.
+            assert!(pacer.wait("other", &quiet));
+        }
+        let took = started.elapsed();
+        assert!(took >= Duration::from_millis(400), "{took:?}");
+        assert!(took < Duration::from_millis(2000), "{took:?}");
+        // The next slot is 100 ms away: an interrupt ends the wait.
+        assert!(!pacer.wait("p", &AtomicBool::new(true)));
     }
 
     #[test]

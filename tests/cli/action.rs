@@ -1242,6 +1242,73 @@ fn action_pull_request_mode_does_not_trust_the_pull_requests_own_config() {
 }
 
 #[test]
+fn action_pull_request_mode_reads_the_baseline_from_the_base_commit() {
+    // Hardening M6: a pull request that adds its own key to the baseline
+    // must not hide it; nor may one that brings a baseline the base lacks.
+    for base_has_baseline in [true, false] {
+        let mut runner = Runner::new("pull_request", serde_json::json!({}));
+        let ws = runner.ws().to_path_buf();
+        git(&ws, &["init", "-q", "-b", "main"]);
+        write(&ws, "old.py", format!("K = '{GITHUB}'\n"));
+        if base_has_baseline {
+            // The base accepts its old key.
+            let r = run(Command::new(env!("CARGO_BIN_EXE_leakhound"))
+                .current_dir(&ws)
+                .args(["baseline", "create", ".", "--no-config", "-q"]));
+            assert_eq!(r.code, 0, "{}", r.stderr);
+        }
+        git(&ws, &["add", "."]);
+        git(&ws, &["commit", "-qm", "base"]);
+        let base = git(&ws, &["rev-parse", "HEAD"]);
+        git(&ws, &["checkout", "-qb", "feature"]);
+        write(&ws, "new.py", format!("K = '{KUNAVO}'\n"));
+        // ... and the pull request accepts its new one.
+        let r = run(Command::new(env!("CARGO_BIN_EXE_leakhound"))
+            .current_dir(&ws)
+            .args(["baseline", "create", ".", "--no-config", "-q"]));
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        git(&ws, &["add", "."]);
+        git(&ws, &["commit", "-qm", "add a key and accept it"]);
+        let head = git(&ws, &["rev-parse", "HEAD"]);
+        runner.event = pull_request_event(&base, &head);
+        let r = runner.run(&[("baseline", ".leakhound-baseline.json")]);
+        assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+        assert_eq!(r.outputs["findings"], "1", "{}", r.stdout);
+        assert!(r.stdout.contains("file=new.py"), "{}", r.stdout);
+        let said = if base_has_baseline {
+            "**Baseline:** `.leakhound-baseline.json` read from the base commit"
+        } else {
+            "**Baseline:** the base commit has no `.leakhound-baseline.json`: no baseline applied"
+        };
+        assert!(
+            r.summary.contains(said) && r.summary.contains("this pull request changes it"),
+            "{}",
+            r.summary
+        );
+    }
+    // A push scans with the checked-out baseline as before.
+    let mut runner = Runner::new("push", serde_json::json!({}));
+    let ws = runner.ws().to_path_buf();
+    git(&ws, &["init", "-q", "-b", "main"]);
+    write(&ws, "a.txt", "a\n");
+    git(&ws, &["add", "."]);
+    git(&ws, &["commit", "-qm", "first"]);
+    let before = git(&ws, &["rev-parse", "HEAD"]);
+    write(&ws, "new.py", format!("K = '{KUNAVO}'\n"));
+    let r = run(Command::new(env!("CARGO_BIN_EXE_leakhound"))
+        .current_dir(&ws)
+        .args(["baseline", "create", ".", "--no-config", "-q"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    git(&ws, &["add", "."]);
+    git(&ws, &["commit", "-qm", "add a key and accept it"]);
+    let after = git(&ws, &["rev-parse", "HEAD"]);
+    runner.event = serde_json::json!({"before": before, "after": after});
+    let r = runner.run(&[("baseline", ".leakhound-baseline.json")]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(!r.summary.contains("**Baseline:**"), "{}", r.summary);
+}
+
+#[test]
 fn action_push_of_a_new_branch_without_the_default_branch_scans_all_history() {
     let mut runner = Runner::new("push", serde_json::json!({}));
     let (_, after) = repo_with_base_and_head(&runner);

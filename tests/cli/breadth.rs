@@ -231,4 +231,34 @@ fn rules_list_says_which_rules_can_be_verified() {
         .unwrap();
     assert_eq!(generic["verifiable"], false);
     assert_eq!(generic["generic"], true);
+    // Issue 11: at least 80 providers have a check, paired ones included;
+    // the partner rules are not verifiable by themselves.
+    let providers: std::collections::BTreeSet<&str> = list
+        .iter()
+        .filter(|r| r["verifiable"] == true)
+        .map(|r| r["provider"].as_str().unwrap())
+        .collect();
+    assert!(
+        providers.len() >= 80,
+        "{} providers: {providers:?}",
+        providers.len()
+    );
+    let verifiable = |id: &str| list.iter().find(|r| r["id"] == id).unwrap()["verifiable"].clone();
+    for id in [
+        "aws-secret-access-key",
+        "twilio-auth-token",
+        "algolia-admin-api-key",
+        "paypal-client-secret",
+        "gcp-service-account-key",
+        "azure-storage-account-key",
+    ] {
+        assert_eq!(verifiable(id), true, "{id}");
+    }
+    for id in [
+        "aws-access-key-id",
+        "twilio-account-sid",
+        "azure-storage-account-name",
+    ] {
+        assert_eq!(verifiable(id), false, "{id}");
+    }
 }

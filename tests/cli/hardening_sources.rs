@@ -147,6 +147,55 @@ fn a_blob_truncated_after_its_header_is_an_error_not_a_hang() {
     assert!(run.stderr.contains("cut short"), "{}", run.stderr);
 }
 
+/// The blobs the index holds are checked only when read (loose.rs): one cut
+/// short is still an error, not a hang, wherever it is read: a staged
+/// scan's diff, a range's, a history's blob scan, and `--all-objects` for
+/// a blob that is staged and never committed.
+#[test]
+fn a_truncated_blob_in_the_index_is_an_error_wherever_it_is_read() {
+    let pad = |seed: usize| -> String {
+        (0..3000)
+            .map(|i| char::from(b'a' + ((i * 7 + seed) % 26) as u8))
+            .collect()
+    };
+    // Committed (so history and ranges read it) and still in the index.
+    let r = Repo::init();
+    r.write("a.txt", "one\n");
+    r.commit("one");
+    r.write("pad.txt", &pad(1));
+    r.commit("two");
+    let blob = gitutil::git(r.path(), &["rev-parse", "HEAD:pad.txt"]);
+    truncate_object(r.path(), &blob, 60);
+    let shown = format!("{}/{}", &blob[..2], &blob[2..]);
+    for mode in [&["--git"][..], &["--range", "HEAD~1..HEAD"]] {
+        let run = run_within(&mut scan(r.path(), mode), None, LIMIT);
+        assert_eq!(run.code, Some(2), "{mode:?}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("cut short") && run.stderr.contains(&shown),
+            "{mode:?}: {}",
+            run.stderr
+        );
+    }
+    // Staged, and never committed.
+    let r = Repo::init();
+    r.write("a.txt", "one\n");
+    r.commit("one");
+    r.write("pad.txt", &pad(2));
+    r.git(&["add", "pad.txt"]);
+    let blob = gitutil::git(r.path(), &["rev-parse", ":pad.txt"]);
+    truncate_object(r.path(), &blob, 60);
+    let shown = format!("{}/{}", &blob[..2], &blob[2..]);
+    for mode in [&["--staged"][..], &["--git", "--all-objects"]] {
+        let run = run_within(&mut scan(r.path(), mode), None, LIMIT);
+        assert_eq!(run.code, Some(2), "{mode:?}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("cut short") && run.stderr.contains(&shown),
+            "{mode:?}: {}",
+            run.stderr
+        );
+    }
+}
+
 // ----------------------------------------------------------------- streams
 
 #[test]

@@ -21,13 +21,15 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use git2::{ObjectType, Oid, Repository, Tree};
 
 use super::commit::commit_info;
-use super::{bytes_to_path, git_error, open_repo, shallow_commits, submodule_note};
+use super::{
+    bytes_to_path, git_error, is_partial_clone, open_repo, shallow_commits, submodule_note,
+};
 use crate::engine::{Matcher, Scratch};
 use crate::error::Result;
 use crate::finding::{BlobLocation, CommitInfo, Finding, SourceKind};
@@ -40,6 +42,8 @@ const COMMIT_CHUNK: usize = 64;
 const BLOB_CHUNK: usize = 16;
 /// No commit: a dangling blob found by `--all-objects`.
 const NO_COMMIT: u32 = u32::MAX;
+/// The interrupt flag of a run that has none.
+static NEVER: AtomicBool = AtomicBool::new(false);
 
 /// A commit in walk order.
 struct CommitNode {
@@ -114,6 +118,9 @@ pub fn scan_history(
     let gitdir = repo.path().to_path_buf();
     let threads = thread_count(options.threads);
     let mut stats = Stats::default();
+    // Ctrl-C or SIGTERM: every stage stops at its next item, and the
+    // report says how far the scan got.
+    let stop: &AtomicBool = options.interrupt.as_deref().unwrap_or(&NEVER);
 
     let shallow = shallow_commits(&repo);
     if !shallow.is_empty() {
@@ -124,19 +131,51 @@ pub fn scan_history(
         ));
     }
     let tips = ref_tips(&repo, &mut stats);
-    let mut commits = walk_commits(&repo, tips, &shallow, &mut stats);
+    let mut unreadable = Vec::new();
+    let mut commits = walk_commits(&repo, tips, &shallow, stop, &mut unreadable, &mut stats);
     let reachable = commits.len();
 
     let mut blobs = BlobIndex::default();
     let mut submodules = BTreeSet::new();
-    let changes = tree_changes(&gitdir, &commits, threads)?;
+    let changes = tree_changes(&gitdir, &commits, threads, stop)?;
     absorb_changes(&mut blobs, changes, 0, &mut submodules, &mut stats);
 
+    // A commit that cannot be read hides its parents, and the walk cannot
+    // tell which commits they are: scan every commit in the object database
+    // that no readable commit reaches, as --all-objects would.
+    if !unreadable.is_empty() && !all_objects && !stop.load(Ordering::Relaxed) {
+        let mut known: HashSet<Oid> = commits.iter().map(|c| c.oid).collect();
+        known.extend(unreadable.iter().copied());
+        let (behind, _) = unreachable_objects(&repo, &known, &blobs, stop, &mut stats);
+        stats.notes.push(format!(
+            "commit{} {} could not be read, so the history behind {} cannot be followed; \
+             the {} commit{} in the object database that no readable commit reaches {} \
+             scanned instead (marked unreachable; some may be leftovers no branch holds)",
+            if unreadable.len() == 1 { "" } else { "s" },
+            name_some(&unreadable),
+            if unreadable.len() == 1 { "it" } else { "them" },
+            behind.len(),
+            if behind.len() == 1 { "" } else { "s" },
+            if behind.len() == 1 { "was" } else { "were" },
+        ));
+        let first = commits.len();
+        commits.extend(behind);
+        let changes = tree_changes(&gitdir, &commits[first..], threads, stop)?;
+        absorb_changes(
+            &mut blobs,
+            changes,
+            first as u32,
+            &mut submodules,
+            &mut stats,
+        );
+    }
     if all_objects {
-        let (more, dangling) = unreachable_objects(&repo, &commits, &blobs, &mut stats);
+        let mut known: HashSet<Oid> = commits.iter().map(|c| c.oid).collect();
+        known.extend(unreadable.iter().copied());
+        let (more, dangling) = unreachable_objects(&repo, &known, &blobs, stop, &mut stats);
         let first = commits.len() as u32;
         commits.extend(more);
-        let changes = tree_changes(&gitdir, &commits[first as usize..], threads)?;
+        let changes = tree_changes(&gitdir, &commits[first as usize..], threads, stop)?;
         absorb_changes(&mut blobs, changes, first, &mut submodules, &mut stats);
         for oid in dangling {
             if !blobs.ids.contains_key(&oid) {
@@ -233,7 +272,9 @@ pub fn scan_history(
 
     let scanned: HashSet<Oid> = blobs.ids.keys().copied().collect();
     let mut uncommitted = Vec::new();
-    scan_worktree(&repo, &scanner, &scanned, &mut uncommitted, &mut stats);
+    if !stop.load(Ordering::Relaxed) {
+        scan_worktree(&repo, &scanner, &scanned, &mut uncommitted, &mut stats);
+    }
     let in_history: HashSet<&str> = findings.iter().map(|f| f.fingerprint.as_str()).collect();
     uncommitted.retain(|f| !in_history.contains(f.fingerprint.as_str()));
     findings.extend(uncommitted);
@@ -241,13 +282,61 @@ pub fn scan_history(
     // The collector counted blobs as files; `stats.files` counts the
     // working tree's.
     let mut outcome = collector.into_outcome(started);
+    if is_partial_clone(&repo) {
+        partial_clone_note(&mut outcome.stats);
+    }
     let blobs_read = std::mem::take(&mut outcome.stats.files);
+    if stop.load(Ordering::Relaxed) {
+        stats.notes.push(format!(
+            "interrupted: {} commit{} walked, {blobs_read} of the {} blobs {} held scanned; \
+             the uncommitted files were not scanned",
+            commits.len(),
+            if commits.len() == 1 { "" } else { "s" },
+            blobs.entries.len(),
+            if commits.len() == 1 { "it" } else { "they" },
+        ));
+    }
     outcome.stats.merge(stats);
     outcome.stats.blobs = Some(blobs_read);
     outcome.stats.commits = Some(commits.len() as u64);
     outcome.findings.extend(findings);
     outcome.stats.elapsed_ms = started.elapsed().as_millis() as u64;
     Ok(outcome)
+}
+
+/// The blobs a partial clone never downloaded: one error and a note that
+/// count them, in place of one error per blob.
+fn partial_clone_note(stats: &mut Stats) {
+    let before = stats.errors.len();
+    stats
+        .errors
+        .retain(|e| !(e.path.contains(" (blob ") && e.reason.starts_with("object not found")));
+    let missing = before - stats.errors.len();
+    if missing == 0 {
+        return;
+    }
+    let blobs = if missing == 1 { "blob" } else { "blobs" };
+    stats.notes.push(format!(
+        "partial clone: {missing} {blobs} of this history {} never downloaded from the \
+         promisor remote and {} not scanned; fetch the history whole (a clone without \
+         --filter) to scan {}",
+        if missing == 1 { "was" } else { "were" },
+        if missing == 1 { "was" } else { "were" },
+        if missing == 1 { "it" } else { "them" },
+    ));
+    stats.errors.push(PathNote {
+        path: "partial clone".into(),
+        reason: format!("{missing} {blobs} not downloaded, not scanned"),
+    });
+}
+
+/// Up to five ids, then "and N more".
+fn name_some(oids: &[Oid]) -> String {
+    let mut named: Vec<String> = oids.iter().take(5).map(Oid::to_string).collect();
+    if oids.len() > 5 {
+        named.push(format!("and {} more", oids.len() - 5));
+    }
+    named.join(", ")
 }
 
 fn thread_count(configured: usize) -> usize {
@@ -308,6 +397,8 @@ fn walk_commits(
     repo: &Repository,
     tips: Vec<Oid>,
     shallow: &HashSet<Oid>,
+    stop: &AtomicBool,
+    unreadable: &mut Vec<Oid>,
     stats: &mut Stats,
 ) -> Vec<CommitNode> {
     struct Read {
@@ -321,6 +412,9 @@ fn walk_commits(
     let mut read: Vec<Read> = Vec::new();
     let mut stack = tips;
     while let Some(oid) = stack.pop() {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
         if index.contains_key(&oid) || missing.contains(&oid) {
             continue;
         }
@@ -328,6 +422,7 @@ fn walk_commits(
             Ok(c) => c,
             Err(e) => {
                 missing.insert(oid);
+                unreadable.push(oid);
                 stats.errors.push(PathNote {
                     path: format!("commit {oid}"),
                     reason: e.message().to_string(),
@@ -400,7 +495,12 @@ fn walk_commits(
 }
 
 /// Compare each commit's tree with its first parent's, in parallel.
-fn tree_changes(gitdir: &Path, commits: &[CommitNode], threads: usize) -> Result<Vec<Changes>> {
+fn tree_changes(
+    gitdir: &Path,
+    commits: &[CommitNode],
+    threads: usize,
+    stop: &AtomicBool,
+) -> Result<Vec<Changes>> {
     struct Worker {
         repo: Repository,
         out: Vec<(usize, Changes)>,
@@ -410,6 +510,7 @@ fn tree_changes(gitdir: &Path, commits: &[CommitNode], threads: usize) -> Result
         threads,
         commits.len(),
         COMMIT_CHUNK,
+        stop,
         || {
             Ok(Worker {
                 repo: open_worker(gitdir, opened.fetch_add(1, Ordering::Relaxed))?,
@@ -514,11 +615,11 @@ fn diff_trees(
 /// Commits and blobs in the object database that the walk did not reach.
 fn unreachable_objects(
     repo: &Repository,
-    reachable: &[CommitNode],
+    known: &HashSet<Oid>,
     blobs: &BlobIndex,
+    stop: &AtomicBool,
     stats: &mut Stats,
 ) -> (Vec<CommitNode>, Vec<Oid>) {
-    let known: HashSet<Oid> = reachable.iter().map(|c| c.oid).collect();
     let odb = match repo.odb() {
         Ok(o) => o,
         Err(e) => {
@@ -530,10 +631,11 @@ fn unreachable_objects(
         }
     };
     let mut all = Vec::new();
-    if let Err(e) = odb.foreach(|oid| {
+    let listed = odb.foreach(|oid| {
         all.push(*oid);
-        true
-    }) {
+        !stop.load(Ordering::Relaxed)
+    });
+    if let (Err(e), false) = (listed, stop.load(Ordering::Relaxed)) {
         stats.errors.push(PathNote {
             path: "object database".into(),
             reason: e.message().to_string(),
@@ -545,6 +647,13 @@ fn unreachable_objects(
     let mut dangling = Vec::new();
     for oid in all {
         if known.contains(&oid) || blobs.ids.contains_key(&oid) {
+            continue;
+        }
+        if let Err(reason) = crate::source::loose::check_blob(repo, oid) {
+            stats.errors.push(PathNote {
+                path: format!("object {oid}"),
+                reason,
+            });
             continue;
         }
         match odb.read_header(oid) {
@@ -600,10 +709,12 @@ fn scan_blobs(
     }
     let max = scanner.options.max_file_size;
     let opened = AtomicUsize::new(0);
+    let stop: &AtomicBool = scanner.options.interrupt.as_deref().unwrap_or(&NEVER);
     let workers = fan_out(
         threads,
         blobs.entries.len(),
         BLOB_CHUNK,
+        stop,
         || {
             Ok(Worker {
                 repo: open_worker(gitdir, opened.fetch_add(1, Ordering::Relaxed))?,
@@ -623,6 +734,9 @@ fn scan_blobs(
                 path: format!("{path} (blob {})", entry.oid),
                 reason,
             };
+            if let Err(reason) = crate::source::loose::check_blob(&w.repo, entry.oid) {
+                return w.stats.errors.push(note(reason));
+            }
             let odb = match w.repo.odb() {
                 Ok(o) => o,
                 Err(e) => return w.stats.errors.push(note(e.message().to_string())),
@@ -781,11 +895,13 @@ fn open_worker(gitdir: &Path, k: usize) -> Result<Repository> {
 
 /// Run `work` over `0..len` on `threads` workers, each with the state
 /// `init` builds once (a `Repository`, scratch space), taking `chunk`
-/// consecutive items at a time. Returns the workers' states.
+/// consecutive items at a time until all are taken or `stop` is set.
+/// Returns the workers' states.
 fn fan_out<S: Send>(
     threads: usize,
     len: usize,
     chunk: usize,
+    stop: &AtomicBool,
     init: impl Fn() -> Result<S> + Sync,
     work: impl Fn(&mut S, usize) + Sync,
 ) -> Result<Vec<S>> {
@@ -801,7 +917,7 @@ fn fan_out<S: Send>(
                     let mut state = init()?;
                     loop {
                         let start = next.fetch_add(chunk, Ordering::Relaxed);
-                        if start >= len {
+                        if start >= len || stop.load(Ordering::Relaxed) {
                             break;
                         }
                         for i in start..(start + chunk).min(len) {
@@ -829,6 +945,7 @@ mod tests {
             3,
             1000,
             7,
+            &NEVER,
             || Ok(Vec::new()),
             |seen: &mut Vec<usize>, i| seen.push(i),
         )

@@ -45,7 +45,7 @@ pub(crate) fn open_repo(path: &Path) -> Result<Repository> {
         message: format!("not a git repository: {}", e.message()),
     })?;
     // libgit2 would hang on these (see `loose`): refuse before reading.
-    let bad = super::loose::truncated_loose_objects(&repo.commondir().join("objects"));
+    let bad = super::loose::guard_repository(&repo);
     if !bad.is_empty() {
         return Err(Error::Git {
             path: path.to_path_buf(),
@@ -55,11 +55,39 @@ pub(crate) fn open_repo(path: &Path) -> Result<Repository> {
     Ok(repo)
 }
 
+/// Is `path` a git directory itself (a bare repository, or a `.git`):
+/// `HEAD`, `objects/` and `refs/` side by side?
+pub fn is_git_dir(path: &Path) -> bool {
+    path.join("HEAD").is_file() && path.join("objects").is_dir() && path.join("refs").is_dir()
+}
+
 fn git_error(path: &Path, what: &str, e: &git2::Error) -> Error {
     Error::Git {
         path: path.to_path_buf(),
         message: format!("{what}: {}", e.message()),
     }
+}
+
+/// A partial clone (`git clone --filter=…`): a promisor remote, whose
+/// objects are fetched only when git needs them.
+pub(crate) fn is_partial_clone(repo: &Repository) -> bool {
+    let promisor = repo.config().is_ok_and(|c| {
+        c.get_string("extensions.partialclone").is_ok()
+            || c.entries(Some(r"remote\..*\.promisor"))
+                .is_ok_and(|mut entries| {
+                    while let Some(Ok(e)) = entries.next() {
+                        if e.value() == Some("true") {
+                            return true;
+                        }
+                    }
+                    false
+                })
+    });
+    promisor
+        || std::fs::read_dir(repo.commondir().join("objects/pack")).is_ok_and(|d| {
+            d.flatten()
+                .any(|e| e.path().extension().is_some_and(|x| x == "promisor"))
+        })
 }
 
 /// Commits where a shallow clone's history stops (`.git/shallow`).

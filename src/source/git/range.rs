@@ -12,7 +12,7 @@ use std::time::Instant;
 use git2::{Delta, Diff, DiffFindOptions, DiffOptions, Oid, Patch, Repository, Sort, Tree};
 
 use super::commit::commit_info;
-use super::{git_error, open_repo, shallow_commits, submodule_note};
+use super::{git_error, is_partial_clone, open_repo, shallow_commits, submodule_note};
 use crate::engine::{Matcher, Scratch};
 use crate::error::{Error, Result};
 use crate::finding::{Finding, SourceKind};
@@ -33,9 +33,9 @@ pub fn scan_range(
     let root = &options.paths[0];
     let repo = open_repo(root)?;
     let shallow = shallow_commits(&repo);
-    let head_id = resolve_commit(&repo, root, head, "HEAD", !shallow.is_empty())?;
-    let base_id = resolve_commit(&repo, root, base, "BASE", !shallow.is_empty())?;
     let spec = format!("{base}..{head}");
+    let head_id = resolve_commit(&repo, root, &spec, head, "HEAD", !shallow.is_empty())?;
+    let base_id = resolve_commit(&repo, root, &spec, base, "BASE", !shallow.is_empty())?;
     let walk_error = |e: git2::Error| git_error(root, &format!("cannot walk {spec}"), &e);
     let mut walk = repo.revwalk().map_err(walk_error)?;
     walk.set_sorting(Sort::TOPOLOGICAL | Sort::REVERSE)
@@ -65,7 +65,19 @@ pub fn scan_range(
     let mut reported: HashMap<String, Oid> = HashMap::new();
     let mut submodules = BTreeSet::new();
     let mut findings = Vec::new();
-    for oid in commits {
+    let total = commits.len();
+    for (done, oid) in commits.into_iter().enumerate() {
+        // Ctrl-C or SIGTERM: stop here and report the commits so far.
+        if options
+            .interrupt
+            .as_ref()
+            .is_some_and(|i| i.load(std::sync::atomic::Ordering::Relaxed))
+        {
+            stats.notes.push(format!(
+                "interrupted: {done} of the {total} commits in {spec} scanned"
+            ));
+            break;
+        }
         let commit = match repo.find_commit(oid) {
             Ok(c) => c,
             Err(e) => {
@@ -123,24 +135,53 @@ pub fn scan_range(
     if !submodules.is_empty() {
         stats.notes.push(submodule_note(&submodules));
     }
+    let missing = stats
+        .errors
+        .iter()
+        .filter(|e| e.reason.starts_with("object not found"))
+        .count();
+    if missing > 0 && is_partial_clone(&repo) {
+        stats.notes.push(format!(
+            "partial clone: {missing} commit{} of {spec} could not be compared with {} \
+             parent{}: blobs they need were never downloaded from the promisor remote; \
+             fetch the history whole (a clone without --filter) to scan {}",
+            if missing == 1 { "" } else { "s" },
+            if missing == 1 { "its" } else { "their" },
+            if missing == 1 { "" } else { "s" },
+            if missing == 1 { "it" } else { "them" },
+        ));
+    }
     stats.blobs = Some(stats.files);
     stats.files = 0;
     stats.elapsed_ms = started.elapsed().as_millis() as u64;
     Ok(ScanOutcome { findings, stats })
 }
 
+/// The commit `rev` (the `role` end of the range `spec`) names. The error
+/// names the range and says what is wrong: not found, or not a commit.
 fn resolve_commit(
     repo: &Repository,
     root: &Path,
+    spec: &str,
     rev: &str,
     role: &str,
     shallow: bool,
 ) -> Result<Oid> {
-    let found = repo
-        .revparse_single(rev)
-        .and_then(|o| o.peel_to_commit())
-        .map(|c| c.id());
-    found.map_err(|e| {
+    let object = repo.revparse_single(rev);
+    if let Ok(object) = &object {
+        return object.peel_to_commit().map(|c| c.id()).map_err(|_| {
+            let kind = object.kind().map_or("object", |k| k.str());
+            Error::Git {
+                path: root.to_path_buf(),
+                message: format!(
+                    "range `{spec}`: {role} `{rev}` is a {kind} ({}), not a commit: \
+                     both ends of a range must name commits",
+                    object.id()
+                ),
+            }
+        });
+    }
+    object.map(|o| o.id()).map_err(|e| {
         let unborn = repo
             .head()
             .is_err_and(|e| e.code() == git2::ErrorCode::UnbornBranch);
@@ -158,7 +199,10 @@ fn resolve_commit(
         };
         Error::Git {
             path: root.to_path_buf(),
-            message: format!("cannot find {role} `{rev}` ({}): {hint}", e.message()),
+            message: format!(
+                "range `{spec}`: cannot find {role} `{rev}` ({}): {hint}",
+                e.message()
+            ),
         }
     })
 }
@@ -200,7 +244,7 @@ fn tree_additions(
     submodules: &mut BTreeSet<Vec<u8>>,
 ) -> Result<Additions, git2::Error> {
     let mut diff = repo.diff_tree_to_tree(old, Some(new), Some(&mut diff_options()))?;
-    find_renames(&mut diff)?;
+    find_renames(repo, &mut diff)?;
     let mut out = BTreeMap::new();
     for idx in 0..diff.deltas().len() {
         if let Some((oid, path)) = delta_target(&diff, idx, submodules) {
@@ -219,7 +263,9 @@ pub(crate) fn diff_options() -> DiffOptions {
 }
 
 /// Follow renames, so that moving a file does not count its lines as added.
-pub(crate) fn find_renames(diff: &mut Diff) -> Result<(), git2::Error> {
+/// Checks the diff's blobs first: rename detection and patches read them.
+pub(crate) fn find_renames(repo: &Repository, diff: &mut Diff) -> Result<(), git2::Error> {
+    crate::source::loose::check_diff_blobs(repo, diff)?;
     diff.find_similar(Some(DiffFindOptions::new().renames(true)))
 }
 
@@ -286,6 +332,10 @@ pub(crate) fn scan_blob(
             return None;
         }
     };
+    if let Err(reason) = crate::source::loose::check_blob(repo, oid) {
+        stats.errors.push(note(reason));
+        return None;
+    }
     let max = scanner.options.max_file_size;
     match odb.read_header(oid) {
         Ok((size, _)) if size as u64 > max => {
