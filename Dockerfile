@@ -20,6 +20,16 @@ RUN cargo build --release --locked \
 FROM alpine:3 AS certs
 RUN apk add --no-cache ca-certificates
 
+# `docker build --target audit`: leakhound with git, OpenSSH and CA
+# certificates, for audits of remote repositories and organisations
+# (docs/audit.md), which clone with the system git. Released as
+# ghcr.io/leakhound/leakhound:X.Y.Z-audit.
+FROM alpine:3 AS audit
+RUN apk add --no-cache git openssh-client ca-certificates
+COPY --from=build /leakhound /usr/local/bin/leakhound
+USER 65532:65532
+ENTRYPOINT ["/usr/local/bin/leakhound"]
+
 FROM scratch
 COPY --from=certs /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 COPY --from=build /leakhound /usr/local/bin/leakhound

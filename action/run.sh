@@ -294,18 +294,19 @@ scan() {
   work=$(mktemp -d "${RUNNER_TEMP:-${TMPDIR:-/tmp}}/leakhound.XXXXXX")
   # A pull request must not be able to switch off its own check: with no
   # `config` input, the base commit's .leakhound.toml applies (or none), not
-  # the one the pull request brings. Its changes apply once merged.
+  # the one the pull request brings. Its changes apply once merged. (The
+  # repository root's, as leakhound itself finds it from the workspace.)
   local config_note=""
   if [ "$mode" = pull-request ] && [ -z "${INPUT_CONFIG:-}" ]; then
-    if git -C "$path" cat-file -e "$pr_base:./.leakhound.toml" 2>/dev/null; then
-      git -C "$path" show "$pr_base:./.leakhound.toml" >"$work/base-config.toml"
+    if git -C "$path" cat-file -e "$pr_base:.leakhound.toml" 2>/dev/null; then
+      git -C "$path" show "$pr_base:.leakhound.toml" >"$work/base-config.toml"
       args+=(--config "$work/base-config.toml")
       config_note="the base commit's \`.leakhound.toml\` applied"
     else
       args+=(--no-config)
       config_note="the base commit has no \`.leakhound.toml\`: none applied"
     fi
-    if ! git -C "$path" diff --quiet "$pr_base" "$pr_head" -- .leakhound.toml 2>/dev/null; then
+    if ! git -C "$path" diff --quiet "$pr_base" "$pr_head" -- :/.leakhound.toml 2>/dev/null; then
       config_note="$config_note; this pull request changes \`.leakhound.toml\`, and its allowlists and skips are not trusted until it is merged"
     fi
     echo "leakhound: configuration: $config_note"

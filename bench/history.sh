@@ -64,12 +64,12 @@ measure() {
 }
 
 baseline() { git -C "$REPO" cat-file --batch-all-objects --batch | rg -c -F -f "$KEYWORDS"; }
-history() { "$BIN" scan --git "$REPO" --format json --output /dev/null --quiet; }
+history() { "$BIN" scan --no-config --git "$REPO" --format json --output /dev/null --quiet; }
 
 echo "repository: $REPO"
 echo "  $(git -C "$REPO" rev-list --count --all) commits, $(git -C "$REPO" count-objects -v | awk '/in-pack/ {print $2}') objects packed, $(git -C "$REPO" count-objects -vH | awk -F': ' '/size-pack/ {print $2}') pack"
 echo "  $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); $(git --version); $(rg --version | sed -n 1p); keywords: $(wc -l <"$KEYWORDS")"
-"$BIN" scan --git "$REPO" --format json --output "$DATA/history-report.json" --quiet || true
+"$BIN" scan --no-config --git "$REPO" --format json --output "$DATA/history-report.json" --quiet || true
 python3 - "$DATA/history-report.json" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1]))["stats"]

@@ -57,7 +57,7 @@ case $mode in
 cpu)
     TREE=$(tree "${1:-}")
     for cmd in "rg -c -i -F -a -uuu -f $KEYWORDS $TREE" \
-        "$BIN scan --no-ignore --format json --output /dev/null $TREE"; do
+        "$BIN scan --no-config --no-ignore --format json --output /dev/null $TREE"; do
         echo "== $cmd"
         # -r 2: two runs; task-clock is the CPU time of all threads.
         perf stat -r 2 -e task-clock -- $cmd >/dev/null 2>"$DATA/perf-stat.txt" || true
@@ -73,7 +73,7 @@ record | record-history)
         target=(--git "$REPO")
     fi
     perf record -g -o "$DATA/perf.data" -- \
-        "$BIN" scan "${target[@]}" --format json --output /dev/null --quiet || true
+        "$BIN" scan --no-config "${target[@]}" --format json --output /dev/null --quiet || true
     perf report -i "$DATA/perf.data" --no-children --sort symbol --stdio 2>/dev/null |
         grep -v '^#' | grep '%' | head -30 >"$DATA/perf-symbols.txt"
     perf report -i "$DATA/perf.data" --no-children --sort dso --stdio 2>/dev/null |
@@ -112,18 +112,18 @@ for p in sys.stdin.buffer.read().split(b"\0"):
         awk -v n="$bytes" -v t="$best" 'BEGIN {printf "%.0f MB/s (%.2f s)\n", n / t / 1e6, t}'
     }
     echo "sample: $bytes bytes"
-    echo "leakhound scan -j 1: $(rate "$BIN" scan -j 1 --no-ignore --format json --output /dev/null "$SAMPLE")"
+    echo "leakhound scan -j 1: $(rate "$BIN" scan --no-config -j 1 --no-ignore --format json --output /dev/null "$SAMPLE")"
     echo "rg -j 1 -c -i -F -f KEYWORDS: $(rate rg -j 1 -c -i -F -a -uuu -f "$KEYWORDS" "$SAMPLE")"
     ;;
 history-j1)
     REPO=${1:-$DATA/history-repo}
     [ -d "$REPO" ] || die "no repository at $REPO: run bench/history.sh first"
     for j in 1 2; do
-        "$BIN" scan --git -j "$j" "$REPO" --format json --output /dev/null --quiet || true
+        "$BIN" scan --no-config --git -j "$j" "$REPO" --format json --output /dev/null --quiet || true
         times=()
         for _ in 1 2 3; do
             t0=$(date +%s.%N)
-            "$BIN" scan --git -j "$j" "$REPO" --format json --output /dev/null --quiet || true
+            "$BIN" scan --no-config --git -j "$j" "$REPO" --format json --output /dev/null --quiet || true
             t1=$(date +%s.%N)
             times+=("$(awk -v a="$t1" -v b="$t0" 'BEGIN {printf "%.2f", a - b}')")
         done

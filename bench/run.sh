@@ -9,7 +9,9 @@
 #                   size is already there), then time with hyperfine on the same files
 #                     rg -c -i -F -a -uuu -f bench/data/keywords.txt TREE
 #                         (counting the rules' keywords: the prefilter floor)
-#                     leakhound scan --format json --output /dev/null --no-ignore TREE
+#                     leakhound scan --no-config --format json --output /dev/null --no-ignore TREE
+#                         (--no-config: the .leakhound.toml of the directory the
+#                         bench runs in, this repository's own, must not apply)
 #                   and check recall: one leakhound run with --show-secrets, compared
 #                   with the tree's planted.json.
 #
@@ -159,15 +161,15 @@ tree)
   echo "bench: tree $repo: $total_bytes bytes in $n_files files" >&2
 
   printf -v rg_cmd '%q ' rg -c -i -F -a -uuu -f "$kw_file" "$repo"
-  printf -v lh_cmd '%q ' "$lh" scan --format json --output /dev/null --no-ignore "$repo"
+  printf -v lh_cmd '%q ' "$lh" scan --no-config --format json --output /dev/null --no-ignore "$repo"
   # -i: leakhound exits 1 when it finds keys (and rg would exit 1 on no match).
   hyperfine --warmup 1 --runs 3 -i --export-json "$hf_json" \
     -n rg "$rg_cmd" \
     -n leakhound "$lh_cmd"
 
-  echo "bench: recall run: leakhound scan --format json --show-secrets --no-ignore" >&2
+  echo "bench: recall run: leakhound scan --no-config --format json --show-secrets --no-ignore" >&2
   lh_rc=0
-  "$lh" scan --format json --show-secrets --no-ignore --output "$findings" "$repo" || lh_rc=$?
+  "$lh" scan --no-config --format json --show-secrets --no-ignore --output "$findings" "$repo" || lh_rc=$?
   [[ $lh_rc -le 1 ]] || die "leakhound exited with $lh_rc on the recall run"
   [[ -s $findings ]] || die "leakhound wrote no findings file ($findings)"
 

@@ -129,10 +129,11 @@ fn is_under_any(path: &str, roots: &[PathBuf]) -> bool {
         if root.is_empty() || root == "." {
             return !Path::new(path).is_absolute();
         }
+        // `dist/app.jar!a.yml` is inside `dist/app.jar`.
         path == root
             || path
                 .strip_prefix(root)
-                .is_some_and(|rest| rest.starts_with('/'))
+                .is_some_and(|rest| rest.starts_with('/') || rest.starts_with('!'))
     })
 }
 
@@ -173,6 +174,14 @@ mod tests {
         assert!(is_under_any("a.py", &roots(&["."])));
         assert!(is_under_any("src/a.py", &roots(&["./src/"])));
         assert!(is_under_any("src/a.py", &roots(&["src/a.py"])));
+        assert!(is_under_any(
+            "dist/app.jar!a.yml",
+            &roots(&["dist/app.jar"])
+        ));
+        assert!(!is_under_any(
+            "dist/app.jar2!a.yml",
+            &roots(&["dist/app.jar"])
+        ));
         assert!(!is_under_any("srcx/a.py", &roots(&["src"])));
         assert!(!is_under_any("docs/a.md", &roots(&["src", "-"])));
         assert!(is_under_any("<stdin>", &roots(&["-"])));

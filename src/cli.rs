@@ -48,6 +48,13 @@ pub enum Command {
         #[command(subcommand)]
         command: BaselineCommand,
     },
+    /// Write a report from an audit's datastore (docs/audit.md).
+    Report(ReportArgs),
+    /// Work with audit datastores: merge shards.
+    Datastore {
+        #[command(subcommand)]
+        command: DatastoreCommand,
+    },
     /// Work with configuration files.
     Config {
         #[command(subcommand)]
@@ -59,8 +66,8 @@ pub enum Command {
 /// `baseline create`.
 #[derive(Clone, Debug, Default, Args)]
 pub struct FileArgs {
-    /// Configuration file (default: `.leakhound.toml` at the first scanned
-    /// directory, if present).
+    /// Configuration file (default: `.leakhound.toml` in the current
+    /// directory, else at the root of its git repository, if present).
     #[arg(long, short = 'c', value_name = "FILE")]
     pub config: Option<PathBuf>,
 
@@ -83,6 +90,15 @@ pub struct FileArgs {
     /// Worker threads (default: one per core).
     #[arg(long, short = 'j', value_name = "N")]
     pub threads: Option<usize>,
+
+    /// Open archives (zip, jar, whl, tar, .tar.gz, .gz, …) nested up to N
+    /// deep and scan their entries (default 4; 0 scans them as plain bytes).
+    #[arg(long, value_name = "N")]
+    pub archive_depth: Option<u32>,
+
+    /// Scan archives as plain bytes, without opening them (--archive-depth 0).
+    #[arg(long, conflicts_with = "archive_depth")]
+    pub no_archives: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -211,22 +227,23 @@ pub enum ColorChoice {
     Never,
 }
 
-#[derive(Debug, Default, Args)]
-pub struct ScanArgs {
-    /// Files or directories to scan; `-` reads standard input.
-    #[arg(value_name = "PATH", default_value = ".")]
-    pub paths: Vec<PathBuf>,
-
+/// Where the report goes and how it looks; shared by `scan` and `verify`
+/// (`config.rs` turns it into `report::Options`).
+///
+/// Help order: clap lists options in the order they are added, and each
+/// command lists its configuration flags between `--output` and
+/// `--show-secrets`. So `--format` and `--output` take the first two
+/// places explicitly, and each command adds its configuration flags first,
+/// from place 2 (`next_display_order = 2`), then this struct.
+#[derive(Clone, Debug, Default, Args)]
+pub struct OutputArgs {
     /// Report format.
-    #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
+    #[arg(long, short = 'f', value_enum, default_value_t = Format::Text, display_order = 0)]
     pub format: Format,
 
     /// Write the report to FILE instead of standard output.
-    #[arg(long, short = 'o', value_name = "FILE")]
-    pub output: Option<PathBuf>,
-
-    #[command(flatten)]
-    pub files: FileArgs,
+    #[arg(long = "output", short = 'o', value_name = "FILE", display_order = 1)]
+    pub file: Option<PathBuf>,
 
     /// Print secrets in full instead of redacted to their prefix.
     #[arg(long)]
@@ -239,6 +256,19 @@ pub struct ScanArgs {
     /// Print findings only: no summary, no progress, no warnings.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+}
+
+#[derive(Debug, Default, Args)]
+pub struct ScanArgs {
+    /// Files or directories to scan; `-` reads standard input.
+    #[arg(value_name = "PATH", default_value = ".")]
+    pub paths: Vec<PathBuf>,
+
+    #[command(flatten, next_display_order = 2)]
+    pub files: FileArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
 
     /// Decode every base64 run of 20 characters or more, not only the runs
     /// that hold an encoded rule keyword (and the values after
@@ -305,14 +335,99 @@ pub struct ScanArgs {
     /// Scan only the lines `git commit` would add: the index against HEAD.
     #[arg(long, conflicts_with_all = ["git", "since", "range"], help_heading = "Git")]
     pub staged: bool,
+
+    #[command(flatten)]
+    pub remote: RemoteArgs,
 }
 
-/// `leakhound verify REPORT.json`.
+/// Audits of remote repositories and whole organisations (docs/audit.md).
+#[derive(Debug, Default, Args)]
+#[command(next_help_heading = "Audit (docs/audit.md)")]
+pub struct RemoteArgs {
+    /// Clone (as a bare mirror, with the system git) and scan the history of
+    /// the repository at URL (https, ssh, git, file; repeatable).
+    #[arg(long, value_name = "URL", conflicts_with_all = ["staged", "since", "range"])]
+    pub git_url: Vec<String>,
+
+    /// Audit the repositories listed in FILE, one URL a line (`#` comments).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["staged", "since", "range"])]
+    pub git_urls: Option<PathBuf>,
+
+    /// Audit every repository of a GitHub organisation (repeatable; token
+    /// from GITHUB_TOKEN).
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["staged", "since", "range"])]
+    pub github_org: Vec<String>,
+
+    /// Audit every repository of a GitHub user (repeatable).
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["staged", "since", "range"])]
+    pub github_user: Vec<String>,
+
+    /// Audit every project of a GitLab group and its subgroups (repeatable;
+    /// token from GITLAB_TOKEN).
+    #[arg(long, value_name = "GROUP", conflicts_with_all = ["staged", "since", "range"])]
+    pub gitlab_group: Vec<String>,
+
+    /// Audit every project of a GitLab user (repeatable).
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["staged", "since", "range"])]
+    pub gitlab_user: Vec<String>,
+
+    /// The hosting API for GitHub Enterprise (`https://HOST/api/v3`) or a
+    /// self-managed GitLab (`https://HOST/api/v4`). Default: the public
+    /// service's. https only (plain http to a loopback address).
+    #[arg(long, value_name = "URL")]
+    pub api_url: Option<String>,
+
+    /// Also audit forks (left out by default: they mostly hold their
+    /// upstream's history).
+    #[arg(long)]
+    pub forks: bool,
+
+    /// Leave archived repositories out.
+    #[arg(long)]
+    pub no_archived: bool,
+
+    /// Audit only the listed repositories whose full name (`owner/name`)
+    /// matches GLOB (repeatable).
+    #[arg(long, value_name = "GLOB")]
+    pub include: Vec<String>,
+
+    /// Leave out the listed repositories whose full name matches GLOB
+    /// (repeatable).
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+
+    /// Where mirrors are kept between runs (default: leakhound/clones in
+    /// the user cache directory).
+    #[arg(long, visible_alias = "clone-cache", value_name = "DIR")]
+    pub clone_dir: Option<PathBuf>,
+
+    /// Clones and fetches at a time (default 4).
+    #[arg(long, value_name = "N")]
+    pub clone_jobs: Option<usize>,
+
+    /// Longest one clone or fetch may take (`30m`, `90s`; default 1h).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub clone_timeout: Option<std::time::Duration>,
+
+    /// Record the audit in an SQLite datastore, and skip the blobs it holds
+    /// from earlier runs under the same rules.
+    #[arg(long, value_name = "PATH")]
+    pub datastore: Option<PathBuf>,
+
+    /// Audit only shard I of N of the repositories (`2/4`), split by a
+    /// stable hash of each URL; `auto` reads a Kubernetes Indexed Job's
+    /// JOB_COMPLETION_INDEX/JOB_COMPLETIONS (or GitLab CI's, CircleCI's,
+    /// Buildkite's parallel-job variables).
+    #[arg(long, value_name = "I/N|auto")]
+    pub shard: Option<String>,
+}
+
+/// `leakhound report --datastore PATH`.
 #[derive(Debug, Args)]
-pub struct VerifyArgs {
-    /// A JSON report written by `leakhound scan --format json --show-secrets`.
-    #[arg(value_name = "REPORT")]
-    pub report: PathBuf,
+pub struct ReportArgs {
+    /// The datastore an audit wrote (`scan --datastore`).
+    #[arg(long, value_name = "PATH", required = true)]
+    pub datastore: PathBuf,
 
     /// Report format.
     #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
@@ -322,8 +437,59 @@ pub struct VerifyArgs {
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
 
+    /// Only the findings of this repository (its URL as reports show it;
+    /// repeatable).
+    #[arg(long, value_name = "URL")]
+    pub repository: Vec<String>,
+
+    /// Only the findings of this provider (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub provider: Vec<String>,
+
+    /// Only the findings with this verdict (repeatable): live, dead,
+    /// unknown, or unverified (never checked).
+    #[arg(long, value_name = "VERDICT", value_parser = ["live", "dead", "unknown", "unverified"])]
+    pub verdict: Vec<String>,
+
+    /// Only the findings whose commit is dated on or after DATE
+    /// (`2024-01-31`).
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+
+    /// When to use color in the text report.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DatastoreCommand {
+    /// Join the datastores of an audit's shards into one (exit status 0;
+    /// 2 when an input could not be read, after merging the others).
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The datastores to merge.
+    #[arg(value_name = "DATASTORE", required = true)]
+    pub inputs: Vec<PathBuf>,
+
+    /// The merged datastore (created, or added to).
+    #[arg(long, short = 'o', value_name = "PATH")]
+    pub output: PathBuf,
+}
+
+/// `leakhound verify REPORT.json`.
+#[derive(Debug, Args)]
+#[command(next_display_order = 2)]
+pub struct VerifyArgs {
+    /// A JSON report written by `leakhound scan --format json --show-secrets`.
+    #[arg(value_name = "REPORT")]
+    pub report: PathBuf,
+
     /// Configuration file (default: `.leakhound.toml` in the current
-    /// directory, if present), for `[providers.NAME] base_url` and `[verify]`.
+    /// directory, else at the root of its git repository, if present), for
+    /// `[providers.NAME] base_url` and `[verify]`.
     #[arg(long, short = 'c', value_name = "FILE")]
     pub config: Option<PathBuf>,
 
@@ -331,17 +497,8 @@ pub struct VerifyArgs {
     #[arg(long, conflicts_with = "config")]
     pub no_config: bool,
 
-    /// Print secrets in full instead of redacted to their prefix.
-    #[arg(long)]
-    pub show_secrets: bool,
-
-    /// When to use color in the text report.
-    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
-    pub color: ColorChoice,
-
-    /// Print findings only: no summary, no warnings.
-    #[arg(long, short = 'q')]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
 
     /// What makes the exit status 1: any finding, or a key verified live.
     #[arg(long, value_enum, value_name = "WHAT", default_value_t = FailOn::Any)]
@@ -362,7 +519,8 @@ pub struct RevokeArgs {
     pub report: PathBuf,
 
     /// Configuration file (default: `.leakhound.toml` in the current
-    /// directory, if present), for `[providers.NAME]` and `[verify]`.
+    /// directory, else at the root of its git repository, if present), for
+    /// `[providers.NAME]` and `[verify]`.
     #[arg(long, short = 'c', value_name = "FILE")]
     pub config: Option<PathBuf>,
 
@@ -598,6 +756,58 @@ mod tests {
         assert!(parse_report_target("sarif=").is_err());
         let e = parse_report_target("pdf=x").unwrap_err();
         assert!(e.contains("markdown"), "{e}");
+    }
+
+    /// The shared output flags keep their places in each command's help:
+    /// `--format` and `--output` first, the configuration flags, then the
+    /// rest of the output flags.
+    #[test]
+    fn output_flags_keep_their_help_order() {
+        use clap::CommandFactory;
+        let mut cli = Cli::command();
+        for (sub, order) in [
+            (
+                "scan",
+                &[
+                    "--format",
+                    "--output",
+                    "--config",
+                    "--threads",
+                    "--show-secrets",
+                    "--color",
+                    "--quiet",
+                    "--decode-all",
+                ][..],
+            ),
+            (
+                "verify",
+                &[
+                    "--format",
+                    "--output",
+                    "--config",
+                    "--no-config",
+                    "--show-secrets",
+                    "--color",
+                    "--quiet",
+                    "--fail-on",
+                ][..],
+            ),
+        ] {
+            let help = cli
+                .find_subcommand_mut(sub)
+                .expect("subcommand exists")
+                .render_long_help()
+                .to_string();
+            let at: Vec<usize> = order
+                .iter()
+                .map(|flag| {
+                    help.find(&format!("{flag} "))
+                        .or_else(|| help.find(&format!("{flag}\n")))
+                        .unwrap_or_else(|| panic!("{sub} --help has no {flag}"))
+                })
+                .collect();
+            assert!(at.windows(2).all(|w| w[0] < w[1]), "{sub}: {help}");
+        }
     }
 
     #[test]

@@ -10,8 +10,8 @@ use serde::Deserialize;
 
 use crate::allowlist::{Allowlist, AllowlistSpec};
 use crate::cli::{
-    self, BaselineCreateArgs, ColorChoice, RevokeArgs, RevokeOptionsArgs, ScanArgs, VerifyArgs,
-    VerifyOptionsArgs,
+    self, BaselineCreateArgs, ColorChoice, OutputArgs, RevokeArgs, RevokeOptionsArgs, ScanArgs,
+    VerifyArgs, VerifyOptionsArgs,
 };
 use crate::error::{describe_toml_error, Error, Result};
 use crate::report::{self, Format};
@@ -48,28 +48,32 @@ pub struct ConfigFile {
 
 /// `[verify]`: how verification runs when it is asked for. Verification
 /// itself is only ever turned on by a flag (`scan --verify`, `verify`).
+/// Each value's flag and bound are in `settings` below.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyDefaults {
     pub concurrency: Option<usize>,
     pub per_provider: Option<usize>,
-    pub timeout: Option<DurationValue>,
-    pub connect_timeout: Option<DurationValue>,
+    pub timeout: Option<Quantity>,
+    pub connect_timeout: Option<Quantity>,
     pub retries: Option<u32>,
-    pub max_wait: Option<DurationValue>,
+    pub max_wait: Option<Quantity>,
     /// Relative to the current directory.
     pub cache_dir: Option<PathBuf>,
-    pub cache_ttl: Option<DurationValue>,
+    pub cache_ttl: Option<Quantity>,
     /// Providers to try for ambiguous keys.
     #[serde(default)]
     pub ambiguous: Vec<String>,
 }
 
-/// A duration written as seconds or a string with a unit (`"24h"`).
+/// A size or a duration as a file writes it: a number (bytes, seconds) or
+/// text with a unit (`"10M"`, `"24h"`), read by the same parsers as the
+/// flags.
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
-pub enum DurationValue {
-    Seconds(f64),
+pub enum Quantity {
+    Integer(u64),
+    Float(f64),
     Text(String),
 }
 
@@ -91,23 +95,22 @@ impl From<cli::FailOn> for FailOn {
     }
 }
 
-/// Default flags a team can set for every scan.
+/// `[scan]`: default flags a team can set for every scan. Each value's
+/// flag and bound are in `settings` below.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScanDefaults {
-    pub max_file_size: Option<SizeValue>,
+    pub max_file_size: Option<Quantity>,
     pub no_ignore: Option<bool>,
     pub follow: Option<bool>,
     pub threads: Option<usize>,
     pub decode_all: Option<bool>,
-}
-
-/// A size written as a number of bytes or a string with a suffix (`"10M"`).
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-pub enum SizeValue {
-    Bytes(u64),
-    Text(String),
+    /// Open archives (default true).
+    pub archives: Option<bool>,
+    pub archive_depth: Option<u32>,
+    pub archive_max_bytes: Option<Quantity>,
+    pub archive_max_ratio: Option<usize>,
+    pub archive_max_entries: Option<usize>,
 }
 
 /// Everything a command needs, resolved: each part is the options type of
@@ -124,14 +127,23 @@ pub struct Config {
     pub fail_on: FailOn,
     /// Set when live keys are to be revoked (`revoke`, `scan --revoke`).
     pub revoke: Option<revoke::Options>,
-    /// The configuration file read, if any.
-    pub config_file: Option<PathBuf>,
+    /// The configuration files read, least specific first (the user's,
+    /// then the project's); the text report names them.
+    pub config_files: Vec<PathBuf>,
+    /// Set for audits of remote repositories (`--git-url`, `--github-org`, …).
+    pub audit: Option<crate::audit::Options>,
 }
 
 impl Config {
     /// Resolve `leakhound scan` arguments.
     pub fn from_scan_args(args: &ScanArgs) -> Result<Config> {
-        let git = git_scan(args)?;
+        let audit = resolve_audit(args)?;
+        let git = match &audit {
+            Some(_) => Some(GitScan::History {
+                all_objects: args.all_objects,
+            }),
+            None => git_scan(args)?,
+        };
         for p in &args.paths {
             if p.as_os_str() != "-" && std::fs::symlink_metadata(p).is_err() {
                 return Err(Error::NotFound { path: p.clone() });
@@ -139,47 +151,31 @@ impl Config {
         }
         let outputs: Vec<(&str, &Path)> = args
             .output
+            .file
             .iter()
             .map(|p| ("-o", p.as_path()))
             .chain(args.reports.iter().map(|r| ("--report", r.path.as_path())))
             .collect();
         check_outputs(&args.paths, &outputs)?;
-        let discovered = if args.files.config.is_some() {
-            None
-        } else {
-            default_config_path(&args.paths)
-        };
-        let layers = load_layers(
-            args.files.no_config,
-            args.files.config.as_deref(),
-            discovered,
-        )?;
+        let layers = load_layers(args.files.no_config, args.files.config.as_deref())?;
         let file = merge(&layers);
 
-        let max_file_size = match args.files.max_file_size {
-            Some(n) => {
-                check_bound("--max-file-size", n, MAX_FILE_SIZE_LIMIT).map_err(Error::Usage)?
-            }
-            None => match pick(&layers, |f| f.scan.max_file_size.as_ref()) {
-                Some((v, layer)) => layer.size("scan.max_file_size", v)?,
-                None => scan::DEFAULT_MAX_FILE_SIZE,
-            },
+        let f = &args.files;
+        let max_file_size = settings::MAX_FILE_SIZE
+            .resolve(f.max_file_size, &layers)?
+            .unwrap_or(scan::DEFAULT_MAX_FILE_SIZE);
+        let threads = settings::THREADS.resolve(f.threads, &layers)?.unwrap_or(0);
+        let switch = |setting: &Setting<bool>, flag: bool| -> Result<bool> {
+            Ok(setting
+                .resolve(flag.then_some(true), &layers)?
+                .unwrap_or(false))
         };
-        let threads = match args.files.threads {
-            Some(n) => check_bound("--threads", n, MAX_THREADS).map_err(Error::Usage)?,
-            None => match pick(&layers, |f| f.scan.threads.as_ref()) {
-                Some((&n, layer)) => layer.bounded("scan.threads", n, MAX_THREADS)?,
-                None => 0,
-            },
-        };
+        let no_ignore = switch(&settings::NO_IGNORE, f.no_ignore)?;
+        let follow = switch(&settings::FOLLOW, f.follow)?;
+        let decode_all = switch(&settings::DECODE_ALL, args.decode_all)?;
 
-        let report = report_options(
-            args.format,
-            args.output.clone(),
-            args.show_secrets,
-            args.color,
-            args.quiet,
-        );
+        let archives = archive_limits(&args.files, &layers)?;
+        let report = report_options(&args.output);
 
         let roots = args
             .paths
@@ -250,15 +246,16 @@ impl Config {
         let scan = scan::Options {
             paths: args.paths.clone(),
             git,
-            no_ignore: args.files.no_ignore || file.scan.no_ignore.unwrap_or(false),
-            follow: args.files.follow || file.scan.follow.unwrap_or(false),
+            no_ignore,
+            follow,
             // Only the command line may lead the walk out of the scanned
             // paths; `follow` from a file follows links that stay inside.
             follow_outside_roots: args.files.follow,
             max_file_size,
             threads,
-            decode_all: args.decode_all || file.scan.decode_all.unwrap_or(false),
-            progress: !args.quiet && std::io::stderr().is_terminal(),
+            decode_all,
+            archives,
+            progress: !args.output.quiet && std::io::stderr().is_terminal(),
             allowlist,
             baseline,
             interrupt: None,
@@ -275,7 +272,8 @@ impl Config {
             verify,
             fail_on,
             revoke,
-            config_file: layers.last().map(|l| l.path.clone()),
+            config_files: layers.iter().map(|l| l.path.clone()).collect(),
+            audit,
         };
         Ok(config)
     }
@@ -283,33 +281,28 @@ impl Config {
     /// Resolve `leakhound verify REPORT` arguments: no scan settings, the
     /// report and verification ones only.
     pub fn from_verify_args(args: &VerifyArgs) -> Result<Config> {
-        let discovered = if args.config.is_some() {
-            None
-        } else {
-            Some(PathBuf::from(CONFIG_FILE_NAME)).filter(|p| p.is_file())
-        };
-        let layers = load_layers(args.no_config, args.config.as_deref(), discovered)?;
+        let layers = load_layers(args.no_config, args.config.as_deref())?;
         let file = merge(&layers);
-        let outputs: Vec<(&str, &Path)> = args.output.iter().map(|p| ("-o", p.as_path())).collect();
+        let outputs: Vec<(&str, &Path)> = args
+            .output
+            .file
+            .iter()
+            .map(|p| ("-o", p.as_path()))
+            .collect();
         check_outputs(std::slice::from_ref(&args.report), &outputs)?;
         Ok(Config {
             scan: scan::Options::default(),
-            report: report_options(
-                args.format,
-                args.output.clone(),
-                args.show_secrets,
-                args.color,
-                args.quiet,
-            ),
+            report: report_options(&args.output),
             rules: resolve_layer_rules(&layers)?,
             verify: Some(verify::Options {
-                progress: !args.quiet && std::io::stderr().is_terminal(),
+                progress: !args.output.quiet && std::io::stderr().is_terminal(),
                 ..resolve_verify(&args.verify_options, &layers)?
             }),
             fail_on: args.fail_on.into(),
             revoke: None,
             providers: file.providers,
-            config_file: layers.last().map(|l| l.path.clone()),
+            config_files: layers.iter().map(|l| l.path.clone()).collect(),
+            audit: None,
         })
     }
 
@@ -319,8 +312,11 @@ impl Config {
         Config::from_scan_args(&ScanArgs {
             paths: args.paths.clone(),
             files: args.files.clone(),
-            quiet: args.quiet,
-            color: ColorChoice::Never,
+            output: OutputArgs {
+                quiet: args.quiet,
+                color: ColorChoice::Never,
+                ..OutputArgs::default()
+            },
             ..ScanArgs::default()
         })
     }
@@ -330,13 +326,12 @@ impl Config {
     pub fn from_revoke_args(args: &RevokeArgs) -> Result<Config> {
         let verify_args = VerifyArgs {
             report: args.report.clone(),
-            format: cli::Format::Text,
-            output: None,
+            output: OutputArgs {
+                color: ColorChoice::Never,
+                ..OutputArgs::default()
+            },
             config: args.config.clone(),
             no_config: args.no_config,
-            show_secrets: false,
-            color: ColorChoice::Never,
-            quiet: false,
             fail_on: cli::FailOn::Live,
             verify_options: VerifyOptionsArgs {
                 no_verify_cache: true,
@@ -383,18 +378,13 @@ impl From<cli::Format> for Format {
     }
 }
 
-/// Report settings; the terminal is looked at here, once.
-fn report_options(
-    format: cli::Format,
-    output: Option<PathBuf>,
-    show_secrets: bool,
-    color: ColorChoice,
-    quiet: bool,
-) -> report::Options {
+/// The output flags as the report's options; the terminal is looked at
+/// here, once.
+fn report_options(args: &OutputArgs) -> report::Options {
     // `-o -` is standard output.
-    let output = output.filter(|p| p.as_os_str() != "-");
+    let output = args.file.clone().filter(|p| p.as_os_str() != "-");
     // anstream decides `auto`: a terminal, NO_COLOR unset, or CLICOLOR_FORCE.
-    let color = match color {
+    let color = match args.color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
         ColorChoice::Auto => {
@@ -403,11 +393,11 @@ fn report_options(
         }
     };
     report::Options {
-        format: format.into(),
+        format: args.format.into(),
         output,
-        show_secrets,
+        show_secrets: args.show_secrets,
         color,
-        quiet,
+        quiet: args.quiet,
     }
 }
 
@@ -472,41 +462,6 @@ fn resolve_revoke(args: &RevokeOptionsArgs, verify: &verify::Options) -> revoke:
 /// Flags over `[verify]` (the last file that sets a key) over the defaults.
 /// Every value, wherever it comes from, is checked against its bounds.
 fn resolve_verify(args: &VerifyOptionsArgs, layers: &[Layer]) -> Result<verify::Options> {
-    use std::time::Duration;
-    let duration = |flag: Option<Duration>,
-                    flag_name: &str,
-                    get: fn(&ConfigFile) -> Option<&DurationValue>,
-                    key: &str,
-                    default: Duration,
-                    limit: Duration|
-     -> Result<Duration> {
-        if let Some(d) = flag {
-            return check_duration(flag_name, d, limit).map_err(Error::Usage);
-        }
-        match pick(layers, get) {
-            None => Ok(default),
-            Some((v, layer)) => layer.duration(&format!("verify.{key}"), v, limit),
-        }
-    };
-    let count = |flag: Option<usize>,
-                 flag_name: &str,
-                 get: fn(&ConfigFile) -> Option<&usize>,
-                 key: &str,
-                 default: usize,
-                 limit: usize|
-     -> Result<usize> {
-        let n = match (flag, pick(layers, get)) {
-            (Some(n), _) => check_bound(flag_name, n, limit).map_err(Error::Usage)?,
-            (None, Some((&n, layer))) => layer.bounded(&format!("verify.{key}"), n, limit)?,
-            (None, None) => default,
-        };
-        if n == 0 {
-            return Err(Error::Usage(format!(
-                "{flag_name} (verify.{key}): must be at least 1"
-            )));
-        }
-        Ok(n)
-    };
     // Where an ambiguous key may go is the user's decision on the command
     // line, never a (possibly untrusted) repository's config file's.
     if let Some(layer) = layers.iter().find(|l| !l.file.verify.ambiguous.is_empty()) {
@@ -515,57 +470,26 @@ fn resolve_verify(args: &VerifyOptionsArgs, layers: &[Layer]) -> Result<verify::
         ));
     }
     let d = verify::Options::default();
-    let retries = match (
-        args.verify_retries,
-        pick(layers, |f| f.verify.retries.as_ref()),
-    ) {
-        (Some(n), _) => check_bound("--verify-retries", n, MAX_RETRIES).map_err(Error::Usage)?,
-        (None, Some((&n, layer))) => layer.bounded("verify.retries", n, MAX_RETRIES)?,
-        (None, None) => d.retries,
-    };
     let options = verify::Options {
         ambiguous: args.verify_ambiguous.clone(),
-        concurrency: count(
-            args.verify_concurrency,
-            "--verify-concurrency",
-            |f| f.verify.concurrency.as_ref(),
-            "concurrency",
-            d.concurrency,
-            MAX_CONCURRENCY,
-        )?,
-        per_provider: count(
-            args.verify_per_provider,
-            "--verify-per-provider",
-            |f| f.verify.per_provider.as_ref(),
-            "per_provider",
-            d.per_provider,
-            MAX_CONCURRENCY,
-        )?,
-        connect_timeout: duration(
-            args.verify_connect_timeout,
-            "--verify-connect-timeout",
-            |f| f.verify.connect_timeout.as_ref(),
-            "connect_timeout",
-            d.connect_timeout,
-            MAX_TIMEOUT,
-        )?,
-        timeout: duration(
-            args.verify_timeout,
-            "--verify-timeout",
-            |f| f.verify.timeout.as_ref(),
-            "timeout",
-            d.timeout,
-            MAX_TIMEOUT,
-        )?,
-        retries,
-        max_wait: duration(
-            args.verify_max_wait,
-            "--verify-max-wait",
-            |f| f.verify.max_wait.as_ref(),
-            "max_wait",
-            d.max_wait,
-            MAX_TIMEOUT,
-        )?,
+        concurrency: settings::CONCURRENCY
+            .resolve(args.verify_concurrency, layers)?
+            .unwrap_or(d.concurrency),
+        per_provider: settings::PER_PROVIDER
+            .resolve(args.verify_per_provider, layers)?
+            .unwrap_or(d.per_provider),
+        connect_timeout: settings::CONNECT_TIMEOUT
+            .resolve(args.verify_connect_timeout, layers)?
+            .unwrap_or(d.connect_timeout),
+        timeout: settings::TIMEOUT
+            .resolve(args.verify_timeout, layers)?
+            .unwrap_or(d.timeout),
+        retries: settings::RETRIES
+            .resolve(args.verify_retries, layers)?
+            .unwrap_or(d.retries),
+        max_wait: settings::MAX_WAIT
+            .resolve(args.verify_max_wait, layers)?
+            .unwrap_or(d.max_wait),
         // The cache only ever lives where the user said: a flag, or a
         // trusted file (a discovered one may not set `cache_dir`).
         cache_dir: if args.no_verify_cache {
@@ -575,14 +499,9 @@ fn resolve_verify(args: &VerifyOptionsArgs, layers: &[Layer]) -> Result<verify::
                 .clone()
                 .or_else(|| pick(layers, |f| f.verify.cache_dir.as_ref()).map(|(p, _)| p.clone()))
         },
-        cache_ttl: duration(
-            args.verify_cache_ttl,
-            "--verify-cache-ttl",
-            |f| f.verify.cache_ttl.as_ref(),
-            "cache_ttl",
-            d.cache_ttl,
-            MAX_CACHE_TTL,
-        )?,
+        cache_ttl: settings::CACHE_TTL
+            .resolve(args.verify_cache_ttl, layers)?
+            .unwrap_or(d.cache_ttl),
         only_verified: args.only_verified,
         progress: false,
     };
@@ -590,6 +509,273 @@ fn resolve_verify(args: &VerifyOptionsArgs, layers: &[Layer]) -> Result<verify::
         return Err(Error::Usage("verification timeouts must be above 0".into()));
     }
     Ok(options)
+}
+
+/// One setting that a flag and a key of `[scan]` or `[verify]` both give:
+/// the flag wins, then the most specific file that sets the key; the value
+/// is read by the flag's own parser and checked against one bound,
+/// wherever it came from.
+pub(crate) struct Setting<T: Value> {
+    /// The flag, as error messages name it (`--threads`).
+    flag: &'static str,
+    /// The key, as error messages name it (`scan.threads`).
+    key: &'static str,
+    /// Where the parsed file keeps the value.
+    get: fn(&ConfigFile) -> Option<&T::Written>,
+    /// The largest value allowed, if any.
+    limit: Option<T>,
+    /// The smallest value allowed, if any (counts of checks in flight
+    /// start at 1).
+    min: Option<T>,
+}
+
+impl<T: Value> Setting<T> {
+    /// The flag's value, else the most specific file's, else `None` (the
+    /// caller's default).
+    fn resolve(&self, flag: Option<T>, layers: &[Layer]) -> Result<Option<T>> {
+        let value = match (flag, pick(layers, self.get)) {
+            (Some(v), _) => self.check(self.flag, v).map_err(Error::Usage)?,
+            (None, Some((written, layer))) => T::read(written)
+                .map_err(|m| format!("{}: {m}", self.key))
+                .and_then(|v| self.check(self.key, v))
+                .map_err(|m| layer.fail(m))?,
+            (None, None) => return Ok(None),
+        };
+        if let Some(min) = self.min.filter(|&min| value < min) {
+            return Err(Error::Usage(format!(
+                "{} ({}): must be at least {}",
+                self.flag,
+                self.key,
+                min.show()
+            )));
+        }
+        Ok(Some(value))
+    }
+
+    fn check(&self, what: &str, value: T) -> std::result::Result<T, String> {
+        match self.limit {
+            Some(limit) if value > limit => Err(format!(
+                "{what}: {} is over the limit of {}",
+                value.show(),
+                limit.show()
+            )),
+            _ => Ok(value),
+        }
+    }
+}
+
+/// The type of a [`Setting`]'s value, and how a file writes it.
+pub(crate) trait Value: Copy + PartialOrd {
+    /// The value as the parsed file holds it.
+    type Written: ?Sized;
+    fn read(written: &Self::Written) -> std::result::Result<Self, String>;
+    fn show(self) -> String;
+}
+
+impl Value for bool {
+    type Written = bool;
+    fn read(written: &bool) -> std::result::Result<bool, String> {
+        Ok(*written)
+    }
+    fn show(self) -> String {
+        self.to_string()
+    }
+}
+
+/// Counts.
+impl Value for usize {
+    type Written = usize;
+    fn read(written: &usize) -> std::result::Result<usize, String> {
+        Ok(*written)
+    }
+    fn show(self) -> String {
+        self.to_string()
+    }
+}
+
+/// Retries.
+impl Value for u32 {
+    type Written = u32;
+    fn read(written: &u32) -> std::result::Result<u32, String> {
+        Ok(*written)
+    }
+    fn show(self) -> String {
+        self.to_string()
+    }
+}
+
+/// Sizes in bytes: `10485760` or `"10M"`, as `--max-file-size` takes them.
+impl Value for u64 {
+    type Written = Quantity;
+    fn read(written: &Quantity) -> std::result::Result<u64, String> {
+        match written {
+            Quantity::Integer(n) => Ok(*n),
+            Quantity::Float(n) => Err(format!("{n} is not a whole number of bytes")),
+            Quantity::Text(s) => cli::parse_size(s),
+        }
+    }
+    fn show(self) -> String {
+        self.to_string()
+    }
+}
+
+/// Durations: seconds (`15`, `2.5`) or `"500ms"`, `"24h"`, as the
+/// `--verify-*` flags take them.
+impl Value for std::time::Duration {
+    type Written = Quantity;
+    fn read(written: &Quantity) -> std::result::Result<std::time::Duration, String> {
+        let seconds = match written {
+            Quantity::Integer(n) => *n as f64,
+            Quantity::Float(n) => *n,
+            Quantity::Text(t) => return cli::parse_duration(t),
+        };
+        std::time::Duration::try_from_secs_f64(seconds)
+            .map_err(|_| format!("{seconds} is not a duration"))
+    }
+    fn show(self) -> String {
+        format!("{} s", self.as_secs_f64())
+    }
+}
+
+/// Every setting that a flag and `.leakhound.toml` both give, declared
+/// once: its flag, its key, where the parsed file keeps it, its bound.
+pub(crate) mod settings {
+    use super::{
+        Setting, MAX_ARCHIVE_DEPTH, MAX_ARCHIVE_ENTRIES, MAX_ARCHIVE_RATIO, MAX_CACHE_TTL,
+        MAX_CONCURRENCY, MAX_FILE_SIZE_LIMIT, MAX_RETRIES, MAX_THREADS, MAX_TIMEOUT,
+    };
+    use std::time::Duration;
+
+    pub(crate) const MAX_FILE_SIZE: Setting<u64> = Setting {
+        flag: "--max-file-size",
+        key: "scan.max_file_size",
+        get: |f| f.scan.max_file_size.as_ref(),
+        limit: Some(MAX_FILE_SIZE_LIMIT),
+        min: None,
+    };
+    pub(crate) const THREADS: Setting<usize> = Setting {
+        flag: "--threads",
+        key: "scan.threads",
+        get: |f| f.scan.threads.as_ref(),
+        limit: Some(MAX_THREADS),
+        min: None,
+    };
+    pub(crate) const NO_IGNORE: Setting<bool> = Setting {
+        flag: "--no-ignore",
+        key: "scan.no_ignore",
+        get: |f| f.scan.no_ignore.as_ref(),
+        limit: None,
+        min: None,
+    };
+    /// A discovered file may not set it (`check_discovered`); from a
+    /// trusted file it follows only links that stay inside the scanned
+    /// paths.
+    pub(crate) const FOLLOW: Setting<bool> = Setting {
+        flag: "--follow",
+        key: "scan.follow",
+        get: |f| f.scan.follow.as_ref(),
+        limit: None,
+        min: None,
+    };
+    pub(crate) const DECODE_ALL: Setting<bool> = Setting {
+        flag: "--decode-all",
+        key: "scan.decode_all",
+        get: |f| f.scan.decode_all.as_ref(),
+        limit: None,
+        min: None,
+    };
+    pub(crate) const ARCHIVES: Setting<bool> = Setting {
+        flag: "--no-archives",
+        key: "scan.archives",
+        get: |f| f.scan.archives.as_ref(),
+        limit: None,
+        min: None,
+    };
+    pub(crate) const ARCHIVE_DEPTH: Setting<u32> = Setting {
+        flag: "--archive-depth",
+        key: "scan.archive_depth",
+        get: |f| f.scan.archive_depth.as_ref(),
+        limit: Some(MAX_ARCHIVE_DEPTH),
+        min: None,
+    };
+    pub(crate) const ARCHIVE_MAX_BYTES: Setting<u64> = Setting {
+        flag: "scan.archive_max_bytes",
+        key: "scan.archive_max_bytes",
+        get: |f| f.scan.archive_max_bytes.as_ref(),
+        limit: None,
+        min: None,
+    };
+    pub(crate) const ARCHIVE_MAX_RATIO: Setting<usize> = Setting {
+        flag: "scan.archive_max_ratio",
+        key: "scan.archive_max_ratio",
+        get: |f| f.scan.archive_max_ratio.as_ref(),
+        limit: Some(MAX_ARCHIVE_RATIO),
+        min: Some(1),
+    };
+    pub(crate) const ARCHIVE_MAX_ENTRIES: Setting<usize> = Setting {
+        flag: "scan.archive_max_entries",
+        key: "scan.archive_max_entries",
+        get: |f| f.scan.archive_max_entries.as_ref(),
+        limit: Some(MAX_ARCHIVE_ENTRIES),
+        min: Some(1),
+    };
+    /// A flag only: how many repositories an audit mirrors at a time.
+    pub(crate) const CLONE_JOBS: Setting<usize> = Setting {
+        flag: "--clone-jobs",
+        key: "--clone-jobs",
+        get: |_| None,
+        limit: Some(MAX_THREADS),
+        min: Some(1),
+    };
+    pub(crate) const CONCURRENCY: Setting<usize> = Setting {
+        flag: "--verify-concurrency",
+        key: "verify.concurrency",
+        get: |f| f.verify.concurrency.as_ref(),
+        limit: Some(MAX_CONCURRENCY),
+        min: Some(1),
+    };
+    pub(crate) const PER_PROVIDER: Setting<usize> = Setting {
+        flag: "--verify-per-provider",
+        key: "verify.per_provider",
+        get: |f| f.verify.per_provider.as_ref(),
+        limit: Some(MAX_CONCURRENCY),
+        min: Some(1),
+    };
+    pub(crate) const TIMEOUT: Setting<Duration> = Setting {
+        flag: "--verify-timeout",
+        key: "verify.timeout",
+        get: |f| f.verify.timeout.as_ref(),
+        limit: Some(MAX_TIMEOUT),
+        min: None,
+    };
+    pub(crate) const CONNECT_TIMEOUT: Setting<Duration> = Setting {
+        flag: "--verify-connect-timeout",
+        key: "verify.connect_timeout",
+        get: |f| f.verify.connect_timeout.as_ref(),
+        limit: Some(MAX_TIMEOUT),
+        min: None,
+    };
+    pub(crate) const RETRIES: Setting<u32> = Setting {
+        flag: "--verify-retries",
+        key: "verify.retries",
+        get: |f| f.verify.retries.as_ref(),
+        limit: Some(MAX_RETRIES),
+        min: None,
+    };
+    pub(crate) const MAX_WAIT: Setting<Duration> = Setting {
+        flag: "--verify-max-wait",
+        key: "verify.max_wait",
+        get: |f| f.verify.max_wait.as_ref(),
+        limit: Some(MAX_TIMEOUT),
+        min: None,
+    };
+    pub(crate) const CACHE_TTL: Setting<Duration> = Setting {
+        flag: "--verify-cache-ttl",
+        key: "verify.cache_ttl",
+        get: |f| f.verify.cache_ttl.as_ref(),
+        limit: Some(MAX_CACHE_TTL),
+        min: None,
+    };
 }
 
 // Bounds on values a config file (or flag) may set. A config can come from
@@ -607,31 +793,35 @@ pub const MAX_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300)
 pub const MAX_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(90 * 24 * 3600);
 /// Largest `max_file_size`.
 pub const MAX_FILE_SIZE_LIMIT: u64 = 16 << 30;
+/// Deepest archive nesting opened.
+pub const MAX_ARCHIVE_DEPTH: u32 = 32;
+/// Largest archive inflation ratio allowed.
+pub const MAX_ARCHIVE_RATIO: usize = 1_000_000;
+/// Most entries read from one archive.
+pub const MAX_ARCHIVE_ENTRIES: usize = 100_000_000;
 
-fn check_bound<T: PartialOrd + std::fmt::Display>(
-    what: &str,
-    n: T,
-    limit: T,
-) -> std::result::Result<T, String> {
-    if n > limit {
-        return Err(format!("{what}: {n} is over the limit of {limit}"));
-    }
-    Ok(n)
-}
-
-fn check_duration(
-    what: &str,
-    d: std::time::Duration,
-    limit: std::time::Duration,
-) -> std::result::Result<std::time::Duration, String> {
-    if d > limit {
-        return Err(format!(
-            "{what}: {} s is over the limit of {} s",
-            d.as_secs_f64(),
-            limit.as_secs()
-        ));
-    }
-    Ok(d)
+/// The archive limits: flags, then the most specific file, then defaults.
+fn archive_limits(args: &cli::FileArgs, layers: &[Layer]) -> Result<scan::ArchiveLimits> {
+    let defaults = scan::ArchiveLimits::default();
+    let opened = settings::ARCHIVES
+        .resolve(args.no_archives.then_some(false), layers)?
+        .unwrap_or(true);
+    let depth = settings::ARCHIVE_DEPTH.resolve(args.archive_depth, layers)?;
+    let count = |s: &Setting<usize>| -> Result<Option<u64>> {
+        Ok(s.resolve(None, layers)?.map(|n| n as u64))
+    };
+    Ok(scan::ArchiveLimits {
+        depth: if opened {
+            depth.unwrap_or(defaults.depth)
+        } else {
+            0
+        },
+        max_bytes: settings::ARCHIVE_MAX_BYTES
+            .resolve(None, layers)?
+            .unwrap_or(defaults.max_bytes),
+        max_ratio: count(&settings::ARCHIVE_MAX_RATIO)?.unwrap_or(defaults.max_ratio),
+        max_entries: count(&settings::ARCHIVE_MAX_ENTRIES)?.unwrap_or(defaults.max_entries),
+    })
 }
 
 /// Where a configuration file came from, which decides what it may set.
@@ -639,8 +829,8 @@ fn check_duration(
 pub enum Trust {
     /// Named with `--config`, or the user's own config file.
     Trusted,
-    /// Found by itself in the scanned (or current) directory: it may come
-    /// from anyone who can open a pull request.
+    /// Found by itself in the current directory or at the root of its
+    /// repository: it may come from anyone who can open a pull request.
     Discovered,
 }
 
@@ -662,36 +852,6 @@ impl Layer {
             path: self.path.clone(),
             message,
         }
-    }
-
-    fn bounded<T: PartialOrd + std::fmt::Display>(&self, key: &str, n: T, limit: T) -> Result<T> {
-        check_bound(key, n, limit).map_err(|m| self.fail(m))
-    }
-
-    fn size(&self, key: &str, value: &SizeValue) -> Result<u64> {
-        let n = match value {
-            SizeValue::Bytes(n) => *n,
-            SizeValue::Text(s) => {
-                cli::parse_size(s).map_err(|m| self.fail(format!("{key}: {m}")))?
-            }
-        };
-        self.bounded(key, n, MAX_FILE_SIZE_LIMIT)
-    }
-
-    fn duration(
-        &self,
-        key: &str,
-        value: &DurationValue,
-        limit: std::time::Duration,
-    ) -> Result<std::time::Duration> {
-        let d = match value {
-            DurationValue::Seconds(n) => std::time::Duration::try_from_secs_f64(*n)
-                .map_err(|_| self.fail(format!("{key}: {n} is not a duration")))?,
-            DurationValue::Text(t) => {
-                cli::parse_duration(t).map_err(|m| self.fail(format!("{key}: {m}")))?
-            }
-        };
-        check_duration(key, d, limit).map_err(|m| self.fail(m))
     }
 }
 
@@ -723,12 +883,8 @@ pub fn user_config_path() -> Option<PathBuf> {
 
 /// The configuration files a command reads, least specific first: the
 /// user's own file, then the one named with `--config` or else the one
-/// found in the scanned directory. `--no-config` reads none.
-fn load_layers(
-    no_config: bool,
-    explicit: Option<&Path>,
-    discovered: Option<PathBuf>,
-) -> Result<Vec<Layer>> {
+/// [`discover_config`] finds. `--no-config` reads none.
+fn load_layers(no_config: bool, explicit: Option<&Path>) -> Result<Vec<Layer>> {
     let mut layers = Vec::new();
     if no_config {
         return Ok(layers);
@@ -740,10 +896,9 @@ fn load_layers(
             trust: Trust::Trusted,
         });
     }
-    let project = match (explicit, discovered) {
-        (Some(p), _) => Some((p.to_path_buf(), Trust::Trusted)),
-        (None, Some(p)) => Some((p, Trust::Discovered)),
-        (None, None) => None,
+    let project = match explicit {
+        Some(p) => Some((p.to_path_buf(), Trust::Trusted)),
+        None => discover_config().map(|p| (p, Trust::Discovered)),
     };
     if let Some((path, trust)) = project {
         // The same file named twice is read once.
@@ -815,15 +970,16 @@ fn check_discovered(layer: &Layer) -> Result<()> {
         |p| p.display().to_string(),
     );
     Err(layer.fail(format!(
-        "{what}: a {CONFIG_FILE_NAME} found in the scanned directory is not trusted to {why}; \
+        "{what}: a {CONFIG_FILE_NAME} found in the current directory or repository is not trusted to {why}; \
          to trust this file, name it with --config {}, or move the setting to your user config ({user}); \
          see docs/verify.md#trust-in-configuration-files",
         layer.origin()
     )))
 }
 
-/// The layers as one file: lists are joined, single values and providers
-/// taken from the most specific file that sets them.
+/// The layers as one file: lists are joined, providers taken from the most
+/// specific file that sets them. (`[scan]` and `[verify]` values are picked
+/// per setting, by [`Setting::resolve`].)
 fn merge(layers: &[Layer]) -> ConfigFile {
     let mut out = ConfigFile::default();
     for l in layers {
@@ -838,10 +994,6 @@ fn merge(layers: &[Layer]) -> ConfigFile {
         for (name, settings) in &f.providers {
             out.providers.insert(name.clone(), settings.clone());
         }
-        let s = &f.scan;
-        out.scan.no_ignore = s.no_ignore.or(out.scan.no_ignore);
-        out.scan.follow = s.follow.or(out.scan.follow);
-        out.scan.decode_all = s.decode_all.or(out.scan.decode_all);
     }
     out
 }
@@ -973,15 +1125,18 @@ fn git_scan(args: &ScanArgs) -> Result<Option<GitScan>> {
     Ok(Some(scan))
 }
 
-/// `.leakhound.toml` in the first scanned directory, if it exists.
-fn default_config_path(paths: &[PathBuf]) -> Option<PathBuf> {
-    let first = paths.iter().find(|p| p.as_os_str() != "-")?;
-    let dir = if first.is_dir() {
-        first.clone()
-    } else {
-        return None;
-    };
-    let candidate = dir.join(CONFIG_FILE_NAME);
+/// The project's `.leakhound.toml`: in the current directory, else at the
+/// root of the git repository the current directory is in. Never looked
+/// for beside the scanned paths, so `scan file.py`, `scan sub/`, `scan -`
+/// and `scan a b` all read the same file as `scan`.
+pub fn discover_config() -> Option<PathBuf> {
+    let here = PathBuf::from(CONFIG_FILE_NAME);
+    if here.is_file() {
+        return Some(here);
+    }
+    let cwd = std::env::current_dir().ok()?;
+    let repo = git2::Repository::discover(&cwd).ok()?;
+    let candidate = repo.workdir()?.join(CONFIG_FILE_NAME);
     candidate.is_file().then_some(candidate)
 }
 
@@ -1025,4 +1180,248 @@ fn resolve_rules_of(files: &[(&ConfigFile, String)]) -> Result<Vec<Rule>> {
         }
     }
     Ok(rules)
+}
+
+/// The audit `scan`'s remote flags ask for, if any (`--git-url`,
+/// `--github-org`, …): URLs read, globs compiled, tokens taken from the
+/// environment (never from the command line), the shard resolved.
+fn resolve_audit(args: &ScanArgs) -> Result<Option<crate::audit::Options>> {
+    use crate::hosting::{Owner, Token};
+    let r = &args.remote;
+    let mut owners: Vec<Owner> = Vec::new();
+    owners.extend(r.github_org.iter().cloned().map(Owner::GitHubOrg));
+    owners.extend(r.github_user.iter().cloned().map(Owner::GitHubUser));
+    owners.extend(r.gitlab_group.iter().cloned().map(Owner::GitLabGroup));
+    owners.extend(r.gitlab_user.iter().cloned().map(Owner::GitLabUser));
+    let mut urls = r.git_url.clone();
+    if let Some(file) = &r.git_urls {
+        urls.extend(crate::audit::read_url_list(file)?);
+    }
+    let is_audit = !owners.is_empty() || !r.git_url.is_empty() || r.git_urls.is_some();
+    if !is_audit {
+        let set = [
+            ("--api-url", r.api_url.is_some()),
+            ("--forks", r.forks),
+            ("--no-archived", r.no_archived),
+            ("--include", !r.include.is_empty()),
+            ("--exclude", !r.exclude.is_empty()),
+            ("--clone-dir", r.clone_dir.is_some()),
+            ("--clone-jobs", r.clone_jobs.is_some()),
+            ("--clone-timeout", r.clone_timeout.is_some()),
+            ("--datastore", r.datastore.is_some()),
+            ("--shard", r.shard.is_some()),
+        ];
+        if let Some((flag, _)) = set.iter().find(|(_, on)| *on) {
+            return Err(Error::Usage(format!(
+                "{flag} is for audits: name repositories with --git-url, --git-urls, --github-org, --github-user, --gitlab-group or --gitlab-user"
+            )));
+        }
+        return Ok(None);
+    }
+    if args.paths.len() != 1 || args.paths[0] != Path::new(".") {
+        return Err(Error::Usage(
+            "an audit scans the repositories it names; leave out PATH".into(),
+        ));
+    }
+    if args.revoke && r.datastore.is_some() {
+        return Err(Error::Usage(
+            "--revoke cannot be combined with --datastore: the datastore keeps redacted keys only; audit without it to revoke (docs/audit.md)".into(),
+        ));
+    }
+    let has_github = owners
+        .iter()
+        .any(|o| matches!(o, Owner::GitHubOrg(_) | Owner::GitHubUser(_)));
+    let has_gitlab = owners
+        .iter()
+        .any(|o| matches!(o, Owner::GitLabGroup(_) | Owner::GitLabUser(_)));
+    let api_url = match &r.api_url {
+        None => None,
+        Some(text) => {
+            if has_github && has_gitlab {
+                return Err(Error::Usage(
+                    "--api-url names one hosting service: audit GitHub and GitLab in separate runs"
+                        .into(),
+                ));
+            }
+            if !has_github && !has_gitlab {
+                return Err(Error::Usage(
+                    "--api-url needs --github-org, --github-user, --gitlab-group or --gitlab-user"
+                        .into(),
+                ));
+            }
+            let url = url::Url::parse(text)
+                .map_err(|e| Error::Usage(format!("--api-url `{text}`: {e}")))?;
+            crate::hosting::check_api_url(&url).map_err(Error::Usage)?;
+            Some(url)
+        }
+    };
+    let globs = |flag: &str, list: &[String]| -> Result<Option<globset::GlobSet>> {
+        if list.is_empty() {
+            return Ok(None);
+        }
+        let mut b = globset::GlobSetBuilder::new();
+        for g in list {
+            b.add(globset::Glob::new(g).map_err(|e| Error::Usage(format!("{flag} `{g}`: {e}")))?);
+        }
+        b.build()
+            .map(Some)
+            .map_err(|e| Error::Usage(format!("{flag}: {e}")))
+    };
+    let token = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+            .map(Token)
+    };
+    let shard = r
+        .shard
+        .as_deref()
+        .map(|s| crate::audit::Shard::parse(s, |n| std::env::var(n).ok()))
+        .transpose()
+        .map_err(Error::Usage)?;
+    let clone_dir = match &r.clone_dir {
+        Some(d) => d.clone(),
+        None => user_cache_dir()
+            .ok_or_else(|| {
+                Error::Usage("no user cache directory (HOME is unset): pass --clone-dir".into())
+            })?
+            .join("leakhound")
+            .join("clones"),
+    };
+    let clone_jobs = settings::CLONE_JOBS
+        .resolve(r.clone_jobs, &[])?
+        .unwrap_or(4);
+    Ok(Some(crate::audit::Options {
+        urls,
+        owners,
+        hosting: crate::hosting::Options {
+            api_url,
+            github_token: token("GITHUB_TOKEN"),
+            gitlab_token: token("GITLAB_TOKEN"),
+            forks: r.forks,
+            archived: !r.no_archived,
+            include: globs("--include", &r.include)?,
+            exclude: globs("--exclude", &r.exclude)?,
+            connect_timeout: std::time::Duration::from_secs(10),
+            timeout: std::time::Duration::from_secs(60),
+            max_wait: std::time::Duration::from_secs(300),
+        },
+        clone_dir,
+        clone_jobs,
+        clone_timeout: r
+            .clone_timeout
+            .unwrap_or(std::time::Duration::from_secs(3600)),
+        datastore: r.datastore.clone(),
+        shard,
+        all_objects: args.all_objects,
+    }))
+}
+
+/// The user's cache directory: `$XDG_CACHE_HOME`, else `~/Library/Caches`
+/// on macOS, `%LOCALAPPDATA%` on Windows, `~/.cache` elsewhere.
+fn user_cache_dir() -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(d));
+    }
+    if cfg!(windows) {
+        return std::env::var_os("LOCALAPPDATA").map(PathBuf::from);
+    }
+    let home = PathBuf::from(std::env::var_os("HOME").filter(|h| !h.is_empty())?);
+    Some(if cfg!(target_os = "macos") {
+        home.join("Library").join("Caches")
+    } else {
+        home.join(".cache")
+    })
+}
+
+/// `leakhound report --datastore`'s report options.
+pub fn datastore_report_options(args: &cli::ReportArgs) -> Result<report::Options> {
+    let outputs: Vec<(&str, &Path)> = args.output.iter().map(|p| ("-o", p.as_path())).collect();
+    check_outputs(std::slice::from_ref(&args.datastore), &outputs)?;
+    Ok(report_options(&OutputArgs {
+        format: args.format,
+        file: args.output.clone(),
+        show_secrets: false,
+        color: args.color,
+        quiet: false,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn layer(name: &str, toml_text: &str) -> Layer {
+        Layer {
+            path: PathBuf::from(name),
+            file: toml::from_str(toml_text).expect("test TOML parses"),
+            trust: Trust::Trusted,
+        }
+    }
+
+    #[test]
+    fn a_setting_takes_the_flag_then_the_most_specific_file() {
+        let layers = [
+            layer(
+                "user.toml",
+                "[scan]\nthreads = 3\n[verify]\ntimeout = \"2s\"\n",
+            ),
+            layer("project.toml", "[scan]\nthreads = 5\n"),
+        ];
+        assert_eq!(
+            settings::THREADS.resolve(Some(7), &layers).unwrap(),
+            Some(7)
+        );
+        assert_eq!(settings::THREADS.resolve(None, &layers).unwrap(), Some(5));
+        assert_eq!(
+            settings::TIMEOUT.resolve(None, &layers).unwrap(),
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(settings::RETRIES.resolve(None, &layers).unwrap(), None);
+        assert_eq!(settings::NO_IGNORE.resolve(None, &layers).unwrap(), None);
+    }
+
+    #[test]
+    fn a_setting_is_checked_wherever_it_comes_from() {
+        let flag = settings::THREADS.resolve(Some(9999), &[]).unwrap_err();
+        assert!(
+            flag.to_string()
+                .contains("--threads: 9999 is over the limit of 256"),
+            "{flag}"
+        );
+        let layers = [layer(
+            "p.toml",
+            "[scan]\nthreads = 9999\nmax_file_size = 1.5\n",
+        )];
+        let file = settings::THREADS.resolve(None, &layers).unwrap_err();
+        let text = file.to_string();
+        assert!(
+            text.contains("p.toml") && text.contains("scan.threads: 9999"),
+            "{text}"
+        );
+        let size = settings::MAX_FILE_SIZE.resolve(None, &layers).unwrap_err();
+        assert!(
+            size.to_string()
+                .contains("scan.max_file_size: 1.5 is not a whole number"),
+            "{size}"
+        );
+        let layers = [layer(
+            "p.toml",
+            "[verify]\nconcurrency = 0\ncache_ttl = \"9999d\"\n",
+        )];
+        let zero = settings::CONCURRENCY.resolve(None, &layers).unwrap_err();
+        assert!(
+            zero.to_string()
+                .contains("(verify.concurrency): must be at least 1"),
+            "{zero}"
+        );
+        let ttl = settings::CACHE_TTL.resolve(None, &layers).unwrap_err();
+        assert!(
+            ttl.to_string()
+                .contains("verify.cache_ttl: 863913600 s is over the limit of 7776000 s"),
+            "{ttl}"
+        );
+    }
 }

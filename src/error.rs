@@ -41,6 +41,10 @@ pub enum Error {
 
     #[error("{path}: {message}")]
     Git { path: PathBuf, message: String },
+
+    /// The audit datastore (`--datastore`) cannot be opened or written.
+    #[error("{path}: {message}")]
+    Datastore { path: PathBuf, message: String },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -33,6 +33,14 @@ pub struct CommitInfo {
     /// True for objects that no ref reaches (`--all-objects`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub unreachable: bool,
+    /// The remote repository the commit was read from (audits of
+    /// `--git-url` and hosted repositories), its credentials left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
+    /// A link to the line at this commit on the repository's web host,
+    /// when the host is known (GitHub, GitLab, Bitbucket).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

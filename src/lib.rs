@@ -22,7 +22,11 @@
 //! - `hook`: `install-hook`, the pre-commit hook
 //! - `gitleaks`: `config import-gitleaks`
 //! - `lint`: `rules check`, the rule linter
-//! - `source`: file trees, stdin, git history, ranges, the staged index
+//! - `audit`: remote repositories and organisations, shards, incremental rescans
+//! - `datastore`: the audit's SQLite datastore, merged across shards
+//! - `source`: file trees, stdin, git history, ranges, the staged index, and
+//!   the archives inside them (`source::archive`)
+//! - `hosting`: listing repositories through the GitHub and GitLab APIs
 //! - `report`: one writer per format
 //! - `scan`: the pipeline from buffers to findings, and its statistics
 //! - `revoke`: turning live keys off, the audit log
@@ -38,14 +42,17 @@
 //! - `text`: character boundaries, sanitizing text for a terminal
 
 pub mod allowlist;
+pub mod audit;
 pub mod baseline;
 pub mod cli;
 pub mod config;
+pub mod datastore;
 pub mod engine;
 pub mod error;
 pub mod finding;
 pub mod gitleaks;
 pub mod hook;
+pub mod hosting;
 pub mod lint;
 pub mod provider;
 pub mod report;
@@ -93,6 +100,21 @@ pub fn run_scan(options: &scan::Options, matcher: &Matcher) -> ScanOutcome {
     scan::sort_findings(&mut outcome.findings);
     outcome.stats.findings = outcome.findings.len();
     outcome
+}
+
+/// Audit remote repositories (`--git-url`, `--github-org`, …): list,
+/// shard, mirror, scan each history, record in the datastore; apply the
+/// baseline and sort the findings.
+pub fn run_audit(
+    audit: &audit::Options,
+    options: &scan::Options,
+    matcher: &Matcher,
+) -> Result<audit::Audit> {
+    let mut done = audit::run(audit, options, matcher)?;
+    scan::apply_baseline(options, &mut done.outcome);
+    scan::sort_findings(&mut done.outcome.findings);
+    done.outcome.stats.findings = done.outcome.findings.len();
+    Ok(done)
 }
 
 /// Scan the git repository as `options.git` says (history, a range or the

@@ -10,8 +10,9 @@ use std::sync::Arc;
 use clap::Parser;
 
 use leakhound::cli::{
-    BaselineCommand, BaselineCreateArgs, Cli, Command, ConfigCommand, ImportGitleaksArgs,
-    InstallHookArgs, ListFormat, RevokeArgs, RulesCommand, ScanArgs, VerifyArgs,
+    BaselineCommand, BaselineCreateArgs, Cli, Command, ConfigCommand, DatastoreCommand,
+    ImportGitleaksArgs, InstallHookArgs, ListFormat, MergeArgs, ReportArgs, RevokeArgs,
+    RulesCommand, ScanArgs, VerifyArgs,
 };
 use leakhound::config::{self, Config, FailOn};
 use leakhound::engine::Matcher;
@@ -45,6 +46,10 @@ fn main() -> ExitCode {
         Command::Config {
             command: ConfigCommand::ImportGitleaks(args),
         } => import_gitleaks(&args),
+        Command::Report(args) => report_datastore(&args),
+        Command::Datastore {
+            command: DatastoreCommand::Merge(args),
+        } => merge_datastores(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -99,7 +104,14 @@ fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
         _ => None,
     };
     let matcher = config.build_matcher()?;
-    let mut outcome = if config.scan.git.is_some() {
+    let mut audited: Option<Vec<String>> = None;
+    let mut fresh = Vec::new();
+    let mut outcome = if let Some(audit) = &config.audit {
+        let done = leakhound::run_audit(audit, &config.scan, &matcher)?;
+        audited = Some(done.repositories);
+        fresh = done.fresh;
+        done.outcome
+    } else if config.scan.git.is_some() {
         leakhound::run_git_scan(&config.scan, &matcher)?
     } else {
         leakhound::run_scan(&config.scan, &matcher)
@@ -116,8 +128,13 @@ fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
     }
     let verifier = verifier.filter(|_| !scan_interrupted);
     let revoker = revoker.filter(|_| !scan_interrupted);
-    if let Some(verifier) = &verifier {
-        verify(verifier, &config, &mut outcome, &interrupt);
+    let datastore = config.audit.as_ref().and_then(|a| a.datastore.as_deref());
+    match (&verifier, datastore) {
+        (Some(verifier), Some(path)) => {
+            verify_audit(verifier, &config, &mut outcome, fresh, path, &interrupt)
+        }
+        (Some(verifier), None) => verify(verifier, &config, &mut outcome, &interrupt),
+        (None, _) => {}
     }
     // Before the report is written, so it shows each key's state afterwards.
     // stdout carries the report: the revocation summary goes to stderr.
@@ -132,17 +149,21 @@ fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
         )),
         None => None,
     };
-    let roots: Vec<String> = config
-        .scan
-        .paths
-        .iter()
-        .map(|p| root_label(p, config.scan.git.is_some()))
-        .collect();
+    let roots: Vec<String> = match audited {
+        Some(repositories) => repositories,
+        None => config
+            .scan
+            .paths
+            .iter()
+            .map(|p| root_label(p, config.scan.git.is_some()))
+            .collect(),
+    };
     let ctx = ReportContext {
         options: &config.report,
         rules: matcher.rules(),
         stats: &outcome.stats,
         roots: &roots,
+        config_files: &config.config_files,
     };
     write_output(config.report.output.as_deref(), |out| {
         report::write(out, &outcome.findings, &ctx)
@@ -313,6 +334,7 @@ fn verify_report(args: &VerifyArgs) -> anyhow::Result<u8> {
         rules: &rules,
         stats: &outcome.stats,
         roots: &[],
+        config_files: &config.config_files,
     };
     write_output(config.report.output.as_deref(), |out| {
         report::write(out, &outcome.findings, &ctx)
@@ -321,6 +343,67 @@ fn verify_report(args: &VerifyArgs) -> anyhow::Result<u8> {
     // reported again, but they do not make this run an error.
     outcome.stats.errors.clear();
     Ok(exit_code(&config, &outcome))
+}
+
+/// `leakhound report --datastore PATH`: the findings an audit recorded,
+/// filtered, in any format (always redacted: the datastore holds no raw
+/// secret).
+fn report_datastore(args: &ReportArgs) -> anyhow::Result<u8> {
+    let options = config::datastore_report_options(args)?;
+    let store = leakhound::datastore::Datastore::open_read_only(&args.datastore)?;
+    let filter = leakhound::datastore::Filter {
+        repositories: args.repository.clone(),
+        providers: args.provider.clone(),
+        verdicts: args.verdict.clone(),
+        since: args.since.clone(),
+    };
+    let mut findings = store.findings(&filter)?;
+    leakhound::scan::sort_findings(&mut findings);
+    let repositories = store.repositories()?;
+    let rules = RuleSet::new(rules::builtin_rules()?)?;
+    let stats = leakhound::scan::Stats {
+        findings: findings.len(),
+        repositories: Some(repositories.len() as u64),
+        ..Default::default()
+    };
+    let ctx = ReportContext {
+        options: &options,
+        rules: &rules,
+        stats: &stats,
+        roots: &repositories,
+        config_files: &[],
+    };
+    write_output(options.output.as_deref(), |out| {
+        report::write(out, &findings, &ctx)
+    })?;
+    Ok(if findings.is_empty() { CLEAN } else { FINDINGS })
+}
+
+/// `leakhound datastore merge A B … -o ALL`.
+fn merge_datastores(args: &MergeArgs) -> anyhow::Result<u8> {
+    let summary = leakhound::datastore::merge(&args.inputs, &args.output)?;
+    for (path, why) in &summary.failed {
+        eprintln!(
+            "leakhound: {}: {}",
+            leakhound::text::sanitize(&path.display().to_string()),
+            leakhound::text::sanitize(why)
+        );
+    }
+    let merged = args.inputs.len() - summary.failed.len();
+    eprintln!(
+        "leakhound: merged {merged} datastore{} into {}: {} repositor{}, {} blobs, {} findings added",
+        if merged == 1 { "" } else { "s" },
+        args.output.display(),
+        summary.repositories,
+        if summary.repositories == 1 { "y" } else { "ies" },
+        summary.blobs,
+        summary.findings
+    );
+    Ok(if summary.failed.is_empty() {
+        CLEAN
+    } else {
+        ERROR
+    })
 }
 
 /// Ctrl-C and SIGTERM (what CI sends on cancel), caught once per run: the
@@ -355,6 +438,42 @@ fn verify(
         );
     }
     // The run's time includes verification, which is often most of it.
+    outcome.stats.elapsed_ms += summary.elapsed_ms;
+    outcome.stats.verification = Some(summary);
+    if config.verify.as_ref().is_some_and(|v| v.only_verified) {
+        outcome.findings.retain(|f| {
+            f.verification
+                .as_ref()
+                .is_some_and(|v| v.verdict == Verdict::Live)
+        });
+        outcome.stats.findings = outcome.findings.len();
+    }
+}
+
+/// An audit with a datastore: the report's findings are the datastore's
+/// redacted copies, so this run's new findings (raw, in `fresh`) are
+/// verified, their verdicts recorded, and copied onto the report's; the
+/// findings of earlier runs keep the verdicts recorded then.
+fn verify_audit(
+    verifier: &Verifier,
+    config: &Config,
+    outcome: &mut ScanOutcome,
+    mut fresh: Vec<Finding>,
+    datastore: &std::path::Path,
+    interrupt: &Arc<AtomicBool>,
+) {
+    let summary = verifier.verify(&mut fresh, interrupt);
+    if summary.interrupted && !config.report.quiet {
+        eprintln!(
+            "leakhound: interrupted: unfinished checks are reported as unknown (interrupted)"
+        );
+    }
+    if let Err(e) = leakhound::audit::record_verdicts(datastore, &fresh, outcome) {
+        outcome.stats.errors.push(leakhound::scan::PathNote {
+            path: datastore.display().to_string(),
+            reason: format!("verdicts not recorded: {e}"),
+        });
+    }
     outcome.stats.elapsed_ms += summary.elapsed_ms;
     outcome.stats.verification = Some(summary);
     if config.verify.as_ref().is_some_and(|v| v.only_verified) {
@@ -486,6 +605,17 @@ fn write_output(
 ) -> anyhow::Result<()> {
     // `-` is standard output here as everywhere on the command line.
     match path.filter(|p| p.as_os_str() != "-") {
+        // A device, FIFO or socket (`-o /dev/null`, `-o >(cmd)`) is written
+        // to, never renamed over: as root that would replace the device.
+        Some(p) if std::fs::metadata(p).is_ok_and(|m| !m.is_file() && !m.is_dir()) => {
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(p)
+                .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", p.display()))?;
+            let mut out = BufWriter::new(file);
+            write(&mut out)?;
+            out.flush()?;
+        }
         Some(p) => {
             // Written beside the target and renamed over it, so a reader
             // (or a run killed half-way) never sees half a report.

@@ -38,6 +38,8 @@ pub struct Options {
     pub threads: usize,
     /// Search for base64-encoded keys everywhere (`--decode-all`).
     pub decode_all: bool,
+    /// How far archives (zip, tar, compressed files) are opened.
+    pub archives: ArchiveLimits,
     /// Show a progress bar on standard error.
     pub progress: bool,
     pub allowlist: Allowlist,
@@ -59,6 +61,7 @@ impl Default for Options {
             max_file_size: DEFAULT_MAX_FILE_SIZE,
             threads: 0,
             decode_all: false,
+            archives: ArchiveLimits::default(),
             progress: false,
             allowlist: Allowlist::default(),
             baseline: None,
@@ -69,6 +72,35 @@ impl Default for Options {
 
 /// Files larger than this are skipped unless `--max-file-size` says otherwise.
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 100 << 20;
+
+/// The bounds on opening archives (`[scan] archive_*`, `--archive-depth`,
+/// `--no-archives`), so that a zip bomb costs a bounded amount of work.
+/// Bytes and entries are counted over one archive file or blob and
+/// everything nested in it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ArchiveLimits {
+    /// Nesting levels opened: 1 opens `app.jar` but not a jar inside it;
+    /// 0 scans archives as plain bytes.
+    pub depth: u32,
+    /// Bytes read out of one archive, nested ones included.
+    pub max_bytes: u64,
+    /// Largest ratio of inflated to compressed bytes of one compressed
+    /// stream (a zip entry, a `.gz`), checked once it has inflated 1 MiB.
+    pub max_ratio: u64,
+    /// Entries read from one archive, nested ones included.
+    pub max_entries: u64,
+}
+
+impl Default for ArchiveLimits {
+    fn default() -> ArchiveLimits {
+        ArchiveLimits {
+            depth: 4,
+            max_bytes: 1 << 30,
+            max_ratio: 100,
+            max_entries: 100_000,
+        }
+    }
+}
 
 /// What part of a git repository a scan reads; the repository is the one
 /// scanned path.
@@ -111,6 +143,13 @@ pub struct Stats {
     pub commits: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blobs: Option<u64>,
+    /// Audits with `--datastore`: blobs not read because an earlier run
+    /// scanned them under the same rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blobs_skipped: Option<u64>,
+    /// Audits: the repositories scanned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repositories: Option<u64>,
     /// Things the user should know that are neither errors nor skips
     /// (submodules not followed, a shallow clone).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -212,6 +251,7 @@ impl Scanner<'_> {
         // Every secret's span, so that a snippet masks the other secrets on
         // its line too (suppressed ones included), not only its own.
         let spans: Vec<(usize, usize)> = matches.iter().map(|m| (m.start, m.end)).collect();
+        let longest = spans.iter().map(|&(s, e)| e - s).max().unwrap_or(0);
         let mut cursor = LineCursor::default();
         let located: Vec<(usize, usize, usize)> = matches
             .iter()
@@ -275,7 +315,7 @@ impl Scanner<'_> {
                 column,
                 end_line,
                 end_column,
-                snippet: snippet(buf, line_start, line_end, m, &redacted, &spans),
+                snippet: snippet(buf, line_start, line_end, m, &redacted, &spans, longest),
                 secret,
                 redacted,
                 fingerprint,
@@ -510,28 +550,36 @@ fn snippet(
     m: &Match,
     redacted: &str,
     spans: &[(usize, usize)],
+    longest: usize,
 ) -> String {
     let s = line_start.max(m.start.saturating_sub(SNIPPET_CONTEXT));
     let end_of_secret_line = m.end.min(line_end.max(m.start));
     let e = line_end
         .min(end_of_secret_line + SNIPPET_CONTEXT)
         .max(end_of_secret_line);
+    // Only the secrets around this one matter (`spans` is sorted by start):
+    // those overlapping the snippet (none starts more than `longest` before
+    // it) and those near enough to have a copy in it. Looking at every span
+    // per finding made a file of many findings quadratic.
+    let lo = spans.partition_point(|&(ss, _)| ss + longest.max(NEAR_SECRETS) < s);
+    let hi = spans.partition_point(|&(ss, _)| ss <= e + NEAR_SECRETS);
+    let around = &spans[lo..hi.max(lo)];
     // Every copy of a secret found nearby is masked too, not only the spans
     // the matcher reported: a key glued to a copy of itself (`KEY%2KEY`)
-    // yields one finding, and the copy must not show raw beside it. `spans`
-    // is sorted by start, so only the secrets around this one are looked at.
-    let near = spans.partition_point(|&(ss, _)| ss + NEAR_SECRETS < s);
-    let mut masked: Vec<(usize, usize)> = spans.to_vec();
-    for &(ss, se) in spans[near..]
-        .iter()
-        .take_while(|&&(ss, _)| ss <= e + NEAR_SECRETS)
-    {
+    // yields one finding, and the copy must not show raw beside it.
+    let mut masked: Vec<(usize, usize)> = around.to_vec();
+    for &(ss, se) in around {
         let secret = &buf[ss..se];
         if secret.len() < 8 {
             continue;
         }
+        // The window is a line's worth of bytes: a first-byte scan is far
+        // cheaper than building a substring finder per nearby secret.
+        let window = &buf[s..e];
         masked.extend(
-            memchr::memmem::find_iter(&buf[s..e], secret).map(|i| (s + i, s + i + secret.len())),
+            memchr::memchr_iter(secret[0], window)
+                .filter(|&i| window[i..].starts_with(secret))
+                .map(|i| (s + i, s + i + secret.len())),
         );
     }
     masked.sort_unstable();

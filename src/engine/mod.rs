@@ -18,6 +18,8 @@ pub(crate) mod filters;
 pub(crate) mod generic;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
@@ -174,7 +176,7 @@ pub struct Matcher {
     rules: RuleSet,
     /// Keywords, trigger words and base64 fragments, ASCII
     /// case-insensitive, leftmost-longest.
-    automaton: AhoCorasick,
+    automaton: KeywordAutomaton,
     patterns: Vec<Pattern>,
     /// The distinct keywords, lowercased (`Pattern::keyword` indexes them).
     keywords: Vec<Vec<u8>>,
@@ -207,16 +209,68 @@ pub struct Scratch {
     context: Vec<Option<bool>>,
 }
 
-/// A DFA: with a hundred-odd case-insensitive keywords no literal prefilter
-/// applies, and the DFA searches about three times faster than the default
-/// NFA (measured in docs/performance.md).
-fn build_automaton(patterns: &[Vec<u8>], case_insensitive: bool) -> AhoCorasick {
+/// The keyword automaton's builder: ASCII case-insensitive (or not),
+/// leftmost-longest, of the kind asked for.
+fn build_automaton_of(
+    patterns: &[Vec<u8>],
+    case_insensitive: bool,
+    kind: AhoCorasickKind,
+) -> AhoCorasick {
     AhoCorasickBuilder::new()
         .ascii_case_insensitive(case_insensitive)
         .match_kind(MatchKind::LeftmostLongest)
-        .kind(Some(AhoCorasickKind::DFA))
+        .kind(Some(kind))
         .build(patterns)
         .expect("keyword automaton: patterns are non-empty literals, checked by Rule::compile")
+}
+
+/// Bytes searched with the NFA before the DFA is built. With the ~2,000
+/// built-in keywords the DFA takes about 3.4 times as long to build as the
+/// contiguous NFA and searches about 2.4 times as fast: it pays for itself
+/// after roughly 4 MB (docs/performance.md, "Startup").
+const DFA_AFTER_BYTES: usize = 4 << 20;
+
+/// The keyword automaton, built when first needed and in the form the work
+/// calls for: a pre-commit hook or a one-file scan searches a few kilobytes
+/// and would spend most of its time building a DFA, so the first
+/// [`DFA_AFTER_BYTES`] are searched with a contiguous NFA (cheap to build),
+/// and the DFA is built once a scan has gone past them. Both find the same
+/// matches (the same patterns and match kind).
+struct KeywordAutomaton {
+    patterns: Vec<Vec<u8>>,
+    nfa: OnceLock<AhoCorasick>,
+    dfa: OnceLock<AhoCorasick>,
+    searched: AtomicUsize,
+}
+
+impl KeywordAutomaton {
+    fn new(patterns: Vec<Vec<u8>>) -> KeywordAutomaton {
+        KeywordAutomaton {
+            patterns,
+            nfa: OnceLock::new(),
+            dfa: OnceLock::new(),
+            searched: AtomicUsize::new(0),
+        }
+    }
+
+    /// The automaton to search a buffer of `len` bytes with.
+    fn for_len(&self, len: usize) -> &AhoCorasick {
+        if let Some(dfa) = self.dfa.get() {
+            return dfa;
+        }
+        let total = self
+            .searched
+            .fetch_add(len, Ordering::Relaxed)
+            .saturating_add(len);
+        if total >= DFA_AFTER_BYTES {
+            self.dfa
+                .get_or_init(|| build_automaton_of(&self.patterns, true, AhoCorasickKind::DFA))
+        } else {
+            self.nfa.get_or_init(|| {
+                build_automaton_of(&self.patterns, true, AhoCorasickKind::ContiguousNFA)
+            })
+        }
+    }
 }
 
 /// For each distinct keyword, the rules whose keywords it contains (the
@@ -357,7 +411,7 @@ impl Matcher {
         let shapes = key_shapes(&rules);
         Matcher {
             shapes,
-            automaton: build_automaton(&texts, true),
+            automaton: KeywordAutomaton::new(texts),
             rules,
             patterns,
             keywords,
@@ -425,7 +479,7 @@ impl Matcher {
         scratch.open.clear();
         scratch.open.resize(rules.len(), (None, 0));
         let decode = depth < MAX_DECODE_DEPTH;
-        for m in self.automaton.find_iter(buf) {
+        for m in self.automaton.for_len(buf.len()).find_iter(buf) {
             let pattern = &self.patterns[m.pattern().as_usize()];
             if let Some(k) = pattern.keyword {
                 self.keyword_hit(k, m.start(), m.end(), buf, parents, scratch, out);
@@ -1087,6 +1141,37 @@ mod tests {
             .map(|s| Rule::compile(s, "test.toml").unwrap())
             .collect();
         Matcher::new(RuleSet::new(rules).unwrap())
+    }
+
+    #[test]
+    fn keyword_automaton_starts_as_an_nfa_and_finds_what_the_dfa_finds() {
+        let set = RuleSet::builtin().unwrap();
+        let patterns: Vec<Vec<u8>> = set
+            .rules()
+            .iter()
+            .flat_map(|r| r.spec.keywords.iter())
+            .map(|k| k.as_bytes().to_ascii_lowercase())
+            .collect();
+        let hay: Vec<u8> = set
+            .rules()
+            .iter()
+            .flat_map(|r| r.spec.examples.iter())
+            .flat_map(|e| e.text.bytes().chain(*b"\n"))
+            .collect();
+        let auto = KeywordAutomaton::new(patterns);
+        let small = auto.for_len(hay.len());
+        assert_eq!(small.kind(), AhoCorasickKind::ContiguousNFA);
+        let by_nfa: Vec<_> = small.find_iter(&hay).collect();
+        let big = auto.for_len(DFA_AFTER_BYTES);
+        assert_eq!(big.kind(), AhoCorasickKind::DFA);
+        assert_eq!(
+            auto.for_len(1).kind(),
+            AhoCorasickKind::DFA,
+            "the DFA stays"
+        );
+        let by_dfa: Vec<_> = big.find_iter(&hay).collect();
+        assert!(by_nfa.len() > 500, "{}", by_nfa.len());
+        assert_eq!(by_nfa, by_dfa);
     }
 
     const RULES: &str = r#"

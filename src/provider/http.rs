@@ -432,6 +432,25 @@ pub(crate) fn send_unless_interrupted(
     limit: Duration,
     interrupt: &AtomicBool,
 ) -> std::result::Result<Answer, (UnknownReason, &'static str)> {
+    send_limited(request, limit, interrupt, BODY_LIMIT)
+}
+
+/// [`send_within`], reading at most `body_limit` bytes of the body (a page
+/// of a hosting API's repository list is larger than a provider's answer).
+pub(crate) fn send_within_limit(
+    request: RequestBuilder,
+    limit: Duration,
+    body_limit: u64,
+) -> std::result::Result<Answer, (UnknownReason, &'static str)> {
+    send_limited(request, limit, &AtomicBool::new(false), body_limit)
+}
+
+fn send_limited(
+    request: RequestBuilder,
+    limit: Duration,
+    interrupt: &AtomicBool,
+    body_limit: u64,
+) -> std::result::Result<Answer, (UnknownReason, &'static str)> {
     let stop = Arc::new(AtomicBool::new(false));
     let (tx, rx) = mpsc::channel();
     let flag = Arc::clone(&stop);
@@ -445,8 +464,8 @@ pub(crate) fn send_unless_interrupted(
                     let headers = resp.headers().clone();
                     let mut body = Vec::new();
                     let mut chunk = [0u8; 8192];
-                    while (body.len() as u64) < BODY_LIMIT && !flag.load(Ordering::Relaxed) {
-                        let room = (BODY_LIMIT as usize - body.len()).min(chunk.len());
+                    while (body.len() as u64) < body_limit && !flag.load(Ordering::Relaxed) {
+                        let room = (body_limit as usize - body.len()).min(chunk.len());
                         match resp.read(&mut chunk[..room]) {
                             Ok(0) => break,
                             Ok(n) => body.extend_from_slice(&chunk[..n]),
@@ -542,7 +561,7 @@ pub(crate) fn describe_error(e: &reqwest::Error) -> (UnknownReason, &'static str
 /// Waits longer than [`RETRY_AFTER_CAP`] (a number of seconds too big for
 /// any integer type, a date in the year 9999) are read as the cap: far
 /// over any `max_wait`, so the check ends instead of retrying early.
-fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
     if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
         let secs = value.parse::<u64>().unwrap_or(u64::MAX);

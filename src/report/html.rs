@@ -123,6 +123,10 @@ fn severity_rank(s: Severity) -> u8 {
 /// The scanned root a finding belongs to: the repository of a git scan, or
 /// the longest scanned path the finding's path falls under.
 fn repository(f: &Finding, ctx: &ReportContext) -> String {
+    // An audit's finding names its remote repository.
+    if let Some(r) = f.commit.as_ref().and_then(|c| c.repository.as_deref()) {
+        return r.to_string();
+    }
     if f.path == "<stdin>" {
         return "<stdin>".into();
     }

@@ -52,6 +52,9 @@ pub struct ReportContext<'a> {
     /// The scanned paths as the user named them (the repository of a git
     /// scan); the HTML report groups findings by them.
     pub roots: &'a [String],
+    /// The configuration files the run read, least specific first; the
+    /// text summary names them (or says there were none).
+    pub config_files: &'a [PathBuf],
 }
 
 /// Write the report in the configured format.

@@ -170,9 +170,12 @@ fn shell_quote(path: &str) -> String {
 }
 
 /// A relative path as a URI reference: forward slashes, percent-encoded.
+/// `!` is a legal path character in a URI and stays as it is, so that an
+/// entry inside an archive reads `dist/app.jar!a.yml`, as in `jar:` URLs.
 fn path_to_uri(path: &str) -> String {
     const KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
         .remove(b'/')
+        .remove(b'!')
         .remove(b'-')
         .remove(b'_')
         .remove(b'.')
@@ -194,6 +197,10 @@ mod tests {
     fn uris() {
         assert_eq!(path_to_uri("src/a b.py"), "src/a%20b.py");
         assert_eq!(path_to_uri("/tmp/x.env"), "file:///tmp/x.env");
+        assert_eq!(
+            path_to_uri("dist/app.jar!a b.yml"),
+            "dist/app.jar!a%20b.yml"
+        );
     }
 
     #[test]

@@ -119,6 +119,12 @@ pub fn write(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext) -> 
                     ""
                 }
             )?;
+            if let Some(repo) = &c.repository {
+                writeln!(out, "  {}  {}", paint(DIM, "repo   "), sanitize(repo))?;
+            }
+            if let Some(url) = &c.url {
+                writeln!(out, "  {}  {}", paint(DIM, "link   "), sanitize(url))?;
+            }
             for loc in &c.other_locations {
                 writeln!(
                     out,
@@ -207,7 +213,16 @@ fn write_summary(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext)
         (Some(c), Some(b)) if s.files > 0 => {
             format!("{c} commits, {b} blobs, {} uncommitted files", s.files)
         }
-        (Some(c), Some(b)) => format!("{c} commits, {b} blobs"),
+        (Some(c), Some(b)) => {
+            let mut text = format!("{c} commits, {b} blobs");
+            if let Some(r) = s.repositories {
+                text = format!("{r} repositor{}, {text}", if r == 1 { "y" } else { "ies" });
+            }
+            if let Some(k) = s.blobs_skipped {
+                text.push_str(&format!(" ({k} skipped: scanned before)"));
+            }
+            text
+        }
         _ => format!(
             "{} file{} scanned",
             s.files,
@@ -266,6 +281,16 @@ fn write_summary(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext)
             }
             writeln!(out, "{line}")?;
         }
+    }
+    if ctx.config_files.is_empty() {
+        writeln!(out, "config: none")?;
+    } else {
+        let names: Vec<String> = ctx
+            .config_files
+            .iter()
+            .map(|p| sanitize(&p.display().to_string()))
+            .collect();
+        writeln!(out, "config: {}", names.join(", "))?;
     }
     for note in &s.notes {
         writeln!(out, "note: {}", sanitize(note))?;

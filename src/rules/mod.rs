@@ -29,9 +29,16 @@ macro_rules! builtin {
     };
 }
 
+macro_rules! builtin_json {
+    ($name:literal) => {
+        include_str!(concat!(env!("OUT_DIR"), "/rules/", $name, ".json"))
+    };
+}
+
 /// The built-in rule files, embedded at compile time: one file per provider
 /// family; the name is used in error messages and `rules list`. A new file
-/// is added here (and its rules are then checked by the test suite).
+/// is added here and in [`BUILTIN_RULE_JSON`] (and its rules are then
+/// checked by the test suite).
 pub const BUILTIN_RULE_FILES: &[(&str, &str)] = &[
     builtin!("gateways"),
     builtin!("ai"),
@@ -56,6 +63,34 @@ pub const BUILTIN_RULE_FILES: &[(&str, &str)] = &[
     builtin!("crypto"),
     builtin!("structured"),
     builtin!("generic"),
+];
+
+/// The same files as JSON, in the same order, which `build.rs` derives
+/// from them: read at startup instead of the TOML (many times faster).
+const BUILTIN_RULE_JSON: &[&str] = &[
+    builtin_json!("gateways"),
+    builtin_json!("ai"),
+    builtin_json!("ai-ml"),
+    builtin_json!("vcs"),
+    builtin_json!("registries"),
+    builtin_json!("cloud"),
+    builtin_json!("infra"),
+    builtin_json!("devops"),
+    builtin_json!("observability"),
+    builtin_json!("analytics"),
+    builtin_json!("security"),
+    builtin_json!("messaging"),
+    builtin_json!("crm"),
+    builtin_json!("saas"),
+    builtin_json!("payments"),
+    builtin_json!("crypto-exchanges"),
+    builtin_json!("commerce"),
+    builtin_json!("productivity"),
+    builtin_json!("social"),
+    builtin_json!("data-apis"),
+    builtin_json!("crypto"),
+    builtin_json!("structured"),
+    builtin_json!("generic"),
 ];
 
 /// How bad a leak of this kind is.
@@ -480,11 +515,17 @@ impl RuleSet {
     }
 }
 
-/// Compile every built-in rule.
+/// Compile every built-in rule, read from the JSON form `build.rs` made of
+/// each file; should that ever fail, the TOML text is parsed, which words
+/// the error as for any rule file.
 pub fn builtin_rules() -> Result<Vec<Rule>> {
     let mut rules = Vec::new();
-    for (origin, text) in BUILTIN_RULE_FILES {
-        for spec in parse_rule_file(origin, text)? {
+    for ((origin, text), json) in BUILTIN_RULE_FILES.iter().zip(BUILTIN_RULE_JSON) {
+        let specs = match serde_json::from_str::<RuleFile>(json) {
+            Ok(file) => file.rules,
+            Err(_) => parse_rule_file(origin, text)?,
+        };
+        for spec in specs {
             rules.push(Rule::builtin(spec, origin)?);
         }
     }
@@ -534,6 +575,31 @@ mod tests {
         assert!(Rule::compile(s, "t").is_err());
         let e = Rule::compile(spec(r"(demo_[a-z+)"), "t").unwrap_err();
         assert!(e.to_string().contains("bad regex"), "{e}");
+    }
+
+    #[test]
+    fn json_form_of_the_builtin_rules_is_their_toml() {
+        assert_eq!(BUILTIN_RULE_FILES.len(), BUILTIN_RULE_JSON.len());
+        for ((origin, text), json) in BUILTIN_RULE_FILES.iter().zip(BUILTIN_RULE_JSON) {
+            let from_toml = parse_rule_file(origin, text).unwrap();
+            let from_json = serde_json::from_str::<RuleFile>(json).unwrap().rules;
+            assert_eq!(
+                format!("{from_toml:?}"),
+                format!("{from_json:?}"),
+                "{origin}"
+            );
+            assert!(!from_toml.is_empty(), "{origin}");
+        }
+        let files: Vec<String> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/rules"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".toml") && n != "known-examples.toml")
+            .collect();
+        assert_eq!(
+            files.len(),
+            BUILTIN_RULE_FILES.len(),
+            "every rules/*.toml is built in"
+        );
     }
 
     #[test]

@@ -256,7 +256,8 @@ impl Worker<'_> {
         self.stats.files += 1;
         self.stats.bytes += bytes.len() as u64;
         self.collector.progress.add(bytes.len() as u64);
-        let found = self.scanner.scan_buffer(
+        let found = super::archive::scan(
+            self.scanner,
             bytes,
             &shown,
             SourceKind::File,
@@ -359,7 +360,7 @@ fn scan_stream(
     stats.files += 1;
     stats.bytes += buf.len() as u64;
     progress.add(buf.len() as u64);
-    scanner.scan_buffer(&buf, shown, source, &mut Scratch::default(), stats)
+    super::archive::scan(scanner, &buf, shown, source, &mut Scratch::default(), stats)
 }
 
 /// A path as the user will want to read it: `./` dropped, lossy for

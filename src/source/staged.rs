@@ -106,7 +106,7 @@ pub fn scan_staged(options: &Options, matcher: &Matcher) -> Result<ScanOutcome> 
             &mut scratch,
             &mut stats,
         ) {
-            findings.extend(keep_added(&found, &lines));
+            findings.extend(keep_added(&found, &lines, &shown));
         }
     }
     if !submodules.is_empty() {

@@ -305,45 +305,175 @@ fn rule_ids(dir: &std::path::Path, args: &[&str]) -> Vec<String> {
     ids
 }
 
-#[test]
-fn the_config_is_found_in_the_first_scanned_directory_only() {
-    let dir = tempdir();
-    let d = dir.path();
+/// The rule ids of a JSON scan of standard input (`scan -`) in `dir`.
+fn stdin_rule_ids(dir: &std::path::Path, input: &std::path::Path, extra: &[&str]) -> Vec<String> {
+    let r = run(leakhound()
+        .current_dir(dir)
+        .args(["scan", "--format", "json", "-"])
+        .args(extra)
+        .stdin(std::fs::File::open(input).unwrap()));
+    assert!(r.code == 0 || r.code == 1, "{}", r.stderr);
+    r.findings()
+        .iter()
+        .map(|f| f["rule_id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The `config:` line of a text scan of `args` in `dir`.
+fn config_line(dir: &std::path::Path, args: &[&str]) -> String {
+    let r = run(leakhound().current_dir(dir).arg("scan").args(args));
+    assert!(r.code == 0 || r.code == 1, "{args:?}: {}", r.stderr);
+    r.stdout
+        .lines()
+        .find(|l| l.starts_with("config: "))
+        .unwrap_or_else(|| panic!("no config line: {}", r.stdout))
+        .to_string()
+}
+
+fn config_tree(d: &std::path::Path) {
     write(d, "tree/a.py", format!("K = '{KUNAVO}'\n"));
     write(d, "tree/b.env", format!("GH={GITHUB}\n"));
     write(d, "tree/sub/c.py", format!("K = '{KUNAVO}'\n"));
+    write(d, "other/x.txt", "nothing\n");
+    write(
+        d,
+        ".leakhound.toml",
+        "disabled_rules = [\"kunavo-api-key\"]\n",
+    );
+    // Beside the scanned files: never read, whatever is scanned.
     write(
         d,
         "tree/.leakhound.toml",
-        "disabled_rules = [\"kunavo-api-key\"]\n",
+        "disabled_rules = [\"github-pat-classic\"]\n",
     );
-    write(d, "other/x.txt", "nothing\n");
     write(
         d,
         "github-off.toml",
         "disabled_rules = [\"github-pat-classic\"]\n",
     );
-    let both = ["github-pat-classic", "kunavo-api-key", "kunavo-api-key"];
-    // In the scanned directory, however it is named.
-    assert_eq!(rule_ids(d, &["tree"]), ["github-pat-classic"]);
-    assert_eq!(rule_ids(&d.join("tree"), &["."]), ["github-pat-classic"]);
-    assert_eq!(rule_ids(&d.join("tree"), &[]), ["github-pat-classic"]);
-    // Not from a second path, a file, a subdirectory, or the current
-    // directory when another one is scanned.
-    assert_eq!(rule_ids(d, &["other", "tree"]), both);
-    assert_eq!(rule_ids(d, &["tree/a.py"]), ["kunavo-api-key"]);
-    assert_eq!(rule_ids(d, &["tree/sub"]), ["kunavo-api-key"]);
-    write(d, "elsewhere/k.py", format!("K = '{KUNAVO}'\n"));
+}
+
+#[test]
+fn the_config_is_found_in_the_current_directory_whatever_is_scanned() {
+    let dir = tempdir();
+    let d = dir.path();
+    config_tree(d);
+    let github = ["github-pat-classic"];
+    // The current directory's file, for a directory, a file, a
+    // subdirectory, two paths and standard input alike.
+    assert_eq!(rule_ids(d, &["tree"]), github);
+    assert_eq!(rule_ids(d, &[]), github);
+    assert_eq!(rule_ids(d, &["tree/a.py"]), Vec::<String>::new());
+    assert_eq!(rule_ids(d, &["tree/sub"]), Vec::<String>::new());
+    assert_eq!(rule_ids(d, &["other", "tree"]), github);
+    assert_eq!(rule_ids(d, &["tree/a.py", "tree/b.env"]), github);
     assert_eq!(
-        rule_ids(&d.join("tree"), &["../elsewhere"]),
+        stdin_rule_ids(d, &d.join("tree/a.py"), &[]),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        stdin_rule_ids(d, &d.join("tree/a.py"), &["--no-config"]),
         ["kunavo-api-key"]
     );
-    // --no-config turns it off; --config replaces it (no merging).
-    assert_eq!(rule_ids(d, &["tree", "--no-config"]), both);
+    // Scanning from inside `tree` reads `tree/.leakhound.toml` (and only it).
+    let t = d.join("tree");
+    assert_eq!(rule_ids(&t, &[]), ["kunavo-api-key", "kunavo-api-key"]);
+    assert_eq!(rule_ids(&t, &["a.py"]), ["kunavo-api-key"]);
+    // --no-config reads none; --config replaces the found one (no merging).
+    let all = ["github-pat-classic", "kunavo-api-key", "kunavo-api-key"];
+    assert_eq!(rule_ids(d, &["tree", "--no-config"]), all);
     assert_eq!(
         rule_ids(d, &["tree", "--config", "github-off.toml"]),
         ["kunavo-api-key", "kunavo-api-key"]
     );
+    // The text summary names the file read, or says there was none.
+    assert_eq!(config_line(d, &["tree/a.py"]), "config: .leakhound.toml");
+    assert_eq!(config_line(d, &["tree", "--no-config"]), "config: none");
+    assert_eq!(
+        config_line(d, &["tree", "-c", "github-off.toml"]),
+        "config: github-off.toml"
+    );
+    let r = run(leakhound()
+        .current_dir(d)
+        .args(["scan", "-"])
+        .stdin(std::fs::File::open(d.join("tree/b.env")).unwrap()));
+    assert!(r.stdout.contains("config: .leakhound.toml"), "{}", r.stdout);
+}
+
+#[test]
+fn the_config_is_found_at_the_repository_root_from_a_subdirectory() {
+    let dir = tempdir();
+    let d = dir.path();
+    config_tree(d);
+    std::fs::remove_file(d.join("tree/.leakhound.toml")).unwrap();
+    crate::gitutil::git(d, &["init", "-q"]);
+    let sub = d.join("tree/sub");
+    // From a subdirectory with no file of its own: the repository root's.
+    assert_eq!(rule_ids(&sub, &[]), Vec::<String>::new());
+    assert_eq!(rule_ids(&sub, &["c.py"]), Vec::<String>::new());
+    assert_eq!(
+        rule_ids(&sub, &["../b.env", "c.py"]),
+        ["github-pat-classic"]
+    );
+    assert_eq!(
+        stdin_rule_ids(&sub, &sub.join("c.py"), &[]),
+        Vec::<String>::new()
+    );
+    let root_file = std::fs::canonicalize(d).unwrap().join(".leakhound.toml");
+    assert_eq!(
+        config_line(&sub, &["c.py"]),
+        format!("config: {}", root_file.display())
+    );
+    // A file in the current directory comes first (the root's is not read).
+    write(&sub, ".leakhound.toml", "disabled_rules = []\n");
+    assert_eq!(rule_ids(&sub, &["c.py"]), ["kunavo-api-key"]);
+    assert_eq!(config_line(&sub, &["c.py"]), "config: .leakhound.toml");
+    // Outside any repository, nothing above the current directory is read.
+    let plain = tempdir();
+    write(plain.path(), "a/c.py", format!("K = '{KUNAVO}'\n"));
+    write(
+        plain.path(),
+        ".leakhound.toml",
+        "disabled_rules = [\"kunavo-api-key\"]\n",
+    );
+    assert_eq!(rule_ids(&plain.path().join("a"), &[]), ["kunavo-api-key"]);
+    assert_eq!(config_line(&plain.path().join("a"), &[]), "config: none");
+}
+
+#[test]
+fn the_user_config_comes_first_and_the_summary_names_both() {
+    let dir = tempdir();
+    let d = dir.path();
+    config_tree(d);
+    write(
+        d,
+        "xdg/leakhound/config.toml",
+        "disabled_rules = [\"github-pat-classic\"]\n",
+    );
+    let xdg = d.join("xdg");
+    let r = run(leakhound()
+        .current_dir(d)
+        .env("XDG_CONFIG_HOME", &xdg)
+        .args(["scan", "tree", "--format", "json"]));
+    assert_eq!(r.code, 0, "both files apply: {}", r.stdout);
+    let r = run(leakhound()
+        .current_dir(d)
+        .env("XDG_CONFIG_HOME", &xdg)
+        .args(["scan", "tree"]));
+    let user = xdg.join("leakhound/config.toml");
+    assert!(
+        r.stdout
+            .contains(&format!("config: {}, .leakhound.toml", user.display())),
+        "{}",
+        r.stdout
+    );
+    // --config replaces the found file, not the user's.
+    let r = run(leakhound()
+        .current_dir(d)
+        .env("XDG_CONFIG_HOME", &xdg)
+        .args(["scan", "tree", "-c", "github-off.toml", "--format", "json"]));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(r.findings().len(), 2, "{}", r.stdout);
 }
 
 #[test]
@@ -365,7 +495,7 @@ fn flags_beat_the_config_file_which_beats_the_defaults() {
     // The file: a 2 KiB limit and no ignore files.
     write(
         d,
-        "tree/.leakhound.toml",
+        ".leakhound.toml",
         "[scan]\nmax_file_size = \"2K\"\nno_ignore = true\n",
     );
     let r = scan_json(d, &["tree"]);
@@ -382,13 +512,9 @@ fn flags_beat_the_config_file_which_beats_the_defaults() {
     let r = scan_json(d, &["tree", "--max-file-size", "10"]);
     assert_eq!(r.code, 0, "every file is over 10 bytes: {}", r.stdout);
     // A size in bytes, and a bad one is an error naming the key.
-    write(d, "tree/.leakhound.toml", "[scan]\nmax_file_size = 8192\n");
+    write(d, ".leakhound.toml", "[scan]\nmax_file_size = 8192\n");
     assert_eq!(rule_ids(d, &["tree"]), all);
-    write(
-        d,
-        "tree/.leakhound.toml",
-        "[scan]\nmax_file_size = \"2Q\"\n",
-    );
+    write(d, ".leakhound.toml", "[scan]\nmax_file_size = \"2Q\"\n");
     let r = scan_json(d, &["tree"]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("scan.max_file_size"), "{}", r.stderr);
@@ -423,7 +549,7 @@ fn decode_all_from_the_flag_or_the_config() {
     assert!(f[0]["path"].as_str().unwrap().ends_with("blob.txt"));
     // The same from `[scan] decode_all`, and the text report says how it
     // was found without showing the key.
-    write(d, "tree/.leakhound.toml", "[scan]\ndecode_all = true\n");
+    write(d, ".leakhound.toml", "[scan]\ndecode_all = true\n");
     assert_eq!(rule_ids(d, &["tree"]), ["github-pat-classic"]);
     assert_eq!(scan_json(d, &["tree", "--no-config"]).code, 0);
     let text = run(leakhound().current_dir(d).args(["scan", "tree"]));

@@ -75,10 +75,14 @@ fn c1_a_discovered_config_cannot_send_outside_keys_anywhere() {
             providers_toml(&server, &["kunavo", "pinaivu"])
         ),
     );
-    let r = run(lh()
-        .current_dir(dir.path())
-        .env("DEPLOY_TOKEN", &env_key)
-        .args(["scan", "repo", "--verify", "--fail-on", "live", "-q"]));
+    let r = run(lh().current_dir(&repo).env("DEPLOY_TOKEN", &env_key).args([
+        "scan",
+        ".",
+        "--verify",
+        "--fail-on",
+        "live",
+        "-q",
+    ]));
     refused(&r, "[providers.kunavo]");
     assert!(keys_sent(&server).is_empty(), "{:?}", keys_sent(&server));
 
@@ -95,7 +99,7 @@ fn c1_a_discovered_config_cannot_send_outside_keys_anywhere() {
         ),
     ] {
         write(&repo, ".leakhound.toml", &toml);
-        let r = run(lh().current_dir(dir.path()).args(["scan", "repo", "-q"]));
+        let r = run(lh().current_dir(&repo).args(["scan", ".", "-q"]));
         refused(&r, what);
     }
 }
@@ -507,7 +511,7 @@ fn l2_config_errors_do_not_echo_raw_values() {
     write(dir.path(), "repo/a.txt", "x\n");
     write(
         dir.path(),
-        "repo/.leakhound.toml",
+        ".leakhound.toml",
         "disabled_rules = [\"x\\u001b]0;PWNED\\u0007\\u001b[2J\\n::error title=cfg::injected ##[error]y\"]\n",
     );
     let r = run(lh().current_dir(dir.path()).args(["scan", "repo"]));
@@ -550,11 +554,7 @@ fn m7_config_values_are_bounded_with_errors_naming_file_and_key() {
         assert!(r.stderr.contains("limit"), "{toml}: {}", r.stderr);
     }
     // A discovered file is bounded too, and so is a flag.
-    write(
-        dir.path(),
-        "repo/.leakhound.toml",
-        "[scan]\nthreads = 20000\n",
-    );
+    write(dir.path(), ".leakhound.toml", "[scan]\nthreads = 20000\n");
     let r = run(lh().current_dir(dir.path()).args(["scan", "repo"]));
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("scan.threads"), "{}", r.stderr);

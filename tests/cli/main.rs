@@ -6,6 +6,8 @@ mod util;
 
 mod accuracy;
 mod action;
+mod archive;
+mod audit;
 mod bad_input;
 mod baseline;
 mod breadth;
@@ -14,6 +16,7 @@ mod fake_provider;
 mod formats;
 mod fuzz;
 mod git;
+mod git_scale;
 mod hardening_git;
 mod hardening_sources;
 mod hardening_trust;

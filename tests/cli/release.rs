@@ -196,7 +196,14 @@ fn snippets_match_the_release_scheme() {
             seen.2 += 1;
         }
         for t in after(&text, "ghcr.io/leakhound/leakhound:") {
-            assert!(t == VERSION || t == "latest", "{file}: image tag {t}");
+            // The `audit` image (with git) is pushed as VERSION-audit.
+            let audit = t == format!("{VERSION}-audit")
+                && read(".github/workflows/release.yml")
+                    .contains(":${{ needs.check.outputs.version }}-audit");
+            assert!(
+                t == VERSION || t == "latest" || audit,
+                "{file}: image tag {t}"
+            );
             seen.3 += 1;
         }
     }

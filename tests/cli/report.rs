@@ -260,6 +260,37 @@ fn output_dash_is_standard_output() {
     assert!(!dir.path().join("-").exists(), "wrote a file named -");
 }
 
+/// `-o` onto a FIFO (or a device such as `/dev/null`) writes into it; it is
+/// never replaced by a regular file through the temp-file rename (as root,
+/// `-o /dev/null` used to turn the device into a file).
+#[test]
+fn output_onto_a_fifo_writes_into_it_and_keeps_it() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tree_with_keys();
+    let out = tempdir();
+    let fifo = out.path().join("report.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+    };
+    let r = scan(
+        dir.path(),
+        &["--format", "json", "-o", fifo.to_str().unwrap()],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let kind = std::fs::symlink_metadata(&fifo).unwrap().file_type();
+    assert!(kind.is_fifo(), "the FIFO was replaced: {kind:?}");
+    let report: serde_json::Value = serde_json::from_str(&reader.join().unwrap()).unwrap();
+    assert_eq!(report["findings"].as_array().unwrap().len(), 3);
+    let left: Vec<_> = std::fs::read_dir(out.path()).unwrap().collect();
+    assert_eq!(left.len(), 1, "a temp file was left beside the FIFO");
+}
+
 #[test]
 fn summary_counts_files_scanned_in_the_singular_too() {
     let dir = tempdir();

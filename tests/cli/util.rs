@@ -10,8 +10,12 @@ pub fn leakhound() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_leakhound"));
     // The user-level config (`$XDG_CONFIG_HOME/leakhound/config.toml`) of
     // whoever runs the suite must not change its results.
+    // Nor may the `.leakhound.toml` of the directory the suite runs in
+    // (this repository's own): the project config is found from the
+    // current directory, so a test names its own with `current_dir`.
     cmd.env_remove("NO_COLOR")
         .env("XDG_CONFIG_HOME", "/nonexistent/leakhound-test-config")
+        .current_dir(std::env::temp_dir())
         .stdin(Stdio::null());
     cmd
 }

@@ -1239,6 +1239,8 @@ fn a_redacted_run_never_prints_a_raw_secret() {
     let saved = run(lh().current_dir(dir.path()).args([
         "scan",
         "src",
+        "-c",
+        ".leakhound.toml",
         "--format",
         "json",
         "--show-secrets",
@@ -1280,6 +1282,8 @@ fn verify_subcommand_reverifies_a_saved_report() {
     let saved = run(lh().current_dir(dir.path()).args([
         "scan",
         "src",
+        "-c",
+        ".leakhound.toml",
         "-f",
         "json",
         "--show-secrets",

@@ -16,6 +16,8 @@ pub(crate) fn commit_info(commit: &git2::Commit) -> CommitInfo {
         summary: decode(commit.summary_bytes().unwrap_or_default(), encoding),
         other_locations: Vec::new(),
         unreachable: false,
+        repository: None,
+        url: None,
     }
 }
 

@@ -19,7 +19,7 @@
 //! walk, and so that a shallow clone's boundary commits are roots.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
@@ -34,6 +34,7 @@ use crate::engine::{Matcher, Scratch};
 use crate::error::Result;
 use crate::finding::{BlobLocation, CommitInfo, Finding, SourceKind};
 use crate::scan::{Collector, Options, PathNote, ScanOutcome, Scanner, Stats};
+use crate::source::archive;
 
 /// Commits handed to a worker at a time in pass 1: neighbours share trees,
 /// and each worker's object cache holds the ones it has read.
@@ -43,7 +44,7 @@ const BLOB_CHUNK: usize = 16;
 /// No commit: a dangling blob found by `--all-objects`.
 const NO_COMMIT: u32 = u32::MAX;
 /// The interrupt flag of a run that has none.
-static NEVER: AtomicBool = AtomicBool::new(false);
+pub(super) static NEVER: AtomicBool = AtomicBool::new(false);
 
 /// A commit in walk order.
 struct CommitNode {
@@ -63,43 +64,73 @@ struct Changes {
     errors: Vec<PathNote>,
 }
 
-/// The unique blobs of a history, each with the places it appears.
+/// Locations a blob may have before its paths are looked up in a set
+/// rather than by a scan of its list.
+const FEW_LOCATIONS: usize = 32;
+
+/// The unique blobs of a history, each with the places it appears. This is
+/// what a history scan holds for its whole length (about 40 bytes a blob
+/// and a path once; docs/performance.md, "Memory"), so it is kept compact:
+/// integer ids, a blob's first location inline, each path stored once.
 #[derive(Default)]
 struct BlobIndex {
     ids: HashMap<Oid, u32>,
     entries: Vec<BlobEntry>,
-    paths: Vec<Vec<u8>>,
-    path_ids: HashMap<Vec<u8>, u32>,
-    seen: HashSet<(u32, u32)>,
+    /// Each path and its id (ids count up from 0).
+    path_ids: HashMap<Box<[u8]>, u32>,
+    /// The paths of the few blobs found at more than `FEW_LOCATIONS`
+    /// paths (an empty file, a license), for a quick duplicate check.
+    many: HashMap<u32, HashSet<u32>>,
 }
 
 struct BlobEntry {
     oid: Oid,
     /// (path, commit) pairs: each path once, with the first commit that
-    /// showed the blob there.
-    locations: Vec<(u32, u32)>,
+    /// showed the blob there; the first one inline, as most blobs have
+    /// only one.
+    first: (u32, u32),
+    more: Vec<(u32, u32)>,
+}
+
+impl BlobEntry {
+    fn locations(&self) -> impl Iterator<Item = &(u32, u32)> {
+        std::iter::once(&self.first).chain(self.more.iter())
+    }
 }
 
 impl BlobIndex {
-    fn add(&mut self, oid: Oid, path: Vec<u8>, commit: u32) {
-        let path = match self.path_ids.get(&path) {
+    fn add(&mut self, oid: Oid, path: &[u8], commit: u32) {
+        let path = match self.path_ids.get(path) {
             Some(&p) => p,
             None => {
-                let p = self.paths.len() as u32;
-                self.path_ids.insert(path.clone(), p);
-                self.paths.push(path);
+                let p = self.path_ids.len() as u32;
+                self.path_ids.insert(path.into(), p);
                 p
             }
         };
-        let blob = *self.ids.entry(oid).or_insert_with(|| {
+        let Some(&blob) = self.ids.get(&oid) else {
+            self.ids.insert(oid, self.entries.len() as u32);
             self.entries.push(BlobEntry {
                 oid,
-                locations: Vec::new(),
+                first: (path, commit),
+                more: Vec::new(),
             });
-            (self.entries.len() - 1) as u32
-        });
-        if self.seen.insert((blob, path)) {
-            self.entries[blob as usize].locations.push((path, commit));
+            return;
+        };
+        let entry = &mut self.entries[blob as usize];
+        if let Some(set) = self.many.get_mut(&blob) {
+            if set.insert(path) {
+                entry.more.push((path, commit));
+            }
+            return;
+        }
+        if entry.locations().any(|&(p, _)| p == path) {
+            return;
+        }
+        entry.more.push((path, commit));
+        if entry.more.len() > FEW_LOCATIONS {
+            self.many
+                .insert(blob, entry.locations().map(|&(p, _)| p).collect());
         }
     }
 }
@@ -112,8 +143,45 @@ pub fn scan_history(
     matcher: &Matcher,
     all_objects: bool,
 ) -> Result<ScanOutcome> {
+    Ok(scan_repository(options, matcher, &options.paths[0], all_objects, None)?.outcome)
+}
+
+/// Whether a blob was scanned before (by an earlier run, under the same
+/// rules): `None` to scan it, `Some(has_findings)` to skip it.
+pub type Seen<'a> = &'a (dyn Fn(&Oid) -> Option<bool> + Sync);
+
+/// A history scan, with what an incremental audit records.
+pub struct HistoryScan {
+    pub outcome: ScanOutcome,
+    /// The blobs read and scanned (not the skipped ones).
+    pub scanned: Vec<Oid>,
+    /// For each finding of `outcome` from history, the blob it is in
+    /// (`None` for an uncommitted file's).
+    pub finding_blobs: Vec<Option<Oid>>,
+    /// Skipped blobs that had findings before: where this history shows
+    /// them first, so their findings can be named here too.
+    pub reused: Vec<Reused>,
+    /// Blobs skipped because `seen` knew them.
+    pub skipped: u64,
+}
+
+/// A skipped blob with findings, as this history shows it.
+pub struct Reused {
+    pub blob: Oid,
+    pub path: String,
+    pub commit: Option<CommitInfo>,
+}
+
+/// [`scan_history`] of the repository at `root`, skipping the blobs `seen`
+/// knows.
+pub fn scan_repository(
+    options: &Options,
+    matcher: &Matcher,
+    root: &Path,
+    all_objects: bool,
+    seen: Option<Seen>,
+) -> Result<HistoryScan> {
     let started = Instant::now();
-    let root = &options.paths[0];
     let repo = open_repo(root)?;
     let gitdir = repo.path().to_path_buf();
     let threads = thread_count(options.threads);
@@ -137,8 +205,11 @@ pub fn scan_history(
 
     let mut blobs = BlobIndex::default();
     let mut submodules = BTreeSet::new();
-    let changes = tree_changes(&gitdir, &commits, threads, stop)?;
-    absorb_changes(&mut blobs, changes, 0, &mut submodules, &mut stats);
+    // Blobs only the index holds (`--all-objects`): reported as staged.
+    let mut staged: HashSet<Oid> = HashSet::new();
+    tree_changes(&gitdir, &commits, threads, stop, |i, c| {
+        absorb_changes(&mut blobs, c, i as u32, &mut submodules, &mut stats);
+    })?;
 
     // A commit that cannot be read hides its parents, and the walk cannot
     // tell which commits they are: scan every commit in the object database
@@ -160,14 +231,15 @@ pub fn scan_history(
         ));
         let first = commits.len();
         commits.extend(behind);
-        let changes = tree_changes(&gitdir, &commits[first..], threads, stop)?;
-        absorb_changes(
-            &mut blobs,
-            changes,
-            first as u32,
-            &mut submodules,
-            &mut stats,
-        );
+        tree_changes(&gitdir, &commits[first..], threads, stop, |i, c| {
+            absorb_changes(
+                &mut blobs,
+                c,
+                (first + i) as u32,
+                &mut submodules,
+                &mut stats,
+            );
+        })?;
     }
     if all_objects {
         let mut known: HashSet<Oid> = commits.iter().map(|c| c.oid).collect();
@@ -175,15 +247,29 @@ pub fn scan_history(
         let (more, dangling) = unreachable_objects(&repo, &known, &blobs, stop, &mut stats);
         let first = commits.len() as u32;
         commits.extend(more);
-        let changes = tree_changes(&gitdir, &commits[first as usize..], threads, stop)?;
-        absorb_changes(&mut blobs, changes, first, &mut submodules, &mut stats);
+        tree_changes(
+            &gitdir,
+            &commits[first as usize..],
+            threads,
+            stop,
+            |i, c| {
+                absorb_changes(&mut blobs, c, first + i as u32, &mut submodules, &mut stats);
+            },
+        )?;
+        // A blob no commit holds may still be in the index (staged, then
+        // changed in the working tree): it is named by its path there.
+        // Others are named as what they are.
+        let in_index = index_paths(&repo);
         for oid in dangling {
-            if !blobs.ids.contains_key(&oid) {
-                blobs.add(
-                    oid,
-                    format!("<dangling blob {oid}>").into_bytes(),
-                    NO_COMMIT,
-                );
+            if blobs.ids.contains_key(&oid) {
+                continue;
+            }
+            match in_index.get(&oid) {
+                Some(path) => {
+                    blobs.add(oid, path, NO_COMMIT);
+                    staged.insert(oid);
+                }
+                None => blobs.add(oid, format!("<dangling blob {oid}>").as_bytes(), NO_COMMIT),
             }
         }
     }
@@ -202,55 +288,45 @@ pub fn scan_history(
         ));
     }
 
+    let mut skip = vec![false; blobs.entries.len()];
+    let mut had_findings = Vec::new();
+    if let Some(seen) = seen {
+        for (i, entry) in blobs.entries.iter().enumerate() {
+            if let Some(found) = seen(&entry.oid) {
+                skip[i] = true;
+                if found {
+                    had_findings.push(i as u32);
+                }
+            }
+        }
+    }
+    let skipped = skip.iter().filter(|s| **s).count() as u64;
+
     let scanner = Scanner { options, matcher };
     let collector = Collector::default();
-    let shown: Vec<String> = blobs
-        .paths
-        .iter()
-        .map(|p| String::from_utf8_lossy(p).into_owned())
-        .collect();
+    let mut shown = vec![String::new(); blobs.path_ids.len()];
+    for (p, &i) in std::mem::take(&mut blobs.path_ids).iter() {
+        shown[i as usize] = String::from_utf8_lossy(p).into_owned();
+    }
     let allowed: Vec<bool> = shown
         .iter()
         .map(|p| options.allowlist.allows_path(Path::new(p)))
         .collect();
     let found = crate::scan::with_progress(options.progress, &collector.progress, || {
         scan_blobs(
-            &gitdir, &scanner, &collector, &blobs, &shown, &allowed, threads,
+            &gitdir, &scanner, &collector, &blobs, &shown, &allowed, &skip, threads,
         )
     })?;
 
-    let first_commit = |blob: u32| {
-        blobs.entries[blob as usize]
-            .locations
-            .iter()
-            .find(|(p, _)| !allowed[*p as usize])
-            .map_or(NO_COMMIT, |&(_, c)| c)
-    };
-    // A key that stays in a file while the file is edited is in many blobs:
-    // report it once, from the blob of the commit that introduced it.
-    let mut earliest: HashMap<&str, (u32, u32)> = HashMap::new();
-    for (blob, f) in &found {
-        let at = (first_commit(*blob), *blob);
-        earliest
-            .entry(&f.fingerprint)
-            .and_modify(|e| *e = (*e).min(at))
-            .or_insert(at);
-    }
-    let keep: Vec<bool> = found
-        .iter()
-        .map(|(blob, f)| earliest[f.fingerprint.as_str()].1 == *blob)
-        .collect();
     let mut findings = Vec::with_capacity(found.len());
+    let mut finding_blobs = Vec::with_capacity(found.len());
     let mut infos: HashMap<u32, Option<CommitInfo>> = HashMap::new();
-    for ((blob, mut f), keep) in found.into_iter().zip(keep) {
-        if !keep {
-            continue;
-        }
+    for (blob, mut f) in found {
         let entry = &blobs.entries[blob as usize];
-        let mut locations = entry
-            .locations
-            .iter()
-            .filter(|(p, _)| !allowed[*p as usize]);
+        if staged.contains(&entry.oid) {
+            f.source = SourceKind::Staged;
+        }
+        let mut locations = entry.locations().filter(|(p, _)| !allowed[*p as usize]);
         let Some(&(_, first)) = locations.next() else {
             continue;
         };
@@ -268,15 +344,32 @@ pub fn scan_history(
             f.commit = Some(info);
         }
         findings.push(f);
+        finding_blobs.push(Some(entry.oid));
+    }
+    let mut reused = Vec::with_capacity(had_findings.len());
+    for blob in had_findings {
+        let entry = &blobs.entries[blob as usize];
+        let Some(&(path, first)) = entry.locations().find(|(p, _)| !allowed[*p as usize]) else {
+            continue;
+        };
+        let commit = infos
+            .entry(first)
+            .or_insert_with(|| commit_details(&repo, &commits, first))
+            .clone();
+        reused.push(Reused {
+            blob: entry.oid,
+            path: shown[path as usize].clone(),
+            commit,
+        });
     }
 
-    let scanned: HashSet<Oid> = blobs.ids.keys().copied().collect();
     let mut uncommitted = Vec::new();
     if !stop.load(Ordering::Relaxed) {
-        scan_worktree(&repo, &scanner, &scanned, &mut uncommitted, &mut stats);
+        scan_worktree(&repo, &scanner, &blobs.ids, &mut uncommitted, &mut stats);
     }
     let in_history: HashSet<&str> = findings.iter().map(|f| f.fingerprint.as_str()).collect();
     uncommitted.retain(|f| !in_history.contains(f.fingerprint.as_str()));
+    finding_blobs.extend(uncommitted.iter().map(|_| None));
     findings.extend(uncommitted);
 
     // The collector counted blobs as files; `stats.files` counts the
@@ -299,9 +392,25 @@ pub fn scan_history(
     outcome.stats.merge(stats);
     outcome.stats.blobs = Some(blobs_read);
     outcome.stats.commits = Some(commits.len() as u64);
+    // The collector's own findings are always empty (workers hand theirs
+    // back), so `finding_blobs` stays parallel to `outcome.findings`.
+    debug_assert!(outcome.findings.is_empty());
     outcome.findings.extend(findings);
     outcome.stats.elapsed_ms = started.elapsed().as_millis() as u64;
-    Ok(outcome)
+    let scanned = blobs
+        .entries
+        .iter()
+        .zip(&skip)
+        .filter(|(_, s)| !**s)
+        .map(|(e, _)| e.oid)
+        .collect();
+    Ok(HistoryScan {
+        outcome,
+        scanned,
+        finding_blobs,
+        reused,
+        skipped,
+    })
 }
 
 /// The blobs a partial clone never downloaded: one error and a note that
@@ -339,7 +448,7 @@ fn name_some(oids: &[Oid]) -> String {
     named.join(", ")
 }
 
-fn thread_count(configured: usize) -> usize {
+pub(super) fn thread_count(configured: usize) -> usize {
     if configured > 0 {
         configured
     } else {
@@ -494,64 +603,51 @@ fn walk_commits(
         .collect()
 }
 
-/// Compare each commit's tree with its first parent's, in parallel.
+/// Compare each commit's tree with its first parent's, in parallel, and
+/// hand each commit's changes to `sink` in commit order as they come
+/// (only the changes of the commits in flight are held, not the whole
+/// history's).
 fn tree_changes(
     gitdir: &Path,
     commits: &[CommitNode],
     threads: usize,
     stop: &AtomicBool,
-) -> Result<Vec<Changes>> {
-    struct Worker {
-        repo: Repository,
-        out: Vec<(usize, Changes)>,
-    }
+    sink: impl FnMut(usize, Changes),
+) -> Result<()> {
     let opened = AtomicUsize::new(0);
-    let workers = fan_out(
+    fan_out_ordered(
         threads,
         commits.len(),
         COMMIT_CHUNK,
         stop,
-        || {
-            Ok(Worker {
-                repo: open_worker(gitdir, opened.fetch_add(1, Ordering::Relaxed))?,
-                out: Vec::new(),
-            })
-        },
-        |w, i| {
+        || open_worker(gitdir, opened.fetch_add(1, Ordering::Relaxed)),
+        |repo, i| {
             let c = &commits[i];
             let mut changes = Changes::default();
-            diff_commit(&w.repo, c.parent_tree, c.tree, &mut changes);
+            diff_commit(repo, c.parent_tree, c.tree, &mut changes);
             if !changes.errors.is_empty() {
                 for e in &mut changes.errors {
                     e.path = format!("{} (commit {})", e.path, c.oid);
                 }
             }
-            w.out.push((i, changes));
+            changes
         },
-    )?;
-    let mut all: Vec<Changes> = (0..commits.len()).map(|_| Changes::default()).collect();
-    for w in workers {
-        for (i, c) in w.out {
-            all[i] = c;
-        }
-    }
-    Ok(all)
+        sink,
+    )
 }
 
 fn absorb_changes(
     blobs: &mut BlobIndex,
-    changes: Vec<Changes>,
-    first_commit: u32,
+    changes: Changes,
+    commit: u32,
     submodules: &mut BTreeSet<Vec<u8>>,
     stats: &mut Stats,
 ) {
-    for (i, c) in changes.into_iter().enumerate() {
-        for (oid, path) in c.blobs {
-            blobs.add(oid, path, first_commit + i as u32);
-        }
-        submodules.extend(c.submodules);
-        stats.errors.extend(c.errors);
+    for (oid, path) in changes.blobs {
+        blobs.add(oid, &path, commit);
     }
+    submodules.extend(changes.submodules);
+    stats.errors.extend(changes.errors);
 }
 
 fn diff_commit(repo: &Repository, old: Option<Oid>, new: Oid, out: &mut Changes) {
@@ -691,7 +787,21 @@ fn unreachable_objects(
     (nodes.into_iter().map(|(_, n)| n).collect(), dangling)
 }
 
-/// Pass 2: read and scan each unique blob once, in parallel.
+/// The blobs the index holds, each with its path there (the first, should
+/// one blob be staged at several).
+fn index_paths(repo: &Repository) -> HashMap<Oid, Vec<u8>> {
+    let mut paths = HashMap::new();
+    if let Ok(index) = repo.index() {
+        for entry in index.iter() {
+            paths.entry(entry.id).or_insert(entry.path);
+        }
+    }
+    paths
+}
+
+/// Pass 2: read and scan each unique blob once, in parallel (but not the
+/// ones `skip` marks).
+#[allow(clippy::too_many_arguments)]
 fn scan_blobs(
     gitdir: &Path,
     scanner: &Scanner,
@@ -699,14 +809,21 @@ fn scan_blobs(
     blobs: &BlobIndex,
     shown: &[String],
     allowed: &[bool],
+    skip: &[bool],
     threads: usize,
 ) -> Result<Vec<(u32, Finding)>> {
     struct Worker {
         repo: Repository,
         scratch: Scratch,
         stats: Stats,
-        found: Vec<(u32, Finding)>,
+        found: Earliest,
     }
+    let first_commit = |blob: u32| {
+        blobs.entries[blob as usize]
+            .locations()
+            .find(|(p, _)| !allowed[*p as usize])
+            .map_or(NO_COMMIT, |&(_, c)| c)
+    };
     let max = scanner.options.max_file_size;
     let opened = AtomicUsize::new(0);
     let stop: &AtomicBool = scanner.options.interrupt.as_deref().unwrap_or(&NEVER);
@@ -720,13 +837,15 @@ fn scan_blobs(
                 repo: open_worker(gitdir, opened.fetch_add(1, Ordering::Relaxed))?,
                 scratch: Scratch::default(),
                 stats: Stats::default(),
-                found: Vec::new(),
+                found: Earliest::default(),
             })
         },
         |w, i| {
+            if skip[i] {
+                return;
+            }
             let entry = &blobs.entries[i];
-            let Some(&(path, _)) = entry.locations.iter().find(|(p, _)| !allowed[*p as usize])
-            else {
+            let Some(&(path, _)) = entry.locations().find(|(p, _)| !allowed[*p as usize]) else {
                 return;
             };
             let path = &shown[path as usize];
@@ -758,17 +877,68 @@ fn scan_blobs(
             w.stats.files += 1;
             w.stats.bytes += data.len() as u64;
             collector.progress.add(data.len() as u64);
-            let found =
-                scanner.scan_buffer(data, path, SourceKind::Git, &mut w.scratch, &mut w.stats);
-            w.found.extend(found.into_iter().map(|f| (i as u32, f)));
+            let found = archive::scan(
+                scanner,
+                data,
+                path,
+                SourceKind::Git,
+                &mut w.scratch,
+                &mut w.stats,
+            );
+            let at = (first_commit(i as u32), i as u32);
+            for f in found {
+                w.found.offer(at, f);
+            }
         },
     )?;
-    let mut found = Vec::new();
+    let mut found = Earliest::default();
     for w in workers {
-        found.extend(w.found);
+        found.merge(w.found);
         collector.absorb(Vec::new(), w.stats);
     }
-    Ok(found)
+    Ok(found.into_findings())
+}
+
+/// Per fingerprint, the findings of the blob that shows the key first, by
+/// (first commit, blob): a key that stays in a file while the file is
+/// edited is in many blobs, and is reported once, from the blob of the
+/// commit that introduced it. The workers keep only these, so that memory
+/// follows the number of distinct keys, not of blobs that hold them.
+#[derive(Default)]
+struct Earliest(HashMap<String, ((u32, u32), Vec<Finding>)>);
+
+impl Earliest {
+    /// Offer a finding of the blob at `at` = (first commit, blob).
+    fn offer(&mut self, at: (u32, u32), f: Finding) {
+        match self.0.get_mut(&f.fingerprint) {
+            None => {
+                self.0.insert(f.fingerprint.clone(), (at, vec![f]));
+            }
+            Some((best, list)) if at < *best => {
+                *best = at;
+                list.clear();
+                list.push(f);
+            }
+            Some((best, list)) if at == *best => list.push(f),
+            Some(_) => {}
+        }
+    }
+
+    fn merge(&mut self, other: Earliest) {
+        for (at, list) in other.0.into_values() {
+            for f in list {
+                self.offer(at, f);
+            }
+        }
+    }
+
+    /// The kept findings, each with its blob.
+    fn into_findings(self) -> Vec<(u32, Finding)> {
+        self.0
+            .into_values()
+            .flat_map(|((_, blob), list)| list.into_iter().map(move |f| (blob, f)))
+            .collect()
+    }
 }
 
 fn commit_id(commits: &[CommitNode], i: u32) -> String {
@@ -789,6 +959,8 @@ fn commit_details(repo: &Repository, commits: &[CommitNode], i: u32) -> Option<C
             summary: String::new(),
             other_locations: Vec::new(),
             unreachable: false,
+            repository: None,
+            url: None,
         },
     };
     info.unreachable = node.unreachable;
@@ -800,7 +972,7 @@ fn commit_details(repo: &Repository, commits: &[CommitNode], i: u32) -> Option<C
 fn scan_worktree(
     repo: &Repository,
     scanner: &Scanner,
-    scanned: &HashSet<Oid>,
+    scanned: &HashMap<Oid, u32>,
     findings: &mut Vec<Finding>,
     stats: &mut Stats,
 ) {
@@ -859,12 +1031,19 @@ fn scan_worktree(
                 continue;
             }
         };
-        if Oid::hash_object(ObjectType::Blob, &bytes).is_ok_and(|oid| scanned.contains(&oid)) {
+        if Oid::hash_object(ObjectType::Blob, &bytes).is_ok_and(|oid| scanned.contains_key(&oid)) {
             continue;
         }
         stats.files += 1;
         stats.bytes += bytes.len() as u64;
-        findings.extend(scanner.scan_buffer(&bytes, &shown, SourceKind::File, &mut scratch, stats));
+        findings.extend(archive::scan(
+            scanner,
+            &bytes,
+            &shown,
+            SourceKind::File,
+            &mut scratch,
+            stats,
+        ));
     }
 }
 
@@ -874,7 +1053,7 @@ fn scan_worktree(
 /// names the object directory with `k` extra `/.` components, so that its
 /// packs are opened, cached and locked separately. Alternates are read the
 /// same way as for the repository itself.
-fn open_worker(gitdir: &Path, k: usize) -> Result<Repository> {
+pub(super) fn open_worker(gitdir: &Path, k: usize) -> Result<Repository> {
     let fail = |e: git2::Error| git_error(gitdir, "cannot open", &e);
     let repo = Repository::open(gitdir).map_err(fail)?;
     if k > 0 {
@@ -897,7 +1076,7 @@ fn open_worker(gitdir: &Path, k: usize) -> Result<Repository> {
 /// `init` builds once (a `Repository`, scratch space), taking `chunk`
 /// consecutive items at a time until all are taken or `stop` is set.
 /// Returns the workers' states.
-fn fan_out<S: Send>(
+pub(super) fn fan_out<S: Send>(
     threads: usize,
     len: usize,
     chunk: usize,
@@ -935,9 +1114,101 @@ fn fan_out<S: Send>(
     })
 }
 
+/// Like [`fan_out`], but each item gives a value, and `sink` receives the
+/// values on the calling thread in item order while the workers go on.
+/// A bounded channel holds at most two chunks per worker between them;
+/// chunks that arrive ahead of an earlier one wait in a map (workers take
+/// chunks in order, so that map stays small).
+pub(super) fn fan_out_ordered<S: Send, T: Send>(
+    threads: usize,
+    len: usize,
+    chunk: usize,
+    stop: &AtomicBool,
+    init: impl Fn() -> Result<S> + Sync,
+    work: impl Fn(&mut S, usize) -> T + Sync,
+    mut sink: impl FnMut(usize, T),
+) -> Result<()> {
+    if len == 0 {
+        return Ok(());
+    }
+    let next = AtomicUsize::new(0);
+    let workers = threads.clamp(1, len.div_ceil(chunk));
+    let (tx, rx) = crossbeam_channel::bounded::<(usize, Vec<T>)>(workers * 2);
+    let (init, work, next) = (&init, &work, &next);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                let tx = tx.clone();
+                scope.spawn(move || -> Result<()> {
+                    let mut state = init()?;
+                    loop {
+                        let start = next.fetch_add(chunk, Ordering::Relaxed);
+                        if start >= len || stop.load(Ordering::Relaxed) {
+                            return Ok(());
+                        }
+                        let out = (start..(start + chunk).min(len))
+                            .map(|i| work(&mut state, i))
+                            .collect();
+                        if tx.send((start, out)).is_err() {
+                            return Ok(());
+                        }
+                    }
+                })
+            })
+            .collect();
+        drop(tx);
+        let mut early: BTreeMap<usize, Vec<T>> = BTreeMap::new();
+        let mut due = 0;
+        for (start, out) in rx {
+            early.insert(start, out);
+            while let Some(out) = early.remove(&due) {
+                let n = out.len();
+                for (k, value) in out.into_iter().enumerate() {
+                    sink(due + k, value);
+                }
+                due += n;
+            }
+        }
+        handles
+            .into_iter()
+            .try_for_each(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fan_out_ordered_hands_every_item_over_in_order() {
+        let mut seen = Vec::new();
+        fan_out_ordered(
+            3,
+            1000,
+            7,
+            &NEVER,
+            || Ok(()),
+            |_, i| i * 2,
+            |i, v| seen.push((i, v)),
+        )
+        .unwrap();
+        assert_eq!(seen, (0..1000).map(|i| (i, i * 2)).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn blob_index_keeps_each_path_once_with_its_first_commit() {
+        let mut index = BlobIndex::default();
+        let oid = Oid::from_str("0123456789012345678901234567890123456789").unwrap();
+        for commit in 0..3 {
+            for p in 0..100 {
+                index.add(oid, format!("p{p}").as_bytes(), commit);
+            }
+        }
+        let entry = &index.entries[0];
+        let locations: Vec<_> = entry.locations().copied().collect();
+        assert_eq!(locations, (0..100).map(|p| (p, 0)).collect::<Vec<_>>());
+        assert_eq!(index.path_ids.len(), 100);
+    }
 
     #[test]
     fn fan_out_visits_every_item_once() {

@@ -4,14 +4,34 @@
 //! Ranges and the staged scan diff with content: the whole new blob is
 //! scanned (rules that look at surrounding lines need them) and only the
 //! findings on added lines are kept, numbered as in the new file.
+//!
+//! A range is three passes, so that it runs on every core like the history
+//! scan and computes text diffs only where they can matter:
+//!
+//! 1. Each commit's tree is compared with its parents' trees, in parallel,
+//!    skipping subtrees whose id did not change: the blobs it writes at a
+//!    path where no parent holds that blob are its candidates (a merge
+//!    that takes one side's file as it is writes nothing new there).
+//! 2. The unique (blob, path) candidates are read and scanned in parallel,
+//!    one `Repository` per worker.
+//! 3. Only the commits with a candidate that has findings get a text diff
+//!    (with rename detection, against every parent for a merge), and only
+//!    for those paths: the findings on the lines it adds are kept, each
+//!    key at the first commit in the range that adds it. This pass is the
+//!    one-commit-at-a-time code ranges always had, so attribution is the
+//!    same; a range without findings never diffs text at all.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
-use git2::{Delta, Diff, DiffFindOptions, DiffOptions, Oid, Patch, Repository, Sort, Tree};
+use git2::{
+    Delta, Diff, DiffFindOptions, DiffOptions, ObjectType, Oid, Patch, Repository, Sort, Tree,
+};
 
 use super::commit::commit_info;
+use super::history::{fan_out, open_worker, thread_count, NEVER};
 use super::{git_error, is_partial_clone, open_repo, shallow_commits, submodule_note};
 use crate::engine::{Matcher, Scratch};
 use crate::error::{Error, Result};
@@ -20,6 +40,22 @@ use crate::scan::{Options, PathNote, ScanOutcome, Scanner, Stats};
 
 /// The lines a commit adds, per path: the new blob and its added lines.
 type Additions = BTreeMap<Vec<u8>, (Oid, Vec<u32>)>;
+
+/// Commits handed to a worker at a time in pass 1.
+const COMMIT_CHUNK: usize = 16;
+/// Blobs handed to a worker at a time in pass 2.
+const BLOB_CHUNK: usize = 8;
+
+/// What pass 1 finds in one commit.
+#[derive(Default)]
+struct Written {
+    /// (path, blob) pairs the commit writes where no parent holds that blob.
+    blobs: Vec<(Vec<u8>, Oid)>,
+    /// Submodule paths whose commit changed.
+    submodules: Vec<Vec<u8>>,
+    /// Why the commit or one of its trees could not be read.
+    error: Option<String>,
+}
 
 /// Scan the lines added by the commits in `base..head`: reachable from
 /// `head`, not from `base`.
@@ -32,6 +68,9 @@ pub fn scan_range(
     let started = Instant::now();
     let root = &options.paths[0];
     let repo = open_repo(root)?;
+    let gitdir = repo.path().to_path_buf();
+    let threads = thread_count(options.threads);
+    let stop: &AtomicBool = options.interrupt.as_deref().unwrap_or(&NEVER);
     let shallow = shallow_commits(&repo);
     let spec = format!("{base}..{head}");
     let head_id = resolve_commit(&repo, root, &spec, head, "HEAD", !shallow.is_empty())?;
@@ -59,24 +98,61 @@ pub fn scan_range(
         commits: Some(commits.len() as u64),
         ..Stats::default()
     };
-    let mut scratch = Scratch::default();
-    let mut cache: HashMap<(Oid, Vec<u8>), Vec<Finding>> = HashMap::new();
+
+    // Pass 1: what each commit writes.
+    let written = written_blobs(&gitdir, &commits, threads, stop)?;
+    let mut submodules = BTreeSet::new();
+    let mut keys: HashMap<(Oid, &[u8]), u32> = HashMap::new();
+    let mut unique: Vec<(Oid, String)> = Vec::new();
+    for (oid, w) in commits.iter().zip(&written) {
+        if let Some(reason) = &w.error {
+            stats.errors.push(PathNote {
+                path: format!("commit {oid}"),
+                reason: reason.clone(),
+            });
+        }
+        submodules.extend(w.submodules.iter().cloned());
+        for (path, blob) in &w.blobs {
+            if keys.contains_key(&(*blob, path.as_slice())) {
+                continue;
+            }
+            let shown = String::from_utf8_lossy(path).into_owned();
+            if options.allowlist.allows_path(Path::new(&shown)) {
+                continue;
+            }
+            keys.insert((*blob, path.as_slice()), unique.len() as u32);
+            unique.push((*blob, shown));
+        }
+    }
+
+    // Pass 2: scan each candidate once.
+    let mut cache = scan_candidates(&gitdir, &scanner, &unique, threads, stop, &mut stats)?;
+
+    // Pass 3: text diffs for the commits whose candidates have findings.
     // A key is reported at the first commit in the range that adds it.
     let mut reported: HashMap<String, Oid> = HashMap::new();
-    let mut submodules = BTreeSet::new();
     let mut findings = Vec::new();
+    let mut scratch = Scratch::default();
     let total = commits.len();
-    for (done, oid) in commits.into_iter().enumerate() {
+    for (done, (&oid, w)) in commits.iter().zip(&written).enumerate() {
         // Ctrl-C or SIGTERM: stop here and report the commits so far.
-        if options
-            .interrupt
-            .as_ref()
-            .is_some_and(|i| i.load(std::sync::atomic::Ordering::Relaxed))
-        {
+        if stop.load(Ordering::Relaxed) {
             stats.notes.push(format!(
                 "interrupted: {done} of the {total} commits in {spec} scanned"
             ));
             break;
+        }
+        let wanted: BTreeSet<&[u8]> = w
+            .blobs
+            .iter()
+            .filter(|(path, blob)| {
+                keys.get(&(*blob, path.as_slice()))
+                    .is_some_and(|&k| !cache[k as usize].is_empty())
+            })
+            .map(|(path, _)| path.as_slice())
+            .collect();
+        if wanted.is_empty() {
+            continue;
         }
         let commit = match repo.find_commit(oid) {
             Ok(c) => c,
@@ -88,7 +164,7 @@ pub fn scan_range(
                 continue;
             }
         };
-        let added = match commit_additions(&repo, &commit, &mut submodules) {
+        let added = match commit_additions(&repo, &commit, &wanted) {
             Ok(a) => a,
             Err(e) => {
                 stats.errors.push(PathNote {
@@ -107,20 +183,25 @@ pub fn scan_range(
             if options.allowlist.allows_path(Path::new(&shown)) {
                 continue;
             }
-            let key = (blob, path);
-            if !cache.contains_key(&key) {
-                let found = scan_blob(
-                    &repo,
-                    blob,
-                    &shown,
-                    &scanner,
-                    SourceKind::Git,
-                    &mut scratch,
-                    &mut stats,
-                );
-                cache.insert(key.clone(), found.unwrap_or_default());
-            }
-            for f in keep_added(&cache[&key], &lines) {
+            let k = match keys.get(&(blob, path.as_slice())) {
+                Some(&k) => k as usize,
+                None => {
+                    // Pass 1 names every blob a text diff can add; should
+                    // the two ever disagree, scan it here rather than miss it.
+                    let found = scan_blob(
+                        &repo,
+                        blob,
+                        &shown,
+                        &scanner,
+                        SourceKind::Git,
+                        &mut scratch,
+                        &mut stats,
+                    );
+                    cache.push(found.unwrap_or_default());
+                    cache.len() - 1
+                }
+            };
+            for f in keep_added(&cache[k], &lines, &shown) {
                 if *reported.entry(f.fingerprint.clone()).or_insert(oid) != oid {
                     continue;
                 }
@@ -155,6 +236,179 @@ pub fn scan_range(
     stats.files = 0;
     stats.elapsed_ms = started.elapsed().as_millis() as u64;
     Ok(ScanOutcome { findings, stats })
+}
+
+/// Pass 1: what each commit writes, in parallel, in the commits' order.
+fn written_blobs(
+    gitdir: &Path,
+    commits: &[Oid],
+    threads: usize,
+    stop: &AtomicBool,
+) -> Result<Vec<Written>> {
+    struct Worker {
+        repo: Repository,
+        out: Vec<(usize, Written)>,
+    }
+    let opened = AtomicUsize::new(0);
+    let workers = fan_out(
+        threads,
+        commits.len(),
+        COMMIT_CHUNK,
+        stop,
+        || {
+            Ok(Worker {
+                repo: open_worker(gitdir, opened.fetch_add(1, Ordering::Relaxed))?,
+                out: Vec::new(),
+            })
+        },
+        |w, i| {
+            let written = commit_writes(&w.repo, commits[i]).unwrap_or_else(|e| Written {
+                error: Some(e.message().to_string()),
+                ..Written::default()
+            });
+            w.out.push((i, written));
+        },
+    )?;
+    let mut all: Vec<Written> = (0..commits.len()).map(|_| Written::default()).collect();
+    for w in workers {
+        for (i, written) in w.out {
+            all[i] = written;
+        }
+    }
+    Ok(all)
+}
+
+/// The blobs a commit writes at a path where none of its parents holds
+/// the same blob with the same mode, and the submodules it moves.
+fn commit_writes(repo: &Repository, oid: Oid) -> Result<Written, git2::Error> {
+    let commit = repo.find_commit(oid)?;
+    let tree = commit.tree()?;
+    let parents: Vec<Tree> = commit
+        .parents()
+        .map(|p| p.tree())
+        .collect::<Result<_, _>>()?;
+    let mut written = Written::default();
+    let mut first = Vec::new();
+    changed_entries(
+        repo,
+        parents.first(),
+        &tree,
+        &mut Vec::new(),
+        &mut first,
+        &mut written.submodules,
+    )?;
+    for parent in parents.iter().skip(1) {
+        let mut also = Vec::new();
+        changed_entries(
+            repo,
+            Some(parent),
+            &tree,
+            &mut Vec::new(),
+            &mut also,
+            &mut written.submodules,
+        )?;
+        let also: HashSet<(Vec<u8>, Oid)> = also.into_iter().collect();
+        first.retain(|e| also.contains(e));
+    }
+    written.blobs = first;
+    Ok(written)
+}
+
+/// Collect the blobs of `new` that `old` does not hold at the same path
+/// with the same mode, descending only into subtrees whose id changed.
+fn changed_entries(
+    repo: &Repository,
+    old: Option<&Tree>,
+    new: &Tree,
+    prefix: &mut Vec<u8>,
+    blobs: &mut Vec<(Vec<u8>, Oid)>,
+    submodules: &mut Vec<Vec<u8>>,
+) -> Result<(), git2::Error> {
+    for entry in new.iter() {
+        let before = old.and_then(|t| t.get_name_bytes(entry.name_bytes()));
+        if before
+            .as_ref()
+            .is_some_and(|b| b.id() == entry.id() && b.filemode_raw() == entry.filemode_raw())
+        {
+            continue;
+        }
+        let len = prefix.len();
+        if !prefix.is_empty() {
+            prefix.push(b'/');
+        }
+        prefix.extend_from_slice(entry.name_bytes());
+        match entry.kind() {
+            Some(ObjectType::Blob) => blobs.push((prefix.clone(), entry.id())),
+            Some(ObjectType::Commit) => submodules.push(prefix.clone()),
+            Some(ObjectType::Tree) => {
+                let sub = repo.find_tree(entry.id())?;
+                let old_sub = match before.filter(|b| b.kind() == Some(ObjectType::Tree)) {
+                    Some(b) => Some(repo.find_tree(b.id())?),
+                    None => None,
+                };
+                changed_entries(repo, old_sub.as_ref(), &sub, prefix, blobs, submodules)?;
+            }
+            _ => {}
+        }
+        prefix.truncate(len);
+    }
+    Ok(())
+}
+
+/// Pass 2: read and scan each candidate once, in parallel; the findings of
+/// candidate `i` are at index `i`.
+fn scan_candidates(
+    gitdir: &Path,
+    scanner: &Scanner,
+    unique: &[(Oid, String)],
+    threads: usize,
+    stop: &AtomicBool,
+    stats: &mut Stats,
+) -> Result<Vec<Vec<Finding>>> {
+    struct Worker {
+        repo: Repository,
+        scratch: Scratch,
+        stats: Stats,
+        found: Vec<(usize, Vec<Finding>)>,
+    }
+    let opened = AtomicUsize::new(0);
+    let workers = fan_out(
+        threads,
+        unique.len(),
+        BLOB_CHUNK,
+        stop,
+        || {
+            Ok(Worker {
+                repo: open_worker(gitdir, opened.fetch_add(1, Ordering::Relaxed))?,
+                scratch: Scratch::default(),
+                stats: Stats::default(),
+                found: Vec::new(),
+            })
+        },
+        |w, i| {
+            let (blob, path) = &unique[i];
+            let found = scan_blob(
+                &w.repo,
+                *blob,
+                path,
+                scanner,
+                SourceKind::Git,
+                &mut w.scratch,
+                &mut w.stats,
+            );
+            if let Some(found) = found.filter(|f| !f.is_empty()) {
+                w.found.push((i, found));
+            }
+        },
+    )?;
+    let mut all: Vec<Vec<Finding>> = vec![Vec::new(); unique.len()];
+    for w in workers {
+        for (i, found) in w.found {
+            all[i] = found;
+        }
+        stats.merge(w.stats);
+    }
+    Ok(all)
 }
 
 /// The commit `rev` (the `role` end of the range `spec`) names. The error
@@ -207,13 +461,14 @@ fn resolve_commit(
     })
 }
 
-/// The lines a commit adds, per path: compared with its only parent, or,
-/// for a merge, the lines new compared with every parent (what the merge
-/// itself wrote, not what it brought in).
+/// The lines a commit adds at the `wanted` paths: compared with its only
+/// parent, or, for a merge, the lines new compared with every parent (what
+/// the merge itself wrote, not what it brought in). Renames are detected
+/// over the whole diff; text is diffed only for the wanted paths.
 fn commit_additions(
     repo: &Repository,
     commit: &git2::Commit,
-    submodules: &mut BTreeSet<Vec<u8>>,
+    wanted: &BTreeSet<&[u8]>,
 ) -> Result<Additions, git2::Error> {
     let tree = commit.tree()?;
     let parents: Vec<Tree> = commit
@@ -221,11 +476,11 @@ fn commit_additions(
         .map(|p| p.tree())
         .collect::<Result<_, _>>()?;
     if parents.is_empty() {
-        return tree_additions(repo, None, &tree, submodules);
+        return tree_additions(repo, None, &tree, wanted);
     }
-    let mut added = tree_additions(repo, Some(&parents[0]), &tree, submodules)?;
+    let mut added = tree_additions(repo, Some(&parents[0]), &tree, wanted)?;
     for parent in &parents[1..] {
-        let also = tree_additions(repo, Some(parent), &tree, submodules)?;
+        let also = tree_additions(repo, Some(parent), &tree, wanted)?;
         added.retain(|path, (_, lines)| match also.get(path) {
             Some((_, more)) => {
                 lines.retain(|l| more.binary_search(l).is_ok());
@@ -241,14 +496,18 @@ fn tree_additions(
     repo: &Repository,
     old: Option<&Tree>,
     new: &Tree,
-    submodules: &mut BTreeSet<Vec<u8>>,
+    wanted: &BTreeSet<&[u8]>,
 ) -> Result<Additions, git2::Error> {
     let mut diff = repo.diff_tree_to_tree(old, Some(new), Some(&mut diff_options()))?;
     find_renames(repo, &mut diff)?;
     let mut out = BTreeMap::new();
+    // Submodules were noted in pass 1.
+    let mut submodules = BTreeSet::new();
     for idx in 0..diff.deltas().len() {
-        if let Some((oid, path)) = delta_target(&diff, idx, submodules) {
-            out.insert(path, (oid, added_lines(&diff, idx)?));
+        if let Some((oid, path)) = delta_target(&diff, idx, &mut submodules) {
+            if wanted.contains(path.as_slice()) {
+                out.insert(path, (oid, added_lines(&diff, idx)?));
+            }
         }
     }
     Ok(out)
@@ -359,16 +618,27 @@ pub(crate) fn scan_blob(
     };
     stats.files += 1;
     stats.bytes += object.data().len() as u64;
-    Some(scanner.scan_buffer(object.data(), path, source, scratch, stats))
+    Some(crate::source::archive::scan(
+        scanner,
+        object.data(),
+        path,
+        source,
+        scratch,
+        stats,
+    ))
 }
 
 /// The findings that start or end on an added line (`added` is sorted).
-pub(crate) fn keep_added(findings: &[Finding], added: &[u32]) -> Vec<Finding> {
+/// A finding inside an archive (its path is not the blob's `path`) has no
+/// line of the blob to compare: the archive was added or changed, so it is
+/// kept.
+pub(crate) fn keep_added(findings: &[Finding], added: &[u32], path: &str) -> Vec<Finding> {
     findings
         .iter()
         .filter(|f| {
-            (f.line..=f.end_line.max(f.line))
-                .any(|l| u32::try_from(l).is_ok_and(|l| added.binary_search(&l).is_ok()))
+            f.path != path
+                || (f.line..=f.end_line.max(f.line))
+                    .any(|l| u32::try_from(l).is_ok_and(|l| added.binary_search(&l).is_ok()))
         })
         .cloned()
         .collect()
