@@ -270,9 +270,10 @@ pub struct ScanArgs {
     #[command(flatten)]
     pub output: OutputArgs,
 
-    /// Look for base64-encoded keys everywhere, not only where a trigger word
-    /// announces them (files with `kind: Secret`, `.dockerconfigjson` or
-    /// `"auth":`; text near `base64` or `Authorization: Basic`). Slower.
+    /// Decode every base64 run of 20 characters or more, not only the runs
+    /// that hold an encoded rule keyword (and the values after
+    /// `.dockerconfigjson`, `"auth":`, `Authorization: Basic`). Finds keys
+    /// whose keyword sits at an alignment too short to search for. Slower.
     #[arg(long)]
     pub decode_all: bool,
 

@@ -354,7 +354,7 @@ impl Config {
         let mode = if self.scan.decode_all {
             crate::engine::Base64Mode::Everywhere
         } else {
-            crate::engine::Base64Mode::Triggered
+            crate::engine::Base64Mode::Keywords
         };
         Ok(crate::engine::Matcher::with_base64(
             self.take_rule_set()?,

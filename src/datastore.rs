@@ -604,6 +604,7 @@ pub fn stored_finding(f: ReportFinding) -> Finding {
         generic: f.generic,
         parts,
         by_context: false,
+        evidence: f.evidence,
         snippet: f.snippet,
     }
 }

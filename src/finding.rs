@@ -201,6 +201,9 @@ pub struct Finding {
     /// The provider was chosen by nearby words alone (see
     /// `engine::Match::by_context`): its `dead` is not conclusive.
     pub by_context: bool,
+    /// What chose the provider among rules for the same shape: the word
+    /// that names it and where (`KONNECT_BASE_URL, line 5`).
+    pub evidence: Option<String>,
     /// The line holding the secret, with the secret masked, control
     /// characters escaped and length bounded.
     pub snippet: String,
@@ -225,6 +228,7 @@ impl std::fmt::Debug for Finding {
             .field("alternatives", &self.alternatives)
             .field("generic", &self.generic)
             .field("parts", &self.parts)
+            .field("evidence", &self.evidence)
             .finish_non_exhaustive()
     }
 }
@@ -437,6 +441,7 @@ pub(crate) mod tests_support {
             generic: false,
             parts: Vec::new(),
             by_context: false,
+            evidence: None,
             snippet: String::new(),
         }
     }

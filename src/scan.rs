@@ -257,6 +257,7 @@ impl Scanner<'_> {
             .iter()
             .map(|m| cursor.advance(buf, m.start))
             .collect();
+        let evidence_lines = evidence_lines(buf, &matches);
         let mut out = Vec::with_capacity(matches.len());
         for (i, (m, allowed)) in matches.iter().zip(allowed_inline).enumerate() {
             let rule = &rules[m.rule];
@@ -327,6 +328,10 @@ impl Scanner<'_> {
                 generic: rule.spec.generic,
                 parts: link_parts(set, &matches, &located, i),
                 by_context: m.by_context,
+                evidence: m.evidence.as_ref().map(|e| match evidence_lines[i] {
+                    Some(line) => format!("{}, line {line}", e.word),
+                    None => e.word.clone(),
+                }),
             });
         }
         out
@@ -373,6 +378,25 @@ fn link_parts(
         }
     }
     parts
+}
+
+/// The line of each match's evidence, counted in one pass over the buffer
+/// whatever the number of matches.
+fn evidence_lines(buf: &[u8], matches: &[Match]) -> Vec<Option<usize>> {
+    let mut wanted: Vec<(usize, usize)> = matches
+        .iter()
+        .enumerate()
+        .filter_map(|(i, m)| m.evidence.as_ref()?.offset.map(|o| (o.min(buf.len()), i)))
+        .collect();
+    let mut lines = vec![None; matches.len()];
+    wanted.sort_unstable();
+    let (mut pos, mut line) = (0, 1);
+    for (offset, i) in wanted {
+        line += memchr::memchr_iter(b'\n', &buf[pos..offset]).count();
+        pos = offset;
+        lines[i] = Some(line);
+    }
+    lines
 }
 
 /// Walks forward through a buffer counting lines and columns, so that a

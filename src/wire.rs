@@ -98,6 +98,10 @@ pub struct ReportFinding {
     /// Written only when there are parts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parts: Vec<ReportPart>,
+    /// What chose the provider (`KONNECT_BASE_URL, line 5`); written only
+    /// when a rule's context was found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<String>,
 }
 
 /// One part of a multi-part credential as the JSON report holds it.
@@ -152,6 +156,7 @@ impl ReportFinding {
                     column: p.column,
                 })
                 .collect(),
+            evidence: f.evidence.clone(),
         }
     }
 }

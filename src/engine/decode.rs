@@ -33,10 +33,71 @@ pub(crate) fn base64_fragments(literal: &[u8]) -> Vec<Vec<u8>> {
         let first = bits_start.div_ceil(6);
         let last = bits_end / 6; // exclusive
         if last > first && last - first >= MIN_FRAGMENT {
-            out.push(encoded.as_bytes()[first..last].to_vec());
+            let std = encoded.as_bytes()[first..last].to_vec();
+            // The URL-safe alphabet spells 62 and 63 as `-` and `_`.
+            let url: Vec<u8> = std
+                .iter()
+                .map(|&b| match b {
+                    b'+' => b'-',
+                    b'/' => b'_',
+                    b => b,
+                })
+                .collect();
+            if url != std {
+                out.push(url);
+            }
+            out.push(std);
         }
     }
     out
+}
+
+/// Push the start of every base64 run of at least `min` characters in `buf`
+/// (`--decode-all`).
+pub(crate) fn long_base64_runs(buf: &[u8], min: usize, out: &mut Vec<usize>) {
+    let mut i = 0;
+    while i < buf.len() {
+        if !is_base64_byte(buf[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < buf.len() && is_base64_byte(buf[i]) {
+            i += 1;
+        }
+        if i - start >= min {
+            out.push(start);
+        }
+    }
+}
+
+/// Does an escape sequence whose last character is a word character end
+/// right before `at`? `\t`, `\n` (after an odd number of backslashes: `\\t`
+/// is a backslash and a letter), `%3D`, `\u0022`, `\x22`. Text after one is
+/// a new token although a regex's `\b` sees no boundary there. Escapes
+/// ending in punctuation (`\"`, `&quot;`) are boundaries already.
+pub(crate) fn escape_ends_at(buf: &[u8], at: usize) -> bool {
+    if at == 0 || !buf[at - 1].is_ascii_alphanumeric() {
+        return false;
+    }
+    let hex = |r: std::ops::Range<usize>| buf[r].iter().all(u8::is_ascii_hexdigit);
+    // `%XX`
+    if at >= 3 && buf[at - 3] == b'%' && hex(at - 2..at) {
+        return true;
+    }
+    // An odd run of backslashes ending at `i` escapes what follows it.
+    let escapes = |i: usize| buf[..=i].iter().rev().take_while(|&&b| b == b'\\').count() % 2 == 1;
+    // `\t`, `\n`, `\r`, `\b`, `\f`, `\v`, `\0`
+    if at >= 2 && b"tnrbfv0".contains(&buf[at - 1]) && buf[at - 2] == b'\\' && escapes(at - 2) {
+        return true;
+    }
+    // `\xHH`
+    if at >= 4 && hex(at - 2..at) && buf[at - 3] == b'x' && buf[at - 4] == b'\\' && escapes(at - 4)
+    {
+        return true;
+    }
+    // `\uHHHH`
+    at >= 6 && hex(at - 4..at) && buf[at - 5] == b'u' && buf[at - 6] == b'\\' && escapes(at - 6)
 }
 
 fn is_base64_byte(b: u8) -> bool {

@@ -101,6 +101,348 @@ pub(crate) fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     memchr::memmem::find(haystack, needle).is_some()
 }
 
+/// Words that names in code are made of. A long lower-case run that these
+/// words cover is a name (`legacyrequestsigningmiddleware`), not a key:
+/// random text of that length is covered by them with negligible chance.
+const NAME_WORDS: &[&str] = &[
+    "access",
+    "account",
+    "action",
+    "adapter",
+    "admin",
+    "agent",
+    "alert",
+    "all",
+    "api",
+    "app",
+    "application",
+    "array",
+    "async",
+    "auth",
+    "authorization",
+    "backend",
+    "base",
+    "batch",
+    "bearer",
+    "buffer",
+    "build",
+    "builder",
+    "bundle",
+    "cache",
+    "call",
+    "callback",
+    "channel",
+    "check",
+    "client",
+    "cloud",
+    "code",
+    "config",
+    "connection",
+    "connector",
+    "console",
+    "consumer",
+    "container",
+    "content",
+    "context",
+    "controller",
+    "cookie",
+    "core",
+    "count",
+    "create",
+    "credential",
+    "credentials",
+    "current",
+    "customer",
+    "data",
+    "database",
+    "debug",
+    "default",
+    "delete",
+    "deploy",
+    "dev",
+    "development",
+    "device",
+    "dispatch",
+    "document",
+    "domain",
+    "driver",
+    "dummy",
+    "element",
+    "email",
+    "encode",
+    "encoder",
+    "endpoint",
+    "engine",
+    "entry",
+    "env",
+    "environment",
+    "error",
+    "event",
+    "example",
+    "exception",
+    "factory",
+    "fetch",
+    "field",
+    "file",
+    "filter",
+    "flag",
+    "format",
+    "frontend",
+    "function",
+    "gateway",
+    "generate",
+    "generator",
+    "get",
+    "global",
+    "group",
+    "handle",
+    "handler",
+    "hash",
+    "header",
+    "helper",
+    "hook",
+    "host",
+    "http",
+    "identity",
+    "index",
+    "info",
+    "init",
+    "input",
+    "instance",
+    "interface",
+    "internal",
+    "item",
+    "job",
+    "key",
+    "layer",
+    "legacy",
+    "list",
+    "listener",
+    "load",
+    "loader",
+    "local",
+    "lock",
+    "log",
+    "logger",
+    "login",
+    "main",
+    "manager",
+    "map",
+    "message",
+    "meta",
+    "method",
+    "middleware",
+    "mock",
+    "model",
+    "module",
+    "name",
+    "network",
+    "new",
+    "node",
+    "object",
+    "old",
+    "option",
+    "options",
+    "order",
+    "output",
+    "owner",
+    "page",
+    "param",
+    "params",
+    "parse",
+    "parser",
+    "password",
+    "path",
+    "payload",
+    "payment",
+    "permission",
+    "plugin",
+    "policy",
+    "pool",
+    "post",
+    "prefix",
+    "private",
+    "process",
+    "processor",
+    "prod",
+    "production",
+    "profile",
+    "project",
+    "provider",
+    "proxy",
+    "public",
+    "query",
+    "queue",
+    "read",
+    "reader",
+    "record",
+    "refresh",
+    "register",
+    "registry",
+    "remote",
+    "render",
+    "replace",
+    "report",
+    "repository",
+    "request",
+    "resolver",
+    "resource",
+    "response",
+    "result",
+    "retry",
+    "role",
+    "rotate",
+    "rotation",
+    "route",
+    "router",
+    "rule",
+    "runner",
+    "runtime",
+    "sample",
+    "schema",
+    "scope",
+    "secret",
+    "secure",
+    "security",
+    "send",
+    "sender",
+    "server",
+    "service",
+    "session",
+    "set",
+    "settings",
+    "setup",
+    "shared",
+    "sign",
+    "signature",
+    "signer",
+    "signing",
+    "source",
+    "stage",
+    "staging",
+    "state",
+    "static",
+    "status",
+    "storage",
+    "store",
+    "stream",
+    "string",
+    "stub",
+    "subscription",
+    "sync",
+    "system",
+    "table",
+    "target",
+    "task",
+    "team",
+    "template",
+    "temp",
+    "tenant",
+    "test",
+    "text",
+    "thread",
+    "time",
+    "timeout",
+    "token",
+    "tool",
+    "transport",
+    "type",
+    "update",
+    "upload",
+    "url",
+    "user",
+    "util",
+    "utils",
+    "validate",
+    "validator",
+    "value",
+    "verify",
+    "version",
+    "view",
+    "webhook",
+    "worker",
+    "wrapper",
+    "write",
+    "writer",
+];
+
+/// Is `body` (a secret after its literal prefix) a name rather than a key?
+/// `sk-pnv-legacyrequestsigningmiddleware`, `getUserPasswordHash`,
+/// `STRIPE_API_KEY_NAME`, `request-signing-middleware`: words joined by
+/// case changes or separators, or one lower-case run that dictionary
+/// words cover. Random keys have digits and short mixed-case runs.
+pub(crate) fn is_identifier(body: &[u8]) -> bool {
+    let body = body.trim_ascii_start();
+    let body = body
+        .strip_prefix(b"_")
+        .or(body.strip_prefix(b"-"))
+        .unwrap_or(body);
+    let letters = body.iter().filter(|b| b.is_ascii_alphabetic()).count();
+    if letters < 10
+        || body
+            .iter()
+            .any(|b| !(b.is_ascii_alphanumeric() || b"_-.".contains(b)))
+    {
+        return false;
+    }
+    // Digits only as a trailing version (`Handler2`), never inside.
+    let digits_end = body.len() - body.iter().rev().take_while(|b| b.is_ascii_digit()).count();
+    if body[..digits_end].iter().any(u8::is_ascii_digit) {
+        return false;
+    }
+    let words = name_words(&body[..digits_end]);
+    if words.len() >= 2 && words.iter().all(|w| super::generic::is_word_like(w)) {
+        return true;
+    }
+    // One long lower-case run: covered by known words?
+    words.len() == 1
+        && words[0].len() >= 16
+        && covered_by_words(&words[0]) * 10 >= words[0].len() * 9
+}
+
+/// The words of a name: split at `_`, `-`, `.` and lower-to-upper case
+/// changes, lowercased.
+fn name_words(name: &[u8]) -> Vec<Vec<u8>> {
+    let mut words: Vec<Vec<u8>> = Vec::new();
+    let mut cur: Vec<u8> = Vec::new();
+    let mut prev = 0u8;
+    for &b in name {
+        if !b.is_ascii_alphabetic() {
+            if !cur.is_empty() {
+                words.push(std::mem::take(&mut cur));
+            }
+            prev = 0;
+            continue;
+        }
+        if b.is_ascii_uppercase() && prev.is_ascii_lowercase() {
+            words.push(std::mem::take(&mut cur));
+        }
+        cur.push(b.to_ascii_lowercase());
+        prev = b;
+    }
+    if !cur.is_empty() {
+        words.push(cur);
+    }
+    words
+}
+
+/// How many letters of `run` the best split into `NAME_WORDS` covers
+/// (letters left out count as uncovered).
+fn covered_by_words(run: &[u8]) -> usize {
+    // best[i]: letters covered in run[..i].
+    let mut best = vec![0usize; run.len() + 1];
+    for i in 1..=run.len() {
+        best[i] = best[i - 1];
+        for w in NAME_WORDS {
+            let w = w.as_bytes();
+            if w.len() <= i && &run[i - w.len()..i] == w {
+                best[i] = best[i].max(best[i - w.len()] + w.len());
+            }
+        }
+    }
+    best[run.len()]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,6 +471,32 @@ mod tests {
             ("sk-kunavo-", 10),
         ] {
             assert!(is_placeholder(s.as_bytes(), p), "{s}");
+        }
+    }
+
+    #[test]
+    fn names_are_not_keys() {
+        for s in [
+            "legacyrequestsigningmiddleware",
+            "getUserPasswordHash",
+            "LegacyRequestSigner",
+            "request_signing_middleware",
+            "STRIPE_WEBHOOK_HANDLER",
+            "paymentServiceClient2",
+            "-request-signing-middleware",
+        ] {
+            assert!(is_identifier(s.as_bytes()), "{s}");
+        }
+        for s in [
+            "DL7DxtpYlSXpfKtHF4vUCsMehGAkWvj7",
+            "u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8dKLzd",
+            "StPKR0CsTy4Qwb8DwkNhFdnXsiVpzz63",
+            "qzmtkrplwvbnxcsdfghjklpoiuytrewq",
+            "Zp4Wq8Ns2Lx6Rv0Tb3Hc7Jm1Kd5Gf9Ye",
+            "vjLYMuIAP7s1HkI+X04WdbndaduLnA4GBbhqwU4i",
+            "abcdefghijklmnopqrstuvwxyzabcdefghij",
+        ] {
+            assert!(!is_identifier(s.as_bytes()), "{s}");
         }
     }
 

@@ -214,7 +214,7 @@ fn word_like_letters(value: &[u8]) -> usize {
     total
 }
 
-fn is_word_like(run: &[u8]) -> bool {
+pub(crate) fn is_word_like(run: &[u8]) -> bool {
     if run.len() < 3 {
         return false;
     }

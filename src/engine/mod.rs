@@ -13,6 +13,7 @@
 //! space is `Scratch`.
 
 pub(crate) mod decode;
+pub(crate) mod evidence;
 pub(crate) mod filters;
 pub(crate) mod generic;
 
@@ -23,6 +24,8 @@ use std::sync::OnceLock;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 use crate::rules::{Rule, RuleSet};
+
+pub use evidence::{Evidence, Nearness};
 
 /// How far past the end of a window a match that started inside it may run.
 const OVERRUN: usize = 4096;
@@ -82,6 +85,9 @@ pub struct Match {
     /// keys with no shape of their own): weak evidence, so a `dead` answer
     /// from that provider says nothing about the key (`verify`).
     pub by_context: bool,
+    /// The nearest mention of the rule's provider (its `context`), when the
+    /// rule has one and it was found.
+    pub evidence: Option<Evidence>,
     /// The secret has another provider's distinctive prefix but came from a
     /// rule for shapeless keys: never attributed by that rule.
     foreign_shape: bool,
@@ -100,63 +106,80 @@ impl std::fmt::Debug for Match {
             .field("alternatives", &self.alternatives)
             .field("known_example", &self.known_example)
             .field("by_context", &self.by_context)
+            .field("evidence", &self.evidence)
             .finish()
     }
 }
 
-#[derive(Clone, Copy, Debug)]
-enum PatternKind {
+/// What a pattern of the keyword automaton stands for. One pattern can be
+/// several things at once (`"auth":` is a rule keyword and a trigger word):
+/// the automaton reports one pattern per position, so nothing may hide
+/// behind another pattern with the same text.
+#[derive(Clone, Debug, Default)]
+struct Pattern {
     /// A rule keyword as written: index into `keyword_rules`.
-    Plain(usize),
-    /// A word that announces base64 credentials somewhere in the buffer
-    /// (`kind: Secret`, `.dockerconfigjson`): the whole buffer gets the
-    /// base64 fragment pass.
-    Trigger,
-    /// A word that announces base64 nearby (`base64`, `Authorization:
-    /// Basic`): the fragment pass covers `NEAR_TRIGGER` bytes around it.
-    NearTrigger,
-    /// A base64 fragment of some keyword (only with `decode_all`).
-    Base64,
+    keyword: Option<usize>,
+    /// A word that announces a base64 value right after it
+    /// (`.dockerconfigjson:`, `"auth":`, `Authorization: Basic`): the value
+    /// is decoded whatever it holds, since base64 inside base64 shows no
+    /// fragment outside.
+    trigger: bool,
+    /// The first `FRAGMENT_PREFIX` characters of base64 forms of some
+    /// keyword, as they are spelt (base64 is case-sensitive, the automaton
+    /// is not): a hit is a fragment only if it matches one of them exactly.
+    fragments: Vec<Vec<u8>>,
+    /// Keywords that start inside this pattern's text (case-insensitively),
+    /// with their offset: a fragment hit hides the keyword hits it
+    /// overlaps, so they are checked where it matched.
+    inner_keywords: Vec<(usize, usize)>,
 }
 
-/// Words that announce base64-encoded credentials. A buffer holding one is
-/// searched for the base64 forms of every keyword: Kubernetes Secrets and
-/// Docker configs hold their values on other lines than the word.
-const BASE64_TRIGGERS: &[&str] = &["kind: secret", "dockerconfigjson", "dockercfg", "\"auth\":"];
-
-/// Words that announce base64 next to them. `base64` is common in source
-/// code (a tenth of the benchmark tree's bytes are in files that say it), so
-/// only the text around it is searched.
-const NEAR_BASE64_TRIGGERS: &[&str] = &["authorization: basic", "base64"];
+/// Words whose value is decoded whatever it holds: Docker configs hold
+/// base64 inside base64, and the outer text shows no fragment of the inner
+/// key's keyword; a basic-auth header encodes `user:token`, where the token
+/// may sit at an alignment too short for a fragment.
+const BASE64_TRIGGERS: &[&str] = &[
+    "dockerconfigjson",
+    "dockercfg",
+    "\"auth\":",
+    "authorization: basic",
+];
 /// Shortest keyword counted as a key shape (`sk-`).
 const MIN_SHAPE: usize = 3;
-
-/// How far around a near trigger base64 fragments are searched.
-const NEAR_TRIGGER: usize = 4096;
+/// How many characters of a base64 fragment go into the keyword automaton.
+/// Six case-insensitive characters are rare enough in text (a few hits in a
+/// 28 MB sample of CPython's library, each checked case-sensitively before
+/// anything is decoded) and keep the automaton about the size of the
+/// keywords' own (docs/performance.md).
+const FRAGMENT_PREFIX: usize = 6;
+/// Shortest base64 run `--decode-all` decodes without a fragment in it.
+const MIN_DECODE_ALL_RUN: usize = 20;
 
 /// How the matcher decodes base64.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Base64Mode {
-    /// Look for base64-encoded keys where a trigger word says base64
-    /// credentials are likely (Kubernetes Secrets, Docker configs, basic-auth
-    /// headers, anything that says `base64`) and inside decoded content.
+    /// Decode the base64 runs that carry an encoded keyword (found by the
+    /// keyword automaton, which holds every keyword's base64 forms), and the
+    /// values after trigger words (`.dockerconfigjson`, `Authorization:
+    /// Basic`), which may hold base64 inside base64.
     #[default]
-    Triggered,
-    /// Look for base64-encoded keys everywhere. Costs about a third more
-    /// time on source trees: the fragments join the keyword automaton.
+    Keywords,
+    /// All of the above, and every base64 run of at least
+    /// `MIN_DECODE_ALL_RUN` characters: finds keys whose keyword sits at an
+    /// alignment too short for a fragment (`ghp_` after three bytes).
+    /// Slower on files full of base64.
     Everywhere,
 }
 
 /// The compiled matcher for a rule set.
 pub struct Matcher {
     rules: RuleSet,
-    /// Keywords (and trigger words; and base64 fragments when decoding
-    /// everywhere), ASCII case-insensitive, leftmost-longest.
+    /// Keywords, trigger words and base64 fragments, ASCII
+    /// case-insensitive, leftmost-longest.
     automaton: KeywordAutomaton,
-    patterns: Vec<PatternKind>,
-    /// The base64 fragments of every keyword, case-sensitive; built when
-    /// first needed (most runs never decode anything).
-    fragments: LazyAutomaton,
+    patterns: Vec<Pattern>,
+    /// The distinct keywords, lowercased (`Pattern::keyword` indexes them).
+    keywords: Vec<Vec<u8>>,
     /// For each distinct keyword, the rules that hit on it, including the
     /// rules of shorter keywords it contains (the automaton reports only the
     /// longest keyword at a position).
@@ -172,6 +195,9 @@ pub struct Matcher {
 #[derive(Default)]
 pub struct Scratch {
     hits: Vec<(usize, usize, usize)>,
+    /// Keyword hits right after an escape sequence (`\t`, `%3D`, `\u0022`):
+    /// (rule, offset), run again with the escape's end as a boundary.
+    escaped: Vec<(usize, usize)>,
     /// Per rule, its merged window not yet run, and where its regex may
     /// start again (the end of its last match).
     open: Vec<(Option<(usize, usize)>, usize)>,
@@ -183,13 +209,8 @@ pub struct Scratch {
     context: Vec<Option<bool>>,
 }
 
-/// A DFA: with a hundred-odd case-insensitive keywords no literal prefilter
-/// applies, and the DFA searches about three times faster than the default
-/// NFA (measured in docs/performance.md).
-fn build_automaton(patterns: &[Vec<u8>], case_insensitive: bool) -> AhoCorasick {
-    build_automaton_of(patterns, case_insensitive, AhoCorasickKind::DFA)
-}
-
+/// The keyword automaton's builder: ASCII case-insensitive (or not),
+/// leftmost-longest, of the kind asked for.
 fn build_automaton_of(
     patterns: &[Vec<u8>],
     case_insensitive: bool,
@@ -297,24 +318,30 @@ fn keyword_rules(rules: &RuleSet, keywords: &[Vec<u8>]) -> Vec<Vec<usize>> {
         .collect()
 }
 
-/// An automaton built on first use.
-struct LazyAutomaton {
-    patterns: Vec<Vec<u8>>,
-    built: OnceLock<AhoCorasick>,
-}
-
-impl LazyAutomaton {
-    fn new(patterns: Vec<Vec<u8>>) -> LazyAutomaton {
-        LazyAutomaton {
-            patterns,
-            built: OnceLock::new(),
+/// Keywords that start inside `text` (case-insensitively) and either end
+/// inside it or run past its end: `(offset, keyword)`. `prefixes` maps each
+/// keyword's first bytes, of every length up to `FRAGMENT_PREFIX`, to the
+/// keywords that start so.
+fn keywords_inside(
+    text: &[u8],
+    keywords: &[Vec<u8>],
+    prefixes: &HashMap<&[u8], Vec<usize>>,
+) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    for off in 0..text.len() {
+        let rest = &text[off..];
+        for len in 1..=rest.len() {
+            for &k in prefixes.get(&rest[..len]).into_iter().flatten() {
+                // Ends inside the text, or runs past its end.
+                let fits =
+                    keywords[k].len() == len || (len == rest.len() && keywords[k].len() > len);
+                if fits {
+                    out.push((off, k));
+                }
+            }
         }
     }
-
-    fn get(&self) -> &AhoCorasick {
-        self.built
-            .get_or_init(|| build_automaton(&self.patterns, false))
-    }
+    out
 }
 
 impl Matcher {
@@ -335,52 +362,59 @@ impl Matcher {
             }
         }
         let keyword_rules = keyword_rules(&rules, &keywords);
-        // Base64 forms of every keyword as the rules spell it (base64 is
-        // case-sensitive). Double encoding needs no fragments of fragments:
-        // decoded content is searched for fragments again.
-        let mut fragments: Vec<Vec<u8>> = Vec::new();
-        let mut seen: HashSet<Vec<u8>> = HashSet::new();
+
+        // One pattern per distinct (lowercased) text.
+        let mut texts: Vec<Vec<u8>> = Vec::new();
+        let mut patterns: Vec<Pattern> = Vec::new();
+        let mut index: HashMap<Vec<u8>, usize> = HashMap::new();
+        let mut slot = |text: &[u8], texts: &mut Vec<Vec<u8>>, patterns: &mut Vec<Pattern>| {
+            let lower = text.to_ascii_lowercase();
+            *index.entry(lower.clone()).or_insert_with(|| {
+                texts.push(lower);
+                patterns.push(Pattern::default());
+                patterns.len() - 1
+            })
+        };
+        for (i, k) in keywords.iter().enumerate() {
+            let p = slot(k, &mut texts, &mut patterns);
+            patterns[p].keyword = Some(i);
+        }
+        for t in BASE64_TRIGGERS {
+            let p = slot(t.as_bytes(), &mut texts, &mut patterns);
+            patterns[p].trigger = true;
+        }
+        // Base64 forms of every keyword as the rules spell it, in both
+        // alphabets, cut to their first characters. Double encoding needs
+        // no fragments of fragments: decoded content is searched again.
         for rule in rules.rules() {
             for k in &rule.spec.keywords {
                 for frag in decode::base64_fragments(k.as_bytes()) {
-                    if seen.insert(frag.clone()) {
-                        fragments.push(frag);
+                    let frag = &frag[..frag.len().min(FRAGMENT_PREFIX)];
+                    let p = slot(frag, &mut texts, &mut patterns);
+                    if !patterns[p].fragments.iter().any(|f| f == frag) {
+                        patterns[p].fragments.push(frag.to_vec());
                     }
                 }
             }
         }
-
-        let mut patterns: Vec<Vec<u8>> = Vec::new();
-        let mut kinds = Vec::new();
-        for (i, k) in keywords.iter().enumerate() {
-            patterns.push(k.clone());
-            kinds.push(PatternKind::Plain(i));
-        }
-        match mode {
-            Base64Mode::Triggered => {
-                for t in BASE64_TRIGGERS {
-                    patterns.push(t.as_bytes().to_vec());
-                    kinds.push(PatternKind::Trigger);
-                }
-                for t in NEAR_BASE64_TRIGGERS {
-                    patterns.push(t.as_bytes().to_vec());
-                    kinds.push(PatternKind::NearTrigger);
-                }
+        let mut prefixes: HashMap<&[u8], Vec<usize>> = HashMap::new();
+        for (k, kw) in keywords.iter().enumerate() {
+            for len in 1..=kw.len().min(FRAGMENT_PREFIX) {
+                prefixes.entry(&kw[..len]).or_default().push(k);
             }
-            Base64Mode::Everywhere => {
-                for f in &fragments {
-                    patterns.push(f.clone());
-                    kinds.push(PatternKind::Base64);
-                }
+        }
+        for (p, text) in patterns.iter_mut().zip(&texts) {
+            if p.keyword.is_none() {
+                p.inner_keywords = keywords_inside(text, &keywords, &prefixes);
             }
         }
         let shapes = key_shapes(&rules);
         Matcher {
             shapes,
-            automaton: KeywordAutomaton::new(patterns),
-            fragments: LazyAutomaton::new(fragments),
+            automaton: KeywordAutomaton::new(texts),
             rules,
-            patterns: kinds,
+            patterns,
+            keywords,
             keyword_rules,
             mode,
         }
@@ -408,6 +442,26 @@ impl Matcher {
         out
     }
 
+    /// Record a hit of keyword `k` at `start..end`.
+    #[allow(clippy::too_many_arguments)]
+    fn keyword_hit(
+        &self,
+        k: usize,
+        start: usize,
+        end: usize,
+        buf: &[u8],
+        parents: &[&[u8]],
+        scratch: &mut Scratch,
+        out: &mut Vec<Match>,
+    ) {
+        for &r in &self.keyword_rules[k] {
+            scratch.hits.push((r, start, end));
+        }
+        if scratch.hits.len() >= HIT_CHUNK {
+            self.merge_hits(buf, parents, scratch, out);
+        }
+    }
+
     fn find_at_depth(
         &self,
         buf: &[u8],
@@ -418,47 +472,38 @@ impl Matcher {
     ) {
         let rules = self.rules.rules();
         scratch.hits.clear();
+        scratch.escaped.clear();
         scratch.b64_hits.clear();
         scratch.context.clear();
         scratch.context.resize(rules.len(), None);
         scratch.open.clear();
         scratch.open.resize(rules.len(), (None, 0));
-        // Decoded content is always searched for base64 fragments: that is
-        // how base64 inside base64 (`.dockerconfigjson`) is found.
-        let mut search_fragments = depth > 0;
-        // Merged spans around near triggers, searched when the whole buffer is not.
-        let mut near: Vec<(usize, usize)> = Vec::new();
+        let decode = depth < MAX_DECODE_DEPTH;
         for m in self.automaton.for_len(buf.len()).find_iter(buf) {
-            match self.patterns[m.pattern().as_usize()] {
-                PatternKind::Plain(k) => {
-                    for &r in &self.keyword_rules[k] {
-                        scratch.hits.push((r, m.start(), m.end()));
-                    }
-                    if scratch.hits.len() >= HIT_CHUNK {
-                        self.merge_hits(buf, parents, scratch, out);
-                    }
-                }
-                kind @ (PatternKind::Trigger | PatternKind::NearTrigger) => {
-                    if matches!(kind, PatternKind::Trigger) {
-                        search_fragments = true;
-                    } else {
-                        let (s, e) = (
-                            m.start().saturating_sub(NEAR_TRIGGER),
-                            (m.end() + NEAR_TRIGGER).min(buf.len()),
-                        );
-                        match near.last_mut() {
-                            Some(last) if s <= last.1 => last.1 = e,
-                            _ => near.push((s, e)),
-                        }
-                    }
-                    // The value right after the trigger (`.dockerconfigjson:
-                    // <base64>`, `Basic <base64>`) is decoded whatever it
-                    // holds: base64 inside base64 shows no fragment outside.
-                    if let Some(start) = decode::value_after(buf, m.end()) {
-                        scratch.b64_hits.push(start);
+            let pattern = &self.patterns[m.pattern().as_usize()];
+            if let Some(k) = pattern.keyword {
+                self.keyword_hit(k, m.start(), m.end(), buf, parents, scratch, out);
+            } else {
+                // A fragment or trigger hit hides the keywords it overlaps.
+                for &(off, k) in &pattern.inner_keywords {
+                    let s = m.start() + off;
+                    let e = s + self.keywords[k].len();
+                    if e <= buf.len() && buf[s..e].eq_ignore_ascii_case(&self.keywords[k]) {
+                        self.keyword_hit(k, s, e, buf, parents, scratch, out);
                     }
                 }
-                PatternKind::Base64 => scratch.b64_hits.push(m.start()),
+            }
+            if !decode {
+                continue;
+            }
+            if pattern.trigger {
+                if let Some(start) = decode::value_after(buf, m.end()) {
+                    scratch.b64_hits.push(start);
+                }
+            }
+            let text = &buf[m.start()..m.end()];
+            if pattern.fragments.iter().any(|f| f == text) {
+                scratch.b64_hits.push(m.start());
             }
         }
         self.merge_hits(buf, parents, scratch, out);
@@ -469,47 +514,27 @@ impl Matcher {
                     self.run_rule(rule_idx, buf, from, we, parents, scratch, out);
             }
         }
+        let escaped = std::mem::take(&mut scratch.escaped);
+        for &(rule_idx, at) in &escaped {
+            self.run_after_escape(rule_idx, buf, at, parents, scratch, out);
+        }
+        scratch.escaped = escaped;
 
-        // Base64 runs around fragment hits: decode once per run, scan
-        // inside. The second automaton's hits are taken as they come, in
-        // buffer order, merged with the few gathered above, so that a buffer
-        // dense with fragments costs no memory per hit.
+        // Base64 runs around fragment and trigger hits (and with
+        // `--decode-all` every long run): decode once per run, scan inside.
+        if !decode {
+            return;
+        }
         let mut gathered = std::mem::take(&mut scratch.b64_hits);
-        if depth >= MAX_DECODE_DEPTH {
-            gathered.clear();
+        if self.mode == Base64Mode::Everywhere {
+            decode::long_base64_runs(buf, MIN_DECODE_ALL_RUN, &mut gathered);
         }
         gathered.sort_unstable();
-        let whole = depth > 0 || (search_fragments && self.mode == Base64Mode::Triggered);
-        let spans: &[(usize, usize)] = if depth >= MAX_DECODE_DEPTH {
-            &[]
-        } else if whole {
-            &[(0, buf.len())]
-        } else if self.mode == Base64Mode::Triggered {
-            &near
-        } else {
-            &[]
-        };
-        let mut fragment_hits = spans
-            .iter()
-            .flat_map(|&(s, e)| {
-                self.fragments
-                    .get()
-                    .find_iter(&buf[s..e])
-                    .map(move |m| s + m.start())
-            })
-            .peekable();
-        let mut gathered_hits = gathered.iter().copied().peekable();
+        gathered.dedup();
         let mut done_until = 0;
         let mut chain: Vec<&[u8]> = parents.to_vec();
         chain.push(buf);
-        loop {
-            let pos = match (gathered_hits.peek(), fragment_hits.peek()) {
-                (Some(&g), Some(&f)) if g <= f => gathered_hits.next(),
-                (_, Some(_)) => fragment_hits.next(),
-                (Some(_), None) => gathered_hits.next(),
-                (None, None) => None,
-            };
-            let Some(pos) = pos else { break };
+        for &pos in &gathered {
             if pos < done_until {
                 continue;
             }
@@ -524,11 +549,51 @@ impl Matcher {
                 m.start = rs;
                 m.end = re;
                 m.encoding = Some(Encoding::Base64);
+                // Evidence inside the decoded text sits, in this buffer, at the run.
+                if let Some(e) = m.evidence.as_mut().filter(|e| e.offset.is_some()) {
+                    e.offset = Some(rs);
+                }
                 out.push(m);
             }
         }
         gathered.clear();
         scratch.b64_hits = gathered;
+    }
+
+    /// Run a rule's regex from `at`, a keyword hit right after an escape
+    /// sequence, as if the escape's end were the start of the text: its
+    /// `\b` holds there, which it does not in the buffer (`\tsk-…` has a
+    /// word character before the key). Only a match starting at `at` is
+    /// taken; any other is the plain pass's.
+    fn run_after_escape(
+        &self,
+        rule_idx: usize,
+        buf: &[u8],
+        at: usize,
+        parents: &[&[u8]],
+        scratch: &mut Scratch,
+        out: &mut Vec<Match>,
+    ) {
+        let rule = &self.rules.rules()[rule_idx];
+        let end = (at + rule.window + OVERRUN).min(buf.len());
+        let Some(caps) = rule.regex().captures(&buf[at..end]) else {
+            return;
+        };
+        if caps.get(0).map_or(true, |w| w.start() != 0) {
+            return;
+        }
+        let Some(secret) = caps.get(rule.secret_group()).filter(|c| !c.is_empty()) else {
+            return;
+        };
+        let (s, e) = (at + secret.start(), at + secret.end());
+        if rule.spec.generic
+            && !generic::is_generic_secret(caps.name("key").map(|k| k.as_bytes()), &buf[s..e])
+        {
+            return;
+        }
+        if let Some(m) = self.accept(rule_idx, &buf[s..e], buf, s, parents, &mut scratch.context) {
+            out.push(m);
+        }
     }
 
     /// Merge the keyword hits gathered so far into each rule's open window
@@ -545,6 +610,9 @@ impl Matcher {
         let mut hits = std::mem::take(&mut scratch.hits);
         hits.sort_unstable();
         for &(rule_idx, s, e) in &hits {
+            if decode::escape_ends_at(buf, s) {
+                scratch.escaped.push((rule_idx, s));
+            }
             let window = rules[rule_idx].window;
             let (ws, we) = (s.saturating_sub(window), (e + window).min(buf.len()));
             let (open, resume) = scratch.open[rule_idx];
@@ -632,15 +700,17 @@ impl Matcher {
                     continue;
                 };
                 let encoded_start = ws + map[secret.start()];
-                let last = map[secret.end() - 1];
-                let encoded_end = ws
-                    + if window[last] == b'%' {
-                        last + 3
-                    } else {
-                        last + 1
-                    };
-                if encoded_end - encoded_start == secret.len() {
-                    continue; // nothing was encoded: the plain pass has it
+                let encoded_end = ws + end_in_window(window, &map, secret.end());
+                let whole = caps.get(0).expect("group 0 always participates");
+                // Nothing in the match was encoded, and the byte before it
+                // was not either (`%3Dsk-…` decodes to a boundary the plain
+                // text lacks): the plain pass saw the same text and has it.
+                let plain_before =
+                    whole.start() == 0 || map[whole.start() - 1] + 1 == map[whole.start()];
+                if plain_before
+                    && end_in_window(window, &map, whole.end()) - map[whole.start()] == whole.len()
+                {
+                    continue;
                 }
                 let bytes = &decoded[secret.start()..secret.end()];
                 if let Some(mut m) = self.accept(
@@ -652,7 +722,9 @@ impl Matcher {
                     &mut scratch.context,
                 ) {
                     m.end = encoded_end;
-                    m.encoding = Some(Encoding::Percent);
+                    if encoded_end - encoded_start != secret.len() {
+                        m.encoding = Some(Encoding::Percent);
+                    }
                     out.push(m);
                 }
             }
@@ -688,10 +760,13 @@ impl Matcher {
                 alternatives: Vec::new(),
                 known_example: true,
                 by_context: false,
+                evidence: None,
                 foreign_shape: false,
             });
         }
-        if filters::is_placeholder(secret, prefix_len) {
+        if filters::is_placeholder(secret, prefix_len)
+            || filters::is_identifier(&secret[prefix_len.min(secret.len())..])
+        {
             return None;
         }
         if let Some(min) = rule.spec.min_entropy {
@@ -700,6 +775,7 @@ impl Matcher {
             }
         }
         let mut attributed = false;
+        let mut evidence = None;
         if let Some(ctx) = rule.context() {
             let found = if ctx.lines == 0 {
                 *context_cache[rule_idx]
@@ -707,6 +783,16 @@ impl Matcher {
             } else {
                 context_present(ctx, buf, at, parents)
             };
+            if found {
+                let region = if ctx.lines == 0 {
+                    (0, buf.len())
+                } else {
+                    lines_around(buf, at, ctx.lines)
+                };
+                evidence = evidence::nearest(ctx, buf, at, secret.len(), region, parents)
+                    .filter(|e| !ctx.block || e.nearness >= Nearness::Block);
+            }
+            let found = found && (!ctx.block || evidence.is_some());
             if ctx.required && !found {
                 return None;
             }
@@ -728,8 +814,23 @@ impl Matcher {
             alternatives: Vec::new(),
             known_example: false,
             by_context: attributed && prefix_len == 0 && !foreign_shape,
+            evidence,
             foreign_shape,
         })
+    }
+}
+
+/// Where, in the encoded window, the decoded text up to `end` (exclusive)
+/// ends: past the whole `%XX` triple that produced its last byte.
+fn end_in_window(window: &[u8], map: &[usize], end: usize) -> usize {
+    if end == 0 {
+        return 0;
+    }
+    let last = map[end - 1];
+    if window[last] == b'%' {
+        last + 3
+    } else {
+        last + 1
     }
 }
 
@@ -789,12 +890,13 @@ fn context_present(ctx: &crate::rules::Context, buf: &[u8], at: usize, parents: 
         let (s, e) = lines_around(buf, at, ctx.lines);
         &buf[s..e]
     };
-    if ctx.regexes.iter().any(|r| r.is_match(region)) {
+    let mut regexes = ctx.regexes.iter().chain(&ctx.weak);
+    if regexes.any(|r| r.is_match(region)) {
         return true;
     }
     parents
         .iter()
-        .any(|p| ctx.regexes.iter().any(|r| r.is_match(p)))
+        .any(|p| ctx.regexes.iter().chain(&ctx.weak).any(|r| r.is_match(p)))
 }
 
 /// The byte span of the `n` lines before and after the line holding `at`,
@@ -878,6 +980,31 @@ fn resolve_overlaps(rules: &[Rule], matches: &mut Vec<Match>) {
 /// kept and the generic one dropped.
 fn drop_containers(rules: &[Rule], matches: &mut Vec<Match>) {
     let is_generic = |m: &Match| rules[m.rule].spec.generic;
+    // A specific rule's secret that is nothing but a key base64-encoded
+    // (a kubeconfig's `client-key-data`), or that its own provider's rule
+    // finds again inside (a whole Docker config, its `auth` entry), is kept,
+    // and what was found inside it is not reported again: the container's
+    // rule knows where it sits.
+    let bare: Vec<(usize, usize)> = matches
+        .iter()
+        .filter(|m| m.encoding != Some(Encoding::Base64) && !is_generic(m))
+        .filter(|c| {
+            matches.iter().any(|m| {
+                m.encoding == Some(Encoding::Base64)
+                    && c.start <= m.start
+                    && m.end <= c.end
+                    && (rules[m.rule].provider() == rules[c.rule].provider()
+                        || is_encoding_of(&c.secret, &m.secret))
+            })
+        })
+        .map(|c| (c.start, c.end))
+        .collect();
+    if !bare.is_empty() {
+        matches.retain(|m| {
+            m.encoding != Some(Encoding::Base64)
+                || !bare.iter().any(|&(s, e)| s <= m.start && m.end <= e)
+        });
+    }
     let decoded: Vec<(usize, usize, Vec<u8>)> = matches
         .iter()
         .filter(|m| m.encoding == Some(Encoding::Base64) && !is_generic(m))
@@ -908,6 +1035,12 @@ fn drop_containers(rules: &[Rule], matches: &mut Vec<Match>) {
     });
 }
 
+/// Is `outer` the base64 encoding of `inner` and nothing else (but
+/// surrounding white space)?
+fn is_encoding_of(outer: &[u8], inner: &[u8]) -> bool {
+    decode::decode_base64(outer).is_some_and(|d| d.trim_ascii() == inner)
+}
+
 /// Does `outer`, base64-decoded once or twice, contain `inner`?
 fn wraps(outer: &[u8], inner: &[u8]) -> bool {
     let Some(once) = decode::decode_base64(outer) else {
@@ -936,17 +1069,38 @@ fn wraps(outer: &[u8], inner: &[u8]) -> bool {
 }
 
 fn pick(rules: &[Rule], mut group: Vec<Match>) -> Match {
-    let best = (0..group.len())
-        .max_by(|&a, &b| {
-            let (ma, mb) = (&group[a], &group[b]);
-            // A key's own shape beats any rule for shapeless keys.
-            mb.foreign_shape
-                .cmp(&ma.foreign_shape)
-                .then(rules[ma.rule].priority.cmp(&rules[mb.rule].priority))
-                .then(ma.secret.len().cmp(&mb.secret.len()))
-                .then(mb.rule.cmp(&ma.rule))
-        })
+    let order = |ma: &Match, mb: &Match| {
+        // A key's own shape beats any rule for shapeless keys.
+        mb.foreign_shape
+            .cmp(&ma.foreign_shape)
+            .then(rules[ma.rule].priority.cmp(&rules[mb.rule].priority))
+            .then(ma.secret.len().cmp(&mb.secret.len()))
+            .then(mb.rule.cmp(&ma.rule))
+    };
+    let mut best = (0..group.len())
+        .max_by(|&a, &b| order(&group[a], &group[b]))
         .expect("groups are never empty");
+    // The highest-priority rule won by its provider's evidence: when another
+    // rule for the same text sees its own provider nearer to the key, that
+    // one wins (Stripe named on the key's line beats Konnect named in the
+    // file). A rule that needs no evidence (a definitive shape: Stripe's
+    // account-prefixed keys) keeps its win, and a rule for shapeless keys
+    // never takes a key with a shape.
+    if let Some(rank) = group[best].evidence.as_ref().map(Evidence::rank) {
+        let same_text = |m: &Match| m.start == group[best].start && m.end == group[best].end;
+        if let Some(nearer) = (0..group.len())
+            .filter(|&i| !group[i].foreign_shape && same_text(&group[i]))
+            .filter(|&i| group[i].evidence.as_ref().is_some_and(|e| e.rank() > rank))
+            .max_by(|&a, &b| {
+                let rank = |i: usize| group[i].evidence.as_ref().map_or(0, Evidence::rank);
+                rank(a)
+                    .cmp(&rank(b))
+                    .then_with(|| order(&group[a], &group[b]))
+            })
+        {
+            best = nearer;
+        }
+    }
     let mut winner = group.swap_remove(best);
     winner.alternatives = winner_alternatives(rules, &winner, &group);
     winner
@@ -1112,16 +1266,43 @@ keywords = ["_"]
     }
 
     #[test]
-    fn base64_without_a_trigger_word_needs_decode_everywhere() {
+    fn base64_is_found_anywhere_by_its_encoded_keyword() {
         use base64::Engine as _;
+        let m = matcher(RULES);
+        for pad in ["", "=", "k:"] {
+            let blob = base64::engine::general_purpose::STANDARD
+                .encode(format!("{pad}dkey_4fQ9x2LmN8pR7tV1wZ3yB6cD"));
+            let text = format!("# no word here says base64\nblob = \"{blob}\"\n");
+            let found = m.find(text.as_bytes(), &mut Scratch::default());
+            assert_eq!(found.len(), 1, "{text}: {found:?}");
+            assert_eq!(found[0].encoding, Some(Encoding::Base64));
+        }
+        // The URL-safe alphabet too (`dkey_?>` encodes to `-` and `_`).
+        let blob = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(b"\xfb\xffdkey_4fQ9x2LmN8pR7tV1wZ3yB6cD");
+        assert!(blob.contains(['-', '_']), "{blob}");
+        let found = m.find(blob.as_bytes(), &mut Scratch::default());
+        assert_eq!(found.len(), 1, "{blob}: {found:?}");
+    }
+
+    #[test]
+    fn decode_all_also_decodes_runs_without_a_fragment() {
+        use base64::Engine as _;
+        let toml = RULES.replace("dkey_", "dk4_");
+        // A four-byte keyword after one byte leaves four characters of its
+        // own: too short a fragment to search for.
         let blob =
-            base64::engine::general_purpose::STANDARD.encode("dkey_4fQ9x2LmN8pR7tV1wZ3yB6cD");
+            base64::engine::general_purpose::STANDARD.encode(":dk4_4fQ9x2LmN8pR7tV1wZ3yB6cD");
+        let frags = crate::engine::decode::base64_fragments(b"dk4_");
+        assert_eq!(frags.len(), 2, "{frags:?}");
+        assert!(frags
+            .iter()
+            .all(|f| !blob.contains(std::str::from_utf8(f).unwrap())));
         let text = format!("blob = \"{blob}\"\n");
-        let triggered = matcher(RULES);
-        assert!(triggered
+        assert!(matcher(&toml)
             .find(text.as_bytes(), &mut Scratch::default())
             .is_empty());
-        let rules = parse_rule_file("test.toml", RULES)
+        let rules = parse_rule_file("test.toml", &toml)
             .unwrap()
             .into_iter()
             .map(|s| Rule::compile(s, "test.toml").unwrap())
@@ -1133,19 +1314,19 @@ keywords = ["_"]
     }
 
     #[test]
-    fn the_word_base64_triggers_the_text_around_it_only() {
-        use base64::Engine as _;
+    fn a_keyword_hidden_by_a_fragment_hit_is_still_found() {
+        // A fragment hit covering the start of a keyword must not hide it.
         let m = matcher(RULES);
-        let blob =
-            base64::engine::general_purpose::STANDARD.encode("dkey_4fQ9x2LmN8pR7tV1wZ3yB6cD");
-        let near = format!("echo {blob} | base64 -d\n");
-        let found = m.find(near.as_bytes(), &mut Scratch::default());
-        assert_eq!(found.len(), 1, "{found:?}");
-        let far = format!(
-            "# base64 helpers\n{}\nx = \"{blob}\"\n",
-            "y".repeat(2 * NEAR_TRIGGER)
-        );
-        assert!(m.find(far.as_bytes(), &mut Scratch::default()).is_empty());
+        for p in &m.patterns {
+            if p.keyword.is_some() {
+                continue;
+            }
+            for &(_, k) in &p.inner_keywords {
+                assert!(!m.keywords[k].is_empty());
+            }
+        }
+        let buf = b"token = \"dkey_4fQ9x2LmN8pR7tV1wZ3yB6cD\"\n";
+        assert_eq!(m.find(buf, &mut Scratch::default()).len(), 1);
     }
 
     #[test]

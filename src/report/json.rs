@@ -185,6 +185,7 @@ fn to_finding(
         ambiguous: f.ambiguous,
         alternatives: f.alternatives,
         by_context,
+        evidence: f.evidence,
         snippet: f.snippet,
         generic: f.generic,
         parts,

@@ -107,6 +107,9 @@ fn result(f: &Finding, rule_index: usize, ctx: &ReportContext) -> Value {
     if let Some(enc) = f.encoding {
         properties["encoding"] = json!(enc);
     }
+    if let Some(e) = &f.evidence {
+        properties["evidence"] = json!(e);
+    }
     if let Some(v) = &f.verification {
         properties["verification"] = json!(v);
         properties["verdict"] = json!(v.verdict);

@@ -87,6 +87,9 @@ pub fn write(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext) -> 
                 paint(DIM, "found  ")
             )?;
         }
+        if let Some(e) = &f.evidence {
+            writeln!(out, "  {}  {}", paint(DIM, "by     "), sanitize(e))?;
+        }
         if !f.alternatives.is_empty() {
             let note = if f.ambiguous {
                 "ambiguous: could also be"

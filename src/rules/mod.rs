@@ -161,8 +161,18 @@ pub struct RuleSpec {
 #[serde(deny_unknown_fields)]
 pub struct ContextSpec {
     pub any: Vec<String>,
+    /// Weaker evidence: names that other providers' keys also travel under
+    /// (`OPENAI_API_KEY` carries any OpenAI-compatible gateway's key). It
+    /// attributes a key when no other provider's evidence is as near; a
+    /// provider's host or name in the same block beats it.
+    #[serde(default)]
+    pub weak: Vec<String>,
     #[serde(default)]
     pub lines: usize,
+    /// The evidence must sit on the key's line or in its block (its INI
+    /// section, YAML parent, call or object, paragraph): `engine::evidence`.
+    #[serde(default)]
+    pub block: bool,
     #[serde(default = "default_true")]
     pub required: bool,
 }
@@ -221,8 +231,12 @@ const MAX_WINDOW: usize = 64 * 1024;
 #[derive(Debug)]
 pub struct Context {
     pub regexes: Vec<Regex>,
+    /// `ContextSpec::weak`, compiled.
+    pub weak: Vec<Regex>,
     /// 0 = anywhere in the buffer; N = within N lines of the secret.
     pub lines: usize,
+    /// Only evidence in the key's line or block counts.
+    pub block: bool,
     pub required: bool,
 }
 
@@ -360,14 +374,16 @@ fn compile_parts(spec: &RuleSpec, origin: &str) -> Result<Compiled> {
     let context = match &spec.context {
         None => None,
         Some(c) => {
-            let regexes = c
-                .any
-                .iter()
-                .map(|r| compile_regex(r).map_err(|e| fail(format!("bad context regex: {e}"))))
-                .collect::<Result<Vec<_>>>()?;
+            let compile = |list: &[String]| {
+                list.iter()
+                    .map(|r| compile_regex(r).map_err(|e| fail(format!("bad context regex: {e}"))))
+                    .collect::<Result<Vec<_>>>()
+            };
             Some(Context {
-                regexes,
+                regexes: compile(&c.any)?,
+                weak: compile(&c.weak)?,
                 lines: c.lines,
+                block: c.block,
                 required: c.required,
             })
         }

@@ -520,10 +520,13 @@ fn flags_beat_the_config_file_which_beats_the_defaults() {
     assert!(r.stderr.contains("scan.max_file_size"), "{}", r.stderr);
 }
 
-/// A Kunavo key, base64-encoded, with no trigger word near it.
+/// A GitHub token, base64-encoded after four bytes: its keyword `ghp_`
+/// then leaves no fragment long enough to search for, so only
+/// `--decode-all` decodes the run (issue 10: by default, runs carrying an
+/// encoded keyword are decoded wherever they sit).
 fn encoded_key() -> String {
     use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD.encode(format!("token={KUNAVO}"))
+    base64::engine::general_purpose::STANDARD.encode(format!("pat={GITHUB}"))
 }
 
 #[test]
@@ -536,21 +539,21 @@ fn decode_all_from_the_flag_or_the_config() {
         format!("blob = \"{}\"\n", encoded_key()),
     );
     let r = scan_json(d, &["tree"]);
-    assert_eq!(r.code, 0, "no trigger word, no decoding: {}", r.stdout);
+    assert_eq!(r.code, 0, "no encoded keyword, no decoding: {}", r.stdout);
     let r = scan_json(d, &["tree", "--decode-all"]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     let f = r.findings();
     assert_eq!(f.len(), 1, "{}", r.stdout);
-    assert_eq!(f[0]["secret"], KUNAVO);
+    assert_eq!(f[0]["secret"], GITHUB);
     assert_eq!(f[0]["encoding"], "base64");
     assert!(f[0]["path"].as_str().unwrap().ends_with("blob.txt"));
     // The same from `[scan] decode_all`, and the text report says how it
     // was found without showing the key.
     write(d, ".leakhound.toml", "[scan]\ndecode_all = true\n");
-    assert_eq!(rule_ids(d, &["tree"]), ["kunavo-api-key"]);
+    assert_eq!(rule_ids(d, &["tree"]), ["github-pat-classic"]);
     assert_eq!(scan_json(d, &["tree", "--no-config"]).code, 0);
     let text = run(leakhound().current_dir(d).args(["scan", "tree"]));
     assert_eq!(text.code, 1);
     assert!(text.stdout.contains("base64"), "{}", text.stdout);
-    assert!(!text.stdout.contains(KUNAVO), "{}", text.stdout);
+    assert!(!text.stdout.contains(GITHUB), "{}", text.stdout);
 }

@@ -55,12 +55,12 @@ fn corpus(kind: &str) -> Vec<(PathBuf, Vec<u8>)> {
 
 // ------------------------------------------------------------ the matcher
 
-/// The built-in rules, with base64 decoding where triggered and everywhere.
+/// The built-in rules, with base64 decoding where a keyword is encoded and everywhere.
 fn matchers() -> &'static [Matcher; 2] {
     static M: OnceLock<[Matcher; 2]> = OnceLock::new();
     M.get_or_init(|| {
         [
-            Matcher::with_base64(RuleSet::builtin().unwrap(), Base64Mode::Triggered),
+            Matcher::with_base64(RuleSet::builtin().unwrap(), Base64Mode::Keywords),
             Matcher::with_base64(RuleSet::builtin().unwrap(), Base64Mode::Everywhere),
         ]
     })
@@ -88,6 +88,9 @@ fn pieces() -> Vec<Vec<u8>> {
         "%",
         "%2",
         "%73%6B%2D",
+        "%3D",
+        "\\t",
+        "\\u0022",
         "base64",
         "Authorization: Basic ",
         "kind: Secret\n",

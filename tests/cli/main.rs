@@ -4,6 +4,7 @@
 mod gitutil;
 mod util;
 
+mod accuracy;
 mod action;
 mod archive;
 mod audit;
