@@ -68,7 +68,7 @@ run() {
     shift
     "$@" >/dev/null 2>&1 || true
     /usr/bin/time -f "%e %M" -o "$DATA/time.out" "$@" >/dev/null 2>&1 || true
-    read -r secs kb <"$DATA/time.out"
+    read -r secs kb < <(tail -n 1 "$DATA/time.out")
     printf '  %-48s %8.2f s %7d MB\n' "$label" "$secs" $((kb / 1024))
     echo "$secs" >"$DATA/last.secs"
 }

@@ -309,7 +309,8 @@ pub struct ScanArgs {
     pub revoke_options: RevokeOptionsArgs,
 
     /// Scan the git history of the repository at PATH (default `.`): every
-    /// blob reachable from any ref, once, plus uncommitted files.
+    /// blob reachable from any ref, once, plus uncommitted files. A PATH
+    /// that is a remote URL is mirrored first, as with --git-url.
     #[arg(long, conflicts_with_all = ["since", "range"], help_heading = "Git")]
     pub git: bool,
 

@@ -138,13 +138,20 @@ impl Config {
     /// Resolve `leakhound scan` arguments.
     pub fn from_scan_args(args: &ScanArgs) -> Result<Config> {
         let audit = resolve_audit(args)?;
+        // `scan --git URL…`: the URLs are the audit's; nothing local is read.
+        let local = [PathBuf::from(".")];
+        let paths: &[PathBuf] = if remote_paths(args).is_empty() {
+            &args.paths
+        } else {
+            &local
+        };
         let git = match &audit {
             Some(_) => Some(GitScan::History {
                 all_objects: args.all_objects,
             }),
             None => git_scan(args)?,
         };
-        for p in &args.paths {
+        for p in paths {
             if p.as_os_str() != "-" && std::fs::symlink_metadata(p).is_err() {
                 return Err(Error::NotFound { path: p.clone() });
             }
@@ -156,7 +163,7 @@ impl Config {
             .map(|p| ("-o", p.as_path()))
             .chain(args.reports.iter().map(|r| ("--report", r.path.as_path())))
             .collect();
-        check_outputs(&args.paths, &outputs)?;
+        check_outputs(paths, &outputs)?;
         let layers = load_layers(args.files.no_config, args.files.config.as_deref())?;
         let file = merge(&layers);
 
@@ -244,7 +251,7 @@ impl Config {
             None
         };
         let scan = scan::Options {
-            paths: args.paths.clone(),
+            paths: paths.to_vec(),
             git,
             no_ignore,
             follow,
@@ -1182,6 +1189,27 @@ fn resolve_rules_of(files: &[(&ConfigFile, String)]) -> Result<Vec<Rule>> {
     Ok(rules)
 }
 
+/// The PATHs of `scan --git` that are remote URLs (`https://…`, `git://…`,
+/// `ssh://…`, `file://…`, or scp-like `git@host:owner/repo`) and not
+/// local paths: `scan --git URL…` audits them like `--git-url`.
+fn remote_paths(args: &ScanArgs) -> Vec<String> {
+    if !args.git {
+        return Vec::new();
+    }
+    args.paths
+        .iter()
+        .filter(|p| std::fs::symlink_metadata(p).is_err())
+        .filter_map(|p| p.to_str())
+        .filter(|p| {
+            p.contains("://")
+                || p.split_once(':').is_some_and(|(host, _)| {
+                    host.contains('@') && !host.contains('/') && !host.is_empty()
+                })
+        })
+        .map(str::to_string)
+        .collect()
+}
+
 /// The audit `scan`'s remote flags ask for, if any (`--git-url`,
 /// `--github-org`, …): URLs read, globs compiled, tokens taken from the
 /// environment (never from the command line), the shard resolved.
@@ -1197,7 +1225,14 @@ fn resolve_audit(args: &ScanArgs) -> Result<Option<crate::audit::Options>> {
     if let Some(file) = &r.git_urls {
         urls.extend(crate::audit::read_url_list(file)?);
     }
-    let is_audit = !owners.is_empty() || !r.git_url.is_empty() || r.git_urls.is_some();
+    let named = remote_paths(args);
+    if !named.is_empty() && named.len() != args.paths.len() {
+        return Err(Error::Usage(
+            "--git scans local repositories or remote URLs, not both in one run".into(),
+        ));
+    }
+    urls.extend(named);
+    let is_audit = !owners.is_empty() || !urls.is_empty() || r.git_urls.is_some();
     if !is_audit {
         let set = [
             ("--api-url", r.api_url.is_some()),
@@ -1218,7 +1253,7 @@ fn resolve_audit(args: &ScanArgs) -> Result<Option<crate::audit::Options>> {
         }
         return Ok(None);
     }
-    if args.paths.len() != 1 || args.paths[0] != Path::new(".") {
+    if remote_paths(args).is_empty() && (args.paths.len() != 1 || args.paths[0] != Path::new(".")) {
         return Err(Error::Usage(
             "an audit scans the repositories it names; leave out PATH".into(),
         ));

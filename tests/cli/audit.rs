@@ -252,6 +252,46 @@ fn git_urls_are_mirrored_scanned_named_and_fetched_again() {
     assert!(text.contains("2 repositories"), "{text}");
 }
 
+/// `scan --git URL…`: URLs where the paths go are audited like `--git-url`;
+/// a mix of URLs and local paths is refused.
+#[test]
+fn scan_git_takes_urls_as_its_paths() {
+    let daemon = Daemon::start();
+    let (a, key_a) = repo_with_key(11, "config/app.toml");
+    let (b, key_b) = repo_with_key(12, "settings.env");
+    let url_a = daemon.serve(&a, "acme/a");
+    let url_b = daemon.serve(&b, "acme/b");
+    let work = tempfile::tempdir().unwrap();
+    let clones = clone_dir(work.path());
+    let (code, report, stderr) = audit(
+        work.path(),
+        &["--git", &url_a, &url_b, "--clone-dir", &clones],
+    );
+    assert_eq!(code, 1, "{stderr}\n{report}");
+    assert_eq!(
+        repos_of(&report),
+        BTreeSet::from([url_a.clone(), url_b.clone()])
+    );
+    let mut secrets: Vec<String> = findings(&report)
+        .iter()
+        .map(|f| f["secret"].as_str().unwrap().to_string())
+        .collect();
+    secrets.sort();
+    let mut want = vec![key_a, key_b];
+    want.sort();
+    assert_eq!(secrets, want);
+
+    std::fs::create_dir(work.path().join("local")).unwrap();
+    let mixed = leakhound()
+        .current_dir(work.path())
+        .args(["scan", "--git", &url_a, "local", "--clone-dir", &clones])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&mixed.stderr);
+    assert_eq!(mixed.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("not both"), "{stderr}");
+}
+
 #[test]
 fn a_url_list_with_bad_entries_reports_them_and_audits_the_rest() {
     let daemon = Daemon::start();
