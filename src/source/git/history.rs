@@ -58,10 +58,10 @@ struct CommitNode {
 
 /// What a commit's tree adds compared with its first parent's.
 #[derive(Default)]
-struct Changes {
-    blobs: Vec<(Oid, Vec<u8>)>,
-    submodules: Vec<Vec<u8>>,
-    errors: Vec<PathNote>,
+pub(super) struct Changes {
+    pub(super) blobs: Vec<(Oid, Vec<u8>)>,
+    pub(super) submodules: Vec<Vec<u8>>,
+    pub(super) errors: Vec<PathNote>,
 }
 
 /// Locations a blob may have before its paths are looked up in a set
@@ -667,7 +667,7 @@ fn diff_commit(repo: &Repository, old: Option<Oid>, new: Oid, out: &mut Changes)
 
 /// Record the blobs of `new` that `old` does not hold at the same path,
 /// descending only into subtrees whose id changed.
-fn diff_trees(
+pub(super) fn diff_trees(
     repo: &Repository,
     old: Option<&Tree>,
     new: &Tree,

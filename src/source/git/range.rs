@@ -26,12 +26,10 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
-use git2::{
-    Delta, Diff, DiffFindOptions, DiffOptions, ObjectType, Oid, Patch, Repository, Sort, Tree,
-};
+use git2::{Delta, Diff, DiffFindOptions, DiffOptions, Oid, Patch, Repository, Sort, Tree};
 
 use super::commit::commit_info;
-use super::history::{fan_out, open_worker, thread_count, NEVER};
+use super::history::{diff_trees, fan_out, open_worker, thread_count, Changes, NEVER};
 use super::{git_error, is_partial_clone, open_repo, shallow_commits, submodule_note};
 use crate::engine::{Matcher, Scratch};
 use crate::error::{Error, Result};
@@ -263,7 +261,7 @@ fn written_blobs(
         },
         |w, i| {
             let written = commit_writes(&w.repo, commits[i]).unwrap_or_else(|e| Written {
-                error: Some(e.message().to_string()),
+                error: Some(e),
                 ..Written::default()
             });
             w.out.push((i, written));
@@ -279,80 +277,49 @@ fn written_blobs(
 }
 
 /// The blobs a commit writes at a path where none of its parents holds
-/// the same blob with the same mode, and the submodules it moves.
-fn commit_writes(repo: &Repository, oid: Oid) -> Result<Written, git2::Error> {
-    let commit = repo.find_commit(oid)?;
-    let tree = commit.tree()?;
+/// the same blob, and the submodules it moves.
+fn commit_writes(repo: &Repository, oid: Oid) -> Result<Written, String> {
+    let message = |e: git2::Error| e.message().to_string();
+    let commit = repo.find_commit(oid).map_err(message)?;
+    let tree = commit.tree().map_err(message)?;
     let parents: Vec<Tree> = commit
         .parents()
         .map(|p| p.tree())
-        .collect::<Result<_, _>>()?;
+        .collect::<Result<_, _>>()
+        .map_err(message)?;
     let mut written = Written::default();
-    let mut first = Vec::new();
-    changed_entries(
-        repo,
-        parents.first(),
-        &tree,
-        &mut Vec::new(),
-        &mut first,
-        &mut written.submodules,
-    )?;
+    let mut first = changed_entries(repo, parents.first(), &tree, &mut written.submodules)?;
     for parent in parents.iter().skip(1) {
-        let mut also = Vec::new();
-        changed_entries(
-            repo,
-            Some(parent),
-            &tree,
-            &mut Vec::new(),
-            &mut also,
-            &mut written.submodules,
-        )?;
-        let also: HashSet<(Vec<u8>, Oid)> = also.into_iter().collect();
+        let also: HashSet<(Vec<u8>, Oid)> =
+            changed_entries(repo, Some(parent), &tree, &mut written.submodules)?
+                .into_iter()
+                .collect();
         first.retain(|e| also.contains(e));
     }
     written.blobs = first;
     Ok(written)
 }
 
-/// Collect the blobs of `new` that `old` does not hold at the same path
-/// with the same mode, descending only into subtrees whose id changed.
+/// The (path, blob) pairs of `new` that `old` does not hold at the same
+/// path: the history scan's tree diff, with its first error as the
+/// commit's.
 fn changed_entries(
     repo: &Repository,
     old: Option<&Tree>,
     new: &Tree,
-    prefix: &mut Vec<u8>,
-    blobs: &mut Vec<(Vec<u8>, Oid)>,
     submodules: &mut Vec<Vec<u8>>,
-) -> Result<(), git2::Error> {
-    for entry in new.iter() {
-        let before = old.and_then(|t| t.get_name_bytes(entry.name_bytes()));
-        if before
-            .as_ref()
-            .is_some_and(|b| b.id() == entry.id() && b.filemode_raw() == entry.filemode_raw())
-        {
-            continue;
-        }
-        let len = prefix.len();
-        if !prefix.is_empty() {
-            prefix.push(b'/');
-        }
-        prefix.extend_from_slice(entry.name_bytes());
-        match entry.kind() {
-            Some(ObjectType::Blob) => blobs.push((prefix.clone(), entry.id())),
-            Some(ObjectType::Commit) => submodules.push(prefix.clone()),
-            Some(ObjectType::Tree) => {
-                let sub = repo.find_tree(entry.id())?;
-                let old_sub = match before.filter(|b| b.kind() == Some(ObjectType::Tree)) {
-                    Some(b) => Some(repo.find_tree(b.id())?),
-                    None => None,
-                };
-                changed_entries(repo, old_sub.as_ref(), &sub, prefix, blobs, submodules)?;
-            }
-            _ => {}
-        }
-        prefix.truncate(len);
+) -> Result<Vec<(Vec<u8>, Oid)>, String> {
+    let mut out = Changes::default();
+    diff_trees(repo, old, new, &mut Vec::new(), &mut out);
+    if let Some(e) = out.errors.first() {
+        return Err(format!("{}: {}", e.path, e.reason));
     }
-    Ok(())
+    submodules.extend(out.submodules);
+    Ok(out
+        .blobs
+        .into_iter()
+        .map(|(oid, path)| (path, oid))
+        .collect())
 }
 
 /// Pass 2: read and scan each candidate once, in parallel; the findings of
