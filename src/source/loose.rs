@@ -63,14 +63,15 @@ static GUARDS: Mutex<Vec<(PathBuf, Arc<Guard>)>> = Mutex::new(Vec::new());
 pub(crate) fn guard_repository(repo: &Repository) -> Vec<String> {
     let mut dirs = Vec::new();
     object_dirs(&repo.commondir().join("objects"), 0, &mut dirs);
-    let staged: HashSet<Oid> = match repo.index() {
-        Ok(index) if !repo.is_bare() => index.iter().map(|e| e.id).collect(),
-        _ => HashSet::new(),
-    };
+    // The index is read only if there are loose objects (a packed
+    // repository has none), and read directly: libgit2's reader costs a
+    // pre-commit hook milliseconds on a large index.
+    let mut staged: Option<HashSet<Oid>> = None;
     let mut deferred = HashSet::new();
     let mut bad = Vec::new();
     let mut buffers = Buffers::default();
     for_each_loose(&dirs, |prefix, rest, path| {
+        let staged = staged.get_or_insert_with(|| index_ids(repo));
         let id = Oid::from_str(&format!("{prefix}{rest}")).ok();
         if let Some(id) = id.filter(|id| staged.contains(id)) {
             deferred.insert(id);
@@ -88,6 +89,20 @@ pub(crate) fn guard_repository(repo: &Repository) -> Vec<String> {
     guards.retain(|(k, _)| *k != key);
     guards.push((key, guard));
     bad
+}
+
+/// The blob ids the index of `repo` holds (none for a bare repository).
+fn index_ids(repo: &Repository) -> HashSet<Oid> {
+    if repo.is_bare() {
+        return HashSet::new();
+    }
+    match super::index::read(&repo.path().join("index")) {
+        Ok(Ok(index)) => index.entries.iter().map(|e| e.id).collect(),
+        _ => match repo.index() {
+            Ok(index) => index.iter().map(|e| e.id).collect(),
+            Err(_) => HashSet::new(),
+        },
+    }
 }
 
 /// Before libgit2 reads the blob `oid` of `repo`: if it is a loose blob

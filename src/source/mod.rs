@@ -8,6 +8,7 @@
 mod archive;
 pub mod fs;
 pub mod git;
+mod index;
 mod loose;
 pub mod remote;
 pub mod staged;

@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 pub use history::{scan_history, scan_repository, HistoryScan, Reused, Seen};
 pub use range::scan_range;
 pub(crate) use range::{
-    added_lines, delta_target, diff_options, find_renames, keep_added, scan_blob,
+    added_lines, delta_target, diff_options, find_renames, keep_added, patch_added_lines, scan_blob,
 };
 
 /// Submodule paths named in the note before it says "and N more".

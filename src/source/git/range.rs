@@ -523,6 +523,11 @@ pub(crate) fn added_lines(diff: &Diff, idx: usize) -> Result<Vec<u32>, git2::Err
     let Some(patch) = Patch::from_diff(diff, idx)? else {
         return Ok(Vec::new());
     };
+    patch_added_lines(&patch)
+}
+
+/// The numbers of the lines `patch` adds, in order.
+pub(crate) fn patch_added_lines(patch: &Patch) -> Result<Vec<u32>, git2::Error> {
     let mut lines = Vec::new();
     for hunk in 0..patch.num_hunks() {
         for i in 0..patch.num_lines_in_hunk(hunk)? {
