@@ -957,7 +957,7 @@ fn check_discovered(layer: &Layer) -> Result<()> {
     } else {
         file.rules
             .iter()
-            .find(|r| verifiable.contains(&r.provider))
+            .find(|r| verifiable.iter().any(|v| *v == r.provider))
             .map(|r| {
                 (
                     format!(
@@ -1182,7 +1182,7 @@ fn resolve_rules_of(files: &[(&ConfigFile, String)]) -> Result<Vec<Rule>> {
             .any(|(f, _)| f.disabled_rules.iter().any(|d| d == r.id()))
     });
     for (file, origin) in files {
-        for spec in &file.rules {
+        for spec in file.rules.iter() {
             rules.push(Rule::compile(spec.clone(), origin)?);
         }
     }

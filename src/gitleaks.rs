@@ -31,7 +31,7 @@ use regex_syntax::hir::literal::{ExtractKind, Extractor};
 use serde::Deserialize;
 
 use crate::error::{describe_toml_error, Error, Result};
-use crate::rules::{self, Rule, RuleSpec, Severity};
+use crate::rules::{self, List, Rule, RuleSpec, Severity, Text};
 
 /// The converted configuration and what was left out.
 #[derive(Debug)]
@@ -155,11 +155,11 @@ pub fn import(text: &str, origin: &str) -> Result<Imported> {
 
     let mut converted: Vec<RuleSpec> = Vec::new();
     let mut skipped = 0;
-    for rule in &config.rules {
+    for rule in config.rules.iter() {
         match convert_rule(rule, &is_builtin, &mut warnings) {
             Ok(spec) => {
                 for a in rule.allowlist.iter().chain(&rule.allowlists) {
-                    allowlists.push((vec![spec.id.clone()], a));
+                    allowlists.push((vec![spec.id.to_string()], a));
                 }
                 converted.push(spec);
             }
@@ -272,27 +272,28 @@ fn convert_rule(
         warnings.push(format!("rule `{name}`: `{key}` is not converted; left out"));
     }
     let spec = RuleSpec {
-        id: id.clone(),
+        id: id.clone().into(),
         description: rule
             .description
             .clone()
             .filter(|d| !d.trim().is_empty())
-            .unwrap_or_else(|| format!("{} (imported from gitleaks)", rule.id)),
+            .unwrap_or_else(|| format!("{} (imported from gitleaks)", rule.id))
+            .into(),
         provider: "custom".into(),
         severity: Severity::High,
-        regex,
-        keywords,
+        regex: regex.into(),
+        keywords: keywords.into_iter().map(Text::from).collect(),
         min_entropy: rule.entropy.filter(|e| *e > 0.0).map(|e| e.min(8.0)),
         priority: None,
         window: None,
-        alternatives: Vec::new(),
-        references: Vec::new(),
+        alternatives: List::default(),
+        references: List::default(),
         context: None,
         generic: false,
         parts: None,
         part_only: false,
-        examples: Vec::new(),
-        negative_examples: Vec::new(),
+        examples: List::default(),
+        negative_examples: List::default(),
     };
     // The same checks a scan makes when it loads the file.
     if let Err(e) = Rule::compile(spec.clone(), "import") {
@@ -558,8 +559,8 @@ fn toml_string(s: &str) -> String {
     }
 }
 
-fn string_array(items: &[String]) -> String {
-    let parts: Vec<String> = items.iter().map(|s| toml_string(s)).collect();
+fn string_array<S: AsRef<str>>(items: &[S]) -> String {
+    let parts: Vec<String> = items.iter().map(|s| toml_string(s.as_ref())).collect();
     format!("[{}]", parts.join(", "))
 }
 

@@ -217,6 +217,10 @@ fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
             if n == 1 { "" } else { "s" }
         );
     }
+    // The process ends next: freeing the matcher's tables and the findings
+    // piece by piece would only add to a pre-commit hook's time.
+    std::mem::forget(matcher);
+    std::mem::forget(outcome);
     Ok(match revoked {
         Some(r) if code != ERROR => code.max(r),
         _ => code,
@@ -674,8 +678,8 @@ fn rules_command(command: RulesCommand) -> anyhow::Result<u8> {
                         .spec
                         .examples
                         .iter()
-                        .map(|e| e.secret.as_str())
-                        .chain(r.spec.keywords.iter().map(String::as_str))
+                        .map(|e| e.secret.as_ref())
+                        .chain(r.spec.keywords.iter().map(|k| k.as_ref()))
                         .collect();
                     checks
                         .iter()

@@ -307,7 +307,7 @@ impl Scanner<'_> {
             let redacted = finding::redact(&secret, m.prefix_len);
             out.push(Finding {
                 rule_id: rule.id().to_string(),
-                description: rule.spec.description.clone(),
+                description: rule.spec.description.to_string(),
                 provider: rule.provider().to_string(),
                 severity: rule.spec.severity,
                 path: path.to_string(),

@@ -16,14 +16,14 @@ pub(crate) mod decode;
 pub(crate) mod evidence;
 pub(crate) mod filters;
 pub(crate) mod generic;
+mod keywords;
 
-use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::rules::{Rule, RuleSet};
+use keywords::KeywordSearch;
 
 pub use evidence::{Evidence, Nearness};
 
@@ -111,27 +111,41 @@ impl std::fmt::Debug for Match {
     }
 }
 
-/// What a pattern of the keyword automaton stands for. One pattern can be
+/// What a pattern of the keyword search stands for. One pattern can be
 /// several things at once (`"auth":` is a rule keyword and a trigger word):
-/// the automaton reports one pattern per position, so nothing may hide
-/// behind another pattern with the same text.
-#[derive(Clone, Debug, Default)]
+/// the search reports one pattern per position, so nothing may hide behind
+/// another pattern with the same text.
+#[derive(Debug, Default)]
 struct Pattern {
-    /// A rule keyword as written: index into `keyword_rules`.
-    keyword: Option<usize>,
+    /// A rule keyword as written: index into `keywords`.
+    keyword: Option<u32>,
     /// A word that announces a base64 value right after it
     /// (`.dockerconfigjson:`, `"auth":`, `Authorization: Basic`): the value
     /// is decoded whatever it holds, since base64 inside base64 shows no
     /// fragment outside.
     trigger: bool,
     /// The first `FRAGMENT_PREFIX` characters of base64 forms of some
-    /// keyword, as they are spelt (base64 is case-sensitive, the automaton
-    /// is not): a hit is a fragment only if it matches one of them exactly.
-    fragments: Vec<Vec<u8>>,
+    /// keyword, as they are spelt (base64 is case-sensitive, the search is
+    /// not), by which of their characters are upper case: bit `m` is set
+    /// when the spelling whose upper-case letters are mask `m` (bit `i` for
+    /// character `i`) is a fragment. A hit is a fragment only if its
+    /// spelling is one of them.
+    fragment_cases: u64,
     /// Keywords that start inside this pattern's text (case-insensitively),
     /// with their offset: a fragment hit hides the keyword hits it
-    /// overlaps, so they are checked where it matched.
-    inner_keywords: Vec<(usize, usize)>,
+    /// overlaps, so they are checked where it matched. Worked out on the
+    /// pattern's first hit (fragment hits are rare in text).
+    inner_keywords: OnceLock<Vec<(u32, u32)>>,
+}
+
+/// Which characters of `text` are ASCII upper case, as a bit mask (the
+/// first 64).
+fn case_mask(text: &[u8]) -> u64 {
+    text.iter()
+        .take(64)
+        .enumerate()
+        .filter(|(_, b)| b.is_ascii_uppercase())
+        .fold(0, |m, (i, _)| m | (1 << i))
 }
 
 /// Words whose value is decoded whatever it holds: Docker configs hold
@@ -171,24 +185,35 @@ pub enum Base64Mode {
     Everywhere,
 }
 
-/// The compiled matcher for a rule set.
+/// The compiled matcher for a rule set. Built for every scan, a pre-commit
+/// hook's included, so it is built cheaply: what only some buffers need
+/// (the rules of a keyword and of the shorter keywords inside it, the
+/// keywords inside a fragment, the key shapes) is worked out the first
+/// time a buffer needs it.
 pub struct Matcher {
     rules: RuleSet,
     /// Keywords, trigger words and base64 fragments, ASCII
     /// case-insensitive, leftmost-longest.
-    automaton: KeywordAutomaton,
+    search: KeywordSearch,
     patterns: Vec<Pattern>,
+    /// Each pattern's text (lowercased): its index in `patterns`.
+    pattern_index: FxHashMap<Vec<u8>, u32>,
     /// The distinct keywords, lowercased (`Pattern::keyword` indexes them).
     keywords: Vec<Vec<u8>>,
-    /// For each distinct keyword, the rules that hit on it, including the
-    /// rules of shorter keywords it contains (the automaton reports only the
-    /// longest keyword at a position).
-    keyword_rules: Vec<Vec<usize>>,
+    /// For each distinct keyword, the rules that list it.
+    own_rules: Vec<Vec<u32>>,
+    /// For each distinct keyword, the rules that hit on it: its own and
+    /// those of the shorter keywords it contains (the search reports only
+    /// the longest keyword at a position).
+    keyword_rules: Vec<OnceLock<Vec<usize>>>,
+    /// Each keyword's first bytes, of every length up to `FRAGMENT_PREFIX`:
+    /// the keywords that start so (for `Pattern::inner_keywords`).
+    keyword_prefixes: OnceLock<FxHashMap<Vec<u8>, Vec<u32>>>,
     mode: Base64Mode,
     /// Distinctive key prefixes (`sk-`, `sk_live_`, `ghp_`): the keywords
     /// that start some rule's example secrets. A key with one of them is
     /// never claimed by a rule for shapeless keys.
-    shapes: Vec<Vec<u8>>,
+    shapes: OnceLock<Vec<Vec<u8>>>,
 }
 
 /// Per-thread scratch space, reused across buffers.
@@ -209,115 +234,6 @@ pub struct Scratch {
     context: Vec<Option<bool>>,
 }
 
-/// The keyword automaton's builder: ASCII case-insensitive (or not),
-/// leftmost-longest, of the kind asked for.
-fn build_automaton_of(
-    patterns: &[Vec<u8>],
-    case_insensitive: bool,
-    kind: AhoCorasickKind,
-) -> AhoCorasick {
-    AhoCorasickBuilder::new()
-        .ascii_case_insensitive(case_insensitive)
-        .match_kind(MatchKind::LeftmostLongest)
-        .kind(Some(kind))
-        .build(patterns)
-        .expect("keyword automaton: patterns are non-empty literals, checked by Rule::compile")
-}
-
-/// Bytes searched with the NFA before the DFA is built. With the ~2,000
-/// built-in keywords the DFA takes about 3.4 times as long to build as the
-/// contiguous NFA and searches about 2.4 times as fast: it pays for itself
-/// after roughly 4 MB (docs/performance.md, "Startup").
-const DFA_AFTER_BYTES: usize = 4 << 20;
-
-/// The keyword automaton, built when first needed and in the form the work
-/// calls for: a pre-commit hook or a one-file scan searches a few kilobytes
-/// and would spend most of its time building a DFA, so the first
-/// [`DFA_AFTER_BYTES`] are searched with a contiguous NFA (cheap to build),
-/// and the DFA is built once a scan has gone past them. Both find the same
-/// matches (the same patterns and match kind).
-struct KeywordAutomaton {
-    patterns: Vec<Vec<u8>>,
-    nfa: OnceLock<AhoCorasick>,
-    dfa: OnceLock<AhoCorasick>,
-    searched: AtomicUsize,
-}
-
-impl KeywordAutomaton {
-    fn new(patterns: Vec<Vec<u8>>) -> KeywordAutomaton {
-        KeywordAutomaton {
-            patterns,
-            nfa: OnceLock::new(),
-            dfa: OnceLock::new(),
-            searched: AtomicUsize::new(0),
-        }
-    }
-
-    /// The automaton to search a buffer of `len` bytes with.
-    fn for_len(&self, len: usize) -> &AhoCorasick {
-        if let Some(dfa) = self.dfa.get() {
-            return dfa;
-        }
-        let total = self
-            .searched
-            .fetch_add(len, Ordering::Relaxed)
-            .saturating_add(len);
-        if total >= DFA_AFTER_BYTES {
-            self.dfa
-                .get_or_init(|| build_automaton_of(&self.patterns, true, AhoCorasickKind::DFA))
-        } else {
-            self.nfa.get_or_init(|| {
-                build_automaton_of(&self.patterns, true, AhoCorasickKind::ContiguousNFA)
-            })
-        }
-    }
-}
-
-/// For each distinct keyword, the rules whose keywords it contains (the
-/// keyword itself or a shorter one inside it): the automaton reports only
-/// the longest keyword at a position. One overlapping pass of an automaton
-/// over the keywords finds the containments, instead of comparing every
-/// keyword with every rule.
-fn keyword_rules(rules: &RuleSet, keywords: &[Vec<u8>]) -> Vec<Vec<usize>> {
-    let mut by_keyword: HashMap<&[u8], Vec<usize>> = HashMap::new();
-    let lowered: Vec<Vec<Vec<u8>>> = rules
-        .rules()
-        .iter()
-        .map(|r| {
-            r.spec
-                .keywords
-                .iter()
-                .map(|k| k.as_bytes().to_ascii_lowercase())
-                .collect()
-        })
-        .collect();
-    for (i, ks) in lowered.iter().enumerate() {
-        for k in ks {
-            let entry = by_keyword.entry(k.as_slice()).or_default();
-            if entry.last() != Some(&i) {
-                entry.push(i);
-            }
-        }
-    }
-    let inside = AhoCorasickBuilder::new()
-        .match_kind(MatchKind::Standard)
-        .build(keywords)
-        .expect("keywords are non-empty literals, checked by Rule::builtin");
-    keywords
-        .iter()
-        .map(|kw| {
-            let mut ids: Vec<usize> = inside
-                .find_overlapping_iter(kw.as_slice())
-                .flat_map(|m| by_keyword[keywords[m.pattern().as_usize()].as_slice()].iter())
-                .copied()
-                .collect();
-            ids.sort_unstable();
-            ids.dedup();
-            ids
-        })
-        .collect()
-}
-
 /// Keywords that start inside `text` (case-insensitively) and either end
 /// inside it or run past its end: `(offset, keyword)`. `prefixes` maps each
 /// keyword's first bytes, of every length up to `FRAGMENT_PREFIX`, to the
@@ -325,18 +241,17 @@ fn keyword_rules(rules: &RuleSet, keywords: &[Vec<u8>]) -> Vec<Vec<usize>> {
 fn keywords_inside(
     text: &[u8],
     keywords: &[Vec<u8>],
-    prefixes: &HashMap<&[u8], Vec<usize>>,
-) -> Vec<(usize, usize)> {
+    prefixes: &FxHashMap<Vec<u8>, Vec<u32>>,
+) -> Vec<(u32, u32)> {
     let mut out = Vec::new();
     for off in 0..text.len() {
         let rest = &text[off..];
         for len in 1..=rest.len() {
             for &k in prefixes.get(&rest[..len]).into_iter().flatten() {
                 // Ends inside the text, or runs past its end.
-                let fits =
-                    keywords[k].len() == len || (len == rest.len() && keywords[k].len() > len);
-                if fits {
-                    out.push((off, k));
+                let kw = keywords[k as usize].len();
+                if kw == len || (len == rest.len() && kw > len) {
+                    out.push((off as u32, k));
                 }
             }
         }
@@ -350,34 +265,38 @@ impl Matcher {
     }
 
     pub fn with_base64(rules: RuleSet, mode: Base64Mode) -> Matcher {
-        // Distinct keywords, lowercased (the automaton is case-insensitive).
-        let mut keywords: Vec<Vec<u8>> = Vec::new();
-        let mut seen: HashSet<Vec<u8>> = HashSet::new();
-        for rule in rules.rules() {
-            for k in &rule.spec.keywords {
-                let k = k.as_bytes().to_ascii_lowercase();
-                if seen.insert(k.clone()) {
-                    keywords.push(k);
-                }
-            }
-        }
-        let keyword_rules = keyword_rules(&rules, &keywords);
-
         // One pattern per distinct (lowercased) text.
         let mut texts: Vec<Vec<u8>> = Vec::new();
         let mut patterns: Vec<Pattern> = Vec::new();
-        let mut index: HashMap<Vec<u8>, usize> = HashMap::new();
+        let mut index: FxHashMap<Vec<u8>, u32> = FxHashMap::default();
+        let mut lower = Vec::new();
         let mut slot = |text: &[u8], texts: &mut Vec<Vec<u8>>, patterns: &mut Vec<Pattern>| {
-            let lower = text.to_ascii_lowercase();
-            *index.entry(lower.clone()).or_insert_with(|| {
-                texts.push(lower);
-                patterns.push(Pattern::default());
-                patterns.len() - 1
-            })
+            lower.clear();
+            lower.extend(text.iter().map(u8::to_ascii_lowercase));
+            if let Some(&p) = index.get(lower.as_slice()) {
+                return p as usize;
+            }
+            index.insert(lower.clone(), texts.len() as u32);
+            texts.push(lower.clone());
+            patterns.push(Pattern::default());
+            patterns.len() - 1
         };
-        for (i, k) in keywords.iter().enumerate() {
-            let p = slot(k, &mut texts, &mut patterns);
-            patterns[p].keyword = Some(i);
+        // Distinct keywords, lowercased (the search is case-insensitive),
+        // and the rules that list each.
+        let mut keywords: Vec<Vec<u8>> = Vec::new();
+        let mut own_rules: Vec<Vec<u32>> = Vec::new();
+        for (r, rule) in rules.rules().iter().enumerate() {
+            for k in rule.spec.keywords.iter() {
+                let p = slot(k.as_bytes(), &mut texts, &mut patterns);
+                let k = *patterns[p].keyword.get_or_insert_with(|| {
+                    keywords.push(texts[p].clone());
+                    own_rules.push(Vec::new());
+                    (keywords.len() - 1) as u32
+                }) as usize;
+                if own_rules[k].last() != Some(&(r as u32)) {
+                    own_rules[k].push(r as u32);
+                }
+            }
         }
         for t in BASE64_TRIGGERS {
             let p = slot(t.as_bytes(), &mut texts, &mut patterns);
@@ -386,38 +305,77 @@ impl Matcher {
         // Base64 forms of every keyword as the rules spell it, in both
         // alphabets, cut to their first characters. Double encoding needs
         // no fragments of fragments: decoded content is searched again.
+        let mut spellings: FxHashSet<&str> = FxHashSet::default();
         for rule in rules.rules() {
-            for k in &rule.spec.keywords {
-                for frag in decode::base64_fragments(k.as_bytes()) {
-                    let frag = &frag[..frag.len().min(FRAGMENT_PREFIX)];
-                    let p = slot(frag, &mut texts, &mut patterns);
-                    if !patterns[p].fragments.iter().any(|f| f == frag) {
-                        patterns[p].fragments.push(frag.to_vec());
-                    }
+            for k in rule.spec.keywords.iter() {
+                if !spellings.insert(k.as_ref()) {
+                    continue;
                 }
+                decode::each_base64_fragment(k.as_bytes(), FRAGMENT_PREFIX, |frag| {
+                    let p = slot(frag, &mut texts, &mut patterns);
+                    patterns[p].fragment_cases |= 1 << case_mask(frag);
+                });
             }
         }
-        let mut prefixes: HashMap<&[u8], Vec<usize>> = HashMap::new();
-        for (k, kw) in keywords.iter().enumerate() {
-            for len in 1..=kw.len().min(FRAGMENT_PREFIX) {
-                prefixes.entry(&kw[..len]).or_default().push(k);
-            }
-        }
-        for (p, text) in patterns.iter_mut().zip(&texts) {
-            if p.keyword.is_none() {
-                p.inner_keywords = keywords_inside(text, &keywords, &prefixes);
-            }
-        }
-        let shapes = key_shapes(&rules);
         Matcher {
-            shapes,
-            automaton: KeywordAutomaton::new(texts),
+            search: KeywordSearch::new(texts),
+            pattern_index: index,
+            keyword_rules: (0..keywords.len()).map(|_| OnceLock::new()).collect(),
+            keyword_prefixes: OnceLock::new(),
+            shapes: OnceLock::new(),
             rules,
             patterns,
             keywords,
-            keyword_rules,
+            own_rules,
             mode,
         }
+    }
+
+    /// The rules that hit on keyword `k`: its own and those of every
+    /// keyword inside it.
+    fn rules_of_keyword(&self, k: usize) -> &[usize] {
+        self.keyword_rules[k].get_or_init(|| {
+            let kw = &self.keywords[k];
+            let mut ids: Vec<usize> = Vec::new();
+            for s in 0..kw.len() {
+                for e in s + 1..=kw.len() {
+                    let inner = self
+                        .pattern_index
+                        .get(&kw[s..e])
+                        .and_then(|&p| self.patterns[p as usize].keyword);
+                    if let Some(j) = inner {
+                        ids.extend(self.own_rules[j as usize].iter().map(|&r| r as usize));
+                    }
+                }
+            }
+            ids.sort_unstable();
+            ids.dedup();
+            ids
+        })
+    }
+
+    /// The keywords inside pattern `p`'s text (see `Pattern::inner_keywords`).
+    fn inner_keywords(&self, p: usize) -> &[(u32, u32)] {
+        self.patterns[p].inner_keywords.get_or_init(|| {
+            let prefixes = self.keyword_prefixes.get_or_init(|| {
+                let mut prefixes: FxHashMap<Vec<u8>, Vec<u32>> = FxHashMap::default();
+                for (k, kw) in self.keywords.iter().enumerate() {
+                    for len in 1..=kw.len().min(FRAGMENT_PREFIX) {
+                        prefixes
+                            .entry(kw[..len].to_vec())
+                            .or_default()
+                            .push(k as u32);
+                    }
+                }
+                prefixes
+            });
+            keywords_inside(self.search.pattern(p), &self.keywords, prefixes)
+        })
+    }
+
+    /// See `Matcher::shapes`.
+    fn shapes(&self) -> &[Vec<u8>] {
+        self.shapes.get_or_init(|| key_shapes(&self.rules))
     }
 
     pub fn rules(&self) -> &RuleSet {
@@ -454,7 +412,7 @@ impl Matcher {
         scratch: &mut Scratch,
         out: &mut Vec<Match>,
     ) {
-        for &r in &self.keyword_rules[k] {
+        for &r in self.rules_of_keyword(k) {
             scratch.hits.push((r, start, end));
         }
         if scratch.hits.len() >= HIT_CHUNK {
@@ -479,33 +437,36 @@ impl Matcher {
         scratch.open.clear();
         scratch.open.resize(rules.len(), (None, 0));
         let decode = depth < MAX_DECODE_DEPTH;
-        for m in self.automaton.for_len(buf.len()).find_iter(buf) {
-            let pattern = &self.patterns[m.pattern().as_usize()];
+        self.search.for_each(buf, |p, start, end| {
+            let pattern = &self.patterns[p];
             if let Some(k) = pattern.keyword {
-                self.keyword_hit(k, m.start(), m.end(), buf, parents, scratch, out);
+                self.keyword_hit(k as usize, start, end, buf, parents, scratch, out);
             } else {
                 // A fragment or trigger hit hides the keywords it overlaps.
-                for &(off, k) in &pattern.inner_keywords {
-                    let s = m.start() + off;
-                    let e = s + self.keywords[k].len();
-                    if e <= buf.len() && buf[s..e].eq_ignore_ascii_case(&self.keywords[k]) {
-                        self.keyword_hit(k, s, e, buf, parents, scratch, out);
+                for &(off, k) in self.inner_keywords(p) {
+                    let kw = &self.keywords[k as usize];
+                    let s = start + off as usize;
+                    let e = s + kw.len();
+                    if e <= buf.len() && buf[s..e].eq_ignore_ascii_case(kw) {
+                        self.keyword_hit(k as usize, s, e, buf, parents, scratch, out);
                     }
                 }
             }
             if !decode {
-                continue;
+                return;
             }
             if pattern.trigger {
-                if let Some(start) = decode::value_after(buf, m.end()) {
+                if let Some(start) = decode::value_after(buf, end) {
                     scratch.b64_hits.push(start);
                 }
             }
-            let text = &buf[m.start()..m.end()];
-            if pattern.fragments.iter().any(|f| f == text) {
-                scratch.b64_hits.push(m.start());
+            if pattern.fragment_cases != 0
+                && end - start <= FRAGMENT_PREFIX
+                && pattern.fragment_cases & (1 << case_mask(&buf[start..end])) != 0
+            {
+                scratch.b64_hits.push(start);
             }
-        }
+        });
         self.merge_hits(buf, parents, scratch, out);
         for rule_idx in 0..rules.len() {
             if let Some((ws, we)) = scratch.open[rule_idx].0.take() {
@@ -802,7 +763,7 @@ impl Matcher {
         // found by a variable name or a nearby word) never claims a key that
         // has another provider's shape: at most the key is ambiguous, and
         // the rule that knows the shape wins the overlap.
-        let foreign_shape = prefix_len == 0 && self.shapes.iter().any(|p| secret.starts_with(p));
+        let foreign_shape = prefix_len == 0 && self.shapes().iter().any(|p| secret.starts_with(p));
         Some(Match {
             rule: rule_idx,
             start: at,
@@ -858,27 +819,38 @@ fn key_shapes(rules: &RuleSet) -> Vec<Vec<u8>> {
                 .is_some_and(|p| p.eq_ignore_ascii_case(k))
         })
     };
-    let mut shapes: Vec<Vec<u8>> = Vec::new();
+    let mut shapes: Vec<&str> = Vec::new();
+    let mut seen: FxHashSet<&str> = FxHashSet::default();
     for rule in rules.rules() {
-        for k in &rule.spec.keywords {
+        for k in rule.spec.keywords.iter() {
             let starts = rule
                 .spec
                 .examples
                 .iter()
-                .any(|e| e.secret.starts_with(k.as_str()));
-            if k.len() >= MIN_SHAPE && starts && !shapes.iter().any(|s| s == k.as_bytes()) {
-                shapes.push(k.as_bytes().to_vec());
+                .any(|e| e.secret.starts_with(k.as_ref()));
+            if k.len() >= MIN_SHAPE && starts && seen.insert(k.as_ref()) {
+                shapes.push(k);
             }
         }
     }
+    // A prefix that another rule's key also starts with is no shape.
+    let longest = shapes.iter().map(|s| s.len()).max().unwrap_or(0);
     for rule in rules.rules() {
-        for e in &rule.spec.examples {
+        for e in rule.spec.examples.iter() {
             if !starts_own(rule, &e.secret) {
-                shapes.retain(|s| !e.secret.as_bytes().starts_with(s));
+                for len in MIN_SHAPE..=longest.min(e.secret.len()) {
+                    if let Some(prefix) = e.secret.get(..len) {
+                        seen.remove(prefix);
+                    }
+                }
             }
         }
     }
     shapes
+        .into_iter()
+        .filter(|s| seen.contains(s))
+        .map(|s| s.as_bytes().to_vec())
+        .collect()
 }
 
 /// Is there evidence for the rule's provider near `at` in `buf`, or anywhere
@@ -1110,7 +1082,7 @@ fn winner_alternatives(rules: &[Rule], winner: &Match, losers: &[Match]) -> Vec<
     let own = rules[winner.rule].provider();
     let mut alts: Vec<String> = Vec::new();
     let named = if winner.ambiguous {
-        rules[winner.rule].spec.alternatives.as_slice()
+        rules[winner.rule].spec.alternatives.as_ref()
     } else {
         &[]
     };
@@ -1120,7 +1092,7 @@ fn winner_alternatives(rules: &[Rule], winner: &Match, losers: &[Match]) -> Vec<
         .iter()
         .filter(|m| !rules[m.rule].spec.generic && !rules[m.rule].spec.part_only)
         .map(|m| rules[m.rule].provider())
-        .chain(named.iter().map(String::as_str))
+        .chain(named.iter().map(|n| n.as_ref()))
     {
         if p != own && !alts.iter().any(|a| a == p) {
             alts.push(p.to_string());
@@ -1141,37 +1113,6 @@ mod tests {
             .map(|s| Rule::compile(s, "test.toml").unwrap())
             .collect();
         Matcher::new(RuleSet::new(rules).unwrap())
-    }
-
-    #[test]
-    fn keyword_automaton_starts_as_an_nfa_and_finds_what_the_dfa_finds() {
-        let set = RuleSet::builtin().unwrap();
-        let patterns: Vec<Vec<u8>> = set
-            .rules()
-            .iter()
-            .flat_map(|r| r.spec.keywords.iter())
-            .map(|k| k.as_bytes().to_ascii_lowercase())
-            .collect();
-        let hay: Vec<u8> = set
-            .rules()
-            .iter()
-            .flat_map(|r| r.spec.examples.iter())
-            .flat_map(|e| e.text.bytes().chain(*b"\n"))
-            .collect();
-        let auto = KeywordAutomaton::new(patterns);
-        let small = auto.for_len(hay.len());
-        assert_eq!(small.kind(), AhoCorasickKind::ContiguousNFA);
-        let by_nfa: Vec<_> = small.find_iter(&hay).collect();
-        let big = auto.for_len(DFA_AFTER_BYTES);
-        assert_eq!(big.kind(), AhoCorasickKind::DFA);
-        assert_eq!(
-            auto.for_len(1).kind(),
-            AhoCorasickKind::DFA,
-            "the DFA stays"
-        );
-        let by_dfa: Vec<_> = big.find_iter(&hay).collect();
-        assert!(by_nfa.len() > 500, "{}", by_nfa.len());
-        assert_eq!(by_nfa, by_dfa);
     }
 
     const RULES: &str = r#"
@@ -1317,12 +1258,12 @@ keywords = ["_"]
     fn a_keyword_hidden_by_a_fragment_hit_is_still_found() {
         // A fragment hit covering the start of a keyword must not hide it.
         let m = matcher(RULES);
-        for p in &m.patterns {
+        for (i, p) in m.patterns.iter().enumerate() {
             if p.keyword.is_some() {
                 continue;
             }
-            for &(_, k) in &p.inner_keywords {
-                assert!(!m.keywords[k].is_empty());
+            for &(_, k) in m.inner_keywords(i) {
+                assert!(!m.keywords[k as usize].is_empty());
             }
         }
         let buf = b"token = \"dkey_4fQ9x2LmN8pR7tV1wZ3yB6cD\"\n";

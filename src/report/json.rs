@@ -129,7 +129,7 @@ fn literal_prefix_len(rules: &RuleSet, rule_id: &str, secret: &str) -> usize {
                 .get(..k.len())
                 .is_some_and(|p| p.eq_ignore_ascii_case(k))
         })
-        .map(String::len)
+        .map(|k| k.len())
         .max()
         .unwrap_or(0)
 }

@@ -9,11 +9,26 @@ use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
 use regex::bytes::{Regex, RegexBuilder};
-use serde::{Deserialize, Serialize};
 
 use crate::error::{describe_toml_error, Error, Result};
 
 pub mod known;
+mod spec;
+
+use spec::RuleFile;
+pub use spec::{
+    ContextSpec, Example, List, NegativeExample, PartsSpec, RuleSpec, Severity, Text,
+    DEFAULT_PART_LINES,
+};
+
+/// The built-in rule files as `build.rs` read them: `builtin_specs(name)`
+/// is `rules/NAME.toml`'s rules, or `None` if that file did not parse
+/// (the TOML text is then parsed at run time, which words the error).
+mod generated {
+    use super::spec::*;
+    use std::borrow::Cow;
+    include!(concat!(env!("OUT_DIR"), "/builtin_rules.rs"));
+}
 
 macro_rules! builtin {
     ($name:literal) => {
@@ -29,16 +44,10 @@ macro_rules! builtin {
     };
 }
 
-macro_rules! builtin_json {
-    ($name:literal) => {
-        include_str!(concat!(env!("OUT_DIR"), "/rules/", $name, ".json"))
-    };
-}
-
 /// The built-in rule files, embedded at compile time: one file per provider
 /// family; the name is used in error messages and `rules list`. A new file
-/// is added here and in [`BUILTIN_RULE_JSON`] (and its rules are then
-/// checked by the test suite).
+/// is added here (and its rules are then checked by the test suite); its
+/// parsed form comes from `build.rs`.
 pub const BUILTIN_RULE_FILES: &[(&str, &str)] = &[
     builtin!("gateways"),
     builtin!("ai"),
@@ -64,162 +73,6 @@ pub const BUILTIN_RULE_FILES: &[(&str, &str)] = &[
     builtin!("structured"),
     builtin!("generic"),
 ];
-
-/// The same files as JSON, in the same order, which `build.rs` derives
-/// from them: read at startup instead of the TOML (many times faster).
-const BUILTIN_RULE_JSON: &[&str] = &[
-    builtin_json!("gateways"),
-    builtin_json!("ai"),
-    builtin_json!("ai-ml"),
-    builtin_json!("vcs"),
-    builtin_json!("registries"),
-    builtin_json!("cloud"),
-    builtin_json!("infra"),
-    builtin_json!("devops"),
-    builtin_json!("observability"),
-    builtin_json!("analytics"),
-    builtin_json!("security"),
-    builtin_json!("messaging"),
-    builtin_json!("crm"),
-    builtin_json!("saas"),
-    builtin_json!("payments"),
-    builtin_json!("crypto-exchanges"),
-    builtin_json!("commerce"),
-    builtin_json!("productivity"),
-    builtin_json!("social"),
-    builtin_json!("data-apis"),
-    builtin_json!("crypto"),
-    builtin_json!("structured"),
-    builtin_json!("generic"),
-];
-
-/// How bad a leak of this kind is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Low,
-    Medium,
-    High,
-    Critical,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Low => "low",
-            Severity::Medium => "medium",
-            Severity::High => "high",
-            Severity::Critical => "critical",
-        }
-    }
-}
-
-/// A rule as written in a TOML file.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RuleSpec {
-    pub id: String,
-    pub description: String,
-    pub provider: String,
-    pub severity: Severity,
-    pub regex: String,
-    pub keywords: Vec<String>,
-    #[serde(default)]
-    pub min_entropy: Option<f64>,
-    #[serde(default)]
-    pub priority: Option<i32>,
-    #[serde(default)]
-    pub window: Option<usize>,
-    #[serde(default)]
-    pub alternatives: Vec<String>,
-    #[serde(default)]
-    pub references: Vec<String>,
-    #[serde(default)]
-    pub context: Option<ContextSpec>,
-    /// A generic detector: its candidates must also pass the randomness and
-    /// word-likeness checks (`engine::generic`), and its findings are marked
-    /// `generic`. The regex may name the key's capture group `key`.
-    #[serde(default)]
-    pub generic: bool,
-    /// Other rules whose matches complete this rule's credential (the AWS
-    /// key id for the secret access key): found near it in the same file,
-    /// they are linked to its finding as `parts`.
-    #[serde(default)]
-    pub parts: Option<PartsSpec>,
-    /// The rule finds one half of a credential that is no secret alone (a
-    /// Twilio account sid, an Algolia application id): it is never reported
-    /// by itself, only linked as a part of another rule's finding.
-    #[serde(default)]
-    pub part_only: bool,
-    #[serde(default)]
-    pub examples: Vec<Example>,
-    #[serde(default)]
-    pub negative_examples: Vec<NegativeExample>,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ContextSpec {
-    pub any: Vec<String>,
-    /// Weaker evidence: names that other providers' keys also travel under
-    /// (`OPENAI_API_KEY` carries any OpenAI-compatible gateway's key). It
-    /// attributes a key when no other provider's evidence is as near; a
-    /// provider's host or name in the same block beats it.
-    #[serde(default)]
-    pub weak: Vec<String>,
-    #[serde(default)]
-    pub lines: usize,
-    /// The evidence must sit on the key's line or in its block (its INI
-    /// section, YAML parent, call or object, paragraph): `engine::evidence`.
-    #[serde(default)]
-    pub block: bool,
-    #[serde(default = "default_true")]
-    pub required: bool,
-}
-
-fn default_true() -> bool {
-    true
-}
-
-/// `[rules.parts]`: the rules whose matches complete this rule's credential.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PartsSpec {
-    /// Rule ids, by preference: the nearest match of any of them is linked.
-    pub rules: Vec<String>,
-    /// How many lines away a part may be (0 = anywhere in the file).
-    #[serde(default = "default_part_lines")]
-    pub lines: usize,
-}
-
-fn default_part_lines() -> usize {
-    DEFAULT_PART_LINES
-}
-
-/// Parts of one credential are usually written next to each other: in an
-/// env file, a config block, one constructor call.
-pub const DEFAULT_PART_LINES: usize = 10;
-
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Example {
-    pub text: String,
-    pub secret: String,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NegativeExample {
-    pub text: String,
-}
-
-/// A rule file: `[[rules]]` entries.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RuleFile {
-    #[serde(default)]
-    rules: Vec<RuleSpec>,
-}
 
 pub const DEFAULT_PRIORITY: i32 = 50;
 pub const DEFAULT_WINDOW: usize = 512;
@@ -308,7 +161,7 @@ impl Rule {
     pub fn builtin(spec: RuleSpec, origin: &str) -> Result<Rule> {
         let fail = |message: String| Error::Rule {
             origin: origin.to_string(),
-            rule: spec.id.clone(),
+            rule: spec.id.to_string(),
             message,
         };
         if !is_kebab_case(&spec.id) {
@@ -357,7 +210,7 @@ impl Rule {
 fn compile_parts(spec: &RuleSpec, origin: &str) -> Result<Compiled> {
     let fail = |message: String| Error::Rule {
         origin: origin.to_string(),
-        rule: spec.id.clone(),
+        rule: spec.id.to_string(),
         message,
     };
     let regex = compile_regex(&spec.regex).map_err(|e| fail(format!("bad regex: {e}")))?;
@@ -374,7 +227,7 @@ fn compile_parts(spec: &RuleSpec, origin: &str) -> Result<Compiled> {
     let context = match &spec.context {
         None => None,
         Some(c) => {
-            let compile = |list: &[String]| {
+            let compile = |list: &[Text]| {
                 list.iter()
                     .map(|r| compile_regex(r).map_err(|e| fail(format!("bad context regex: {e}"))))
                     .collect::<Result<Vec<_>>>()
@@ -465,7 +318,7 @@ impl RuleSet {
         let mut part_of: Vec<Vec<usize>> = vec![Vec::new(); rules.len()];
         for (i, rule) in rules.iter().enumerate() {
             for id in rule.spec.parts.iter().flat_map(|p| p.rules.iter()) {
-                let Some(&j) = index.get(id.as_str()) else {
+                let Some(&j) = index.get(id.as_ref()) else {
                     return Err(Error::Rule {
                         origin: rule.origin.clone(),
                         rule: rule.id().to_string(),
@@ -515,18 +368,27 @@ impl RuleSet {
     }
 }
 
-/// Compile every built-in rule, read from the JSON form `build.rs` made of
-/// each file; should that ever fail, the TOML text is parsed, which words
-/// the error as for any rule file.
+/// Every built-in rule, from the parsed form `build.rs` made of each file
+/// (nothing is parsed or copied); should a file not have parsed there, its
+/// TOML text is parsed, which words the error as for any rule file.
 pub fn builtin_rules() -> Result<Vec<Rule>> {
     let mut rules = Vec::new();
-    for ((origin, text), json) in BUILTIN_RULE_FILES.iter().zip(BUILTIN_RULE_JSON) {
-        let specs = match serde_json::from_str::<RuleFile>(json) {
-            Ok(file) => file.rules,
-            Err(_) => parse_rule_file(origin, text)?,
-        };
-        for spec in specs {
-            rules.push(Rule::builtin(spec, origin)?);
+    for (origin, text) in BUILTIN_RULE_FILES {
+        let name = origin
+            .strip_prefix("rules/")
+            .and_then(|n| n.strip_suffix(".toml"))
+            .expect("BUILTIN_RULE_FILES names rules/NAME.toml");
+        match generated::builtin_specs(name) {
+            Some(specs) => {
+                for spec in specs {
+                    rules.push(Rule::builtin(spec.clone(), origin)?);
+                }
+            }
+            None => {
+                for spec in parse_rule_file(origin, text)? {
+                    rules.push(Rule::builtin(spec, origin)?);
+                }
+            }
         }
     }
     Ok(rules)
@@ -535,6 +397,7 @@ pub fn builtin_rules() -> Result<Vec<Rule>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::borrow::Cow;
 
     fn spec(regex: &str) -> RuleSpec {
         RuleSpec {
@@ -542,19 +405,19 @@ mod tests {
             description: "demo".into(),
             provider: "demo".into(),
             severity: Severity::High,
-            regex: regex.into(),
-            keywords: vec!["demo_".into()],
+            regex: regex.to_string().into(),
+            keywords: Cow::Borrowed(&[Cow::Borrowed("demo_")]),
             min_entropy: None,
             priority: None,
             window: None,
-            alternatives: vec![],
-            references: vec![],
+            alternatives: List::default(),
+            references: List::default(),
             context: None,
             generic: false,
             parts: None,
             part_only: false,
-            examples: vec![],
-            negative_examples: vec![],
+            examples: List::default(),
+            negative_examples: List::default(),
         }
     }
 
@@ -578,17 +441,24 @@ mod tests {
     }
 
     #[test]
-    fn json_form_of_the_builtin_rules_is_their_toml() {
-        assert_eq!(BUILTIN_RULE_FILES.len(), BUILTIN_RULE_JSON.len());
-        for ((origin, text), json) in BUILTIN_RULE_FILES.iter().zip(BUILTIN_RULE_JSON) {
+    fn compiled_form_of_the_builtin_rules_is_their_toml() {
+        for (origin, text) in BUILTIN_RULE_FILES {
             let from_toml = parse_rule_file(origin, text).unwrap();
-            let from_json = serde_json::from_str::<RuleFile>(json).unwrap().rules;
+            let name = &origin["rules/".len()..origin.len() - ".toml".len()];
+            let compiled = generated::builtin_specs(name).unwrap();
             assert_eq!(
                 format!("{from_toml:?}"),
-                format!("{from_json:?}"),
+                format!("{compiled:?}"),
                 "{origin}"
             );
             assert!(!from_toml.is_empty(), "{origin}");
+            assert!(
+                compiled
+                    .iter()
+                    .all(|s| matches!(s.id, Cow::Borrowed(_))
+                        && matches!(s.examples, Cow::Borrowed(_))),
+                "{origin}: borrowed from the binary"
+            );
         }
         let files: Vec<String> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/rules"))
             .unwrap()

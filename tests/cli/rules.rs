@@ -15,10 +15,10 @@ fn every_builtin_example_is_found_and_attributed() {
     for rule in rules.iter().filter(|r| !r.spec.part_only) {
         for (i, ex) in rule.spec.examples.iter().enumerate() {
             let rel = format!("planted/{}-{i}.txt", rule.id());
-            write(dir.path(), &rel, &ex.text);
+            write(dir.path(), &rel, ex.text.as_bytes());
             expected.push((
                 rel,
-                ex.secret.clone(),
+                ex.secret.to_string(),
                 rule.provider().to_string(),
                 rule.id().to_string(),
             ));
