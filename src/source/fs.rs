@@ -89,8 +89,21 @@ pub fn scan_paths(options: &Options, matcher: &Matcher, roots: &[PathBuf]) -> Sc
         collector: &collector,
         inside: inside.as_ref(),
     };
+    // Files named one by one (a hook's changed files, an editor's save):
+    // walked on this thread, since the parallel walker's threads cost more
+    // to start, and to wait on one another, than reading a few files.
+    let files_only = roots.iter().all(|r| r.is_file());
     crate::scan::with_progress(options.progress, &collector.progress, || {
-        builder.build_parallel().visit(&mut visitors);
+        if files_only {
+            let mut worker = visitors.build();
+            for entry in builder.build() {
+                if worker.visit(entry) == WalkState::Quit {
+                    break;
+                }
+            }
+        } else {
+            builder.build_parallel().visit(&mut visitors);
+        }
     });
     collector.into_outcome(started)
 }
