@@ -333,7 +333,7 @@ mod tests {
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
             std::fs::write(p, text).unwrap();
         }
-        std::fs::write(d.join(&"n".repeat(250)), "long name").unwrap();
+        std::fs::write(d.join("n".repeat(250)), "long name").unwrap();
         git(d, &["add", "-A"]);
         git(
             d,
