@@ -4,7 +4,7 @@
 //!
 //! Decoding every base64-looking run in every file would put a decoder in the
 //! hot loop. Instead, each keyword's base64 forms are added to the prefilter
-//! automaton (`each_base64_fragment`): a keyword inside base64 text always shows
+//! search (`plan::each_base64_fragment`): a keyword inside base64 text always shows
 //! up as one of three fixed character runs, one per alignment. Only a hit on
 //! such a fragment makes the matcher decode the run around it.
 
@@ -12,9 +12,6 @@ use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine as _;
 
-/// The shortest fragment worth adding to the automaton: shorter ones would
-/// fire on ordinary identifiers.
-const MIN_FRAGMENT: usize = 5;
 /// The longest base64 run decoded around a fragment hit.
 const MAX_RUN: usize = 1 << 20;
 
@@ -23,56 +20,12 @@ const MAX_RUN: usize = 1 << 20;
 /// come from `literal` are kept, so the fragments do not depend on the bytes
 /// around it.
 /// (Literals of up to 61 bytes; the automaton takes only fragments' first
-/// characters, through [`each_base64_fragment`].)
+/// characters, through [`super::plan::each_base64_fragment`].)
 #[cfg(test)]
 pub(crate) fn base64_fragments(literal: &[u8]) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
-    each_base64_fragment(literal, usize::MAX, |f| out.push(f.to_vec()));
+    super::plan::each_base64_fragment(literal, usize::MAX, |f| out.push(f.to_vec()));
     out
-}
-
-/// [`base64_fragments`] without allocating: calls `f` with the first `max`
-/// characters of each fragment (the URL-safe spelling first, when it
-/// differs), in the same order. Only the bytes that spell those characters
-/// are encoded, so this costs the same for any keyword length.
-pub(crate) fn each_base64_fragment(literal: &[u8], max: usize, mut f: impl FnMut(&[u8])) {
-    // Enough input for `max` characters after the first whole one; a
-    // fragment starts at character 0, 2 or 3 (the alignment's padding).
-    let want = max.saturating_add(4).saturating_mul(3) / 4 + 3;
-    let mut padded = [0u8; 64];
-    let mut encoded = [0u8; 88];
-    for shift in 0..3usize {
-        let bits_start = 8 * shift;
-        let bits_end = 8 * (shift + literal.len());
-        let first = bits_start.div_ceil(6);
-        let last = bits_end / 6; // exclusive
-        if last <= first || last - first < MIN_FRAGMENT {
-            continue;
-        }
-        let take = literal.len().min(want).min(padded.len() - shift);
-        padded[..shift].fill(0);
-        padded[shift..shift + take].copy_from_slice(&literal[..take]);
-        let n = base64::engine::general_purpose::STANDARD_NO_PAD
-            .encode_slice(&padded[..shift + take], &mut encoded)
-            .expect("88 bytes hold the base64 of 64");
-        // Characters whose bits all came from the bytes encoded.
-        let whole = (8 * (shift + take) / 6).min(n);
-        let end = last.min(whole).min(first.saturating_add(max));
-        let std = &encoded[first..end];
-        if std.iter().any(|&b| b == b'+' || b == b'/') {
-            // The URL-safe alphabet spells 62 and 63 as `-` and `_`.
-            let mut url = [0u8; 88];
-            for (u, &b) in url.iter_mut().zip(std) {
-                *u = match b {
-                    b'+' => b'-',
-                    b'/' => b'_',
-                    b => b,
-                };
-            }
-            f(&url[..std.len()]);
-        }
-        f(std);
-    }
 }
 
 /// Push the start of every base64 run of at least `min` characters in `buf`
@@ -239,7 +192,9 @@ mod tests {
                     continue;
                 }
                 let mut cut = Vec::new();
-                each_base64_fragment(literal.as_bytes(), max, |f| cut.push(f.to_vec()));
+                super::super::plan::each_base64_fragment(literal.as_bytes(), max, |f| {
+                    cut.push(f.to_vec())
+                });
                 let full: Vec<Vec<u8>> = if literal.len() <= 61 {
                     base64_fragments(literal.as_bytes())
                 } else {

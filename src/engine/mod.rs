@@ -17,13 +17,30 @@ pub(crate) mod evidence;
 pub(crate) mod filters;
 pub(crate) mod generic;
 mod keywords;
+mod plan;
+
+/// The plan of the built-in rules, made by `build.rs` with `plan::plan`.
+mod builtin_plan {
+    use super::plan::*;
+    use std::borrow::Cow;
+    include!(concat!(env!("OUT_DIR"), "/builtin_plan.rs"));
+}
+
+/// The compiled-in plan, when `rules` are exactly the built-in rules in
+/// their order (their specs the compiled-in ones, none disabled or added).
+fn builtin_plan(rules: &RuleSet) -> Option<&'static Plan> {
+    crate::rules::is_builtin_set(rules).then_some(&builtin_plan::BUILTIN_PLAN)
+}
 
 use std::sync::OnceLock;
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use std::borrow::Cow;
+
+use rustc_hash::FxHashMap;
 
 use crate::rules::{Rule, RuleSet};
 use keywords::KeywordSearch;
+use plan::{case_mask, Plan, RuleKeys, FRAGMENT_PREFIX};
 
 pub use evidence::{Evidence, Nearness};
 
@@ -111,61 +128,6 @@ impl std::fmt::Debug for Match {
     }
 }
 
-/// What a pattern of the keyword search stands for. One pattern can be
-/// several things at once (`"auth":` is a rule keyword and a trigger word):
-/// the search reports one pattern per position, so nothing may hide behind
-/// another pattern with the same text.
-#[derive(Debug, Default)]
-struct Pattern {
-    /// A rule keyword as written: index into `keywords`.
-    keyword: Option<u32>,
-    /// A word that announces a base64 value right after it
-    /// (`.dockerconfigjson:`, `"auth":`, `Authorization: Basic`): the value
-    /// is decoded whatever it holds, since base64 inside base64 shows no
-    /// fragment outside.
-    trigger: bool,
-    /// The first `FRAGMENT_PREFIX` characters of base64 forms of some
-    /// keyword, as they are spelt (base64 is case-sensitive, the search is
-    /// not), by which of their characters are upper case: bit `m` is set
-    /// when the spelling whose upper-case letters are mask `m` (bit `i` for
-    /// character `i`) is a fragment. A hit is a fragment only if its
-    /// spelling is one of them.
-    fragment_cases: u64,
-    /// Keywords that start inside this pattern's text (case-insensitively),
-    /// with their offset: a fragment hit hides the keyword hits it
-    /// overlaps, so they are checked where it matched. Worked out on the
-    /// pattern's first hit (fragment hits are rare in text).
-    inner_keywords: OnceLock<Vec<(u32, u32)>>,
-}
-
-/// Which characters of `text` are ASCII upper case, as a bit mask (the
-/// first 64).
-fn case_mask(text: &[u8]) -> u64 {
-    text.iter()
-        .take(64)
-        .enumerate()
-        .filter(|(_, b)| b.is_ascii_uppercase())
-        .fold(0, |m, (i, _)| m | (1 << i))
-}
-
-/// Words whose value is decoded whatever it holds: Docker configs hold
-/// base64 inside base64, and the outer text shows no fragment of the inner
-/// key's keyword; a basic-auth header encodes `user:token`, where the token
-/// may sit at an alignment too short for a fragment.
-const BASE64_TRIGGERS: &[&str] = &[
-    "dockerconfigjson",
-    "dockercfg",
-    "\"auth\":",
-    "authorization: basic",
-];
-/// Shortest keyword counted as a key shape (`sk-`).
-const MIN_SHAPE: usize = 3;
-/// How many characters of a base64 fragment go into the keyword automaton.
-/// Six case-insensitive characters are rare enough in text (a few hits in a
-/// 28 MB sample of CPython's library, each checked case-sensitively before
-/// anything is decoded) and keep the automaton about the size of the
-/// keywords' own (docs/performance.md).
-const FRAGMENT_PREFIX: usize = 6;
 /// Shortest base64 run `--decode-all` decodes without a fragment in it.
 const MIN_DECODE_ALL_RUN: usize = 20;
 
@@ -186,34 +148,30 @@ pub enum Base64Mode {
 }
 
 /// The compiled matcher for a rule set. Built for every scan, a pre-commit
-/// hook's included, so it is built cheaply: what only some buffers need
-/// (the rules of a keyword and of the shorter keywords inside it, the
-/// keywords inside a fragment, the key shapes) is worked out the first
-/// time a buffer needs it.
+/// hook's included, so it is built cheaply: the plan of its keyword search
+/// is compiled in for the built-in rules (`plan`), and what only some
+/// buffers need (the rules of a keyword and of the shorter keywords inside
+/// it, the keywords inside a fragment) is worked out the first time a
+/// buffer needs it.
 pub struct Matcher {
     rules: RuleSet,
-    /// Keywords, trigger words and base64 fragments, ASCII
-    /// case-insensitive, leftmost-longest.
+    /// The patterns (keywords, trigger words, base64 fragments) and what
+    /// each stands for, their prefix table, the key shapes.
+    plan: Cow<'static, Plan>,
     search: KeywordSearch,
-    patterns: Vec<Pattern>,
-    /// Each pattern's text (lowercased): its index in `patterns`.
-    pattern_index: FxHashMap<Vec<u8>, u32>,
-    /// The distinct keywords, lowercased (`Pattern::keyword` indexes them).
-    keywords: Vec<Vec<u8>>,
-    /// For each distinct keyword, the rules that list it.
-    own_rules: Vec<Vec<u32>>,
     /// For each distinct keyword, the rules that hit on it: its own and
     /// those of the shorter keywords it contains (the search reports only
     /// the longest keyword at a position).
     keyword_rules: Vec<OnceLock<Vec<usize>>>,
+    /// For each pattern that is no keyword, the keywords that start inside
+    /// its text (case-insensitively), with their offset: a fragment hit
+    /// hides the keyword hits it overlaps, so they are checked where it
+    /// matched. Worked out on the pattern's first hit (rare in text).
+    inner_keywords: Vec<OnceLock<Vec<(u32, u32)>>>,
     /// Each keyword's first bytes, of every length up to `FRAGMENT_PREFIX`:
-    /// the keywords that start so (for `Pattern::inner_keywords`).
+    /// the keywords that start so (for `inner_keywords`).
     keyword_prefixes: OnceLock<FxHashMap<Vec<u8>, Vec<u32>>>,
     mode: Base64Mode,
-    /// Distinctive key prefixes (`sk-`, `sk_live_`, `ghp_`): the keywords
-    /// that start some rule's example secrets. A key with one of them is
-    /// never claimed by a rule for shapeless keys.
-    shapes: OnceLock<Vec<Vec<u8>>>,
 }
 
 /// Per-thread scratch space, reused across buffers.
@@ -240,7 +198,7 @@ pub struct Scratch {
 /// keywords that start so.
 fn keywords_inside(
     text: &[u8],
-    keywords: &[Vec<u8>],
+    plan: &Plan,
     prefixes: &FxHashMap<Vec<u8>, Vec<u32>>,
 ) -> Vec<(u32, u32)> {
     let mut out = Vec::new();
@@ -249,7 +207,7 @@ fn keywords_inside(
         for len in 1..=rest.len() {
             for &k in prefixes.get(&rest[..len]).into_iter().flatten() {
                 // Ends inside the text, or runs past its end.
-                let kw = keywords[k as usize].len();
+                let kw = plan.texts[plan.keywords[k as usize] as usize].len();
                 if kw == len || (len == rest.len() && kw > len) {
                     out.push((off as u32, k));
                 }
@@ -265,88 +223,52 @@ impl Matcher {
     }
 
     pub fn with_base64(rules: RuleSet, mode: Base64Mode) -> Matcher {
-        // One pattern per distinct (lowercased) text.
-        let mut texts: Vec<Vec<u8>> = Vec::new();
-        let mut patterns: Vec<Pattern> = Vec::new();
-        let mut index: FxHashMap<Vec<u8>, u32> = FxHashMap::default();
-        let mut lower = Vec::new();
-        let mut slot = |text: &[u8], texts: &mut Vec<Vec<u8>>, patterns: &mut Vec<Pattern>| {
-            lower.clear();
-            lower.extend(text.iter().map(u8::to_ascii_lowercase));
-            if let Some(&p) = index.get(lower.as_slice()) {
-                return p as usize;
+        let plan = match builtin_plan(&rules) {
+            Some(plan) => Cow::Borrowed(plan),
+            None => {
+                let keys: Vec<RuleKeys> = rules
+                    .rules()
+                    .iter()
+                    .map(|r| RuleKeys {
+                        keywords: r.spec.keywords.iter().map(|k| k.as_ref()).collect(),
+                        secrets: r.spec.examples.iter().map(|e| e.secret.as_ref()).collect(),
+                    })
+                    .collect();
+                Cow::Owned(plan::plan(&keys))
             }
-            index.insert(lower.clone(), texts.len() as u32);
-            texts.push(lower.clone());
-            patterns.push(Pattern::default());
-            patterns.len() - 1
         };
-        // Distinct keywords, lowercased (the search is case-insensitive),
-        // and the rules that list each.
-        let mut keywords: Vec<Vec<u8>> = Vec::new();
-        let mut own_rules: Vec<Vec<u32>> = Vec::new();
-        for (r, rule) in rules.rules().iter().enumerate() {
-            for k in rule.spec.keywords.iter() {
-                let p = slot(k.as_bytes(), &mut texts, &mut patterns);
-                let k = *patterns[p].keyword.get_or_insert_with(|| {
-                    keywords.push(texts[p].clone());
-                    own_rules.push(Vec::new());
-                    (keywords.len() - 1) as u32
-                }) as usize;
-                if own_rules[k].last() != Some(&(r as u32)) {
-                    own_rules[k].push(r as u32);
-                }
-            }
-        }
-        for t in BASE64_TRIGGERS {
-            let p = slot(t.as_bytes(), &mut texts, &mut patterns);
-            patterns[p].trigger = true;
-        }
-        // Base64 forms of every keyword as the rules spell it, in both
-        // alphabets, cut to their first characters. Double encoding needs
-        // no fragments of fragments: decoded content is searched again.
-        let mut spellings: FxHashSet<&str> = FxHashSet::default();
-        for rule in rules.rules() {
-            for k in rule.spec.keywords.iter() {
-                if !spellings.insert(k.as_ref()) {
-                    continue;
-                }
-                decode::each_base64_fragment(k.as_bytes(), FRAGMENT_PREFIX, |frag| {
-                    let p = slot(frag, &mut texts, &mut patterns);
-                    patterns[p].fragment_cases |= 1 << case_mask(frag);
-                });
-            }
-        }
         Matcher {
-            search: KeywordSearch::new(texts),
-            pattern_index: index,
-            keyword_rules: (0..keywords.len()).map(|_| OnceLock::new()).collect(),
+            keyword_rules: (0..plan.keywords.len()).map(|_| OnceLock::new()).collect(),
+            inner_keywords: (0..plan.texts.len()).map(|_| OnceLock::new()).collect(),
             keyword_prefixes: OnceLock::new(),
-            shapes: OnceLock::new(),
+            search: KeywordSearch::default(),
+            plan,
             rules,
-            patterns,
-            keywords,
-            own_rules,
             mode,
         }
+    }
+
+    /// Keyword `k`'s text (lowercased).
+    fn keyword_text(&self, k: usize) -> &[u8] {
+        &self.plan.texts[self.plan.keywords[k] as usize]
     }
 
     /// The rules that hit on keyword `k`: its own and those of every
     /// keyword inside it.
     fn rules_of_keyword(&self, k: usize) -> &[usize] {
         self.keyword_rules[k].get_or_init(|| {
-            let kw = &self.keywords[k];
+            let plan = self.plan.as_ref();
+            let kw = self.keyword_text(k);
             let mut ids: Vec<usize> = Vec::new();
-            for s in 0..kw.len() {
-                for e in s + 1..=kw.len() {
-                    let inner = self
-                        .pattern_index
-                        .get(&kw[s..e])
-                        .and_then(|&p| self.patterns[p as usize].keyword);
-                    if let Some(j) = inner {
-                        ids.extend(self.own_rules[j as usize].iter().map(|&r| r as usize));
+            for at in 0..kw.len() {
+                keywords::each_at(plan, kw, at, |p| {
+                    let j = plan.keyword[p];
+                    if j != plan::NO_KEYWORD {
+                        let j = j as usize;
+                        let own = plan.own_starts[j] as usize..plan.own_starts[j + 1] as usize;
+                        ids.extend(plan.own_rules[own].iter().map(|&r| r as usize));
                     }
-                }
+                });
             }
             ids.sort_unstable();
             ids.dedup();
@@ -354,12 +276,13 @@ impl Matcher {
         })
     }
 
-    /// The keywords inside pattern `p`'s text (see `Pattern::inner_keywords`).
+    /// The keywords inside pattern `p`'s text (see `Matcher::inner_keywords`).
     fn inner_keywords(&self, p: usize) -> &[(u32, u32)] {
-        self.patterns[p].inner_keywords.get_or_init(|| {
+        self.inner_keywords[p].get_or_init(|| {
             let prefixes = self.keyword_prefixes.get_or_init(|| {
                 let mut prefixes: FxHashMap<Vec<u8>, Vec<u32>> = FxHashMap::default();
-                for (k, kw) in self.keywords.iter().enumerate() {
+                for k in 0..self.plan.keywords.len() {
+                    let kw = self.keyword_text(k);
                     for len in 1..=kw.len().min(FRAGMENT_PREFIX) {
                         prefixes
                             .entry(kw[..len].to_vec())
@@ -369,13 +292,8 @@ impl Matcher {
                 }
                 prefixes
             });
-            keywords_inside(self.search.pattern(p), &self.keywords, prefixes)
+            keywords_inside(&self.plan.texts[p], &self.plan, prefixes)
         })
-    }
-
-    /// See `Matcher::shapes`.
-    fn shapes(&self) -> &[Vec<u8>] {
-        self.shapes.get_or_init(|| key_shapes(&self.rules))
     }
 
     pub fn rules(&self) -> &RuleSet {
@@ -437,14 +355,15 @@ impl Matcher {
         scratch.open.clear();
         scratch.open.resize(rules.len(), (None, 0));
         let decode = depth < MAX_DECODE_DEPTH;
-        self.search.for_each(buf, |p, start, end| {
-            let pattern = &self.patterns[p];
-            if let Some(k) = pattern.keyword {
+        let plan = self.plan.as_ref();
+        self.search.for_each(plan, buf, |p, start, end| {
+            let k = plan.keyword[p];
+            if k != plan::NO_KEYWORD {
                 self.keyword_hit(k as usize, start, end, buf, parents, scratch, out);
             } else {
                 // A fragment or trigger hit hides the keywords it overlaps.
                 for &(off, k) in self.inner_keywords(p) {
-                    let kw = &self.keywords[k as usize];
+                    let kw = self.keyword_text(k as usize);
                     let s = start + off as usize;
                     let e = s + kw.len();
                     if e <= buf.len() && buf[s..e].eq_ignore_ascii_case(kw) {
@@ -455,14 +374,15 @@ impl Matcher {
             if !decode {
                 return;
             }
-            if pattern.trigger {
+            if plan.trigger[p] {
                 if let Some(start) = decode::value_after(buf, end) {
                     scratch.b64_hits.push(start);
                 }
             }
-            if pattern.fragment_cases != 0
+            let cases = plan.fragment_cases[p];
+            if cases != 0
                 && end - start <= FRAGMENT_PREFIX
-                && pattern.fragment_cases & (1 << case_mask(&buf[start..end])) != 0
+                && cases & (1 << case_mask(&buf[start..end])) != 0
             {
                 scratch.b64_hits.push(start);
             }
@@ -763,7 +683,12 @@ impl Matcher {
         // found by a variable name or a nearby word) never claims a key that
         // has another provider's shape: at most the key is ambiguous, and
         // the rule that knows the shape wins the overlap.
-        let foreign_shape = prefix_len == 0 && self.shapes().iter().any(|p| secret.starts_with(p));
+        let foreign_shape = prefix_len == 0
+            && self
+                .plan
+                .shapes
+                .iter()
+                .any(|p| secret.starts_with(p.as_bytes()));
         Some(Match {
             rule: rule_idx,
             start: at,
@@ -805,52 +730,6 @@ fn literal_prefix_len(rule: &Rule, secret: &[u8]) -> usize {
         .map(|k| k.len())
         .max()
         .unwrap_or(0)
-}
-
-/// Distinctive key prefixes: a keyword that starts some example secret of
-/// its rule (`sk_live_`, `ghp_`), unless shapeless keys are known to start
-/// with it too (an example of a rule for shapeless keys does: `eyJ`, the
-/// start of any JWT, is many providers' format, not one provider's shape).
-fn key_shapes(rules: &RuleSet) -> Vec<Vec<u8>> {
-    let starts_own = |rule: &Rule, secret: &str| {
-        rule.spec.keywords.iter().any(|k| {
-            secret
-                .get(..k.len())
-                .is_some_and(|p| p.eq_ignore_ascii_case(k))
-        })
-    };
-    let mut shapes: Vec<&str> = Vec::new();
-    let mut seen: FxHashSet<&str> = FxHashSet::default();
-    for rule in rules.rules() {
-        for k in rule.spec.keywords.iter() {
-            let starts = rule
-                .spec
-                .examples
-                .iter()
-                .any(|e| e.secret.starts_with(k.as_ref()));
-            if k.len() >= MIN_SHAPE && starts && seen.insert(k.as_ref()) {
-                shapes.push(k);
-            }
-        }
-    }
-    // A prefix that another rule's key also starts with is no shape.
-    let longest = shapes.iter().map(|s| s.len()).max().unwrap_or(0);
-    for rule in rules.rules() {
-        for e in rule.spec.examples.iter() {
-            if !starts_own(rule, &e.secret) {
-                for len in MIN_SHAPE..=longest.min(e.secret.len()) {
-                    if let Some(prefix) = e.secret.get(..len) {
-                        seen.remove(prefix);
-                    }
-                }
-            }
-        }
-    }
-    shapes
-        .into_iter()
-        .filter(|s| seen.contains(s))
-        .map(|s| s.as_bytes().to_vec())
-        .collect()
 }
 
 /// Is there evidence for the rule's provider near `at` in `buf`, or anywhere
@@ -1255,15 +1134,47 @@ keywords = ["_"]
     }
 
     #[test]
+    fn the_compiled_in_plan_is_the_plan_of_the_built_in_rules() {
+        let set = RuleSet::builtin().unwrap();
+        assert!(crate::rules::is_builtin_set(&set));
+        let keys: Vec<RuleKeys> = set
+            .rules()
+            .iter()
+            .map(|r| RuleKeys {
+                keywords: r.spec.keywords.iter().map(|k| k.as_ref()).collect(),
+                secrets: r.spec.examples.iter().map(|e| e.secret.as_ref()).collect(),
+            })
+            .collect();
+        assert_eq!(
+            format!("{:?}", plan::plan(&keys)),
+            format!("{:?}", builtin_plan::BUILTIN_PLAN)
+        );
+        assert!(matches!(Matcher::new(set).plan, Cow::Borrowed(_)));
+        // A rule disabled, or a built-in rule changed: planned at run time.
+        let mut rules = crate::rules::builtin_rules().unwrap();
+        rules.pop();
+        assert!(!crate::rules::is_builtin_set(&RuleSet::new(rules).unwrap()));
+        let mut rules = crate::rules::builtin_rules().unwrap();
+        let mut spec = rules[0].spec.clone();
+        spec.keywords.to_mut().push("zz-extra-".into());
+        rules[0] = Rule::builtin(spec, "rules/gateways.toml").unwrap();
+        let set = RuleSet::new(rules).unwrap();
+        assert!(!crate::rules::is_builtin_set(&set));
+        let m = Matcher::new(set);
+        assert!(matches!(m.plan, Cow::Owned(_)));
+        assert!(m.plan.texts.iter().any(|t| t.as_ref() == b"zz-extra-"));
+    }
+
+    #[test]
     fn a_keyword_hidden_by_a_fragment_hit_is_still_found() {
         // A fragment hit covering the start of a keyword must not hide it.
         let m = matcher(RULES);
-        for (i, p) in m.patterns.iter().enumerate() {
-            if p.keyword.is_some() {
+        for i in 0..m.plan.texts.len() {
+            if m.plan.keyword[i] != plan::NO_KEYWORD {
                 continue;
             }
             for &(_, k) in m.inner_keywords(i) {
-                assert!(!m.keywords[k as usize].is_empty());
+                assert!(!m.keyword_text(k as usize).is_empty());
             }
         }
         let buf = b"token = \"dkey_4fQ9x2LmN8pR7tV1wZ3yB6cD\"\n";

@@ -30,49 +30,12 @@ mod generated {
     include!(concat!(env!("OUT_DIR"), "/builtin_rules.rs"));
 }
 
-macro_rules! builtin {
-    ($name:literal) => {
-        (
-            concat!("rules/", $name, ".toml"),
-            include_str!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/rules/",
-                $name,
-                ".toml"
-            )),
-        )
-    };
-}
-
-/// The built-in rule files, embedded at compile time: one file per provider
-/// family; the name is used in error messages and `rules list`. A new file
-/// is added here (and its rules are then checked by the test suite); its
-/// parsed form comes from `build.rs`.
-pub const BUILTIN_RULE_FILES: &[(&str, &str)] = &[
-    builtin!("gateways"),
-    builtin!("ai"),
-    builtin!("ai-ml"),
-    builtin!("vcs"),
-    builtin!("registries"),
-    builtin!("cloud"),
-    builtin!("infra"),
-    builtin!("devops"),
-    builtin!("observability"),
-    builtin!("analytics"),
-    builtin!("security"),
-    builtin!("messaging"),
-    builtin!("crm"),
-    builtin!("saas"),
-    builtin!("payments"),
-    builtin!("crypto-exchanges"),
-    builtin!("commerce"),
-    builtin!("productivity"),
-    builtin!("social"),
-    builtin!("data-apis"),
-    builtin!("crypto"),
-    builtin!("structured"),
-    builtin!("generic"),
-];
+/// The built-in rule files, embedded at compile time, in the order their
+/// rules run: one file per provider family; the name is used in error
+/// messages and `rules list`. `build.rs` holds the list (a new file is
+/// added there, and its rules are then checked by the test suite) and
+/// compiles each file in parsed.
+pub use generated::BUILTIN_RULE_FILES;
 
 pub const DEFAULT_PRIORITY: i32 = 50;
 pub const DEFAULT_WINDOW: usize = 512;
@@ -302,9 +265,9 @@ impl RuleSet {
     /// Build from compiled rules, refusing duplicate ids and parts that
     /// name no rule of the set.
     pub fn new(rules: Vec<Rule>) -> Result<RuleSet> {
-        let mut seen = HashSet::new();
+        let mut seen: HashSet<&str> = HashSet::with_capacity(rules.len());
         for rule in &rules {
-            if !seen.insert(rule.id().to_string()) {
+            if !seen.insert(rule.id()) {
                 return Err(Error::Rule {
                     origin: rule.origin.clone(),
                     rule: rule.id().to_string(),
@@ -368,17 +331,41 @@ impl RuleSet {
     }
 }
 
+/// Are `rules` exactly the built-in rules, in their order: none disabled,
+/// none added, each the compiled-in spec (not a copy changed since)? The
+/// matcher then uses the plan compiled in for them.
+pub fn is_builtin_set(rules: &RuleSet) -> bool {
+    let same = |a: &str, b: &str| std::ptr::eq(a.as_ptr(), b.as_ptr()) && a.len() == b.len();
+    let mut builtin = BUILTIN_RULE_FILES
+        .iter()
+        .flat_map(|(origin, _)| generated::builtin_specs(file_name(origin)).unwrap_or(&[]));
+    let all_match = rules.rules().iter().all(|r| {
+        builtin.next().is_some_and(|b| {
+            same(&r.spec.id, &b.id)
+                && std::ptr::eq(r.spec.keywords.as_ptr(), b.keywords.as_ptr())
+                && r.spec.keywords.len() == b.keywords.len()
+                && std::ptr::eq(r.spec.examples.as_ptr(), b.examples.as_ptr())
+                && r.spec.examples.len() == b.examples.len()
+        })
+    });
+    all_match && builtin.next().is_none()
+}
+
+/// `rules/NAME.toml` → `NAME`.
+fn file_name(origin: &str) -> &str {
+    origin
+        .strip_prefix("rules/")
+        .and_then(|n| n.strip_suffix(".toml"))
+        .expect("BUILTIN_RULE_FILES names rules/NAME.toml")
+}
+
 /// Every built-in rule, from the parsed form `build.rs` made of each file
 /// (nothing is parsed or copied); should a file not have parsed there, its
 /// TOML text is parsed, which words the error as for any rule file.
 pub fn builtin_rules() -> Result<Vec<Rule>> {
-    let mut rules = Vec::new();
+    let mut rules = Vec::with_capacity(1024);
     for (origin, text) in BUILTIN_RULE_FILES {
-        let name = origin
-            .strip_prefix("rules/")
-            .and_then(|n| n.strip_suffix(".toml"))
-            .expect("BUILTIN_RULE_FILES names rules/NAME.toml");
-        match generated::builtin_specs(name) {
+        match generated::builtin_specs(file_name(origin)) {
             Some(specs) => {
                 for spec in specs {
                     rules.push(Rule::builtin(spec.clone(), origin)?);
