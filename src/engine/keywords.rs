@@ -49,7 +49,7 @@ impl KeywordSearch {
                 at += 1;
                 continue;
             }
-            match longest_at(plan, buf, at) {
+            match matches_at(plan, buf, at).next() {
                 Some(i) => {
                     let end = at + plan.texts[i].len();
                     f(i, at, end);
@@ -88,63 +88,42 @@ impl KeywordSearch {
     }
 }
 
-/// Call `f` with every pattern that matches at `at` (all lengths, longest
-/// first; a pattern must end inside `buf`).
-pub(super) fn each_at(plan: &Plan, buf: &[u8], at: usize, mut f: impl FnMut(usize)) {
+/// Every pattern that matches at `at` (ending inside `buf`), longest
+/// first: those of the position's bucket, then the short ones.
+pub(super) fn matches_at<'a>(
+    plan: &'a Plan,
+    buf: &'a [u8],
+    at: usize,
+) -> impl Iterator<Item = usize> + 'a {
     let rest = &buf[at..];
-    if rest.len() >= 3 {
+    let t = &plan.table;
+    let candidates = if rest.len() >= 3 {
         let word = lower8(rest);
         let b = bucket(word);
-        let t = &plan.table;
-        if t.occupied[b / 64] & (1 << (b % 64)) != 0 {
-            for e in &t.entries[t.starts[b] as usize..t.starts[b + 1] as usize] {
-                let len = e.len as usize;
-                if word & e.mask == e.head
-                    && rest.len() >= len
-                    && (len <= 8
-                        || rest[8..len].eq_ignore_ascii_case(&plan.texts[e.id as usize][8..]))
-                {
-                    f(e.id as usize);
-                }
-            }
-        }
-    }
-    for &i in plan.table.short.iter() {
+        let occupied = t.occupied[b / 64] & (1 << (b % 64)) != 0;
+        let entries = if occupied {
+            &t.entries[t.starts[b] as usize..t.starts[b + 1] as usize]
+        } else {
+            &[]
+        };
+        (word, entries)
+    } else {
+        (0, &[][..])
+    };
+    let (word, entries) = candidates;
+    let long = entries.iter().filter_map(move |e| {
+        let len = e.len as usize;
+        let hit = word & e.mask == e.head
+            && rest.len() >= len
+            && (len <= 8 || rest[8..len].eq_ignore_ascii_case(&plan.texts[e.id as usize][8..]));
+        hit.then_some(e.id as usize)
+    });
+    let short = t.short.iter().filter_map(move |&i| {
         let p = &plan.texts[i as usize];
-        if rest.len() >= p.len() && rest[..p.len()].eq_ignore_ascii_case(p) {
-            f(i as usize);
-        }
-    }
-}
-
-/// The longest pattern starting at `at`, if any.
-fn longest_at(plan: &Plan, buf: &[u8], at: usize) -> Option<usize> {
-    let rest = &buf[at..];
-    if rest.len() >= 3 {
-        let word = lower8(rest);
-        let b = bucket(word);
-        let t = &plan.table;
-        if t.occupied[b / 64] & (1 << (b % 64)) != 0 {
-            for e in &t.entries[t.starts[b] as usize..t.starts[b + 1] as usize] {
-                let len = e.len as usize;
-                if word & e.mask == e.head
-                    && rest.len() >= len
-                    && (len <= 8
-                        || rest[8..len].eq_ignore_ascii_case(&plan.texts[e.id as usize][8..]))
-                {
-                    return Some(e.id as usize);
-                }
-            }
-        }
-    }
-    plan.table
-        .short
-        .iter()
-        .find(|&&i| {
-            let p = &plan.texts[i as usize];
-            rest.len() >= p.len() && rest[..p.len()].eq_ignore_ascii_case(p)
-        })
-        .map(|&i| i as usize)
+        let hit = rest.len() >= p.len() && rest[..p.len()].eq_ignore_ascii_case(p);
+        hit.then_some(i as usize)
+    });
+    long.chain(short)
 }
 
 #[cfg(test)]

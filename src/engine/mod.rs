@@ -261,14 +261,14 @@ impl Matcher {
             let kw = self.keyword_text(k);
             let mut ids: Vec<usize> = Vec::new();
             for at in 0..kw.len() {
-                keywords::each_at(plan, kw, at, |p| {
+                for p in keywords::matches_at(plan, kw, at) {
                     let j = plan.keyword[p];
                     if j != plan::NO_KEYWORD {
                         let j = j as usize;
                         let own = plan.own_starts[j] as usize..plan.own_starts[j + 1] as usize;
                         ids.extend(plan.own_rules[own].iter().map(|&r| r as usize));
                     }
-                });
+                }
             }
             ids.sort_unstable();
             ids.dedup();
