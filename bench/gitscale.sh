@@ -7,8 +7,9 @@
 #   2. `scan --git` against `git cat-file --batch-all-objects --batch | rg -F -f KW`,
 #      and its peak RSS (target: at most 500 MB on a git/git-sized history,
 #      mirror refs included);
-#   3. `scan --staged` of a one-file change in a checkout, with hyperfine,
-#      against `git diff --cached --quiet` (target: at most 15 ms).
+#   3. `scan --staged` of a one-file change in a checkout, with hyperfine
+#      (RUNS, default 100; median, fastest and mean), against `git diff
+#      --cached --quiet` (target: at most 15 ms).
 #
 #   bench/gitscale.sh [REPO]
 #
@@ -105,5 +106,19 @@ git -C "$WORK" add "$FILE"
 echo "staged, one changed file of $(git -C "$WORK" ls-files | wc -l) tracked:"
 cmds=("git diff --cached --quiet")
 for b in "${BINS[@]}"; do cmds+=("$b scan --staged --quiet"); done
-(cd "$WORK" && hyperfine -N -i --warmup 3 --runs "${RUNS:-20}" "${cmds[@]}" 2>&1 | grep -E "Benchmark|Time \(mean")
+# Median and fastest run as well as the mean: on a shared machine a few
+# slow runs move the mean of a 10 ms command by milliseconds.
+STAGED_JSON="$(pwd)/$DATA/staged.json"
+(cd "$WORK" && hyperfine -N -i --warmup 5 --runs "${RUNS:-100}" \
+    --export-json "$STAGED_JSON" "${cmds[@]}" >/dev/null 2>&1)
+python3 - "$DATA/staged.json" <<'PY'
+import json, statistics, sys
+results = json.load(open(sys.argv[1]))["results"]
+ref = statistics.median(results[0]["times"])
+for r in results:
+    t = sorted(r["times"])
+    print("  %-48s median %6.1f ms, fastest %6.1f ms, mean %6.1f ms (%.1fx the median of git diff)" % (
+        r["command"].split("/")[-1][:48], statistics.median(t) * 1e3, t[0] * 1e3,
+        statistics.mean(t) * 1e3, statistics.median(t) / ref))
+PY
 git -C "$WORK" reset -q --hard
