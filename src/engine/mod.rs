@@ -26,6 +26,19 @@ mod builtin_plan {
     include!(concat!(env!("OUT_DIR"), "/builtin_plan.rs"));
 }
 
+/// Plan the keyword search of `rules` at run time.
+fn plan_of(rules: &RuleSet) -> Plan {
+    let keys: Vec<RuleKeys> = rules
+        .rules()
+        .iter()
+        .map(|r| RuleKeys {
+            keywords: r.spec.keywords.iter().map(|k| k.as_ref()).collect(),
+            secrets: r.spec.examples.iter().map(|e| e.secret.as_ref()).collect(),
+        })
+        .collect();
+    plan::plan(&keys)
+}
+
 /// The compiled-in plan, when `rules` are exactly the built-in rules in
 /// their order (their specs the compiled-in ones, none disabled or added).
 fn builtin_plan(rules: &RuleSet) -> Option<&'static Plan> {
@@ -225,17 +238,7 @@ impl Matcher {
     pub fn with_base64(rules: RuleSet, mode: Base64Mode) -> Matcher {
         let plan = match builtin_plan(&rules) {
             Some(plan) => Cow::Borrowed(plan),
-            None => {
-                let keys: Vec<RuleKeys> = rules
-                    .rules()
-                    .iter()
-                    .map(|r| RuleKeys {
-                        keywords: r.spec.keywords.iter().map(|k| k.as_ref()).collect(),
-                        secrets: r.spec.examples.iter().map(|e| e.secret.as_ref()).collect(),
-                    })
-                    .collect();
-                Cow::Owned(plan::plan(&keys))
-            }
+            None => Cow::Owned(plan_of(&rules)),
         };
         Matcher {
             keyword_rules: (0..plan.keywords.len()).map(|_| OnceLock::new()).collect(),
@@ -1137,16 +1140,8 @@ keywords = ["_"]
     fn the_compiled_in_plan_is_the_plan_of_the_built_in_rules() {
         let set = RuleSet::builtin().unwrap();
         assert!(crate::rules::is_builtin_set(&set));
-        let keys: Vec<RuleKeys> = set
-            .rules()
-            .iter()
-            .map(|r| RuleKeys {
-                keywords: r.spec.keywords.iter().map(|k| k.as_ref()).collect(),
-                secrets: r.spec.examples.iter().map(|e| e.secret.as_ref()).collect(),
-            })
-            .collect();
         assert_eq!(
-            format!("{:?}", plan::plan(&keys)),
+            format!("{:?}", plan_of(&set)),
             format!("{:?}", builtin_plan::BUILTIN_PLAN)
         );
         assert!(matches!(Matcher::new(set).plan, Cow::Borrowed(_)));

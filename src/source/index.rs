@@ -277,6 +277,12 @@ mod tests {
             .current_dir(dir)
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("HOME", dir)
+            .envs([
+                ("GIT_AUTHOR_NAME", "t"),
+                ("GIT_AUTHOR_EMAIL", "t@t"),
+                ("GIT_COMMITTER_NAME", "t"),
+                ("GIT_COMMITTER_EMAIL", "t@t"),
+            ])
             .output()
             .unwrap();
         assert!(out.status.success(), "git {args:?}: {out:?}");
@@ -335,18 +341,7 @@ mod tests {
         }
         std::fs::write(d.join("n".repeat(250)), "long name").unwrap();
         git(d, &["add", "-A"]);
-        git(
-            d,
-            &[
-                "-c",
-                "user.name=t",
-                "-c",
-                "user.email=t@t",
-                "commit",
-                "-qm",
-                "one",
-            ],
-        );
+        git(d, &["commit", "-qm", "one"]);
         dir
     }
 
@@ -403,20 +398,7 @@ mod tests {
     fn conflicts_carry_their_stages() {
         let dir = repo_with_files("2");
         let d = dir.path();
-        let commit = |m: &str| {
-            git(
-                d,
-                &[
-                    "-c",
-                    "user.name=t",
-                    "-c",
-                    "user.email=t@t",
-                    "commit",
-                    "-qam",
-                    m,
-                ],
-            )
-        };
+        let commit = |m: &str| git(d, &["commit", "-qam", m]);
         git(d, &["checkout", "-qb", "side"]);
         std::fs::write(d.join("a.txt"), "side").unwrap();
         commit("side");
