@@ -24,7 +24,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
-use git2::{ObjectType, Oid, Repository, Tree};
+use git2::{ObjectType, Oid, Repository, Tree, TreeEntry};
 
 use super::commit::commit_info;
 use super::{
@@ -674,8 +674,26 @@ pub(super) fn diff_trees(
     prefix: &mut Vec<u8>,
     out: &mut Changes,
 ) {
+    // Both trees are sorted in git's order, so the old side is walked
+    // alongside (no lookup, which would copy each name into a C string and
+    // binary-search the old tree for it).
+    let mut next_old = 0;
     for entry in new.iter() {
-        let before = old.and_then(|t| t.get_name_bytes(entry.name_bytes()));
+        let before = old.and_then(|t| {
+            while let Some(o) = t.get(next_old) {
+                match tree_order(&o, &entry) {
+                    std::cmp::Ordering::Less => next_old += 1,
+                    std::cmp::Ordering::Equal => {
+                        next_old += 1;
+                        return Some(o);
+                    }
+                    std::cmp::Ordering::Greater => break,
+                }
+            }
+            // Out of order (a damaged tree): look it up.
+            t.get_name_bytes(entry.name_bytes())
+                .filter(|o| o.kind() == entry.kind())
+        });
         if before
             .as_ref()
             .is_some_and(|b| b.id() == entry.id() && b.kind() == entry.kind())
@@ -706,6 +724,17 @@ pub(super) fn diff_trees(
         }
         prefix.truncate(len);
     }
+}
+
+/// How git orders two entries of a tree: by name, a tree's as if it ended
+/// with `/`.
+fn tree_order(a: &TreeEntry, b: &TreeEntry) -> std::cmp::Ordering {
+    let key = |e: &TreeEntry| (e.kind() == Some(ObjectType::Tree)).then_some(b'/');
+    let (an, bn) = (a.name_bytes(), b.name_bytes());
+    an.iter()
+        .copied()
+        .chain(key(a))
+        .cmp(bn.iter().copied().chain(key(b)))
 }
 
 /// Commits and blobs in the object database that the walk did not reach.
@@ -1178,6 +1207,35 @@ pub(super) fn fan_out_ordered<S: Send, T: Send>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tree_order_is_the_order_git_writes_trees_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init(dir.path()).unwrap();
+        let blob = repo.blob(b"x").unwrap();
+        let mut inner = repo.treebuilder(None).unwrap();
+        inner.insert("x", blob, 0o100644).unwrap();
+        let inner = inner.write().unwrap();
+        let mut root = repo.treebuilder(None).unwrap();
+        for name in ["a.txt", "a-b", "a0", "b", "a=", "a_", "A"] {
+            root.insert(name, blob, 0o100644).unwrap();
+        }
+        for name in ["a", "ab", "a.d"] {
+            root.insert(name, inner, 0o040000).unwrap();
+        }
+        let tree = repo.find_tree(root.write().unwrap()).unwrap();
+        let entries: Vec<_> = tree.iter().collect();
+        assert_eq!(entries.len(), 10);
+        for pair in entries.windows(2) {
+            assert_eq!(
+                tree_order(&pair[0], &pair[1]),
+                std::cmp::Ordering::Less,
+                "{:?} before {:?}",
+                pair[0].name(),
+                pair[1].name()
+            );
+        }
+    }
 
     #[test]
     fn fan_out_ordered_hands_every_item_over_in_order() {
