@@ -450,6 +450,27 @@ fn gh_repo(name: &str, clone_url: &str, fork: bool, archived: bool) -> Value {
     })
 }
 
+/// `leakhound scan --format json OWNER... --api-url API --clone-dir CLONES
+/// EXTRA...` in `work`, with the hosting token in the environment (`var`).
+fn audit_owner(
+    work: &Path,
+    (var, token): (&str, &str),
+    owner: &[&str],
+    api: &Server,
+    clones: &str,
+    extra: &[&str],
+) -> std::process::Output {
+    leakhound()
+        .current_dir(work)
+        .env(var, token)
+        .args(["scan", "--format", "json"])
+        .args(owner)
+        .args(["--api-url", &api.url(), "--clone-dir", clones])
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn a_github_org_is_listed_page_by_page_and_audited() {
     let daemon = Daemon::start();
@@ -466,21 +487,14 @@ fn a_github_org_is_listed_page_by_page_and_audited() {
     let work = tempfile::tempdir().unwrap();
     let clones = clone_dir(work.path());
     let run = |extra: &[&str], token: &str| {
-        let mut c = leakhound();
-        c.current_dir(work.path())
-            .env("GITHUB_TOKEN", token)
-            .args([
-                "scan",
-                "--format",
-                "json",
-                "--github-org",
-                "acme",
-                "--api-url",
-            ])
-            .arg(api.url())
-            .args(["--clone-dir", clones.as_str()])
-            .args(extra);
-        let out = c.output().unwrap();
+        let out = audit_owner(
+            work.path(),
+            ("GITHUB_TOKEN", token),
+            &["--github-org", "acme"],
+            &api,
+            &clones,
+            extra,
+        );
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         (out.status.code().unwrap(), stdout, stderr)
@@ -663,21 +677,14 @@ fn a_gitlab_group_is_listed_with_x_next_page() {
     });
     let work = tempfile::tempdir().unwrap();
     let clones = clone_dir(work.path());
-    let out = leakhound()
-        .current_dir(work.path())
-        .env("GITLAB_TOKEN", token)
-        .args([
-            "scan",
-            "--format",
-            "json",
-            "--gitlab-group",
-            "grp/sub",
-            "--api-url",
-        ])
-        .arg(api.url())
-        .args(["--clone-dir", clones.as_str()])
-        .output()
-        .unwrap();
+    let out = audit_owner(
+        work.path(),
+        ("GITLAB_TOKEN", token),
+        &["--gitlab-group", "grp/sub"],
+        &api,
+        &clones,
+        &[],
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -720,21 +727,14 @@ fn a_hosting_token_reaches_git_as_a_header_for_its_host_only() {
     });
     let work = tempfile::tempdir().unwrap();
     let clones = clone_dir(work.path());
-    let out = leakhound()
-        .current_dir(work.path())
-        .env("GITHUB_TOKEN", token)
-        .args([
-            "scan",
-            "--format",
-            "json",
-            "--github-org",
-            "acme",
-            "--api-url",
-        ])
-        .arg(api.url())
-        .args(["--clone-dir", clones.as_str()])
-        .output()
-        .unwrap();
+    let out = audit_owner(
+        work.path(),
+        ("GITHUB_TOKEN", token),
+        &["--github-org", "acme"],
+        &api,
+        &clones,
+        &[],
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
