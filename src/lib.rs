@@ -2,7 +2,8 @@
 //! input, and can verify and revoke them.
 //!
 //! The library takes a resolved [`config::Config`]; only `main.rs`,
-//! `cli.rs` and `config.rs` know about command-line parsing. A scan is:
+//! `cli.rs`, `config.rs` and the subcommands' [`commands`] (which take the
+//! parsed arguments) know about command-line parsing. A scan is:
 //! sources ([`source`]) -> the matcher ([`engine`]) -> findings
 //! ([`finding`]) -> optionally [`verify`] (after the scan, never on its
 //! workers) -> a report ([`report`]). Live keys can then be revoked through
@@ -17,6 +18,7 @@
 //! `tests/cli/` reads this list and every file in `src/`, and fails on a
 //! reference upwards or to a module missing from the list.
 //!
+//! - `commands`: one module per subcommand, wiring `config` to the library
 //! - `config`: flags and `.leakhound.toml` assembled into each module's options
 //! - `cli`: the clap types
 //! - `hook`: `install-hook`, the pre-commit hook
@@ -45,6 +47,7 @@ pub mod allowlist;
 pub mod audit;
 pub mod baseline;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod datastore;
 pub mod engine;

@@ -221,10 +221,42 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// The crate root's entry points (each `pub fn` of lib.rs: `run_scan`, …),
+/// which modules name as `crate::run_scan`, and the place in the order of
+/// the highest module the root's own code names (`source::…`): only a
+/// module listed above that place may call them, so the root cannot close
+/// a cycle either.
+fn root_entry_points(lib: &str, order: &[String]) -> (BTreeSet<String>, usize) {
+    let code = code_only(lib);
+    let mut items = BTreeSet::new();
+    let mut body = String::new();
+    for line in code.lines() {
+        if let Some(rest) = line.strip_prefix("pub fn ") {
+            items.extend(first_segment(rest));
+        }
+        let t = line.trim_start();
+        if !(t.starts_with("pub mod ") || t.starts_with("mod ")) {
+            body.push_str(line);
+            body.push('\n');
+        }
+    }
+    let b = body.as_bytes();
+    let names = |m: &str| {
+        let head = format!("{m}::");
+        body.match_indices(&head).any(|(at, _)| {
+            at == 0 || !(b[at - 1].is_ascii_alphanumeric() || matches!(b[at - 1], b'_' | b':'))
+        })
+    };
+    let floor = order.iter().position(|m| names(m)).unwrap_or(order.len());
+    (items, floor)
+}
+
 /// The violations in `src/`: "file: names `X`, which is above it" and the
 /// like.
 fn violations(src: &Path, order: &[String]) -> Vec<String> {
     let rank = |m: &str| order.iter().position(|o| o == m);
+    let lib = std::fs::read_to_string(src.join("lib.rs")).unwrap_or_default();
+    let (entry_points, floor) = root_entry_points(&lib, order);
     let mut files = Vec::new();
     rust_files(src, &mut files);
     files.sort();
@@ -254,6 +286,15 @@ fn violations(src: &Path, order: &[String]) -> Vec<String> {
                 continue;
             }
             match rank(&target) {
+                None if entry_points.contains(&target) => {
+                    if own >= floor {
+                        found.push(format!(
+                            "{shown}: `{module}` names `crate::{target}`, an entry point of \
+                             the crate root, which names `{}`, listed at or above it",
+                            order[floor]
+                        ));
+                    }
+                }
                 None => found.push(format!(
                     "{shown}: names `crate::{target}`, which is not in lib.rs's module order"
                 )),
@@ -306,8 +347,15 @@ fn the_checker_sees_what_it_must() {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, text).unwrap();
     };
-    put("lib.rs", "pub mod top;");
-    put("top.rs", "use crate::{mid, low::X};\n");
+    // The crate root's entry point uses `mid`: `top` may call it.
+    put(
+        "lib.rs",
+        "pub mod top;\nuse low::X;\npub fn entry() -> X { mid::f() }\n",
+    );
+    put(
+        "top.rs",
+        "use crate::{mid, low::X};\nfn e() { crate::entry(); }\n",
+    );
     // Comments, strings and unit tests do not count.
     put(
         "mid/mod.rs",
@@ -323,12 +371,16 @@ fn the_checker_sees_what_it_must() {
         "pub struct X;\nfn g() { crate::mid::f(); }\nuse crate::{text, top::Y};\n",
     );
     put("extra.rs", "");
+    // `mid` calls the root, which calls `mid`: a cycle through the root.
+    put("mid/more.rs", "fn h() { crate::entry(); }\n");
     let found = violations(dir.path(), &order);
-    assert_eq!(found.len(), 4, "{found:#?}");
+    assert_eq!(found.len(), 5, "{found:#?}");
     assert!(found[0].contains("extra.rs: module `extra` is not in"));
     assert!(found[1].contains("`low` names `crate::mid`"));
     assert!(found[2].contains("names `crate::text`, which is not in"));
     assert!(found[3].contains("`low` names `crate::top`"));
+    assert!(found[4].contains("mid/more.rs: `mid` names `crate::entry`, an entry point"));
+    assert!(found[4].contains("which names `mid`"));
     assert_eq!(
         declared_order("//! x\n//!\n//! ## Module order\n//!\n//! - `a`: b\n//! - `c`\n//!\n//! ## Next\n//! - `d`\n"),
         ["a", "c"]

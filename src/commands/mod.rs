@@ -1,0 +1,56 @@
+//! One module per subcommand: each takes its parsed arguments (`cli`),
+//! resolves them into a `Config` (`config`), calls the library and returns
+//! the exit status (cargo's `ops/`). `main.rs` parses, dispatches here and
+//! maps an error to exit status 2; the exit statuses are written here, once.
+//!
+//! What two commands share lives here too: writing a report to a file or
+//! stdout ([`output`]), catching Ctrl-C ([`interrupt`]), and the exit
+//! status of a scan's outcome ([`exit_code`]).
+
+pub mod baseline;
+pub mod config;
+pub mod datastore;
+pub mod hook;
+mod interrupt;
+mod output;
+pub mod report;
+pub mod revoke;
+pub mod rules;
+pub mod scan;
+pub mod verify;
+
+use crate::config::{Config, FailOn};
+use crate::scan::ScanOutcome;
+use crate::verify::Verdict;
+
+/// Exit status: no findings.
+pub const CLEAN: u8 = 0;
+/// Exit status: findings.
+pub const FINDINGS: u8 = 1;
+/// Exit status: an error.
+pub const ERROR: u8 = 2;
+
+/// 1 when the findings trip `--fail-on`; else 2 for read errors or an
+/// interrupted verification (an incomplete run is not clean); else 0.
+fn exit_code(config: &Config, outcome: &ScanOutcome) -> u8 {
+    let fail = match config.fail_on {
+        FailOn::Any => !outcome.findings.is_empty(),
+        FailOn::Live => outcome.findings.iter().any(|f| {
+            f.verification
+                .as_ref()
+                .is_some_and(|v| v.verdict == Verdict::Live)
+        }),
+    };
+    let interrupted = outcome
+        .stats
+        .verification
+        .as_ref()
+        .is_some_and(|v| v.interrupted);
+    if fail {
+        FINDINGS
+    } else if !outcome.stats.errors.is_empty() || interrupted {
+        ERROR
+    } else {
+        CLEAN
+    }
+}
