@@ -62,10 +62,11 @@ pub enum Command {
     },
 }
 
-/// Which configuration and which files a scan reads; shared by `scan` and
-/// `baseline create`.
+/// Which configuration file a run reads; shared by `scan`, `baseline
+/// create`, `verify` and `revoke` (`verify` and `revoke` say in their help
+/// which sections they use, through `mut_arg`).
 #[derive(Clone, Debug, Default, Args)]
-pub struct FileArgs {
+pub struct ConfigArgs {
     /// Configuration file (default: `.leakhound.toml` in the current
     /// directory, else at the root of its git repository, if present).
     #[arg(long, short = 'c', value_name = "FILE")]
@@ -74,6 +75,14 @@ pub struct FileArgs {
     /// Do not read `.leakhound.toml` even if present.
     #[arg(long, conflicts_with = "config")]
     pub no_config: bool,
+}
+
+/// Which configuration and which files a scan reads; shared by `scan` and
+/// `baseline create`.
+#[derive(Clone, Debug, Default, Args)]
+pub struct FileArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
 
     /// Scan files that .gitignore and .ignore exclude.
     #[arg(long)]
@@ -483,20 +492,17 @@ pub struct MergeArgs {
 /// `leakhound verify REPORT.json`.
 #[derive(Debug, Args)]
 #[command(next_display_order = 2)]
+#[command(mut_arg("config", |a| a.help(
+    "Configuration file (default: `.leakhound.toml` in the current directory, else at the \
+     root of its git repository, if present), for `[providers.NAME] base_url` and `[verify]`"
+)))]
 pub struct VerifyArgs {
     /// A JSON report written by `leakhound scan --format json --show-secrets`.
     #[arg(value_name = "REPORT")]
     pub report: PathBuf,
 
-    /// Configuration file (default: `.leakhound.toml` in the current
-    /// directory, else at the root of its git repository, if present), for
-    /// `[providers.NAME] base_url` and `[verify]`.
-    #[arg(long, short = 'c', value_name = "FILE")]
-    pub config: Option<PathBuf>,
-
-    /// Do not read `.leakhound.toml` even if present.
-    #[arg(long, conflicts_with = "config")]
-    pub no_config: bool,
+    #[command(flatten)]
+    pub config: ConfigArgs,
 
     #[command(flatten)]
     pub output: OutputArgs,
@@ -512,6 +518,10 @@ pub struct VerifyArgs {
 /// `leakhound revoke REPORT.json`.
 #[derive(Debug, Args)]
 #[command(after_help = REVOKE_AFTER_HELP)]
+#[command(mut_arg("config", |a| a.help(
+    "Configuration file (default: `.leakhound.toml` in the current directory, else at the \
+     root of its git repository, if present), for `[providers.NAME]` and `[verify]`"
+)))]
 pub struct RevokeArgs {
     /// A JSON report written with `--show-secrets` (`scan --verify
     /// --show-secrets -f json`, or `verify --show-secrets -f json`). Its
@@ -519,15 +529,8 @@ pub struct RevokeArgs {
     #[arg(value_name = "REPORT")]
     pub report: PathBuf,
 
-    /// Configuration file (default: `.leakhound.toml` in the current
-    /// directory, else at the root of its git repository, if present), for
-    /// `[providers.NAME]` and `[verify]`.
-    #[arg(long, short = 'c', value_name = "FILE")]
-    pub config: Option<PathBuf>,
-
-    /// Do not read `.leakhound.toml` even if present.
-    #[arg(long, conflicts_with = "config")]
-    pub no_config: bool,
+    #[command(flatten)]
+    pub config: ConfigArgs,
 
     #[command(flatten)]
     pub revoke_options: RevokeOptionsArgs,

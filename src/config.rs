@@ -164,7 +164,10 @@ impl Config {
             .chain(args.reports.iter().map(|r| ("--report", r.path.as_path())))
             .collect();
         check_outputs(paths, &outputs)?;
-        let layers = load_layers(args.files.no_config, args.files.config.as_deref())?;
+        let layers = load_layers(
+            args.files.config.no_config,
+            args.files.config.config.as_deref(),
+        )?;
         let file = merge(&layers);
 
         let f = &args.files;
@@ -288,7 +291,7 @@ impl Config {
     /// Resolve `leakhound verify REPORT` arguments: no scan settings, the
     /// report and verification ones only.
     pub fn from_verify_args(args: &VerifyArgs) -> Result<Config> {
-        let layers = load_layers(args.no_config, args.config.as_deref())?;
+        let layers = load_layers(args.config.no_config, args.config.config.as_deref())?;
         let file = merge(&layers);
         let outputs: Vec<(&str, &Path)> = args
             .output
@@ -338,7 +341,6 @@ impl Config {
                 ..OutputArgs::default()
             },
             config: args.config.clone(),
-            no_config: args.no_config,
             fail_on: cli::FailOn::Live,
             verify_options: VerifyOptionsArgs {
                 no_verify_cache: true,
