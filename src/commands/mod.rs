@@ -4,8 +4,8 @@
 //! maps an error to exit status 2; the exit statuses are written here, once.
 //!
 //! What two commands share lives here too: writing a report to a file or
-//! stdout ([`output`]), catching Ctrl-C ([`interrupt`]), and the exit
-//! status of a scan's outcome ([`exit_code`]).
+//! stdout (`output`), catching Ctrl-C (`interrupt`), and the exit
+//! status of a scan's outcome (`exit_code`).
 
 pub mod baseline;
 pub mod config;
