@@ -13,7 +13,11 @@
 //! does not verify the file's trailing checksum on an ordinary read.
 //!
 //! Only what this crate can read exactly is read: index versions 2 to 4
-//! with SHA-1 ids. A split index (`link`), a sparse index (`sdir`) or an
+//! with SHA-1 ids. What it holds is bounded by the file: a version-4 path
+//! is rebuilt from the previous one, so a few bytes in the file can stand
+//! for a long path; a path longer than [`PATH_MAX`], or paths adding up to
+//! more than [`paths_max`] of the file's size, are [`Unsupported`] (read
+//! no further), as is anything whose offsets do not fit. A split index (`link`), a sparse index (`sdir`) or an
 //! unknown required extension is [`Unsupported`], and the caller falls
 //! back to libgit2, which reads those (or says why it cannot).
 
@@ -88,6 +92,16 @@ const FIXED: usize = 62;
 const ID: usize = 20;
 const EXTENDED: u16 = 0x4000;
 const NAME_MASK: u16 = 0x0fff;
+/// The longest path read (git's own paths are bounded by the system's
+/// PATH_MAX, 4096 on Linux).
+pub(crate) const PATH_MAX: usize = 4096;
+
+/// The most path bytes an index of `size` bytes may rebuild: a version-4
+/// entry is at least 64 bytes, and real indexes hold paths a few times
+/// their file size at most (a deep tree's long paths share prefixes).
+fn paths_max(size: usize) -> usize {
+    size.saturating_mul(16).saturating_add(1 << 20)
+}
 
 /// Parse an index file's bytes.
 pub(crate) fn parse(bytes: &[u8]) -> Result<Index, Unsupported> {
@@ -111,6 +125,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Index, Unsupported> {
         paths: Vec::with_capacity(bytes.len()),
         tree: None,
     };
+    let paths_max = paths_max(bytes.len());
     let mut previous: (usize, usize) = (0, 0);
     for _ in 0..count {
         let start = r.at;
@@ -133,8 +148,16 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Index, Unsupported> {
             let keep = (pe - ps)
                 .checked_sub(strip)
                 .ok_or(Unsupported("a path strips more than the previous path"))?;
-            index.paths.extend_from_within(ps..ps + keep);
             let suffix = r.until_nul().ok_or(Unsupported("an entry is cut short"))?;
+            if keep.saturating_add(suffix.len()) > PATH_MAX {
+                return Err(Unsupported("a path longer than 4096 bytes"));
+            }
+            if path_start.saturating_add(keep + suffix.len()) > paths_max {
+                return Err(Unsupported(
+                    "paths that add up to far more than the file's size",
+                ));
+            }
+            index.paths.extend_from_within(ps..ps + keep);
             index.paths.extend_from_slice(suffix);
         } else {
             let name_len = usize::from(flags & NAME_MASK);
@@ -153,8 +176,9 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Index, Unsupported> {
         }
         let path_end = index.paths.len();
         previous = (path_start, path_end);
+        let offset = |at: usize| u32::try_from(at).map_err(|_| Unsupported("paths over 4 GiB"));
         index.entries.push(Entry {
-            path: (path_start as u32, path_end as u32),
+            path: (offset(path_start)?, offset(path_end)?),
             mode,
             id,
             stage,
