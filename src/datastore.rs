@@ -755,6 +755,53 @@ mod tests {
     }
 
     #[test]
+    fn only_the_schema_leakhound_writes_is_accepted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.db");
+        drop(Datastore::open(&path).unwrap());
+        // Reopened, read-only or not: the schema is exactly the expected.
+        drop(Datastore::open(&path).unwrap());
+        drop(Datastore::open_read_only(&path).unwrap());
+        for (add, named) in [
+            (
+                "CREATE TRIGGER t AFTER INSERT ON blobs BEGIN SELECT 1; END",
+                "trigger `t`",
+            ),
+            ("CREATE VIEW v AS SELECT 1", "view `v`"),
+            ("CREATE TABLE extra (x)", "table `extra`"),
+        ] {
+            let other = dir.path().join("b.db");
+            std::fs::copy(&path, &other).unwrap();
+            Connection::open(&other)
+                .unwrap()
+                .execute_batch(add)
+                .unwrap();
+            for err in [
+                Datastore::open(&other).err().unwrap().to_string(),
+                Datastore::open_read_only(&other).err().unwrap().to_string(),
+            ] {
+                assert!(err.contains(named), "{add}: {err}");
+                assert!(err.contains("b.db"), "{err}");
+            }
+            std::fs::remove_file(&other).unwrap();
+        }
+        // A view or trigger alone in a file of version 0 is not empty.
+        let other = dir.path().join("c.db");
+        Connection::open(&other)
+            .unwrap()
+            .execute_batch("CREATE VIEW v AS SELECT 1")
+            .unwrap();
+        let err = Datastore::open(&other).err().unwrap().to_string();
+        assert!(err.contains("not a leakhound datastore"), "{err}");
+    }
+
+    #[test]
+    fn read_only_uris_escape_what_sqlite_would_read_as_syntax() {
+        let uri = read_only_uri(Path::new("/no/such dir/a?b#c%d.db"));
+        assert_eq!(uri, "file:///no/such%20dir/a%3Fb%23c%25d.db?mode=ro");
+    }
+
+    #[test]
     fn a_file_that_is_not_a_datastore_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.db");

@@ -444,6 +444,46 @@ mod tests {
         assert_eq!(ours(d), ls_files(d));
     }
 
+    /// A version-4 index of one `len`-byte path repeated `count` times.
+    fn repeating_v4(len: usize, count: u32) -> Vec<u8> {
+        let mut b = b"DIRC".to_vec();
+        b.extend(4u32.to_be_bytes());
+        b.extend(count.to_be_bytes());
+        for i in 0..count {
+            b.extend([0u8; 40]);
+            b.extend([0x11; 20]);
+            b.extend(0xfffu16.to_be_bytes());
+            b.push(0);
+            if i == 0 {
+                b.extend(vec![b'a'; len]);
+            }
+            b.push(0);
+        }
+        b.extend([0u8; 20]);
+        b
+    }
+
+    #[test]
+    fn version_4_paths_are_bounded_by_the_file() {
+        // 2,000 entries of 64 bytes that each rebuild a 3,000-byte path:
+        // 6 MB of paths from a 128 KB file.
+        assert_eq!(
+            parse(&repeating_v4(3000, 2000)).unwrap_err(),
+            Unsupported("paths that add up to far more than the file's size")
+        );
+        assert_eq!(
+            parse(&repeating_v4(PATH_MAX + 1, 2)).unwrap_err(),
+            Unsupported("a path longer than 4096 bytes")
+        );
+        // A few repeats are an ordinary (if odd) index.
+        let index = parse(&repeating_v4(PATH_MAX, 3)).unwrap();
+        assert_eq!(index.entries.len(), 3);
+        assert!(index
+            .entries
+            .iter()
+            .all(|e| index.path(e).len() == PATH_MAX));
+    }
+
     #[test]
     fn split_and_damaged_indexes_are_not_read() {
         let dir = repo_with_files("2");
