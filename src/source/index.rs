@@ -16,8 +16,10 @@
 //! with SHA-1 ids. What it holds is bounded by the file: a version-4 path
 //! is rebuilt from the previous one, so a few bytes in the file can stand
 //! for a long path; a path longer than [`PATH_MAX`], or paths adding up to
-//! more than [`paths_max`] of the file's size, are [`Unsupported`] (read
-//! no further), as is anything whose offsets do not fit. A split index (`link`), a sparse index (`sdir`) or an
+//! more than [`paths_max`] of the file's size, are refused
+//! ([`Unsupported::is_refusal`]): libgit2 would rebuild and hold every
+//! path too, so such a file is not handed on to it but reported as an
+//! error naming it (a damaged or crafted index). A split index (`link`), a sparse index (`sdir`) or an
 //! unknown required extension is [`Unsupported`], and the caller falls
 //! back to libgit2, which reads those (or says why it cannot).
 
@@ -28,6 +30,37 @@ use git2::Oid;
 /// An index this reader does not take; the reason, for tests and notes.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Unsupported(pub &'static str);
+
+/// A version-4 path past [`PATH_MAX`].
+const TOO_LONG: Unsupported = Unsupported("a path longer than 4096 bytes");
+/// Version-4 paths past [`paths_max`].
+const TOO_MUCH: Unsupported = Unsupported("paths that add up to far more than the file's size");
+
+impl Unsupported {
+    /// The file is past a bound on what it may make a reader hold: no one
+    /// should read it (libgit2 would hold every path as well).
+    pub(crate) fn is_refusal(&self) -> bool {
+        *self == TOO_LONG || *self == TOO_MUCH
+    }
+}
+
+/// Why the index file at `path` must not be read at all, if it must not
+/// (see [`Unsupported::is_refusal`]), as a sentence naming the file.
+pub(crate) fn refusal(path: &Path) -> Option<String> {
+    match read(path) {
+        Ok(Err(e)) if e.is_refusal() => Some(refusal_message(path, &e)),
+        _ => None,
+    }
+}
+
+/// The error for an index refused for `why`.
+pub(crate) fn refusal_message(path: &Path, why: &Unsupported) -> String {
+    format!(
+        "the index {} holds {} (a damaged or crafted index); it was not read",
+        path.display(),
+        why.0
+    )
+}
 
 /// One index entry.
 #[derive(Debug, Clone, Copy)]
@@ -100,7 +133,7 @@ pub(crate) const PATH_MAX: usize = 4096;
 /// entry is at least 64 bytes, and real indexes hold paths a few times
 /// their file size at most (a deep tree's long paths share prefixes).
 fn paths_max(size: usize) -> usize {
-    size.saturating_mul(16).saturating_add(1 << 20)
+    size.saturating_mul(8).saturating_add(1 << 20)
 }
 
 /// Parse an index file's bytes.
@@ -150,12 +183,10 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Index, Unsupported> {
                 .ok_or(Unsupported("a path strips more than the previous path"))?;
             let suffix = r.until_nul().ok_or(Unsupported("an entry is cut short"))?;
             if keep.saturating_add(suffix.len()) > PATH_MAX {
-                return Err(Unsupported("a path longer than 4096 bytes"));
+                return Err(TOO_LONG);
             }
             if path_start.saturating_add(keep + suffix.len()) > paths_max {
-                return Err(Unsupported(
-                    "paths that add up to far more than the file's size",
-                ));
+                return Err(TOO_MUCH);
             }
             index.paths.extend_from_within(ps..ps + keep);
             index.paths.extend_from_slice(suffix);
@@ -467,14 +498,13 @@ mod tests {
     fn version_4_paths_are_bounded_by_the_file() {
         // 2,000 entries of 64 bytes that each rebuild a 3,000-byte path:
         // 6 MB of paths from a 128 KB file.
-        assert_eq!(
-            parse(&repeating_v4(3000, 2000)).unwrap_err(),
-            Unsupported("paths that add up to far more than the file's size")
-        );
-        assert_eq!(
-            parse(&repeating_v4(PATH_MAX + 1, 2)).unwrap_err(),
-            Unsupported("a path longer than 4096 bytes")
-        );
+        let err = parse(&repeating_v4(3000, 2000)).unwrap_err();
+        assert_eq!(err, TOO_MUCH);
+        assert!(err.is_refusal());
+        let err = parse(&repeating_v4(PATH_MAX + 1, 2)).unwrap_err();
+        assert_eq!(err, TOO_LONG);
+        assert!(err.is_refusal());
+        assert!(!Unsupported("a split index").is_refusal());
         // A few repeats are an ordinary (if odd) index.
         let index = parse(&repeating_v4(PATH_MAX, 3)).unwrap();
         assert_eq!(index.entries.len(), 3);

@@ -719,7 +719,8 @@ fn scan_archive(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), TestCaseErro
         max_file_size: 1 << 20,
         ..Options::default()
     };
-    let outcome = leakhound::source::fs::scan_paths(&options, &matchers()[0], &[path.clone()]);
+    let outcome =
+        leakhound::source::fs::scan_paths(&options, &matchers()[0], std::slice::from_ref(&path));
     // `file!entry!entry…`: each level's name at most 4096 bytes (a name
     // holding `!` only loosens the bound).
     let base = path.display().to_string().len();

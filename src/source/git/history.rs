@@ -851,6 +851,9 @@ fn unreachable_objects(
 /// one blob be staged at several).
 fn index_paths(repo: &Repository) -> HashMap<Oid, Vec<u8>> {
     let mut paths = HashMap::new();
+    if crate::source::index::refusal(&repo.path().join("index")).is_some() {
+        return paths;
+    }
     if let Ok(index) = repo.index() {
         for entry in index.iter() {
             paths.entry(entry.id).or_insert(entry.path);
@@ -1039,6 +1042,15 @@ fn scan_worktree(
     let Some(workdir) = repo.workdir() else {
         return;
     };
+    // libgit2 reads the index whole for the status: not one this crate's
+    // reader refuses as past its bounds.
+    if let Some(why) = crate::source::index::refusal(&repo.path().join("index")) {
+        stats.errors.push(PathNote {
+            path: workdir.display().to_string(),
+            reason: format!("the working tree was not scanned: {why}"),
+        });
+        return;
+    }
     let no_ignore = scanner.options.no_ignore;
     let mut opts = git2::StatusOptions::new();
     opts.include_untracked(true)
