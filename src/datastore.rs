@@ -114,8 +114,33 @@ fn schema_of(conn: &Connection, db: &str) -> rusqlite::Result<Vec<SchemaObject>>
     let mut stmt = conn.prepare(&format!(
         "SELECT type, name, tbl_name, sql FROM {db}.sqlite_master ORDER BY type, name, tbl_name"
     ))?;
-    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+    let rows = stmt.query_map([], |r| {
+        let sql: Option<String> = r.get(3)?;
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, sql.as_deref().map(spacing)))
+    })?;
     rows.collect()
+}
+
+/// SQL with its layout made canonical (runs of white space as one space,
+/// none around brackets and commas), so that re-indenting the schema's
+/// source text does not make earlier files differ; anything else in the
+/// text still counts.
+fn spacing(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut space = false;
+    for c in sql.chars() {
+        if c.is_whitespace() {
+            space = true;
+            continue;
+        }
+        let tight = |c: char| matches!(c, '(' | ')' | ',');
+        if space && !out.is_empty() && !tight(c) && !out.ends_with(tight) {
+            out.push(' ');
+        }
+        space = false;
+        out.push(c);
+    }
+    out
 }
 
 /// The schema of `db` is exactly what [`migrate`] writes, else why not
@@ -793,6 +818,19 @@ mod tests {
             .unwrap();
         let err = Datastore::open(&other).err().unwrap().to_string();
         assert!(err.contains("not a leakhound datastore"), "{err}");
+    }
+
+    #[test]
+    fn the_schema_compares_without_its_layout() {
+        assert_eq!(
+            spacing("CREATE TABLE t (\n    a TEXT NOT NULL,\n    b  INTEGER\n)"),
+            "CREATE TABLE t(a TEXT NOT NULL,b INTEGER)"
+        );
+        assert_eq!(
+            spacing("CREATE TABLE t(a TEXT NOT NULL, b INTEGER)"),
+            spacing("CREATE TABLE t (a TEXT NOT NULL,\n\tb INTEGER )")
+        );
+        assert_ne!(spacing("a TEXT"), spacing("aTEXT"));
     }
 
     #[test]
