@@ -566,6 +566,19 @@ fn git(remote: &Remote) -> Command {
         .env_remove("GITHUB_TOKEN")
         .env_remove("GITLAB_TOKEN")
         .process_group(0);
+    // Set by a hook leakhound runs in, they would point git at another
+    // repository's objects or config.
+    for var in [
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+        "GIT_INDEX_FILE",
+        "GIT_OBJECT_DIRECTORY",
+        "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+        "GIT_COMMON_DIR",
+        "GIT_NAMESPACE",
+    ] {
+        c.env_remove(var);
+    }
     // SAFETY: umask is async-signal-safe and touches only the child.
     unsafe {
         c.pre_exec(|| {
@@ -806,6 +819,26 @@ mod tests {
         assert!(a.starts_with("github.com_acme_widgets-"), "{a}");
         assert!(!cache_name("file:///../../etc").contains('/'));
         assert!(!cache_name("../x").starts_with('.'));
+    }
+
+    #[test]
+    fn a_rewritten_config_keeps_only_the_repository_format() {
+        assert_eq!(format_of("[core]\n\tbare = true\n"), Format::default());
+        let f = format_of(
+            "[core]\nrepositoryformatversion = 1\n[Extensions]\n\tobjectFormat = sha256\n\trefstorage = \"reftable\"\n[remote \"origin\"]\n\tobjectformat = sha1\n",
+        );
+        assert_eq!(
+            f,
+            Format {
+                sha256: true,
+                reftable: true
+            }
+        );
+        // An extension named outside [extensions] is not one.
+        assert_eq!(
+            format_of("[remote \"x\"]\nobjectformat = sha256\n"),
+            Format::default()
+        );
     }
 
     #[test]

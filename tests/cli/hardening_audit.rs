@@ -627,16 +627,13 @@ fn processes_with(needle: &str) -> Vec<String> {
     found
 }
 
-/// N9 (script 22): `--clone-timeout` ends git and its transport helper
-/// (`git-remote-http`), not git alone: nothing of the clone outlives
-/// leakhound, even with the server still holding the connection.
-#[test]
-fn the_clone_timeout_kills_git_and_its_transport_helper() {
+/// A git server that accepts, reads the request line, and never answers,
+/// holding every connection until the test ends. Each request line is sent
+/// on the channel. Returns a URL on it unique to this test process.
+fn hanging_git_server(name: &str) -> (String, std::sync::mpsc::Receiver<String>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let (tx, rx) = std::sync::mpsc::channel();
-    // Accepts, reads the request, never answers; holds every connection
-    // until the test ends.
     std::thread::spawn(move || {
         let mut held = Vec::new();
         for stream in listener.incoming().flatten() {
@@ -647,9 +644,36 @@ fn the_clone_timeout_kills_git_and_its_transport_helper() {
         }
     });
     let url = format!(
-        "http://127.0.0.1:{port}/acme/hang-{}.git",
+        "http://127.0.0.1:{port}/acme/{name}-{}.git",
         std::process::id()
     );
+    (url, rx)
+}
+
+/// Wait (a little, for the kernel to finish a kill) until no process has
+/// `url` in its command line; a helper that lives on fails the test.
+fn assert_nothing_left(url: &str) {
+    // Killed processes leave /proc at once (a zombie has no command line).
+    let end = Instant::now() + Duration::from_secs(3);
+    loop {
+        let left = processes_with(url);
+        if left.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < end,
+            "still running after leakhound exited: {left:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// N9 (script 22): `--clone-timeout` ends git and its transport helper
+/// (`git-remote-http`), not git alone: nothing of the clone outlives
+/// leakhound, even with the server still holding the connection.
+#[test]
+fn the_clone_timeout_kills_git_and_its_transport_helper() {
+    let (url, requests) = hanging_git_server("hang");
     let work = tempfile::tempdir().unwrap();
     let out = leakhound()
         .current_dir(work.path())
@@ -660,7 +684,7 @@ fn the_clone_timeout_kills_git_and_its_transport_helper() {
         .output()
         .unwrap();
     // The helper did reach the server.
-    let request = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+    let request = requests.recv_timeout(Duration::from_secs(5)).unwrap();
     assert!(request.contains("/acme/hang-"), "{request}");
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let errs = errors(&output_json(&out));
@@ -668,18 +692,47 @@ fn the_clone_timeout_kills_git_and_its_transport_helper() {
         errs.iter().any(|e| e.contains("--clone-timeout")),
         "{errs:?}"
     );
-    // Killed processes leave /proc at once (a zombie has no command line);
-    // a little time for the kernel to finish, none for a helper that lives.
-    let end = Instant::now() + Duration::from_secs(3);
-    loop {
-        let left = processes_with(&url);
-        if left.is_empty() {
-            break;
+    assert_nothing_left(&url);
+}
+
+/// N9: git runs in a process group of its own (the terminal's Ctrl-C no
+/// longer reaches it), so leakhound ends it: on the first Ctrl-C, and on
+/// the second one, which exits at once.
+#[test]
+fn ctrl_c_during_a_clone_kills_git_and_its_transport_helper() {
+    for signals in [1, 2] {
+        let (url, requests) = hanging_git_server(&format!("ctrl-c-{signals}"));
+        let work = tempfile::tempdir().unwrap();
+        let mut child = leakhound()
+            .current_dir(work.path())
+            .args(["scan", "--format", "json", "--git-url", &url])
+            .arg("--clone-dir")
+            .arg(work.path().join("clones"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        requests.recv_timeout(Duration::from_secs(30)).unwrap();
+        for _ in 0..signals {
+            // SAFETY: a signal to the child this test started.
+            unsafe {
+                libc::kill(child.id() as i32, libc::SIGINT);
+            }
         }
-        assert!(
-            Instant::now() < end,
-            "still running after leakhound exited: {left:?}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
+        let end = Instant::now() + Duration::from_secs(30);
+        while child.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < end, "leakhound did not stop after Ctrl-C");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let out = child.wait_with_output().unwrap();
+        if signals == 1 {
+            assert_eq!(out.status.code(), Some(2), "{out:?}");
+            let report = output_json(&out);
+            assert!(
+                notes(&report).iter().any(|n| n.contains("interrupted")),
+                "{report}"
+            );
+        }
+        assert_nothing_left(&url);
     }
 }
