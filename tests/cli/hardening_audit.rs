@@ -165,6 +165,21 @@ fn next_link(req: &crate::fake_provider::Request, n: usize) -> String {
     format!("<http://{host}/orgs/acme/repos?per_page=100&page={n}>; rel=\"next\"")
 }
 
+/// The output of `child` once it has exited; killed (and the test failed)
+/// if it has not within `limit`.
+fn stopped_within(mut child: std::process::Child, limit: Duration) -> std::process::Output {
+    let end = Instant::now() + limit;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() >= end {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("leakhound did not stop after Ctrl-C");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
 /// N2 (script 15): a listing that never ends is stopped by the first
 /// Ctrl-C, promptly, between pages or in the middle of one.
 #[test]
@@ -177,7 +192,7 @@ fn the_first_interrupt_stops_a_hosting_listing() {
             .delay(Duration::from_millis(150))
     });
     let work = tempfile::tempdir().unwrap();
-    let mut child = leakhound()
+    let child = leakhound()
         .current_dir(work.path())
         .env_remove("GITHUB_TOKEN")
         .args(["scan", "--format", "json", "--github-org", "acme"])
@@ -194,12 +209,7 @@ fn the_first_interrupt_stops_a_hosting_listing() {
     unsafe {
         libc::kill(child.id() as i32, libc::SIGINT);
     }
-    let end = Instant::now() + Duration::from_secs(30);
-    while child.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < end, "leakhound did not stop after Ctrl-C");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().unwrap();
+    let out = stopped_within(child, Duration::from_secs(30));
     // The first Ctrl-C writes the report of what was done: exit 2, not
     // the second signal's 130.
     assert_eq!(out.status.code(), Some(2), "{out:?}");
@@ -703,7 +713,7 @@ fn ctrl_c_during_a_clone_kills_git_and_its_transport_helper() {
     for signals in [1, 2] {
         let (url, requests) = hanging_git_server(&format!("ctrl-c-{signals}"));
         let work = tempfile::tempdir().unwrap();
-        let mut child = leakhound()
+        let child = leakhound()
             .current_dir(work.path())
             .args(["scan", "--format", "json", "--git-url", &url])
             .arg("--clone-dir")
@@ -719,12 +729,7 @@ fn ctrl_c_during_a_clone_kills_git_and_its_transport_helper() {
                 libc::kill(child.id() as i32, libc::SIGINT);
             }
         }
-        let end = Instant::now() + Duration::from_secs(30);
-        while child.try_wait().unwrap().is_none() {
-            assert!(Instant::now() < end, "leakhound did not stop after Ctrl-C");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let out = child.wait_with_output().unwrap();
+        let out = stopped_within(child, Duration::from_secs(30));
         if signals == 1 {
             assert_eq!(out.status.code(), Some(2), "{out:?}");
             let report = output_json(&out);
