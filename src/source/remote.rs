@@ -52,6 +52,10 @@ pub const SETTINGS: &[&str] = &[
     "core.fsmonitor=false",
     // The transport that runs a command line of the URL's choosing.
     "protocol.ext.allow=never",
+    // An automatic gc or maintenance after a fetch runs in the foreground,
+    // inside git's process group and its time limit, not detached from it.
+    "gc.autoDetach=false",
+    "maintenance.autoDetach=false",
 ];
 
 /// With a token: git follows no redirect (`initial` would take the header
@@ -447,10 +451,55 @@ fn existing(path: &Path) -> Result<Existing, String> {
     {
         return Ok(Existing::Foreign(format!("it holds {f}")));
     }
+    if let Some(link) = link_in(path, path, 0) {
+        return Ok(Existing::Foreign(format!(
+            "it holds a symbolic link, {}",
+            link.strip_prefix(path).unwrap_or(&link).display()
+        )));
+    }
+    // Written in place by git, not replaced: a hard link planted there would
+    // have git write into another file. Neither is needed (a bare mirror
+    // keeps no reflogs; FETCH_HEAD is written anew by every fetch).
+    for stale in ["FETCH_HEAD", "logs"] {
+        remove(&path.join(stale));
+    }
     let config = std::fs::read(path.join("config")).map_err(|e| format!("{shown}/config: {e}"))?;
     Ok(Existing::Mirror(format_of(&String::from_utf8_lossy(
         &config,
     ))))
+}
+
+/// Directories nested at most in a mirror (refs/heads/a/b/… included).
+const MAX_DEPTH: usize = 64;
+
+/// The first symbolic link under `dir` (a mirror at `root`), or `dir`
+/// itself when nested too deep. The loose objects' fan-out directories are
+/// looked at, not into (git only creates files there).
+fn link_in(root: &Path, dir: &Path, depth: usize) -> Option<PathBuf> {
+    if depth > MAX_DEPTH {
+        return Some(dir.to_path_buf());
+    }
+    let entries = std::fs::read_dir(dir).ok()?;
+    let objects = root.join("objects");
+    for entry in entries.flatten() {
+        let kind = entry.file_type().ok()?;
+        let path = entry.path();
+        if kind.is_symlink() {
+            return Some(path);
+        }
+        let fan_out = dir == objects
+            && entry.file_name().len() == 2
+            && entry
+                .file_name()
+                .to_str()
+                .is_some_and(|n| n.bytes().all(|b| b.is_ascii_hexdigit()));
+        if kind.is_dir() && !fan_out {
+            if let Some(found) = link_in(root, &path, depth + 1) {
+                return Some(found);
+            }
+        }
+    }
+    None
 }
 
 /// The object format and ref storage a config names (`[extensions]`):

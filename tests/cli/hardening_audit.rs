@@ -546,6 +546,35 @@ fn hooks_and_config_planted_in_a_mirror_do_not_run() {
         "{report}"
     );
     assert!(!mirror.join("objects/info/alternates").exists());
+
+    // Files git writes in place (FETCH_HEAD, reflogs) as links to a file of
+    // the user's: git does not write through them.
+    let victim = work.path().join("victim.txt");
+    std::fs::write(&victim, "mine\n").unwrap();
+    let logs = mirror.join("logs/refs/heads");
+    std::fs::create_dir_all(&logs).unwrap();
+    std::fs::hard_link(&victim, logs.join("main")).unwrap();
+    std::fs::hard_link(&victim, logs.join("master")).unwrap();
+    let _ = std::fs::remove_file(mirror.join("FETCH_HEAD"));
+    std::fs::hard_link(&victim, mirror.join("FETCH_HEAD")).unwrap();
+    src.write("c.txt", "three\n");
+    src.commit("three");
+    let out = audit();
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "mine\n");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    std::fs::remove_file(mirror.join("FETCH_HEAD")).unwrap();
+    std::os::unix::fs::symlink(&victim, mirror.join("FETCH_HEAD")).unwrap();
+    src.write("d.txt", "four\n");
+    src.commit("four");
+    let out = audit();
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "mine\n");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        notes(&output_json(&out))
+            .iter()
+            .any(|n| n.contains("cloned afresh") && n.contains("symbolic link")),
+        "{out:?}"
+    );
 }
 
 fn mode(path: &Path) -> u32 {
