@@ -257,6 +257,45 @@ fn a_hosting_listing_is_bounded_and_keeps_what_it_listed() {
         "{errs:?}"
     );
 
+    // 4,001 repositories a page (more than asked for, each page small):
+    // the listing stops at 100,000, with an error, past page 24. A name
+    // over 4 KiB leaves its repository out, counted.
+    let page = Value::Array(listing("r", 4001)).to_string();
+    let long = serde_json::json!([{
+        "full_name": format!("acme/{}", "n".repeat(5000)),
+        "clone_url": "https://git.invalid/acme/long.git",
+        "html_url": "https://git.invalid/acme/long",
+    }])
+    .to_string();
+    let api = Server::start(move |req, _| {
+        let n = page_of(&req.path);
+        Reply::status(200)
+            .body(if n == 1 { &long } else { &page })
+            .header("Link", &next_link(req, n + 1))
+    });
+    let out = leakhound()
+        .current_dir(work.path())
+        .env_remove("GITHUB_TOKEN")
+        .args(["scan", "--format", "json", "--github-org", "acme"])
+        .args(["--api-url", &api.url(), "--exclude", "acme/r*"])
+        .arg("--clone-dir")
+        .arg(&clones)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let errs = errors(&output_json(&out));
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("stopped at 100000 repositories")),
+        "{errs:?}"
+    );
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("1 repository left out") && e.contains("longer than 4096")),
+        "{errs:?}"
+    );
+    assert_eq!(api.requests().len(), 26);
+
     // Every page is rate limited once (Retry-After: 0) before it is
     // answered, 40 pages in all: at most 20 waits in one listing. The one
     // real repository, on page 1, is audited all the same.
