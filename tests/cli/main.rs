@@ -17,6 +17,7 @@ mod formats;
 mod fuzz;
 mod git;
 mod git_scale;
+mod hardening_audit;
 mod hardening_data;
 mod hardening_git;
 mod hardening_sources;
