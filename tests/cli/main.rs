@@ -29,6 +29,7 @@ mod report;
 mod revoke;
 mod rules;
 mod scan;
+mod selfscan;
 mod staged;
 mod verify;
 mod verify_limits;
