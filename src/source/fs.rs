@@ -611,3 +611,46 @@ pub fn scan_stdin(options: &Options, matcher: &Matcher) -> ScanOutcome {
     outcome.stats.elapsed_ms = started.elapsed().as_millis() as u64;
     outcome
 }
+
+#[cfg(test)]
+mod tests {
+    use super::looks_like_credentials;
+
+    #[test]
+    fn credential_file_names() {
+        for name in [
+            ".env",
+            ".env.local",
+            ".ENV.production",
+            "prod.env",
+            ".npmrc",
+            ".pypirc",
+            ".netrc",
+            ".git-credentials",
+            "credentials",
+            "credentials.json",
+            "id_rsa",
+            "id_ed25519",
+            "server.pem",
+            "tls.key",
+            "cert.p12",
+            "prod.tfvars",
+            "kubeconfig",
+        ] {
+            assert!(looks_like_credentials(name), "{name}");
+        }
+        for name in [
+            ".env.example",
+            ".env.sample",
+            ".env.template",
+            "id_rsa.pub",
+            "README.md",
+            "build",
+            "environment.yml",
+            "keys.rs",
+            "run.log",
+        ] {
+            assert!(!looks_like_credentials(name), "{name}");
+        }
+    }
+}
