@@ -985,6 +985,56 @@ fn a_corrupt_or_newer_datastore_is_refused_clearly() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing.db"));
+
+    // A real datastore, then the same file as a newer leakhound would have
+    // left it (its schema version one past this build's).
+    let audit = |db: &str| {
+        leakhound()
+            .current_dir(work.path())
+            .args([
+                "scan",
+                "--git-url",
+                &url,
+                "--clone-dir",
+                &clones,
+                "--datastore",
+                db,
+            ])
+            .output()
+            .unwrap()
+    };
+    let out = audit("newer.db");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let conn = rusqlite::Connection::open(work.path().join("newer.db")).unwrap();
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, leakhound::datastore::SCHEMA_VERSION);
+    conn.pragma_update(None, "user_version", version + 1)
+        .unwrap();
+    drop(conn);
+    let newer = format!("datastore schema {}", version + 1);
+    for out in [
+        audit("newer.db"),
+        leakhound()
+            .current_dir(work.path())
+            .args(["report", "--datastore", "newer.db"])
+            .output()
+            .unwrap(),
+    ] {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains("newer.db") && stderr.contains("written by a newer leakhound"),
+            "{stderr}"
+        );
+        assert!(stderr.contains(&newer), "{stderr}");
+    }
 }
 
 fn examples() -> PathBuf {
