@@ -12,6 +12,8 @@ mod bad_input;
 mod baseline;
 mod breadth;
 mod config;
+mod config_check;
+mod docs_examples;
 mod fake_provider;
 mod formats;
 mod fuzz;
