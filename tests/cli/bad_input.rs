@@ -145,6 +145,13 @@ fn unreadable_files_and_broken_links_are_listed_and_the_scan_goes_on() {
     let t = run(leakhound().current_dir(d).args(["scan", "--follow"]));
     assert_eq!(t.code, 2);
     assert!(t.stdout.contains("error: broken-link: "), "{}", t.stdout);
+    // In text mode too, each read error is on stderr, as README says:
+    // `scan > report.txt` leaves them on the terminal.
+    assert!(
+        t.stderr.contains("leakhound: broken-link: "),
+        "{}",
+        t.stderr
+    );
 }
 
 #[cfg(unix)]
