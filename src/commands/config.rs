@@ -38,7 +38,10 @@ pub fn check(args: &ConfigCheckArgs) -> anyhow::Result<u8> {
     let mut code = CLEAN;
     for (path, trust) in files {
         let checked = check_file(&path, trust);
-        for line in checked.lines() {
+        for line in checked.diagnostics() {
+            eprintln!("{line}");
+        }
+        for line in checked.report() {
             println!("{line}");
         }
         code = code.max(checked.exit_code());

@@ -55,7 +55,10 @@ pub fn run(command: RulesCommand) -> anyhow::Result<u8> {
                 anyhow::bail!("{}: no such file", file.display());
             }
             let checked = config::check::check_file(&file, config::check::trust_of(&file));
-            for line in checked.lines() {
+            for line in checked.diagnostics() {
+                eprintln!("{line}");
+            }
+            for line in checked.report() {
                 println!("{line}");
             }
             if checked.rules == 0 && checked.errors.is_empty() {

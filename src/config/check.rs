@@ -53,20 +53,25 @@ impl Checked {
         }
     }
 
-    /// The report: one line per error, problem and warning, then a summary.
-    pub fn lines(&self) -> Vec<String> {
+    /// For stderr: one line per error and warning, each naming the file.
+    pub fn diagnostics(&self) -> Vec<String> {
         let o = crate::text::sanitize(&self.origin);
-        let mut out: Vec<String> = self
-            .errors
+        self.errors
             .iter()
-            .map(|e| format!("{o}: error: {}", crate::text::sanitize_lines(e)))
-            .collect();
-        out.extend(self.problems.iter().map(|p| p.to_string()));
-        out.extend(
-            self.warnings
-                .iter()
-                .map(|w| format!("{o}: warning: {}", crate::text::sanitize_lines(w))),
-        );
+            .map(|e| format!("leakhound: error: {o}: {}", crate::text::sanitize_lines(e)))
+            .chain(self.warnings.iter().map(|w| {
+                format!(
+                    "leakhound: warning: {o}: {}",
+                    crate::text::sanitize_lines(w)
+                )
+            }))
+            .collect()
+    }
+
+    /// For stdout: one line per failing example, then a summary.
+    pub fn report(&self) -> Vec<String> {
+        let o = crate::text::sanitize(&self.origin);
+        let mut out: Vec<String> = self.problems.iter().map(|p| p.to_string()).collect();
         let plural =
             |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
         let trust = match self.trust {
@@ -76,11 +81,11 @@ impl Checked {
             }
         };
         out.push(format!(
-            "{o}: {}, {} checked; {}, {}, {}; {trust}",
+            "{o}: {}, {} checked, {}, {}, {}; {trust}",
             plural(self.rules, "rule", "rules"),
             plural(self.examples, "example", "examples"),
-            plural(self.errors.len(), "error", "errors"),
             plural(self.problems.len(), "problem", "problems"),
+            plural(self.errors.len(), "error", "errors"),
             plural(self.warnings.len(), "warning", "warnings"),
         ));
         out
@@ -280,7 +285,7 @@ fn check_layer(layer: &Layer, specs: Vec<(String, RuleSpec)>, c: &mut Checked) {
         match Rule::compile(spec, &layer.origin()) {
             Ok(rule) => rules.push(rule),
             Err(e) => push(Err(layer.fail(format!(
-                "{label}: {}",
+                "{} ({label})",
                 strip_origin(&e.to_string(), &layer.origin())
             )))),
         }

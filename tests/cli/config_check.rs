@@ -54,24 +54,32 @@ fn rules_check_and_config_check_report_every_problem_in_one_run() {
     ] {
         let r = in_dir(dir.path(), args);
         assert_eq!(r.code, 2, "{args:?}: {}{}", r.stdout, r.stderr);
+        // What scan would refuse: on stderr, each naming the file.
         for needle in [
-            "no built-in rule `no-such-rule`",
-            "scan.threads",
+            "broken.toml: disabled_rules: no built-in rule `no-such-rule`",
+            "broken.toml: scan.threads",
             "pathz",
             "[[rules]] 1 `one`",
             "regx",
+            "broken.toml: rule `two`: bad regex",
             "[[rules]] 2 `two`",
-            "rule `three`: example 1 does not yield its secret",
         ] {
             assert!(
-                r.stdout.contains(needle),
+                r.stderr.contains(needle),
                 "{args:?}: no `{needle}` in:\n{}",
-                r.stdout
+                r.stderr
             );
         }
+        // The failing example, and the counts, on stdout.
         assert!(
             r.stdout
-                .contains("3 rules, 2 examples checked; 5 errors, 1 problem, 0 warnings"),
+                .contains("rule `three`: example 1 does not yield its secret"),
+            "{args:?}: {}",
+            r.stdout
+        );
+        assert!(
+            r.stdout
+                .contains("3 rules, 2 examples checked, 1 problem, 5 errors, 0 warnings"),
             "{args:?}: {}",
             r.stdout
         );
@@ -97,13 +105,13 @@ fn an_imported_gitleaks_config_warns_of_missing_examples() {
     let r = in_dir(dir.path(), &["rules", "check", "imported.toml"]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(
-        r.stdout
-            .contains("warning: rule `corp-token`: has no examples"),
+        r.stderr
+            .contains("warning: imported.toml: rule `corp-token`: has no examples"),
         "{}",
-        r.stdout
+        r.stderr
     );
     assert!(
-        r.stdout.contains("0 errors, 0 problems, 2 warnings"),
+        r.stdout.contains("0 problems, 0 errors, 2 warnings"),
         "{}",
         r.stdout
     );
@@ -119,8 +127,8 @@ fn config_check_without_a_file_checks_what_scan_reads() {
     );
     let r = in_dir(dir.path(), &["config", "check"]);
     assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
-    assert!(r.stdout.contains("[scan] follow"), "{}", r.stdout);
-    assert!(r.stdout.contains("[verify] cache_dir"), "{}", r.stdout);
+    assert!(r.stderr.contains("[scan] follow"), "{}", r.stderr);
+    assert!(r.stderr.contains("[verify] cache_dir"), "{}", r.stderr);
     assert!(r.stdout.contains("trusted less"), "{}", r.stdout);
     // Named with --config, the same file is trusted, as scan trusts it.
     let r = in_dir(

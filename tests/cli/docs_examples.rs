@@ -193,7 +193,7 @@ fn a_trusted_example_in_the_project_config_is_refused_by_scan_and_config_check()
         "[scan] follow",
         "[verify] cache_dir",
     ] {
-        assert!(check.stdout.contains(what), "no {what}:\n{}", check.stdout);
+        assert!(check.stderr.contains(what), "no {what}:\n{}", check.stderr);
     }
     let rules_check =
         run(leakhound()
