@@ -179,7 +179,28 @@ impl Allowlist {
                 .scoped
                 .iter()
                 .any(|s| s.allows(rule_id, path, secret, line))
+            || self.is_config_example(path, secret)
     }
+
+    /// Is `secret`, found in `path`, an example of a rule of the
+    /// configuration file `path` is (one in use)?
+    fn is_config_example(&self, path: &str, secret: &str) -> bool {
+        self.config_examples.iter().any(|c| {
+            !secret.is_empty()
+                && c.texts.iter().any(|t| t.contains(secret))
+                && std::fs::canonicalize(path).is_ok_and(|p| p == c.file)
+        })
+    }
+}
+
+/// The examples of the rules of a configuration file in use: in that file
+/// they are there on purpose and are not reported.
+#[derive(Debug, Default)]
+pub struct ConfigExamples {
+    /// The configuration file, resolved.
+    pub file: PathBuf,
+    /// Each example's text and secret, and each negative example's text.
+    pub texts: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -214,6 +235,8 @@ pub struct Allowlist {
     /// Lowercase.
     pub stopwords: Vec<String>,
     pub scoped: Vec<ScopedAllowlist>,
+    /// Rule examples of the configuration files in use.
+    pub config_examples: Vec<ConfigExamples>,
 }
 
 impl Allowlist {
@@ -259,6 +282,7 @@ impl Allowlist {
             path_regexes: compile_regexes(&spec.path_regexes, "allowlist.path_regexes", origin)?,
             stopwords: compile_stopwords(&spec.stopwords),
             scoped: Vec::new(),
+            config_examples: Vec::new(),
         })
     }
 }
