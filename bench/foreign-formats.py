@@ -16,8 +16,10 @@ From the Go files it evaluates the `tps` and `fps` lists handed to
 `utils.GenerateSampleSecret(s)` (the same assignment shapes the peers
 generate) and `secrets.NewSecret(regex)`, for which it draws a random value
 from the regex (seeded: the same corpus every run). From the YAML files it
-takes `examples` and `negative_examples`. True-positive texts that are
-placeholders (`xxxx`, `****`, `...`, `<...>`, `${`, `1234`, `abcd`, `your_key`,
+takes `examples` and `negative_examples` (not of helper rules marked
+`visible: false`, whose examples are host names). True-positive texts that are
+placeholders (`xxxx`, `****`, `...`, `<...>`, `${`, `1234`, `abcd`, `a1b2c3`,
+`abc123`, `123e4567` (the documentation UUID), `9876`, `xyzxyz`, `your_key`,
 one character repeated 8 times) are dropped: the corpus is the realistic
 ones.
 
@@ -57,7 +59,7 @@ PEERS = [
 ]
 
 PLACEHOLDER = re.compile(
-    r"(?i)x{4,}|\*{4,}|\.\.\.|…|<[a-z_ -]{3,}>|\$\{|\{\{|1234|abcd|"
+    r"(?i)x{4,}|\*{4,}|\.\.\.|…|<[a-z_ -]{3,}>|\$\{|\{\{|1234|abcd|a1b2c3|abc123|123e4567|9876|xyzxyz|"
     r"your[_-]?(api|key|token|secret|access|app|client)|placeholder|redacted|"
     r"(.)\2{7,}"
 )
@@ -466,6 +468,8 @@ def corpus(mirror, seed):
                 except yaml.YAMLError:
                     continue
                 for rule in doc.get("rules") or []:
+                    if rule.get("visible") is False:
+                        continue  # a helper rule (a host name another rule depends on)
                     for t in rule.get("examples") or []:
                         items.append((peer, provider, "tp", str(t)))
                     for t in rule.get("negative_examples") or []:
