@@ -262,3 +262,137 @@ fn rules_list_says_which_rules_can_be_verified() {
         assert_eq!(verifiable(id), false, "{id}");
     }
 }
+
+/// Random-looking test values, made at run time so that no key-shaped
+/// literal sits in this file (`leakhound scan .` stays clean).
+fn made_up(seed: u64, len: usize, alphabet: &str) -> String {
+    let chars: Vec<char> = alphabet.chars().collect();
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..len)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            chars[((state >> 33) % chars.len() as u64) as usize]
+        })
+        .collect()
+}
+
+const LOWER_ALNUM: &str = "abcdefghijklmnopqrstuvwxyz0123456789";
+const ALNUM: &str = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+const DIGITS: &str = "0123456789";
+const HEX: &str = "0123456789abcdef";
+
+#[test]
+fn name_anchored_rules_read_every_common_assignment_syntax() {
+    // A Twitch secret is found only by its variable's name, so the
+    // assignment's syntax decides: Go's typed `var`, PHP's `.=`, Make's
+    // `::=`/`?=`, a Java property call, an XML element, a JSON escape.
+    let secret = made_up(21, 30, LOWER_ALNUM);
+    let shapes = [
+        format!("var twitchToken string = \"{secret}\"\n"),
+        format!("$twitchToken .= \"{secret}\";\n"),
+        format!("TWITCH_TOKEN ::= \"{secret}\"\n"),
+        format!("TWITCH_TOKEN ?= {secret}\n"),
+        format!("System.setProperty(\"TWITCH_TOKEN\", \"{secret}\");\n"),
+        format!("<twitchToken>\n    {secret}\n</twitchToken>\n"),
+        format!("{{\"app.ini\": \"TWITCH_TOKEN={secret}\\nDEBUG=false\"}}\n"),
+        format!("twitchToken := `{secret}`\n"),
+        format!("  \"twitchToken\" => \"{secret}\",\n"),
+    ];
+    let dir = tempdir();
+    for (i, text) in shapes.iter().enumerate() {
+        write(dir.path(), &format!("shapes/{i}.txt"), text);
+    }
+    let run = scan_json(dir.path(), &["shapes"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let findings = run.findings();
+    for (i, text) in shapes.iter().enumerate() {
+        let path = format!("shapes/{i}.txt");
+        assert!(
+            findings.iter().any(|f| f["path"] == path.as_str()
+                && f["rule_id"] == "twitch-client-secret"
+                && f["secret"] == secret.as_str()),
+            "not found in {text:?}: {findings:#?}"
+        );
+    }
+}
+
+#[test]
+fn older_and_variant_key_shapes_are_attributed_to_their_provider() {
+    let bot_id = format!("8{}", made_up(3, 9, DIGITS));
+    let cases = [
+        // Slack bot tokens of the older two-part shape.
+        (
+            "slack",
+            format!(
+                "xox{}-{}-{}",
+                "b",
+                made_up(4, 11, DIGITS),
+                made_up(5, 24, ALNUM)
+            ),
+        ),
+        // Slack legacy session tokens.
+        (
+            "slack",
+            format!(
+                "xox{}-{}-{}-{}-{}",
+                "s",
+                made_up(6, 10, DIGITS),
+                made_up(7, 10, DIGITS),
+                made_up(8, 10, DIGITS),
+                made_up(9, 10, HEX)
+            ),
+        ),
+        // Telegram bot tokens, known by their shape without a Telegram name.
+        (
+            "telegram",
+            format!("{bot_id}:{}{}", "AA", made_up(10, 33, ALNUM)),
+        ),
+        // Adafruit IO keys.
+        ("adafruit", format!("{}_{}", "aio", made_up(11, 28, ALNUM))),
+        // SettleMint service access tokens.
+        (
+            "settlemint",
+            format!("sm_{}_{}", "sat", made_up(12, 16, ALNUM)),
+        ),
+        // New Relic browser keys.
+        ("newrelic", format!("{}-{}", "NRJS", made_up(13, 19, HEX))),
+    ];
+    let dir = tempdir();
+    for (i, (_, key)) in cases.iter().enumerate() {
+        write(
+            dir.path(),
+            &format!("keys/{i}.txt"),
+            format!("value = \"{key}\"\n"),
+        );
+    }
+    let sidekiq = format!("{}:{}", made_up(14, 8, HEX), made_up(15, 8, HEX));
+    write(
+        dir.path(),
+        "keys/Gemfile",
+        format!(
+            "source \"https://{sidekiq}@gems.contribsys.com/\" do\n  gem \"sidekiq-pro\"\nend\n"
+        ),
+    );
+    let run = scan_json(dir.path(), &["keys"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let findings = run.findings();
+    for (i, (provider, key)) in cases.iter().enumerate() {
+        let path = format!("keys/{i}.txt");
+        assert!(
+            findings.iter().any(|f| f["path"] == path.as_str()
+                && f["provider"] == *provider
+                && f["secret"] == key.as_str()),
+            "{provider} key {i} not found: {findings:#?}"
+        );
+    }
+    assert!(
+        findings.iter().any(|f| f["path"] == "keys/Gemfile"
+            && f["provider"] == "sidekiq"
+            && f["secret"] == sidekiq.as_str()),
+        "{findings:#?}"
+    );
+}
