@@ -132,6 +132,10 @@ pub struct Stats {
     /// Published example keys seen and not reported (`rules/known-examples.toml`).
     #[serde(default)]
     pub known_examples: usize,
+    /// Findings below the minimum confidence (`--min-confidence`), not
+    /// reported, per level.
+    #[serde(default, skip_serializing_if = "finding::HeldBack::is_empty")]
+    pub held_back: finding::HeldBack,
     pub skipped: Vec<PathNote>,
     pub errors: Vec<PathNote>,
     pub elapsed_ms: u64,
@@ -165,6 +169,7 @@ impl Stats {
         self.bytes += other.bytes;
         self.suppressed += other.suppressed;
         self.known_examples += other.known_examples;
+        self.held_back.merge(&other.held_back);
         self.skipped.extend(other.skipped);
         self.errors.extend(other.errors);
         self.notes.extend(other.notes);
@@ -326,6 +331,7 @@ impl Scanner<'_> {
                 ambiguous: m.ambiguous,
                 alternatives: m.alternatives.clone(),
                 generic: rule.spec.generic,
+                confidence: crate::engine::confidence::confidence(rule, m, path, buf),
                 parts: link_parts(set, &matches, &located, i),
                 by_context: m.by_context,
                 evidence: m.evidence.as_ref().map(|e| match evidence_lines[i] {
@@ -661,6 +667,25 @@ pub fn apply_baseline(options: &Options, outcome: &mut ScanOutcome) {
 }
 
 /// Order findings for stable reports: path, line, column, rule.
+/// Hold back the findings below `min` (`--min-confidence`), after
+/// verification so that a held-back key is still verified and a live one
+/// (whose confidence is then `high`) is reported; count what was held
+/// back per level in the statistics.
+pub fn hold_back(outcome: &mut ScanOutcome, min: finding::Confidence) {
+    for f in &mut outcome.findings {
+        f.settle_confidence();
+    }
+    let held = &mut outcome.stats.held_back;
+    outcome.findings.retain(|f| {
+        let keep = f.confidence >= min;
+        if !keep {
+            held.add(f.confidence);
+        }
+        keep
+    });
+    outcome.stats.findings = outcome.findings.len();
+}
+
 pub fn sort_findings(findings: &mut [Finding]) {
     findings.sort_by(|a, b| {
         (&a.path, a.line, a.column, &a.rule_id).cmp(&(&b.path, b.line, b.column, &b.rule_id))
