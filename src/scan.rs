@@ -38,6 +38,9 @@ pub struct Options {
     pub threads: usize,
     /// Search for base64-encoded keys everywhere (`--decode-all`).
     pub decode_all: bool,
+    /// Findings below this confidence are held back (`--min-confidence`,
+    /// `[scan] min_confidence`; `hold_back`), after verification.
+    pub min_confidence: finding::Confidence,
     /// How far archives (zip, tar, compressed files) are opened.
     pub archives: ArchiveLimits,
     /// Show a progress bar on standard error.
@@ -61,6 +64,7 @@ impl Default for Options {
             max_file_size: DEFAULT_MAX_FILE_SIZE,
             threads: 0,
             decode_all: false,
+            min_confidence: finding::Confidence::default(),
             archives: ArchiveLimits::default(),
             progress: false,
             allowlist: Allowlist::default(),

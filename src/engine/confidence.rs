@@ -137,6 +137,24 @@ const CONFIG_NAMES: &[&str] = &[
     "tnsnames.ora",
 ];
 
+/// File names without their extension (`config.php`, `db.js`) that are a
+/// project's settings, whatever language they are written in.
+const CONFIG_STEMS: &[&str] = &[
+    "config",
+    "conf",
+    "settings",
+    "local_settings",
+    "database",
+    "db",
+    "dbconfig",
+    "db_config",
+    "db-config",
+    "connection",
+    "connections",
+    "credentials",
+    "secrets",
+];
+
 /// Directories whose `config`/`credentials` file is a credential file:
 /// `~/.aws/credentials`, `~/.docker/config.json`, `~/.kube/config`.
 const CREDENTIAL_DIRS: &[(&str, &str)] = &[
@@ -261,9 +279,10 @@ pub fn file_kind(path: &str) -> FileKind {
     {
         return FileKind::Credential;
     }
-    let ext = name.rsplit_once('.').map_or("", |(_, e)| e);
+    let (stem, ext) = name.rsplit_once('.').unwrap_or((&name, ""));
     if CONFIG_EXTENSIONS.contains(&ext)
         || CONFIG_NAMES.contains(&name.as_str())
+        || CONFIG_STEMS.contains(&stem)
         || name.starts_with('.') && name.ends_with("rc")
     {
         return FileKind::Config;
@@ -415,6 +434,8 @@ mod tests {
         assert_eq!(file_kind("README.md"), FileKind::Docs);
         assert_eq!(file_kind("docs/index.rst"), FileKind::Docs);
         assert_eq!(file_kind("src/app.py"), FileKind::Source);
+        assert_eq!(file_kind("includes/config.php"), FileKind::Config);
+        assert_eq!(file_kind("src/db.js"), FileKind::Config);
         assert_eq!(
             file_kind("dist/app.jar!BOOT-INF/.env"),
             FileKind::Credential
