@@ -96,14 +96,14 @@ fn markdown_is_a_redacted_table_even_with_show_secrets() {
     );
     assert!(
         md.contains(
-            "| Severity | File | Line | Rule | Provider | Secret |\n|---|---|---|---|---|---|\n"
+            "| Severity | Confidence | File | Line | Rule | Provider | Secret |\n|---|---|---|---|---|---|---|\n"
         ),
         "{md}"
     );
     // A path with a pipe and a backtick stays in its cell.
     assert!(
         md.contains(
-            "| critical | `` a\\|b`c.env `` | 1 | `github-pat-classic` | `github` | `ghp_R8s2…` |"
+            "| critical | high | `` a\\|b`c.env `` | 1 | `github-pat-classic` | `github` | `ghp_R8s2…` |"
         ),
         "{md}"
     );
@@ -265,7 +265,7 @@ fn ci_formats_show_verdicts_and_unreadable_files() {
 
     let md = scan_as("markdown").stdout;
     assert!(
-        md.contains("| Severity | File | Line | Rule | Provider | Secret | Verified |"),
+        md.contains("| Severity | Confidence | File | Line | Rule | Provider | Secret | Verified |"),
         "{md}"
     );
     assert!(
