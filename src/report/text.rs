@@ -67,7 +67,7 @@ pub fn write(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext) -> 
         if f.generic {
             writeln!(
                 out,
-                "  {}  generic rule: a random value under a secret-like name",
+                "  {}  generic rule: a value under a secret's name",
                 paint(DIM, "note   ")
             )?;
         }
