@@ -62,7 +62,7 @@ fn junit_has_a_failed_testcase_per_finding_and_escapes_xml() {
         x.contains(r#"<testcase name="kunavo-api-key at 1:19" classname="app/config.py" file="app/config.py" line="1">"#),
         "{x}"
     );
-    assert!(x.contains(r#"<failure type="kunavo-api-key" message="Kunavo API key (kunavo, critical): sk-kunavo-u8jz…">"#), "{x}");
+    assert!(x.contains(r#"<failure type="kunavo-api-key" message="Kunavo API key (kunavo, critical, high confidence): sk-kunavo-u8jz…">"#), "{x}");
     // The snippet's markup is escaped, not interpreted.
     assert!(x.contains("# &lt;b&gt;&amp;\"'"), "{x}");
     assert!(!x.contains("<b>"), "{x}");
