@@ -186,7 +186,7 @@ impl Config {
         let follow = switch(&settings::FOLLOW, f.follow)?;
         let decode_all = switch(&settings::DECODE_ALL, args.decode_all)?;
         let min_confidence = settings::MIN_CONFIDENCE
-            .resolve(None, &layers)?
+            .resolve(args.min_confidence, &layers)?
             .unwrap_or_default();
 
         let archives = archive_limits(&args.files, &layers)?;

@@ -265,7 +265,9 @@ fn ci_formats_show_verdicts_and_unreadable_files() {
 
     let md = scan_as("markdown").stdout;
     assert!(
-        md.contains("| Severity | Confidence | File | Line | Rule | Provider | Secret | Verified |"),
+        md.contains(
+            "| Severity | Confidence | File | Line | Rule | Provider | Secret | Verified |"
+        ),
         "{md}"
     );
     assert!(
