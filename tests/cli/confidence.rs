@@ -362,3 +362,65 @@ fn confidence_appears_in_every_format() {
         "the confidence filter"
     );
 }
+
+#[test]
+fn held_back_findings_are_verified_and_a_live_one_is_reported() {
+    use crate::fake_provider::{Reply, Server};
+    let live = kunavo("held-back-live");
+    let dead = kunavo("held-back-dead");
+    let (l, d2) = (live.clone(), dead.clone());
+    let server = Server::start(move |req, _| {
+        let key = req.key();
+        if key == l {
+            Reply::status(200)
+        } else if key == d2 {
+            Reply::status(401)
+        } else {
+            Reply::status(404)
+        }
+    });
+    let dir = tempdir();
+    let d = dir.path();
+    write(
+        d,
+        ".leakhound.toml",
+        format!(
+            "[providers.kunavo]\nbase_url = \"{}/kunavo/v1\"\n",
+            server.url()
+        ),
+    );
+    // Documentation samples under docs/examples/: low.
+    write(
+        d,
+        "docs/examples/README.md",
+        format!("For example:\n\n    KUNAVO_API_KEY={live}\n\nor, for example, {dead}\n"),
+    );
+    let low = scan_json(d, &["-c", ".leakhound.toml", "--min-confidence", "low"]);
+    assert!(
+        low.findings().iter().all(|f| f["confidence"] == "low"),
+        "{}",
+        low.stdout
+    );
+    let mut cmd = leakhound();
+    offline(&mut cmd);
+    let r = run(cmd.current_dir(d).args([
+        "scan",
+        ".",
+        "-c",
+        ".leakhound.toml",
+        "--format",
+        "json",
+        "--show-secrets",
+        "--verify",
+    ]));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    // Both keys were asked about; the live one is reported, as `high`.
+    let asked: Vec<String> = server.requests().iter().map(|q| q.key()).collect();
+    assert!(asked.contains(&live) && asked.contains(&dead), "{asked:?}");
+    let findings = r.findings();
+    assert_eq!(findings.len(), 1, "{}", r.stdout);
+    assert_eq!(findings[0]["secret"], live.as_str());
+    assert_eq!(findings[0]["confidence"], "high");
+    assert_eq!(findings[0]["verification"]["verdict"], "live");
+    assert_eq!(r.json()["stats"]["held_back"]["low"], 1);
+}
