@@ -216,8 +216,8 @@ const TEMPLATE_SUFFIXES: &[&str] = &[
 
 /// Extensions of documentation.
 const DOCS_EXTENSIONS: &[&str] = &[
-    "md", "markdown", "rst", "txt", "adoc", "asciidoc", "textile", "rdoc", "pod", "org", "ipynb",
-    "html", "htm",
+    "md", "markdown", "rst", "adoc", "asciidoc", "textile", "rdoc", "pod", "org", "ipynb", "html",
+    "htm",
 ];
 
 /// Directory names (lowercase) that hold tests, fixtures, documentation or
@@ -237,9 +237,6 @@ const NOT_PRODUCTION_DIRS: &[&str] = &[
     "fixtures",
     "mock",
     "mocks",
-    "doc",
-    "docs",
-    "documentation",
     "example",
     "examples",
     "sample",
@@ -252,6 +249,20 @@ const NOT_PRODUCTION_DIRS: &[&str] = &[
     "unittest",
     "unittests",
 ];
+
+/// Directory names (lowercase) of documentation: the same evidence as a
+/// documentation file's kind, so the two lower a confidence once.
+const DOCS_DIRS: &[&str] = &["doc", "docs", "documentation"];
+
+/// Is `path` under a documentation directory?
+pub fn is_docs_path(path: &str) -> bool {
+    let path = path.replace('\\', "/");
+    let mut parts: Vec<&str> = path.split(['/', '!']).collect();
+    parts.pop();
+    parts
+        .iter()
+        .any(|p| DOCS_DIRS.contains(&p.to_ascii_lowercase().as_str()))
+}
 
 /// The kind of the file at `path` (`/`-separated; an archive entry's
 /// `outer.jar!inner/a.yml` is judged by its inner name).
@@ -302,8 +313,8 @@ fn is_env_file(name: &str) -> bool {
         || name.ends_with(".env")
 }
 
-/// Is `path` under a test, fixture, documentation or example directory,
-/// or named as a test (`test_x.py`, `x_test.go`, `x.spec.ts`)?
+/// Is `path` under a test, fixture, example or demo directory, or named
+/// as a test (`test_x.py`, `x_test.go`, `x.spec.ts`)?
 pub fn is_not_production_path(path: &str) -> bool {
     let path = path.replace('\\', "/");
     let mut parts: Vec<&str> = path.split(['/', '!']).collect();
@@ -345,12 +356,15 @@ pub fn confidence(rule: &Rule, m: &Match, path: &str, buf: &[u8]) -> Confidence 
         c = c.lowered();
     }
     let kind = file_kind(path);
-    match kind {
-        FileKind::Credential | FileKind::Config => c = c.raised(),
-        FileKind::Template | FileKind::Docs => c = c.lowered(),
-        FileKind::Source => {}
+    if matches!(kind, FileKind::Credential | FileKind::Config) {
+        c = c.raised();
     }
     if kind != FileKind::Credential {
+        // Documentation, by its kind or its directory: one piece of
+        // evidence, one step.
+        if matches!(kind, FileKind::Template | FileKind::Docs) || is_docs_path(path) {
+            c = c.lowered();
+        }
         if is_not_production_path(path) {
             c = c.lowered();
         }
@@ -448,7 +462,6 @@ mod tests {
             "tests/test_x.py",
             "pkg/test/x.py",
             "src/fixtures/a.json",
-            "docs/conf.py",
             "examples/client.py",
             "pkg/test_auth.py",
             "pkg/auth_test.go",
