@@ -351,8 +351,11 @@ pub fn confidence(rule: &Rule, m: &Match, path: &str, buf: &[u8]) -> Confidence 
     } else {
         Confidence::Medium
     };
-    // The value's shape: no prefix to vouch for it, and not random.
-    if !prefixed && super::generic::is_weak_value(&m.secret) {
+    // The value's shape, where nothing else vouches for it (no prefix, no
+    // provider named beside it: the generic rule, passwords in URLs and
+    // credential files): a word-like value is weaker evidence.
+    let shapeless = !prefixed && (rule.spec.generic || is_password_rule(rule));
+    if shapeless && super::generic::is_weak_value(&m.secret) {
         c = c.lowered();
     }
     let kind = file_kind(path);
@@ -375,6 +378,13 @@ pub fn confidence(rule: &Rule, m: &Match, path: &str, buf: &[u8]) -> Confidence 
     c
 }
 
+/// A rule for passwords rather than a provider's keys: the built-in rules
+/// of credential files and connection URLs (rules/credentials.toml,
+/// rules/generic.toml), whose values are whatever a person chose.
+fn is_password_rule(rule: &Rule) -> bool {
+    rule.origin.ends_with("rules/credentials.toml") || rule.origin.ends_with("rules/generic.toml")
+}
+
 /// Does the line holding `at` (and the line before it) say it is an
 /// example? Bounded to a few hundred bytes either side.
 fn line_says_example(buf: &[u8], at: usize) -> bool {
@@ -389,9 +399,18 @@ fn line_says_example(buf: &[u8], at: usize) -> bool {
     }
     let end = memchr::memchr(b'\n', &buf[at..ceil]).map_or(ceil, |i| at + i);
     let text = buf[start..end].to_ascii_lowercase();
-    EXAMPLE_WORDS
-        .iter()
-        .any(|w| super::filters::contains(&text, w.as_bytes()))
+    EXAMPLE_WORDS.iter().any(|w| {
+        let w = w.as_bytes();
+        // A word of prose, not part of a name: `Evil.Example`,
+        // `db.example.com`, `sample_rate` say nothing.
+        let part_of_name = |b: u8| b.is_ascii_alphanumeric() || b"._-@/".contains(&b);
+        memchr::memmem::find_iter(&text, w).any(|i| {
+            let before = i.checked_sub(1).map(|j| text[j]);
+            let after = text.get(i + w.len()).copied();
+            !w[0].is_ascii_alphabetic()
+                || (!before.is_some_and(part_of_name) && !after.is_some_and(part_of_name))
+        })
+    })
 }
 
 #[cfg(test)]
@@ -486,6 +505,9 @@ mod tests {
         let at = buf.windows(8).position(|w| w == b"hunter22").unwrap();
         assert!(line_says_example(buf, at));
         let buf = b"x = 1\n\npassword = hunter22\n";
+        let at = buf.windows(8).position(|w| w == b"hunter22").unwrap();
+        assert!(!line_says_example(buf, at));
+        let buf = b"url = postgres://u:hunter22@db.example.com/app AccountName=Evil.Example\n";
         let at = buf.windows(8).position(|w| w == b"hunter22").unwrap();
         assert!(!line_says_example(buf, at));
     }
