@@ -149,8 +149,6 @@ const CONFIG_STEMS: &[&str] = &[
     "dbconfig",
     "db_config",
     "db-config",
-    "connection",
-    "connections",
     "credentials",
     "secrets",
 ];

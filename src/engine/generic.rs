@@ -242,8 +242,11 @@ fn is_password_value(value: &[u8], quoted: bool) -> bool {
                 .all(|b| b.is_ascii_alphanumeric() || b"._".contains(b)));
     }
     // Letters only: an identifier in code (`proxy_passwd`, `self.password`,
-    // `getPassword`) or a plain word (`mysecret` in a `.env`).
-    !(value.contains(&b'_') || value.contains(&b'.') || is_camel_case(value))
+    // `getPassword`), a type in an annotation (`password: Incomplete`,
+    // `password: String`) or a plain word (`mysecret` in a `.env`).
+    let capitalised =
+        value[0].is_ascii_uppercase() && value[1..].iter().any(u8::is_ascii_lowercase);
+    !(value.contains(&b'_') || value.contains(&b'.') || is_camel_case(value) || capitalised)
 }
 
 /// `getPassword`, `defaultPass`: a lower-case start and an upper-case
