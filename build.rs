@@ -52,6 +52,7 @@ const BUILTIN: &[&str] = &[
     "data-apis",
     "crypto",
     "structured",
+    "credentials",
     "generic",
 ];
 

@@ -308,6 +308,14 @@ pub struct ScanArgs {
     #[arg(long)]
     pub decode_all: bool,
 
+    /// Report the findings at this confidence or above: `high`, `medium`
+    /// (the default) or `low` (docs/rules.md, "Confidence"). Findings
+    /// below it are held back and counted in the summary; with `--verify`
+    /// they are still verified, and one that is live is reported.
+    /// Default: `[scan] min_confidence`, else `medium`.
+    #[arg(long, value_name = "LEVEL", value_parser = parse_confidence)]
+    pub min_confidence: Option<crate::finding::Confidence>,
+
     /// A previous JSON report (or `leakhound baseline` file) whose findings
     /// are not reported again.
     #[arg(long, value_name = "FILE")]
@@ -736,6 +744,11 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
         }
     };
     std::time::Duration::try_from_secs_f64(secs).map_err(|_| format!("`{s}` is out of range"))
+}
+
+/// `--min-confidence`: `high`, `medium` or `low`.
+fn parse_confidence(s: &str) -> Result<crate::finding::Confidence, String> {
+    s.parse()
 }
 
 #[cfg(test)]

@@ -113,6 +113,8 @@ pub struct ScanDefaults {
     pub archive_max_bytes: Option<Quantity>,
     pub archive_max_ratio: Option<usize>,
     pub archive_max_entries: Option<usize>,
+    /// `high`, `medium` (the default) or `low`: the findings reported.
+    pub min_confidence: Option<String>,
 }
 
 /// Everything a command needs, resolved: each part is the options type of
@@ -185,6 +187,9 @@ impl Config {
         let no_ignore = switch(&settings::NO_IGNORE, f.no_ignore)?;
         let follow = switch(&settings::FOLLOW, f.follow)?;
         let decode_all = switch(&settings::DECODE_ALL, args.decode_all)?;
+        let min_confidence = settings::MIN_CONFIDENCE
+            .resolve(args.min_confidence, &layers)?
+            .unwrap_or_default();
 
         let archives = archive_limits(&args.files, &layers)?;
         let report = report_options(&args.output);
@@ -267,6 +272,7 @@ impl Config {
             max_file_size,
             threads,
             decode_all,
+            min_confidence,
             archives,
             progress: !args.output.quiet && std::io::stderr().is_terminal(),
             allowlist,
@@ -788,6 +794,24 @@ pub(crate) mod settings {
         limit: Some(MAX_CACHE_TTL),
         min: None,
     };
+    pub(crate) const MIN_CONFIDENCE: Setting<crate::finding::Confidence> = Setting {
+        flag: "--min-confidence",
+        key: "scan.min_confidence",
+        get: |f| f.scan.min_confidence.as_deref(),
+        limit: None,
+        min: None,
+    };
+}
+
+/// Confidence levels: `"high"`, `"medium"`, `"low"`.
+impl Value for crate::finding::Confidence {
+    type Written = str;
+    fn read(written: &str) -> std::result::Result<crate::finding::Confidence, String> {
+        written.parse()
+    }
+    fn show(self) -> String {
+        self.to_string()
+    }
 }
 
 // Bounds on values a config file (or flag) may set. A config can come from

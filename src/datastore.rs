@@ -753,6 +753,7 @@ pub fn stored_finding(f: ReportFinding) -> Finding {
         ambiguous: f.ambiguous,
         alternatives: f.alternatives,
         generic: f.generic,
+        confidence: f.confidence.unwrap_or_default(),
         parts,
         by_context: false,
         evidence: f.evidence,

@@ -119,6 +119,117 @@ impl UnknownReason {
     }
 }
 
+/// How sure leakhound is that a finding is a real credential
+/// (docs/rules.md, "Confidence"): from the rule that found it (a prefixed
+/// or checksummed token is `high`, a provider's name beside a value
+/// `medium`, the generic rule `medium` or `low`), then from the evidence:
+/// the kind of file (a credential or config file raises it, a test
+/// fixture, a documentation sample or example output lowers it), the
+/// value's shape (a word-like value lowers it) and verification (a live
+/// key is `high`). Ordered: `Low < Medium < High`.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Confidence {
+    Low,
+    #[default]
+    Medium,
+    High,
+}
+
+impl Confidence {
+    pub const ALL: [Confidence; 3] = [Confidence::High, Confidence::Medium, Confidence::Low];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::Low => "low",
+            Confidence::Medium => "medium",
+            Confidence::High => "high",
+        }
+    }
+
+    /// One level up, at most `High`.
+    pub fn raised(self) -> Confidence {
+        match self {
+            Confidence::Low => Confidence::Medium,
+            _ => Confidence::High,
+        }
+    }
+
+    /// One level down, at least `Low`.
+    pub fn lowered(self) -> Confidence {
+        match self {
+            Confidence::High => Confidence::Medium,
+            _ => Confidence::Low,
+        }
+    }
+
+    /// SARIF's `rank` (0-100): how likely the result is a true positive.
+    pub fn rank(self) -> f64 {
+        match self {
+            Confidence::High => 90.0,
+            Confidence::Medium => 60.0,
+            Confidence::Low => 20.0,
+        }
+    }
+}
+
+impl std::fmt::Display for Confidence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Confidence {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Confidence, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "low" => Ok(Confidence::Low),
+            "medium" => Ok(Confidence::Medium),
+            "high" => Ok(Confidence::High),
+            _ => Err(format!(
+                "`{}` is no confidence level (high, medium or low)",
+                crate::text::sanitize(s)
+            )),
+        }
+    }
+}
+
+/// Findings held back by `--min-confidence`, per level.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldBack {
+    #[serde(default)]
+    pub medium: usize,
+    #[serde(default)]
+    pub low: usize,
+}
+
+impl HeldBack {
+    pub fn is_empty(&self) -> bool {
+        self.medium == 0 && self.low == 0
+    }
+
+    pub fn total(&self) -> usize {
+        self.medium + self.low
+    }
+
+    pub fn add(&mut self, c: Confidence) {
+        match c {
+            Confidence::Medium => self.medium += 1,
+            Confidence::Low => self.low += 1,
+            // Nothing is above `high`: a `high` finding is never held back.
+            Confidence::High => {}
+        }
+    }
+
+    pub fn merge(&mut self, other: &HeldBack) {
+        self.medium += other.medium;
+        self.low += other.low;
+    }
+}
+
 /// The result of asking a provider whether a key works.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Verification {
@@ -195,6 +306,8 @@ pub struct Finding {
     /// Found by a generic rule (a random value assigned to a secret-named
     /// key), not by a provider's rule.
     pub generic: bool,
+    /// How sure the scan is that this is a real credential.
+    pub confidence: Confidence,
     /// The other halves of a multi-part credential found near this secret
     /// (the AWS access key id beside its secret access key).
     pub parts: Vec<Part>,
@@ -227,6 +340,7 @@ impl std::fmt::Debug for Finding {
             .field("ambiguous", &self.ambiguous)
             .field("alternatives", &self.alternatives)
             .field("generic", &self.generic)
+            .field("confidence", &self.confidence)
             .field("parts", &self.parts)
             .field("evidence", &self.evidence)
             .finish_non_exhaustive()
@@ -234,6 +348,18 @@ impl std::fmt::Debug for Finding {
 }
 
 impl Finding {
+    /// Take the verdict into the confidence: a live key is `high`; other
+    /// verdicts leave the scan's confidence as it was.
+    pub fn settle_confidence(&mut self) {
+        if self
+            .verification
+            .as_ref()
+            .is_some_and(|v| v.verdict == Verdict::Live)
+        {
+            self.confidence = Confidence::High;
+        }
+    }
+
     /// The secret as a report may show it: raw only with `--show-secrets`.
     pub fn shown_secret(&self, show_secrets: bool) -> &str {
         if show_secrets {
@@ -439,6 +565,7 @@ pub(crate) mod tests_support {
             ambiguous: false,
             alternatives: Vec::new(),
             generic: false,
+            confidence: Confidence::High,
             parts: Vec::new(),
             by_context: false,
             evidence: None,

@@ -38,6 +38,9 @@ pub struct Options {
     pub threads: usize,
     /// Search for base64-encoded keys everywhere (`--decode-all`).
     pub decode_all: bool,
+    /// Findings below this confidence are held back (`--min-confidence`,
+    /// `[scan] min_confidence`; `hold_back`), after verification.
+    pub min_confidence: finding::Confidence,
     /// How far archives (zip, tar, compressed files) are opened.
     pub archives: ArchiveLimits,
     /// Show a progress bar on standard error.
@@ -61,6 +64,7 @@ impl Default for Options {
             max_file_size: DEFAULT_MAX_FILE_SIZE,
             threads: 0,
             decode_all: false,
+            min_confidence: finding::Confidence::default(),
             archives: ArchiveLimits::default(),
             progress: false,
             allowlist: Allowlist::default(),
@@ -132,6 +136,10 @@ pub struct Stats {
     /// Published example keys seen and not reported (`rules/known-examples.toml`).
     #[serde(default)]
     pub known_examples: usize,
+    /// Findings below the minimum confidence (`--min-confidence`), not
+    /// reported, per level.
+    #[serde(default, skip_serializing_if = "finding::HeldBack::is_empty")]
+    pub held_back: finding::HeldBack,
     pub skipped: Vec<PathNote>,
     pub errors: Vec<PathNote>,
     pub elapsed_ms: u64,
@@ -177,6 +185,7 @@ impl Stats {
         self.bytes += other.bytes;
         self.suppressed += other.suppressed;
         self.known_examples += other.known_examples;
+        self.held_back.merge(&other.held_back);
         self.skipped.extend(other.skipped);
         self.errors.extend(other.errors);
         self.notes.extend(other.notes);
@@ -340,6 +349,7 @@ impl Scanner<'_> {
                 ambiguous: m.ambiguous,
                 alternatives: m.alternatives.clone(),
                 generic: rule.spec.generic,
+                confidence: crate::engine::confidence::confidence(rule, m, path, buf),
                 parts: link_parts(set, &matches, &located, i),
                 by_context: m.by_context,
                 evidence: m.evidence.as_ref().map(|e| match evidence_lines[i] {
@@ -675,6 +685,25 @@ pub fn apply_baseline(options: &Options, outcome: &mut ScanOutcome) {
 }
 
 /// Order findings for stable reports: path, line, column, rule.
+/// Hold back the findings below `min` (`--min-confidence`), after
+/// verification so that a held-back key is still verified and a live one
+/// (whose confidence is then `high`) is reported; count what was held
+/// back per level in the statistics.
+pub fn hold_back(outcome: &mut ScanOutcome, min: finding::Confidence) {
+    for f in &mut outcome.findings {
+        f.settle_confidence();
+    }
+    let held = &mut outcome.stats.held_back;
+    outcome.findings.retain(|f| {
+        let keep = f.confidence >= min;
+        if !keep {
+            held.add(f.confidence);
+        }
+        keep
+    });
+    outcome.stats.findings = outcome.findings.len();
+}
+
 pub fn sort_findings(findings: &mut [Finding]) {
     findings.sort_by(|a, b| {
         (&a.path, a.line, a.column, &a.rule_id).cmp(&(&b.path, b.line, b.column, &b.rule_id))

@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::finding::{CommitInfo, Finding, SourceKind, Verification};
+use crate::finding::{CommitInfo, Confidence, Finding, SourceKind, Verification};
 use crate::rules::Severity;
 
 /// A JSON report: the tool, the findings, the statistics (`S` is
@@ -95,6 +95,10 @@ pub struct ReportFinding {
     /// Written only when true (docs/report-format.md).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub generic: bool,
+    /// `high`, `medium` or `low` (docs/rules.md); missing in reports
+    /// written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<Confidence>,
     /// Written only when there are parts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parts: Vec<ReportPart>,
@@ -145,6 +149,7 @@ impl ReportFinding {
             alternatives: f.alternatives.clone(),
             snippet: f.snippet.clone(),
             generic: f.generic,
+            confidence: Some(f.confidence),
             parts: f
                 .parts
                 .iter()

@@ -81,6 +81,9 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<u8> {
         (Some(verifier), None) => verify_outcome(verifier, &config, &mut outcome, &interrupt),
         (None, _) => {}
     }
+    // After verification, so that a held-back key is verified too and
+    // one found live (then `high`) is reported.
+    crate::scan::hold_back(&mut outcome, config.scan.min_confidence);
     // Before the report is written, so it shows each key's state afterwards.
     // stdout carries the report: the revocation summary goes to stderr.
     // A revocation error (a missing admin token) is returned only after the

@@ -93,6 +93,99 @@ pub(crate) fn is_placeholder(secret: &[u8], prefix_len: usize) -> bool {
     is_sequence(body)
 }
 
+/// Values that stand in a password field of a template or a sample
+/// configuration: the field's own name, stock words, interpolations of
+/// every templating syntax (`%(db_password)s`, `@DB_PASS@`, `$DB_PASS`,
+/// `{{ x }}`, `${X}`, `<password>`, `[password]`), masks (`****`). A real
+/// password is none of these; a provider's key never is either, so every
+/// rule applies it.
+pub(crate) fn is_password_placeholder(value: &[u8]) -> bool {
+    let v = value.trim_ascii();
+    if v.is_empty() {
+        return true;
+    }
+    let lower = v.to_ascii_lowercase();
+    const WORDS: &[&str] = &[
+        "password",
+        "passwd",
+        "pass",
+        "pwd",
+        "passphrase",
+        "secret",
+        "changeme",
+        "change_me",
+        "change-me",
+        "changeit",
+        "mypassword",
+        "my_password",
+        "yourpassword",
+        "newpassword",
+        "new_password",
+        "oldpassword",
+        "old_password",
+        "secretpassword",
+        "password123",
+        "xxx",
+        "null",
+        "none",
+        "nil",
+        "undefined",
+        "empty",
+        "true",
+        "false",
+        "todo",
+        "tbd",
+        "required",
+        "optional",
+        "string",
+        "str",
+        "value",
+        "required_password",
+        "db_password",
+        "database_password",
+        "admin_password",
+        "user_password",
+        "userpassword",
+        "notasecret",
+        "not_a_secret",
+        "s3cr3t",
+        "p@ssw0rd",
+        "p@ssword",
+        "passw0rd",
+        // Stock credentials of servers and images, left in compose files
+        // and tutorials (`postgres:postgres`, `guest:guest`).
+        "postgres",
+        "root",
+        "guest",
+        "admin",
+        "anonymous",
+        "user",
+        "username",
+        "test",
+        "mysql",
+        "redis",
+        "rabbitmq",
+        "default",
+    ];
+    if WORDS.contains(&String::from_utf8_lossy(&lower).as_ref()) {
+        return true;
+    }
+    let (first, last) = (v[0], v[v.len() - 1]);
+    // Interpolations and masks.
+    first == b'$'
+        || first == b'%'
+        || (first == b'@' && last == b'@')
+        || (first == b'[' && last == b']')
+        || (first == b'(' && last == b')')
+        || (first == b'<' && last == b'>')
+        || contains(v, b"%(")
+        || contains(v, b"{{")
+        || contains(v, b"${")
+        || contains(v, b"#{")
+        || v.iter().all(|b| b"*x#._-?".contains(b) || *b == b'X')
+        || v.iter().all(|&b| b == v[0])
+}
+
 fn is_sequence(body: &[u8]) -> bool {
     body.len() >= 8 && body.windows(2).all(|w| w[1] == w[0].wrapping_add(1))
 }
@@ -471,6 +564,37 @@ mod tests {
             ("sk-kunavo-", 10),
         ] {
             assert!(is_placeholder(s.as_bytes(), p), "{s}");
+        }
+    }
+
+    #[test]
+    fn password_placeholders() {
+        for v in [
+            "password",
+            "changeme",
+            "<password>",
+            "${DB_PASSWORD}",
+            "%(db_password)s",
+            "****",
+            "********",
+            "@DB_PASS@",
+            "$DB_PASS",
+            "{{ db_password }}",
+            "",
+            "  ",
+            "[password]",
+            "xxxxxx",
+        ] {
+            assert!(is_password_placeholder(v.as_bytes()), "{v}");
+        }
+        for v in [
+            "hunter22",
+            "admin123",
+            "Pass!12345",
+            "RedisPass1!",
+            "Xk9#mP2vL8",
+        ] {
+            assert!(!is_password_placeholder(v.as_bytes()), "{v}");
         }
     }
 

@@ -57,15 +57,24 @@ const KEY_QUALIFIERS: &[&str] = &[
     "redis",
 ];
 
-/// Words before `token` that make it no credential: pagination cursors,
-/// parser tokens, CSRF nonces in forms.
+/// Words in a `…token` key that make it no credential: pagination and
+/// continuation cursors (`nextForwardToken`, `NextContinuationToken`),
+/// idempotency tokens (`ClientRequestToken`), parser tokens, CSRF nonces
+/// in forms.
 const NOT_A_CREDENTIAL: &[&str] = &[
     "page",
+    "paging",
+    "pagination",
     "next",
     "prev",
     "previous",
+    "forward",
+    "backward",
     "continuation",
+    "continue",
     "cursor",
+    "marker",
+    "resume",
     "cancel",
     "cancellation",
     "sync",
@@ -79,6 +88,56 @@ const NOT_A_CREDENTIAL: &[&str] = &[
     "num",
     "last",
     "first",
+    "request",
+    "idempotency",
+    "sequence",
+    "change",
+    "lock",
+    "search",
+    "query",
+    "upload",
+    "stream",
+    "type",
+];
+
+/// Words anywhere in a key that say its value is public or is no secret
+/// at all: a public key or its token (`PublicKeyToken`, `publicKey`), a
+/// hash, digest or checksum of something (`sha256`, `integrity`, `etag`),
+/// a version or build id.
+const NOT_SECRET_WORDS: &[&str] = &[
+    "public",
+    "pub",
+    "hash",
+    "hashed",
+    "digest",
+    "checksum",
+    "sha",
+    "sha1",
+    "sha256",
+    "sha512",
+    "md5",
+    "crc",
+    "integrity",
+    "etag",
+    "fingerprint",
+    "version",
+    "build",
+    "revision",
+    "commit",
+    "nonce",
+    "length",
+    "len",
+    "size",
+    "count",
+    "field",
+    "label",
+    "prompt",
+    "hint",
+    "placeholder",
+    "policy",
+    "regex",
+    "pattern",
+    "format",
 ];
 
 /// Words in a key that say the value is a test fixture or an example.
@@ -87,28 +146,144 @@ const FIXTURE_WORDS: &[&str] = &[
     "demo",
 ];
 
+/// Shortest password judged: shorter values are PINs, flags and codes
+/// more often than passwords.
+const MIN_PASSWORD_LEN: usize = 6;
+
 /// Is `value`, assigned to `key` (when the rule captured one), a secret the
-/// generic rule should report?
-pub(crate) fn is_generic_secret(key: Option<&[u8]>, value: &[u8]) -> bool {
-    key.map_or(true, is_secret_key) && looks_random(value)
+/// generic rule should report? `before_key` is the text before the key
+/// (a few bytes are enough), `quoted` whether the value stands in quotes.
+///
+/// A password field's value is reported however word-like it is
+/// (`hunter22`, `Pass!12345`: real passwords look like words) unless it is
+/// a placeholder or, unquoted, a name in code (`self.password`,
+/// `proxy_passwd`); its confidence says how word-like it was
+/// (`engine::confidence`). Any other secret name needs a random value.
+pub(crate) fn is_generic_secret(
+    before_key: &[u8],
+    key: Option<&[u8]>,
+    value: &[u8],
+    quoted: bool,
+) -> bool {
+    let Some(key) = key else {
+        return looks_random(value);
+    };
+    if !is_secret_key(key) || is_type_name(before_key, key) {
+        return false;
+    }
+    if looks_random(value) {
+        return !is_assembly_token(before_key, key, value);
+    }
+    is_password_key(key) && is_password_value(value, quoted)
 }
 
-/// Does the key name a secret? Its last word must be a secret noun (or
-/// `key`/`pass` qualified by the word before), and no word may say it is
-/// a test fixture.
-pub(crate) fn is_secret_key(key: &[u8]) -> bool {
+/// `"AWS::IAM::AccessKey": …`, `Microsoft.Azure.Credentials: …`: a key
+/// that is a type or resource name (namespaced with `::`, or a dotted name
+/// whose every part is capitalised) rather than the name of a secret.
+fn is_type_name(before_key: &[u8], key: &[u8]) -> bool {
+    if before_key.ends_with(b"::") || before_key.ends_with(b"\\") {
+        return true;
+    }
+    let parts: Vec<&[u8]> = key.split(|&b| b == b'.').collect();
+    parts.len() >= 2
+        && parts
+            .iter()
+            .all(|p| p.first().is_some_and(u8::is_ascii_uppercase))
+}
+
+/// `PublicKeyToken=b77a5c561934e089` in a .NET assembly identity: the
+/// hash of a public key, 16 hex digits, in `Name, Version=…, Culture=…`.
+fn is_assembly_token(before_key: &[u8], key: &[u8], value: &[u8]) -> bool {
+    let tail = &before_key[before_key.len().saturating_sub(200)..];
+    value.len() == 16
+        && value.iter().all(u8::is_ascii_hexdigit)
+        && (key.eq_ignore_ascii_case(b"PublicKeyToken")
+            || super::filters::contains(&tail.to_ascii_lowercase(), b"version="))
+}
+
+/// Does the key name a password (its last word `password`, `passwd`,
+/// `pwd`, `passphrase`, or `pass` after a qualifier)?
+pub(crate) fn is_password_key(key: &[u8]) -> bool {
     let words = split_words(key);
     let Some(last) = words.last() else {
         return false;
     };
-    if words.iter().any(|w| FIXTURE_WORDS.contains(&w.as_str())) {
+    is_password_word(last) || (last == "pass" && words.len() >= 2)
+}
+
+fn is_password_word(w: &str) -> bool {
+    w.ends_with("password")
+        || w.ends_with("passwd")
+        || w == "pwd"
+        || w == "passphrase"
+        || w == "dbpass"
+        || w == "dbpwd"
+        || w == "pw"
+}
+
+/// A password field's value: not a placeholder, long enough, and not a
+/// name in code when unquoted (`self.password`, `proxy_passwd`,
+/// `getPassword`: a quoted value is a literal whatever it looks like).
+fn is_password_value(value: &[u8], quoted: bool) -> bool {
+    if value.len() < MIN_PASSWORD_LEN || super::filters::is_password_placeholder(value) {
+        return false;
+    }
+    if quoted {
+        return true;
+    }
+    let digits_or_symbols = value
+        .iter()
+        .any(|b| !b.is_ascii_alphabetic() && *b != b'_' && *b != b'.');
+    if digits_or_symbols {
+        // `self.password2`, `cfg.db_pass1`: attribute access in code.
+        return !(value.contains(&b'.')
+            && value
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || b"._".contains(b)));
+    }
+    // Letters only: an identifier in code (`proxy_passwd`, `self.password`,
+    // `getPassword`), a type in an annotation (`password: Incomplete`,
+    // `password: String`) or a plain word (`mysecret` in a `.env`).
+    let capitalised =
+        value[0].is_ascii_uppercase() && value[1..].iter().any(u8::is_ascii_lowercase);
+    !(value.contains(&b'_') || value.contains(&b'.') || is_camel_case(value) || capitalised)
+}
+
+/// `getPassword`, `defaultPass`: a lower-case start and an upper-case
+/// letter after it.
+fn is_camel_case(v: &[u8]) -> bool {
+    v.first().is_some_and(u8::is_ascii_lowercase) && v.iter().any(u8::is_ascii_uppercase)
+}
+
+/// Does the key name a secret? Its last word must be a secret noun (or
+/// `key`/`pass` qualified by the word before), and no word may say it is
+/// a test fixture, a public value, a hash or a version.
+pub(crate) fn is_secret_key(key: &[u8]) -> bool {
+    let mut words = split_words(key);
+    // `secret_key_base` (Rails), `api_key_value`: the secret's name, then
+    // a word about it.
+    if words.len() >= 3
+        && matches!(words.last().map(String::as_str), Some("base" | "value"))
+        && words[words.len() - 2] == "key"
+    {
+        words.pop();
+    }
+    let Some(last) = words.last() else {
+        return false;
+    };
+    if words
+        .iter()
+        .any(|w| FIXTURE_WORDS.contains(&w.as_str()) || NOT_SECRET_WORDS.contains(&w.as_str()))
+    {
         return false;
     }
     let before = words.len().checked_sub(2).map(|i| words[i].as_str());
     match last.as_str() {
         "key" | "pass" => before.is_some_and(|b| KEY_QUALIFIERS.contains(&b)),
-        "token" => before.map_or(true, |b| !NOT_A_CREDENTIAL.contains(&b)),
-        w => SECRET_NOUNS.contains(&w),
+        "token" => !words[..words.len() - 1]
+            .iter()
+            .any(|w| NOT_A_CREDENTIAL.contains(&w.as_str())),
+        w => SECRET_NOUNS.contains(&w) || is_password_word(w),
     }
 }
 
@@ -178,6 +353,18 @@ pub(crate) fn looks_random(value: &[u8]) -> bool {
         return false;
     }
     word_like_letters(value) * 2 < letters
+}
+
+/// Is `value` weak evidence of a secret by its shape alone: short, low in
+/// entropy, letters only, or mostly word-like runs (`hunter22`,
+/// `admin123`, `RedisPass1!`)? Such a value is still a password where a
+/// credential file holds it; elsewhere it lowers the confidence.
+pub(crate) fn is_weak_value(value: &[u8]) -> bool {
+    let letters = value.iter().filter(|b| b.is_ascii_alphabetic()).count();
+    value.len() < 8
+        || shannon_entropy(value) < 3.0
+        || letters == value.len()
+        || (letters > 0 && word_like_letters(value) * 2 >= letters)
 }
 
 /// `8-4-4-4-12` hex digits.
@@ -324,6 +511,74 @@ mod tests {
         ] {
             assert!(!looks_random(v.as_bytes()), "{v}");
         }
+    }
+
+    #[test]
+    fn password_fields_take_word_like_values() {
+        let ok =
+            |k: &str, v: &str, q: bool| is_generic_secret(b"", Some(k.as_bytes()), v.as_bytes(), q);
+        for v in ["hunter22", "admin123", "Pass!12345", "RedisPass1!"] {
+            assert!(ok("password", v, true), "{v}");
+            assert!(ok("DB_PASSWORD", v, false), "{v}");
+            assert!(is_weak_value(v.as_bytes()), "{v}");
+        }
+        assert!(ok("db_pass", "mysecret", false));
+        for v in [
+            "password",
+            "changeme",
+            "<password>",
+            "${DB_PASSWORD}",
+            "%(db_password)s",
+            "****",
+            "short",
+        ] {
+            assert!(!ok("password", v, true), "{v}");
+        }
+        // Names in code, unquoted.
+        for v in [
+            "self.password",
+            "proxy_passwd",
+            "getPassword",
+            "cfg.db_password",
+        ] {
+            assert!(!ok("password", v, false), "{v}");
+        }
+        // Other secret names still need a random value.
+        assert!(!ok("api_key", "hunter22", true));
+        assert!(!is_weak_value(b"Xk9#mP2vL8qR4tN7"));
+    }
+
+    #[test]
+    fn structure_that_is_no_secret() {
+        let ok = |before: &str, k: &str, v: &str| {
+            is_generic_secret(before.as_bytes(), Some(k.as_bytes()), v.as_bytes(), true)
+        };
+        // A type name as the key.
+        assert!(!ok(
+            "{\"AWS::IAM::",
+            "AccessKey",
+            "62d9a1c0f3b24e7d8a6c5b4f3e2d1c0b"
+        ));
+        // .NET assembly identities.
+        assert!(!ok(
+            "System.Web, Version=4.0.0.0, Culture=neutral, ",
+            "PublicKeyToken",
+            "b03f5f7f11d50a3a"
+        ));
+        // Pagination tokens, hashes, versions.
+        assert!(!ok(
+            "",
+            "nextForwardToken",
+            "f/31415926535897932384626433832795"
+        ));
+        assert!(!ok("", "NextContinuationToken", "1ueGcxLPRx1Tr8Xzf7kq"));
+        assert!(!ok("", "ClientRequestToken", "a3f9c0e1b2d4a7c6e5f8091b"));
+        assert!(!ok("", "secret_sha256", "a3f9c0e1b2d4a7c6e5f8091b2c3d4e5f"));
+        assert!(!ok("", "token_version", "a3f9c0e1b2d4a7c6e5f8"));
+        // Still secrets.
+        assert!(ok("", "secret_key_base", &"a3f9c0e1b2d4a7c6".repeat(8)));
+        assert!(ok("", "api_key", "a3f9c0e1b2d4a7c6e5f8091b2c3d4e5f"));
+        assert!(ok("", "session_token", "a3f9c0e1b2d4a7c6e5f8091b2c3d4e5f"));
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //! `Matcher` is immutable and shared by all threads; the per-thread scratch
 //! space is `Scratch`.
 
+pub mod confidence;
 pub(crate) mod decode;
 pub(crate) mod evidence;
 pub(crate) mod filters;
@@ -470,12 +471,27 @@ impl Matcher {
             return;
         };
         let (s, e) = (at + secret.start(), at + secret.end());
-        if rule.spec.generic
-            && !generic::is_generic_secret(caps.name("key").map(|k| k.as_bytes()), &buf[s..e])
-        {
-            return;
+        let mut field = false;
+        if rule.spec.generic {
+            match generic_accepts(
+                buf,
+                caps.name("key").map(|k| (at + k.start(), at + k.end())),
+                s,
+                e,
+            ) {
+                Some(f) => field = f,
+                None => return,
+            }
         }
-        if let Some(m) = self.accept(rule_idx, &buf[s..e], buf, s, parents, &mut scratch.context) {
+        if let Some(m) = self.accept(
+            rule_idx,
+            &buf[s..e],
+            buf,
+            s,
+            parents,
+            &mut scratch.context,
+            field,
+        ) {
             out.push(m);
         }
     }
@@ -552,10 +568,17 @@ impl Matcher {
                 continue;
             };
             let bytes = &buf[secret.start()..secret.end()];
-            if rule.spec.generic
-                && !generic::is_generic_secret(caps.name("key").map(|k| k.as_bytes()), bytes)
-            {
-                continue;
+            let mut field = false;
+            if rule.spec.generic {
+                match generic_accepts(
+                    buf,
+                    caps.name("key").map(|k| (k.start(), k.end())),
+                    secret.start(),
+                    secret.end(),
+                ) {
+                    Some(f) => field = f,
+                    None => continue,
+                }
             }
             if let Some(m) = self.accept(
                 rule_idx,
@@ -564,6 +587,7 @@ impl Matcher {
                 secret.start(),
                 parents,
                 &mut scratch.context,
+                field,
             ) {
                 out.push(m);
             }
@@ -604,6 +628,7 @@ impl Matcher {
                     encoded_start,
                     parents,
                     &mut scratch.context,
+                    false,
                 ) {
                     m.end = encoded_end;
                     if encoded_end - encoded_start != secret.len() {
@@ -619,6 +644,9 @@ impl Matcher {
     }
 
     /// Apply the filters to a candidate `secret` found at `at` in `buf`.
+    /// `password_field`: the generic rule found it as a password field's
+    /// value, which may read like words (`correct-horse-battery-staple`).
+    #[allow(clippy::too_many_arguments)]
     fn accept(
         &self,
         rule_idx: usize,
@@ -627,6 +655,7 @@ impl Matcher {
         at: usize,
         parents: &[&[u8]],
         context_cache: &mut [Option<bool>],
+        password_field: bool,
     ) -> Option<Match> {
         let rule = &self.rules.rules()[rule_idx];
         let prefix_len = literal_prefix_len(rule, secret);
@@ -649,7 +678,8 @@ impl Matcher {
             });
         }
         if filters::is_placeholder(secret, prefix_len)
-            || filters::is_identifier(&secret[prefix_len.min(secret.len())..])
+            || (!password_field && filters::is_identifier(&secret[prefix_len.min(secret.len())..]))
+            || (prefix_len == 0 && filters::is_password_placeholder(secret))
         {
             return None;
         }
@@ -707,6 +737,18 @@ impl Matcher {
             foreign_shape,
         })
     }
+}
+
+/// The generic filter on a candidate at `s..e` in `buf` whose key (if the
+/// rule captured one) is at `key`: `None` to drop it, else whether it was
+/// taken as a password field's value (not judged for randomness).
+fn generic_accepts(buf: &[u8], key: Option<(usize, usize)>, s: usize, e: usize) -> Option<bool> {
+    let before = key.map_or(&buf[..0], |(ks, _)| &buf[ks.saturating_sub(256)..ks]);
+    let quoted = s > 0 && matches!(buf[s - 1], b'"' | b'\'' | b'`');
+    let key = key.map(|(ks, ke)| &buf[ks..ke]);
+    let value = &buf[s..e];
+    generic::is_generic_secret(before, key, value, quoted)
+        .then(|| !generic::looks_random(value) && key.is_some_and(generic::is_password_key))
 }
 
 /// Where, in the encoded window, the decoded text up to `end` (exclusive)
@@ -972,7 +1014,10 @@ fn winner_alternatives(rules: &[Rule], winner: &Match, losers: &[Match]) -> Vec<
     // alternative provider: it matches nearly everything a provider rule does.
     for p in losers
         .iter()
-        .filter(|m| !rules[m.rule].spec.generic && !rules[m.rule].spec.part_only)
+        .filter(|m| {
+            let r = &rules[m.rule];
+            !r.spec.generic && !r.spec.part_only && r.provider() != "generic"
+        })
         .map(|m| rules[m.rule].provider())
         .chain(named.iter().map(|n| n.as_ref()))
     {
@@ -1029,7 +1074,8 @@ keywords = ["_"]
             &buf[found[0].start..found[0].end],
             b"dkey_4fQ9x2LmN8pR7tV1wZ3yB6cD"
         );
-        assert_eq!(found[0].alternatives, vec!["generic".to_string()]);
+        // A rule of the `generic` provider is no alternative provider.
+        assert!(found[0].alternatives.is_empty(), "{found:?}");
         assert!(!found[0].ambiguous);
     }
 

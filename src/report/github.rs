@@ -30,7 +30,7 @@ fn level(f: &Finding) -> &'static str {
 
 /// Most urgent first: live keys, then unverified or unknown, then dead;
 /// within each, by severity; otherwise the report's order.
-fn urgency(f: &Finding) -> (u8, u8) {
+fn urgency(f: &Finding) -> (u8, u8, std::cmp::Reverse<crate::finding::Confidence>) {
     let verdict = match f.verification.as_ref().map(|v| v.verdict) {
         Some(Verdict::Live) => 0,
         None | Some(Verdict::Unknown) => 1,
@@ -42,7 +42,7 @@ fn urgency(f: &Finding) -> (u8, u8) {
         Severity::Medium => 2,
         Severity::Low => 3,
     };
-    (verdict, severity)
+    (verdict, severity, std::cmp::Reverse(f.confidence))
 }
 
 pub fn write(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext) -> io::Result<()> {
@@ -59,10 +59,11 @@ pub fn write(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext) -> 
         }
         *n += 1;
         let mut message = format!(
-            "{} ({}, {}): {}",
+            "{} ({}, {}, {} confidence): {}",
             f.description,
             f.provider,
             f.severity.as_str(),
+            f.confidence,
             f.shown_secret(ctx.options.show_secrets)
         );
         if let Some(commit) = f.short_commit() {
@@ -82,7 +83,10 @@ pub fn write(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext) -> 
             f.end_line,
             f.column,
             f.end_column,
-            escape_property(&format!("leakhound: {}", f.rule_id)),
+            escape_property(&format!(
+                "leakhound: {} ({} confidence)",
+                f.rule_id, f.confidence
+            )),
             escape_data(&message),
         )?;
     }

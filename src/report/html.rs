@@ -192,6 +192,14 @@ fn write_summary(page: &mut String, findings: &[Finding], ctx: &ReportContext) {
     })
     .filter(|(_, n)| *n > 0)
     .collect();
+    let confidence: Vec<(String, usize)> = crate::finding::Confidence::ALL
+        .into_iter()
+        .map(|c| {
+            let n = findings.iter().filter(|f| f.confidence == c).count();
+            (c.as_str().to_string(), n)
+        })
+        .filter(|(_, n)| *n > 0)
+        .collect();
     let mut verdicts: BTreeMap<(u8, &str), usize> = BTreeMap::new();
     for f in findings {
         *verdicts
@@ -214,6 +222,7 @@ fn write_summary(page: &mut String, findings: &[Finding], ctx: &ReportContext) {
         if findings.len() == 1 { "" } else { "s" }
     );
     summary_box(page, "Severity", "severity", &severity);
+    summary_box(page, "Confidence", "confidence", &confidence);
     summary_box(page, "Verdict", "verdict", &verdicts);
     summary_box(page, "Provider", "provider", &providers);
     summary_box(page, "Repository", "repo", &repos);
@@ -251,6 +260,12 @@ fn write_controls(page: &mut String, findings: &[Finding]) {
         let _ = write!(page, "<option value=\"{s}\">{s}</option>");
     }
     page.push_str(
+        "</select></label>\n<label>Confidence <select id=\"confidence\"><option value=\"\">all</option>",
+    );
+    for c in crate::finding::Confidence::ALL {
+        let _ = write!(page, "<option value=\"{c}\">{c}</option>");
+    }
+    page.push_str(
         "</select></label>\n<label>Verdict <select id=\"verdict\"><option value=\"\">all</option>",
     );
     for v in ["live", "unknown", "not verified", "dead"] {
@@ -268,6 +283,7 @@ fn write_table(page: &mut String, findings: &[Finding], ctx: &ReportContext) {
     page.push_str(
         "<table class=\"findings\" id=\"findings\">\n<thead><tr>\
          <th data-key=\"severity\" aria-sort=\"none\">Severity</th>\
+         <th data-key=\"confidence\" aria-sort=\"none\">Confidence</th>\
          <th data-key=\"verdict\" aria-sort=\"none\">Verdict</th>\
          <th data-key=\"provider\" aria-sort=\"none\">Provider / rule</th>\
          <th data-key=\"path\" aria-sort=\"none\">Location</th>\
@@ -290,12 +306,15 @@ fn write_table(page: &mut String, findings: &[Finding], ctx: &ReportContext) {
         let _ = write!(
             page,
             "<tbody class=\"finding\" id=\"f{n}\" data-index=\"{i}\" data-severity=\"{sev}\" \
-             data-severity-rank=\"{sev_rank}\" data-verdict=\"{verdict}\" data-verdict-rank=\"{verdict_rank}\" \
+             data-severity-rank=\"{sev_rank}\" data-confidence=\"{conf}\" \
+             data-confidence-rank=\"{conf_rank}\" data-verdict=\"{verdict}\" data-verdict-rank=\"{verdict_rank}\" \
              data-provider=\"{provider}\" data-rule=\"{rule}\" data-path=\"{path}\" data-line=\"{line}\" \
              data-repo=\"{repo}\" data-date=\"{date}\" data-secret=\"{secret}\">\n<tr class=\"main\">",
             n = i + 1,
             sev = f.severity.as_str(),
             sev_rank = severity_rank(f.severity),
+            conf = f.confidence,
+            conf_rank = f.confidence as u8,
             verdict = esc(verdict_label(f)),
             verdict_rank = verdict_rank(f),
             provider = esc(&sanitize(&f.provider)),
@@ -310,6 +329,11 @@ fn write_table(page: &mut String, findings: &[Finding], ctx: &ReportContext) {
             page,
             "<td><span class=\"sev sev-{s}\">{s}</span></td>",
             s = f.severity.as_str()
+        );
+        let _ = write!(
+            page,
+            "<td><span class=\"conf conf-{c}\">{c}</span></td>",
+            c = f.confidence
         );
         // Verdict and what the provider said.
         let _ = write!(

@@ -188,6 +188,7 @@ fn to_finding(
         evidence: f.evidence,
         snippet: f.snippet,
         generic: f.generic,
+        confidence: f.confidence.unwrap_or_default(),
         parts,
     }
 }

@@ -91,16 +91,27 @@ fn write_case(out: &mut dyn Write, f: &Finding, ctx: &ReportContext) -> io::Resu
         attr(&f.path),
         f.line
     )?;
+    // Read by CI systems that show a test case's properties (Jenkins,
+    // GitLab); `--min-confidence` decides what is listed at all.
+    writeln!(out, "      <properties>")?;
+    writeln!(
+        out,
+        r#"        <property name="confidence" value="{}"/>"#,
+        f.confidence
+    )?;
+    writeln!(out, "      </properties>")?;
     let secret = f.shown_secret(ctx.options.show_secrets);
     let message = format!(
-        "{} ({}, {}): {}",
+        "{} ({}, {}, {} confidence): {}",
         f.description,
         f.provider,
         f.severity.as_str(),
+        f.confidence,
         secret
     );
     let mut body = vec![
         format!("rule: {}", f.rule_id),
+        format!("confidence: {}", f.confidence),
         format!("location: {}:{}:{}", f.path, f.line, f.column),
         format!("secret: {secret}"),
         format!("line: {}", f.snippet),

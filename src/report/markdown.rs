@@ -52,6 +52,14 @@ pub fn write(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext) -> 
         stats.skipped.len(),
         stats.errors.len()
     )?;
+    if !stats.held_back.is_empty() {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "Held back below the minimum confidence: {} medium, {} low (`--min-confidence low` reports them).",
+            stats.held_back.medium, stats.held_back.low
+        )?;
+    }
     if !findings.is_empty() {
         writeln!(out)?;
         writeln!(
@@ -96,7 +104,15 @@ pub fn write(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext) -> 
 fn write_table(out: &mut dyn Write, findings: &[Finding]) -> io::Result<()> {
     let has_commit = findings.iter().any(|f| f.commit.is_some());
     let has_verification = findings.iter().any(|f| f.verification.is_some());
-    let mut header = vec!["Severity", "File", "Line", "Rule", "Provider", "Secret"];
+    let mut header = vec![
+        "Severity",
+        "Confidence",
+        "File",
+        "Line",
+        "Rule",
+        "Provider",
+        "Secret",
+    ];
     if has_commit {
         header.push("Commit");
     }
@@ -108,6 +124,7 @@ fn write_table(out: &mut dyn Write, findings: &[Finding]) -> io::Result<()> {
     for f in findings.iter().take(MAX_ROWS) {
         let mut row = vec![
             f.severity.as_str().to_string(),
+            f.confidence.as_str().to_string(),
             code(&f.path),
             f.line.to_string(),
             code(&f.rule_id),

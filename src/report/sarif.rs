@@ -103,6 +103,7 @@ fn result(f: &Finding, rule_index: usize, ctx: &ReportContext) -> Value {
         "ambiguous": f.ambiguous,
         "alternatives": f.alternatives,
         "source": f.source,
+        "confidence": f.confidence,
     });
     if let Some(enc) = f.encoding {
         properties["encoding"] = json!(enc);
@@ -150,6 +151,7 @@ fn result(f: &Finding, rule_index: usize, ctx: &ReportContext) -> Value {
         "ruleId": f.rule_id,
         "ruleIndex": rule_index,
         "level": level,
+        "rank": f.confidence.rank(),
         "message": { "text": message },
         "locations": [location],
         "partialFingerprints": { "leakhound/v1": f.fingerprint },

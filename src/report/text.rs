@@ -50,11 +50,12 @@ pub fn write(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext) -> 
         };
         writeln!(
             out,
-            "{}  {}  {}  {}",
+            "{}  {}  {}  {}  {} confidence",
             paint(BOLD, &location),
             sanitize(&f.rule_id),
             sanitize(&f.provider),
-            paint(severity_style(f.severity), f.severity.as_str())
+            paint(severity_style(f.severity), f.severity.as_str()),
+            f.confidence
         )?;
         writeln!(
             out,
@@ -66,7 +67,7 @@ pub fn write(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext) -> 
         if f.generic {
             writeln!(
                 out,
-                "  {}  generic rule: a random value under a secret-like name",
+                "  {}  generic rule: a value under a secret's name",
                 paint(DIM, "note   ")
             )?;
         }
@@ -255,6 +256,16 @@ fn write_summary(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext)
         s.errors.len(),
         if s.errors.len() == 1 { "" } else { "s" },
     )?;
+    if !s.held_back.is_empty() {
+        writeln!(
+            out,
+            "held back: {} finding{} below the minimum confidence ({} medium, {} low); `--min-confidence low` reports them",
+            s.held_back.total(),
+            if s.held_back.total() == 1 { "" } else { "s" },
+            s.held_back.medium,
+            s.held_back.low,
+        )?;
+    }
     if let Some(v) = &s.verification {
         writeln!(
             out,

@@ -398,7 +398,7 @@ fn action_files_mode_writes_outputs_annotations_summary_and_sarif() {
     );
     assert!(
         s.contains(
-            "| critical | `config/app.py` | 2 | `kunavo-api-key` | `kunavo` | `sk-kunavo-u8jz…` |"
+            "| critical | high | `config/app.py` | 2 | `kunavo-api-key` | `kunavo` | `sk-kunavo-u8jz…` |"
         ),
         "{s}"
     );

@@ -39,7 +39,7 @@ fn generic_findings_are_marked_low_and_can_be_turned_off() {
 
     let text = run_text(dir.path(), &["app.env"]);
     assert!(
-        text.contains("generic rule: a random value under a secret-like name"),
+        text.contains("generic rule: a value under a secret's name"),
         "{text}"
     );
 

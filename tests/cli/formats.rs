@@ -62,7 +62,7 @@ fn junit_has_a_failed_testcase_per_finding_and_escapes_xml() {
         x.contains(r#"<testcase name="kunavo-api-key at 1:19" classname="app/config.py" file="app/config.py" line="1">"#),
         "{x}"
     );
-    assert!(x.contains(r#"<failure type="kunavo-api-key" message="Kunavo API key (kunavo, critical): sk-kunavo-u8jz…">"#), "{x}");
+    assert!(x.contains(r#"<failure type="kunavo-api-key" message="Kunavo API key (kunavo, critical, high confidence): sk-kunavo-u8jz…">"#), "{x}");
     // The snippet's markup is escaped, not interpreted.
     assert!(x.contains("# &lt;b&gt;&amp;\"'"), "{x}");
     assert!(!x.contains("<b>"), "{x}");
@@ -96,14 +96,14 @@ fn markdown_is_a_redacted_table_even_with_show_secrets() {
     );
     assert!(
         md.contains(
-            "| Severity | File | Line | Rule | Provider | Secret |\n|---|---|---|---|---|---|\n"
+            "| Severity | Confidence | File | Line | Rule | Provider | Secret |\n|---|---|---|---|---|---|---|\n"
         ),
         "{md}"
     );
     // A path with a pipe and a backtick stays in its cell.
     assert!(
         md.contains(
-            "| critical | `` a\\|b`c.env `` | 1 | `github-pat-classic` | `github` | `ghp_R8s2…` |"
+            "| critical | high | `` a\\|b`c.env `` | 1 | `github-pat-classic` | `github` | `ghp_R8s2…` |"
         ),
         "{md}"
     );
@@ -282,7 +282,9 @@ fn ci_formats_show_verdicts_and_unreadable_files() {
 
     let md = scan_as("markdown").stdout;
     assert!(
-        md.contains("| Severity | File | Line | Rule | Provider | Secret | Verified |"),
+        md.contains(
+            "| Severity | Confidence | File | Line | Rule | Provider | Secret | Verified |"
+        ),
         "{md}"
     );
     assert!(

@@ -11,6 +11,7 @@ mod audit;
 mod bad_input;
 mod baseline;
 mod breadth;
+mod confidence;
 mod config;
 mod config_check;
 mod docs_examples;

@@ -172,7 +172,7 @@ fn github_format_emits_workflow_commands() {
         "{line}"
     );
     assert!(
-        line.contains("title=leakhound%3A kunavo-api-key::"),
+        line.contains("title=leakhound%3A kunavo-api-key (high confidence)::"),
         "{line}"
     );
     assert_eq!(r.stdout.lines().count(), 3);

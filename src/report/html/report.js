@@ -1,5 +1,5 @@
 // leakhound's HTML report: filter and sort the findings table. The state
-// is the URL fragment (#q=…&severity=…&verdict=…&provider=…&repo=…&sort=…),
+// is the URL fragment (#q=…&severity=…&confidence=…&verdict=…&provider=…&repo=…&sort=…),
 // so a view can be bookmarked and a headless browser can drive it. This
 // script only hides and reorders rows; it never turns text into markup.
 (function () {
@@ -9,9 +9,10 @@
   var rows = Array.prototype.slice.call(table.querySelectorAll("tbody.finding"));
   var q = document.getElementById("q");
   var severity = document.getElementById("severity");
+  var confidence = document.getElementById("confidence");
   var verdict = document.getElementById("verdict");
   var shown = document.getElementById("shown");
-  var keys = ["q", "severity", "verdict", "provider", "repo", "sort"];
+  var keys = ["q", "severity", "confidence", "verdict", "provider", "repo", "sort"];
 
   function readState() {
     var state = {};
@@ -45,7 +46,7 @@
     var sign = desc ? -1 : 1;
     return function (a, b) {
       var x, y, c = 0;
-      if (k === "severity" || k === "verdict") {
+      if (k === "severity" || k === "confidence" || k === "verdict") {
         x = +a.getAttribute("data-" + k + "-rank");
         y = +b.getAttribute("data-" + k + "-rank");
         c = x - y;
@@ -70,10 +71,12 @@
     var needle = (state.q || "").toLowerCase();
     if (q.value !== (state.q || "")) { q.value = state.q || ""; }
     severity.value = state.severity || "";
+    confidence.value = state.confidence || "";
     verdict.value = state.verdict || "";
     var n = 0;
     rows.forEach(function (row) {
       var ok = (!state.severity || row.getAttribute("data-severity") === state.severity) &&
+        (!state.confidence || row.getAttribute("data-confidence") === state.confidence) &&
         (!state.verdict || row.getAttribute("data-verdict") === state.verdict) &&
         (!state.provider || row.getAttribute("data-provider") === state.provider) &&
         (!state.repo || row.getAttribute("data-repo") === state.repo) &&
@@ -107,6 +110,9 @@
   });
   severity.addEventListener("change", function () {
     var state = readState(); state.severity = severity.value; writeState(state);
+  });
+  confidence.addEventListener("change", function () {
+    var state = readState(); state.confidence = confidence.value; writeState(state);
   });
   verdict.addEventListener("change", function () {
     var state = readState(); state.verdict = verdict.value; writeState(state);
