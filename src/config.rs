@@ -66,6 +66,9 @@ pub struct VerifyDefaults {
     /// Providers to try for ambiguous keys.
     #[serde(default)]
     pub ambiguous: Vec<String>,
+    /// The only hosts keys may be sent to, for verification and
+    /// revocation (exact hosts or `*.` patterns; docs/verify.md#egress).
+    pub allow_hosts: Option<Vec<String>>,
 }
 
 /// A size or a duration as a file writes it: a number (bytes, seconds) or
@@ -468,6 +471,7 @@ fn resolve_revoke(args: &RevokeOptionsArgs, verify: &verify::Options) -> revoke:
         providers: args.providers.clone(),
         rules: args.rules.clone(),
         fingerprints: args.fingerprints.clone(),
+        allow_hosts: verify.allow_hosts.clone(),
     }
 }
 
@@ -516,6 +520,13 @@ fn resolve_verify(args: &VerifyOptionsArgs, layers: &[Layer]) -> Result<verify::
             .unwrap_or(d.cache_ttl),
         only_verified: args.only_verified,
         progress: false,
+        // Restricting egress is safe from any file; the last one that
+        // sets the list wins.
+        allow_hosts: match pick(layers, |f| f.verify.allow_hosts.as_ref()) {
+            Some((list, layer)) => crate::provider::egress::AllowHosts::parse(list)
+                .map_err(|m| layer.fail(format!("verify.allow_hosts: {m}")))?,
+            None => crate::provider::egress::AllowHosts::default(),
+        },
     };
     if options.timeout.is_zero() || options.connect_timeout.is_zero() {
         return Err(Error::Usage("verification timeouts must be above 0".into()));

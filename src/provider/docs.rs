@@ -37,6 +37,11 @@ pub fn markdown_table(specs: &[(&str, ProviderSpec)]) -> String {
         if let Some(form) = &v.form {
             request.push_str(&format!(" (form `{form}`)"));
         }
+        let hosts = check.hosts();
+        if hosts.len() > 1 {
+            let others: Vec<String> = hosts[1..].iter().map(|h| format!("`{h}`")).collect();
+            request.push_str(&format!("; also at {}", others.join(", ")));
+        }
         if let Some(rps) = v.requests_per_second {
             request.push_str(&format!(", at most {rps}/s"));
         }
