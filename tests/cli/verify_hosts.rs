@@ -828,3 +828,77 @@ fn undocumented_refusals_are_unknown() {
         assert_eq!(got["reason"], "status", "{provider}: {got}");
     }
 }
+
+/// `allow_hosts` holds revocation to the same hosts: an admin API outside
+/// it gets nothing, the key is left live and the run says why; the hosts
+/// the calls went to are listed.
+#[test]
+fn allow_hosts_restrict_revocation_too() {
+    let key = crate::util::kunavo("egress-revoke");
+    let admin = Arc::new(Mutex::new(0usize));
+    let seen = Arc::clone(&admin);
+    let server = Server::start(move |req, _| {
+        if req.method == "POST" {
+            *seen.lock().unwrap() += 1;
+            return Reply::status(200).body("{\"revoked\":true}");
+        }
+        Reply::status(200)
+    });
+    let port = server.addr.port();
+    let dir = tempdir();
+    write(dir.path(), "src/.env", format!("KUNAVO_API_KEY={key}\n"));
+    let config = |allow: &str| {
+        write(
+            dir.path(),
+            ".leakhound.toml",
+            format!(
+                "[providers.kunavo]\nbase_url = \"http://127.0.0.1:{port}/kunavo/v1\"\n\n\
+                 [providers.kunavo.revoke]\nurl = \"http://localhost:{port}/kunavo/v1/admin/keys/revoke\"\n\
+                 token_env = \"EGRESS_TEST_ADMIN\"\nbody = '{{\"key\": \"{{{{key}}}}\"}}'\n\n{VERIFY}{allow}"
+            ),
+        );
+    };
+    config("allow_hosts = [\"127.0.0.1\"]\n");
+    let r = run(leakhound()
+        .current_dir(dir.path())
+        .env("EGRESS_TEST_ADMIN", "adm-egress-test-token")
+        .args([
+            "scan",
+            "src",
+            "-c",
+            ".leakhound.toml",
+            "--verify",
+            "--revoke",
+            "--yes",
+        ]));
+    assert_eq!(*admin.lock().unwrap(), 0, "the admin API got a call");
+    assert!(
+        r.stderr.contains("egress denied"),
+        "{}\n{}",
+        r.stdout,
+        r.stderr
+    );
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    // Allowed, the call goes out and its host is counted.
+    config("allow_hosts = [\"127.0.0.1\", \"localhost\"]\n");
+    let r = run(leakhound()
+        .current_dir(dir.path())
+        .env("EGRESS_TEST_ADMIN", "adm-egress-test-token")
+        .args([
+            "scan",
+            "src",
+            "-c",
+            ".leakhound.toml",
+            "--verify",
+            "--revoke",
+            "--yes",
+        ]));
+    assert_eq!(*admin.lock().unwrap(), 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr
+            .contains(&format!("admin API hosts contacted: localhost:{port} (1)")),
+        "{}\n{}",
+        r.stdout,
+        r.stderr
+    );
+}
