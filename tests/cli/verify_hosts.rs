@@ -907,3 +907,220 @@ fn allow_hosts_restrict_revocation_too() {
         r.stderr
     );
 }
+
+// ------------------------------------------------------------ fail closed
+
+/// With no network, `--fail-on live`, `--only-verified` and `revoke` warn
+/// that keys could not be checked (stderr and the summary), and
+/// `--fail-on unverified` fails; a settled (dead) key passes it.
+#[test]
+fn keys_that_could_not_be_checked_never_pass_silently() {
+    // A port that was free a moment ago and has no listener now.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let key = crate::util::kunavo("fail-closed");
+    let dir = tempdir();
+    write(dir.path(), "src/.env", format!("KUNAVO_API_KEY={key}\n"));
+    write(
+        dir.path(),
+        ".leakhound.toml",
+        format!("[providers.kunavo]\nbase_url = \"http://127.0.0.1:{port}/v1\"\n\n{VERIFY}"),
+    );
+    let scan = |args: &[&str]| {
+        run(leakhound()
+            .current_dir(dir.path())
+            .args(["scan", "src", "-c", ".leakhound.toml", "--verify"])
+            .args(args))
+    };
+    let warning = "1 finding of verifiable rules could not be checked";
+    let r = scan(&["--fail-on", "live"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains(warning), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("--fail-on live cannot vouch"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stdout
+            .contains("unverified: 1 finding of verifiable rules could not be checked"),
+        "{}",
+        r.stdout
+    );
+    let r = scan(&["--only-verified"]);
+    assert!(r.stderr.contains(warning), "{}", r.stderr);
+    assert!(r.stderr.contains("--only-verified"), "{}", r.stderr);
+    let r = scan(&["--fail-on", "unverified", "--format", "json"]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.json()["stats"]["verification"]["unverified"], 1);
+    // A saved report, revoked while the provider cannot be reached: the
+    // key is not revoked, and the run says it could not be checked.
+    let saved = run(leakhound().current_dir(dir.path()).args([
+        "scan",
+        "src",
+        "-c",
+        ".leakhound.toml",
+        "--show-secrets",
+        "-f",
+        "json",
+        "-o",
+        "report.json",
+    ]));
+    assert_eq!(saved.code, 1, "{}", saved.stderr);
+    let r = run(leakhound().current_dir(dir.path()).args([
+        "revoke",
+        "report.json",
+        "-c",
+        ".leakhound.toml",
+    ]));
+    assert!(
+        r.stderr
+            .contains("1 key could not be checked (verdict unknown)"),
+        "{}\n{}",
+        r.stdout,
+        r.stderr
+    );
+    assert!(r.stdout.contains("could not be checked"), "{}", r.stdout);
+
+    // The provider answers: a dead key is settled, `unverified` passes
+    // and nothing is said.
+    let server = Server::start(|_, _| Reply::status(401));
+    write(
+        dir.path(),
+        ".leakhound.toml",
+        format!(
+            "[providers.kunavo]\nbase_url = \"{}/v1\"\n\n{VERIFY}",
+            server.url()
+        ),
+    );
+    let r = scan(&["--fail-on", "unverified"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(!r.stderr.contains("could not be checked"), "{}", r.stderr);
+    // Without --verify the gate is refused.
+    let r = run(leakhound().current_dir(dir.path()).args([
+        "scan",
+        "src",
+        "-c",
+        ".leakhound.toml",
+        "--fail-on",
+        "unverified",
+    ]));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("--fail-on unverified needs --verify"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// `--verify-allow-host` wins over the file, and names bad entries.
+#[test]
+fn the_allow_host_flag_replaces_the_files_list() {
+    let (server, script) = segment_server();
+    script
+        .lock()
+        .unwrap()
+        .insert("v1".into(), Reply::status(200));
+    let key = crate::util::kunavo("allow-flag");
+    let dir = tempdir();
+    write(dir.path(), "src/.env", format!("KUNAVO_API_KEY={key}\n"));
+    write(
+        dir.path(),
+        ".leakhound.toml",
+        format!(
+            "[providers.kunavo]\nbase_url = \"{}/v1\"\n\n{VERIFY}allow_hosts = [\"api.kunavo.com\"]\n",
+            server.url()
+        ),
+    );
+    let scan = |args: &[&str]| {
+        run(leakhound()
+            .current_dir(dir.path())
+            .args([
+                "scan",
+                "src",
+                "-c",
+                ".leakhound.toml",
+                "--verify",
+                "-f",
+                "json",
+            ])
+            .args(args))
+    };
+    let r = scan(&[]);
+    assert_eq!(
+        r.findings()[0]["verification"]["reason"],
+        "egress-denied",
+        "{}",
+        r.stdout
+    );
+    assert!(server.requests().is_empty());
+    let r = scan(&["--verify-allow-host", "127.0.0.1"]);
+    assert_eq!(
+        r.findings()[0]["verification"]["verdict"],
+        "live",
+        "{}",
+        r.stdout
+    );
+    assert_eq!(server.requests().len(), 1);
+    let r = scan(&["--verify-allow-host", "*."]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("--verify-allow-host"), "{}", r.stderr);
+}
+
+/// `leakhound rules hosts`: every verifiable rule with every host its keys
+/// may go to, regions and revocation included; a config's overrides apply.
+#[test]
+fn rules_hosts_lists_every_host_a_key_may_go_to() {
+    let r = run(leakhound().args(["rules", "hosts"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let line = r
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("newrelic-user-api-key "))
+        .unwrap_or_else(|| panic!("{}", r.stdout));
+    assert!(
+        line.contains("api.newrelic.com, api.eu.newrelic.com"),
+        "{line}"
+    );
+    let github = r
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("github-pat-classic "))
+        .unwrap();
+    assert!(github.contains("[revoke: api.github.com]"), "{github}");
+    assert!(r.stdout.contains("verifiable rules;"), "{}", r.stdout);
+    let json = run(leakhound().args(["rules", "hosts", "--format", "json"]));
+    let rows: Value = serde_json::from_str(&json.stdout).unwrap();
+    let azure = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["rule"] == "azure-storage-account-key")
+        .unwrap();
+    assert_eq!(azure["verify"].as_array().unwrap().len(), 3, "{azure}");
+    // `rules list --verifiable` and the manifest agree on the rules.
+    let listed = run(leakhound().args(["rules", "list", "--verifiable", "--format", "json"]));
+    let listed: Value = serde_json::from_str(&listed.stdout).unwrap();
+    assert_eq!(
+        listed.as_array().unwrap().len(),
+        rows.as_array().unwrap().len()
+    );
+    // A configured base URL replaces the declared hosts.
+    let dir = tempdir();
+    write(
+        dir.path(),
+        "lh.toml",
+        "[providers.newrelic]\nbase_url = \"https://nr-proxy.acme.example/v2\"\n",
+    );
+    let r = run(leakhound()
+        .current_dir(dir.path())
+        .args(["rules", "hosts", "--config", "lh.toml"]));
+    let line = r
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("newrelic-user-api-key "))
+        .unwrap();
+    assert!(line.ends_with("nr-proxy.acme.example"), "{line}");
+}
