@@ -70,6 +70,7 @@ pub const BUILTIN_PROVIDER_FILES: &[(&str, &str)] = &[
     builtin_spec!("payments"),
     builtin_spec!("data"),
     builtin_spec!("paired"),
+    builtin_spec!("regions"),
 ];
 
 /// `[providers.NAME]` in a config file: where this provider's checks and
