@@ -208,6 +208,23 @@ pub enum RulesCommand {
         /// A TOML file with `[[rules]]` entries (a rule file or `.leakhound.toml`).
         file: PathBuf,
     },
+    /// The egress manifest: every host each verifiable rule's keys may be
+    /// sent to, for verification and revocation (docs/verify.md#egress).
+    Hosts {
+        /// Output format: text, or JSON for tools.
+        #[arg(long, value_enum, default_value_t = HostsFormat::Text)]
+        format: HostsFormat,
+        /// Configuration file whose rules and `[providers.NAME]` overrides
+        /// (base URLs, hosts, revocation URLs) apply.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum HostsFormat {
+    Text,
+    Json,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -608,6 +625,11 @@ pub enum FailOn {
     Any,
     /// A finding whose key was verified live.
     Live,
+    /// A finding whose key was verified live, or any finding of a
+    /// verifiable rule whose key could not be checked (`unknown`: no
+    /// network, a timeout, a host not allowed): a gate that never passes
+    /// on silence.
+    Unverified,
 }
 
 /// How verification runs; shared by `scan --verify` and `verify`. Every
@@ -625,6 +647,13 @@ pub struct VerifyOptionsArgs {
     /// Repeatable; without it an ambiguous key is sent nowhere.
     #[arg(long, value_name = "PROVIDER", value_delimiter = ',')]
     pub verify_ambiguous: Vec<String>,
+
+    /// Send keys (and revocations) only to HOST: an exact host name or a
+    /// `*.` pattern (`*.newrelic.com`). Repeatable; replaces `[verify]
+    /// allow_hosts`. A check bound elsewhere is `unknown (egress-denied)`
+    /// and nothing is sent (`leakhound rules hosts` lists the hosts).
+    #[arg(long, value_name = "HOST", value_delimiter = ',')]
+    pub verify_allow_host: Vec<String>,
 
     /// Checks in flight at once, overall [default: 8].
     #[arg(long, value_name = "N")]

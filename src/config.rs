@@ -66,6 +66,9 @@ pub struct VerifyDefaults {
     /// Providers to try for ambiguous keys.
     #[serde(default)]
     pub ambiguous: Vec<String>,
+    /// The only hosts keys may be sent to, for verification and
+    /// revocation (exact hosts or `*.` patterns; docs/verify.md#egress).
+    pub allow_hosts: Option<Vec<String>>,
 }
 
 /// A size or a duration as a file writes it: a number (bytes, seconds) or
@@ -86,6 +89,8 @@ pub enum FailOn {
     Any,
     /// A finding whose key was verified live.
     Live,
+    /// A live key, or a finding of a verifiable rule left `unknown`.
+    Unverified,
 }
 
 impl From<cli::FailOn> for FailOn {
@@ -93,6 +98,7 @@ impl From<cli::FailOn> for FailOn {
         match f {
             cli::FailOn::Any => FailOn::Any,
             cli::FailOn::Live => FailOn::Live,
+            cli::FailOn::Unverified => FailOn::Unverified,
         }
     }
 }
@@ -218,6 +224,10 @@ impl Config {
                 Some("--only-verified")
             } else if fail_on == FailOn::Live {
                 Some("--fail-on live")
+            } else if fail_on == FailOn::Unverified {
+                Some("--fail-on unverified")
+            } else if !o.verify_allow_host.is_empty() {
+                Some("--verify-allow-host")
             } else if !o.verify_ambiguous.is_empty() {
                 Some("--verify-ambiguous")
             } else if o.verify_concurrency.is_some()
@@ -474,6 +484,7 @@ fn resolve_revoke(args: &RevokeOptionsArgs, verify: &verify::Options) -> revoke:
         providers: args.providers.clone(),
         rules: args.rules.clone(),
         fingerprints: args.fingerprints.clone(),
+        allow_hosts: verify.allow_hosts.clone(),
     }
 }
 
@@ -522,6 +533,18 @@ fn resolve_verify(args: &VerifyOptionsArgs, layers: &[Layer]) -> Result<verify::
             .unwrap_or(d.cache_ttl),
         only_verified: args.only_verified,
         progress: false,
+        // Restricting egress is safe from any file; the flag wins, then the
+        // last file that sets the list.
+        allow_hosts: if !args.verify_allow_host.is_empty() {
+            crate::provider::egress::AllowHosts::parse(&args.verify_allow_host)
+                .map_err(|m| Error::Usage(format!("--verify-allow-host: {m}")))?
+        } else {
+            match pick(layers, |f| f.verify.allow_hosts.as_ref()) {
+                Some((list, layer)) => crate::provider::egress::AllowHosts::parse(list)
+                    .map_err(|m| layer.fail(format!("verify.allow_hosts: {m}")))?,
+                None => crate::provider::egress::AllowHosts::default(),
+            }
+        },
     };
     if options.timeout.is_zero() || options.connect_timeout.is_zero() {
         return Err(Error::Usage("verification timeouts must be above 0".into()));

@@ -100,6 +100,15 @@ pub enum UnknownReason {
     /// The key is one half of a credential (an AWS secret access key) and
     /// its other half (the access key id) was not found beside it.
     NoPair,
+    /// The host the key would go to is not in the run's allowed hosts
+    /// (`[verify] allow_hosts`): nothing was sent.
+    EgressDenied,
+    /// A signed request was refused while this machine's clock is far
+    /// from the provider's.
+    ClockSkew,
+    /// The pair was refused, but the partner was found on another line and
+    /// the provider answers a wrong partner like a dead key.
+    Pair,
 }
 
 impl UnknownReason {
@@ -115,6 +124,9 @@ impl UnknownReason {
             UnknownReason::Interrupted => "interrupted",
             UnknownReason::Attribution => "attribution",
             UnknownReason::NoPair => "no-pair",
+            UnknownReason::EgressDenied => "egress-denied",
+            UnknownReason::ClockSkew => "clock-skew",
+            UnknownReason::Pair => "pair",
         }
     }
 }

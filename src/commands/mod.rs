@@ -30,6 +30,24 @@ pub const FINDINGS: u8 = 1;
 /// Exit status: an error.
 pub const ERROR: u8 = 2;
 
+/// Verification that could not happen is never silent where a gate trusts
+/// verdicts (`--fail-on live`/`unverified`, `--only-verified`): a warning
+/// on stderr, whatever `--quiet` says (the summary counts them too).
+fn warn_unverified(config: &Config, summary: &crate::verify::VerifySummary) {
+    let gate = if config.verify.as_ref().is_some_and(|v| v.only_verified) {
+        "--only-verified"
+    } else {
+        match config.fail_on {
+            FailOn::Live => "--fail-on live",
+            FailOn::Unverified => "--fail-on unverified",
+            FailOn::Any => return,
+        }
+    };
+    if let Some(w) = summary.unverified_warning(gate) {
+        eprintln!("leakhound: {w}");
+    }
+}
+
 /// 1 when the findings trip `--fail-on`; else 2 for read errors or an
 /// interrupted verification (an incomplete run is not clean); else 0.
 fn exit_code(config: &Config, outcome: &ScanOutcome) -> u8 {
@@ -40,6 +58,17 @@ fn exit_code(config: &Config, outcome: &ScanOutcome) -> u8 {
                 .as_ref()
                 .is_some_and(|v| v.verdict == Verdict::Live)
         }),
+        FailOn::Unverified => {
+            outcome.findings.iter().any(|f| {
+                f.verification
+                    .as_ref()
+                    .is_some_and(|v| v.verdict == Verdict::Live)
+            }) || outcome
+                .stats
+                .verification
+                .as_ref()
+                .is_some_and(|v| v.unverified > 0)
+        }
     };
     let interrupted = outcome
         .stats

@@ -73,6 +73,10 @@ pub(crate) fn revoke(
     interrupt: &AtomicBool,
 ) -> anyhow::Result<u8> {
     let mut plan = revoker.plan(findings);
+    // Keys the verification could not settle are not revoked: say so.
+    if let Some(w) = plan.unchecked_warning(findings) {
+        eprintln!("leakhound: {w}");
+    }
     let missing = revoker.missing_tokens(&plan);
     if plan.dry_run {
         revocation::write_text(out, &plan, findings, None)?;

@@ -1,8 +1,9 @@
-//! `leakhound rules list` and `leakhound rules check`.
+//! `leakhound rules list`, `leakhound rules check` and `leakhound rules
+//! hosts` (the egress manifest).
 
 use std::io::{self, Write};
 
-use crate::cli::{ListFormat, RulesCommand};
+use crate::cli::{HostsFormat, ListFormat, RulesCommand};
 use crate::config;
 use crate::provider;
 use crate::rules::{self, RuleSet};
@@ -10,9 +11,34 @@ use crate::rules::{self, RuleSet};
 use super::output::write_output;
 use super::CLEAN;
 
-/// `leakhound rules list` or `leakhound rules check FILE`.
+/// `leakhound rules list`, `leakhound rules check FILE` or `leakhound
+/// rules hosts`.
 pub fn run(command: RulesCommand) -> anyhow::Result<u8> {
     match command {
+        RulesCommand::Hosts { format, config } => {
+            let (rules, providers) = match &config {
+                Some(path) => {
+                    let file = config::load_config_file(path)?;
+                    let rules = config::resolve_rules(&file, &path.display().to_string())?;
+                    (rules, file.providers)
+                }
+                None => (rules::builtin_rules()?, Default::default()),
+            };
+            let set = RuleSet::new(rules)?;
+            let rows = provider::egress::manifest(&set, &providers)?;
+            let stdout = io::stdout();
+            let mut out = stdout.lock();
+            match format {
+                HostsFormat::Json => {
+                    // Through io::Error, so a closed pipe is seen as one.
+                    serde_json::to_writer_pretty(&mut out, &rows).map_err(io::Error::from)?;
+                    writeln!(out)?;
+                }
+                HostsFormat::Text => provider::egress::write_manifest(&mut out, &rows)?,
+            }
+            out.flush()?;
+            Ok(CLEAN)
+        }
         RulesCommand::List {
             format,
             config,

@@ -190,6 +190,7 @@ fn verify_audit(
             "leakhound: interrupted: unfinished checks are reported as unknown (interrupted)"
         );
     }
+    super::warn_unverified(config, &summary);
     if let Err(e) = crate::audit::record_verdicts(datastore, &fresh, outcome) {
         outcome.stats.errors.push(crate::scan::PathNote {
             path: datastore.display().to_string(),

@@ -57,6 +57,7 @@ pub(crate) fn verify_outcome(
             "leakhound: interrupted: unfinished checks are reported as unknown (interrupted)"
         );
     }
+    super::warn_unverified(config, &summary);
     // The run's time includes verification, which is often most of it.
     outcome.stats.elapsed_ms += summary.elapsed_ms;
     outcome.stats.verification = Some(summary);

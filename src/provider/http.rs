@@ -19,6 +19,7 @@ use reqwest::blocking::{Client, RequestBuilder};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use reqwest::redirect::Policy;
 
+use super::egress::{AllowHosts, Tally};
 use super::{is_loopback, sign, Auth, Check, Secret};
 use crate::error::{Error, Result};
 use crate::finding::{UnknownReason, Verdict, Verification};
@@ -91,6 +92,8 @@ enum Attempt {
         retry_after: Option<Duration>,
         /// The response headers the spec reads identity or scopes from.
         described: Vec<(String, String)>,
+        /// The server's clock (`Date`), for the skew check of signed kinds.
+        date: Option<SystemTime>,
     },
     Failed {
         reason: UnknownReason,
@@ -107,12 +110,138 @@ pub(crate) struct Key<'a> {
     pub partner: Option<&'a Secret>,
 }
 
+/// Where a check may go and what it sent: the run's allow-list and its
+/// per-host tally.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Egress<'a> {
+    pub allow: &'a AllowHosts,
+    pub tally: &'a Tally,
+}
+
+/// How far the server's clock may be from ours before a signed request's
+/// refusal is read as our clock's fault, not the key's: Azure refuses a
+/// Shared Key signature dated more than 15 minutes off, Google a JWT
+/// issued in the future; five minutes leaves room for neither.
+const CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
+
+/// Ask `check`'s provider about `secret` at each of `targets` (indices of
+/// the check's hosts), retrying as the module docs say. The first `live`
+/// answer settles it; `dead` needs every host's invalid answer; anything
+/// else is `unknown` naming each host's answer. A host the allow-list
+/// refuses gets nothing (`unknown (egress-denied)`).
+///
 /// `pace` is called before each request and waits for the provider's rate
 /// limit; it returns false if the run was interrupted meanwhile.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn run_check(
     http: &Http,
     check: &Check,
+    key: Key<'_>,
+    targets: &[usize],
+    egress: Egress<'_>,
+    limits: Limits,
+    interrupt: &AtomicBool,
+    started: &std::sync::atomic::AtomicUsize,
+    pace: &dyn Fn() -> bool,
+) -> (Verification, u32) {
+    let unknown = |reason, detail: String| Verification {
+        verdict: Verdict::Unknown,
+        reason: Some(reason),
+        status: None,
+        detail,
+        provider: Some(check.provider.clone()),
+        cached: false,
+        identity: None,
+        scopes: Vec::new(),
+    };
+    let mut sent = 0u32;
+    let mut answers: Vec<(String, Verification)> = Vec::new();
+    for &t in targets {
+        let url = match check.endpoint_at(t, key.partner.map(Secret::expose)) {
+            Ok(url) => url,
+            Err(_) => {
+                answers.push((
+                    String::new(),
+                    unknown(
+                        UnknownReason::NotVerifiable,
+                        "the partner cannot go into the provider's URL".into(),
+                    ),
+                ));
+                continue;
+            }
+        };
+        let host = url.host_str().unwrap_or_default().to_string();
+        if !egress.allow.allows_url(&url) {
+            answers.push((
+                host.clone(),
+                unknown(
+                    UnknownReason::EgressDenied,
+                    format!("{host} is not an allowed host (allow_hosts): nothing sent"),
+                ),
+            ));
+            continue;
+        }
+        let (v, n) = run_at(
+            http,
+            check,
+            key,
+            &url,
+            egress.tally,
+            limits,
+            interrupt,
+            started,
+            pace,
+        );
+        sent += n;
+        match v.verdict {
+            Verdict::Live => return (v, sent),
+            _ if v.reason == Some(UnknownReason::Interrupted) => return (v, sent),
+            _ => answers.push((host, v)),
+        }
+    }
+    (settle(check, answers), sent)
+}
+
+/// One verdict from the answers of several hosts, none of them live:
+/// `dead` if every host said so, else the first inconclusive answer with
+/// every host's answer in its detail.
+fn settle(check: &Check, answers: Vec<(String, Verification)>) -> Verification {
+    if answers.len() == 1 {
+        return answers.into_iter().next().expect("one answer").1;
+    }
+    let hosts: Vec<&str> = answers.iter().map(|(h, _)| h.as_str()).collect();
+    if answers.iter().all(|(_, v)| v.verdict == Verdict::Dead) {
+        let mut v = answers[0].1.clone();
+        v.detail = format!("{} (at every host: {})", v.detail, hosts.join(", "));
+        return v;
+    }
+    let each: Vec<String> = answers
+        .iter()
+        .map(|(h, v)| format!("{h}: {}", v.summary()))
+        .collect();
+    let first = answers
+        .iter()
+        .find(|(_, v)| v.verdict != Verdict::Dead)
+        .map(|(_, v)| v.clone())
+        .expect("not every answer is dead");
+    Verification {
+        detail: format!(
+            "not settled at every host {} may hold the key at ({})",
+            check.name,
+            each.join("; ")
+        ),
+        ..first
+    }
+}
+
+/// [`run_check`] at one URL.
+#[allow(clippy::too_many_arguments)]
+fn run_at(
+    http: &Http,
+    check: &Check,
     Key { secret, partner }: Key<'_>,
+    url: &reqwest::Url,
+    tally: &Tally,
     limits: Limits,
     interrupt: &AtomicBool,
     started: &std::sync::atomic::AtomicUsize,
@@ -137,18 +266,38 @@ pub(crate) fn run_check(
         // Counted when sent, not when answered: an interrupted run still
         // says that the key went out.
         started.fetch_add(1, Ordering::Relaxed);
-        let (status, body, retry_after, described) = match send(http, check, secret, partner) {
-            Attempt::Failed { reason, detail } => {
-                return (unknown(reason, None, detail.to_string()), sent)
-            }
-            Attempt::Answer {
-                status,
-                body,
-                retry_after,
-                described,
-            } => (status, body, retry_after, described),
-        };
+        tally.record(url);
+        let (status, body, retry_after, described, date) =
+            match send(http, check, url, secret, partner) {
+                Attempt::Failed { reason, detail } => {
+                    return (unknown(reason, None, detail.to_string()), sent)
+                }
+                Attempt::Answer {
+                    status,
+                    body,
+                    retry_after,
+                    described,
+                    date,
+                } => (status, body, retry_after, described, date),
+            };
         let c = check.classify(status, &body, secret.expose());
+        // A signed request refused while our clock is far from the
+        // server's says nothing about the key.
+        if c.verdict == Verdict::Dead && check.auth.is_signed() {
+            if let Some(skew) = date.and_then(|d| skew(d, SystemTime::now())) {
+                if skew > CLOCK_SKEW {
+                    let detail = format!(
+                        "{} refused the signed request, but this machine's clock is {} min off the server's: fix the clock and verify again",
+                        check.name,
+                        skew.as_secs() / 60
+                    );
+                    return (
+                        unknown(UnknownReason::ClockSkew, Some(status), detail),
+                        sent,
+                    );
+                }
+            }
+        }
         let retryable = c.verdict == Verdict::Unknown && (status == 429 || status >= 500);
         if !retryable {
             let (identity, scopes) = if c.verdict == Verdict::Live {
@@ -204,6 +353,14 @@ pub(crate) fn run_check(
     }
 }
 
+/// How far apart two clocks are.
+fn skew(server: SystemTime, ours: SystemTime) -> Option<Duration> {
+    Some(match server.duration_since(ours) {
+        Ok(ahead) => ahead,
+        Err(e) => e.duration(),
+    })
+}
+
 pub(crate) fn interrupted(provider: &str) -> Verification {
     Verification {
         verdict: Verdict::Unknown,
@@ -236,15 +393,19 @@ fn sleep_unless_interrupted(d: Duration, interrupt: &AtomicBool) -> bool {
     }
 }
 
-fn send(http: &Http, check: &Check, secret: &Secret, partner: Option<&Secret>) -> Attempt {
+fn send(
+    http: &Http,
+    check: &Check,
+    url: &reqwest::Url,
+    secret: &Secret,
+    partner: Option<&Secret>,
+) -> Attempt {
     let not_verifiable = |detail| Attempt::Failed {
         reason: UnknownReason::NotVerifiable,
         detail,
     };
     let partner = partner.map(Secret::expose);
-    let Ok(url) = check.endpoint_for(partner) else {
-        return not_verifiable("the partner cannot go into the provider's URL");
-    };
+    let url = url.clone();
     let client = http.client_for(&url);
     let Some(static_headers) = check.headers_for(partner) else {
         return not_verifiable("the partner cannot go into a header");
@@ -306,6 +467,11 @@ fn send(http: &Http, check: &Check, secret: &Secret, partner: Option<&Secret>) -
                 .get(RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| parse_retry_after(v, SystemTime::now())),
+            date: answer
+                .headers
+                .get(reqwest::header::DATE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| httpdate::parse_http_date(v).ok()),
             described: [&check.identity_header, &check.scopes_header]
                 .into_iter()
                 .flatten()

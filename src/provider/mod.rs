@@ -35,6 +35,7 @@ use crate::error::{describe_toml_error, Error, Result};
 use crate::finding::{UnknownReason, Verdict};
 
 pub mod docs;
+pub mod egress;
 pub mod http;
 pub mod revoke;
 pub(crate) mod sign;
@@ -69,6 +70,7 @@ pub const BUILTIN_PROVIDER_FILES: &[(&str, &str)] = &[
     builtin_spec!("payments"),
     builtin_spec!("data"),
     builtin_spec!("paired"),
+    builtin_spec!("regions"),
 ];
 
 /// `[providers.NAME]` in a config file: where this provider's checks and
@@ -86,6 +88,12 @@ pub struct Settings {
     pub requests_per_second: Option<f64>,
     /// Replaces the spec's `concurrency`.
     pub concurrency: Option<usize>,
+    /// `[providers.NAME.hosts]`: a host the spec declares (as written
+    /// there, `{partner}.blob.core.chinacloudapi.cn`) mapped to the base
+    /// URL its requests go to instead (a proxy, a local stand-in). Hosts
+    /// not named keep their own URL.
+    #[serde(default)]
+    pub hosts: BTreeMap<String, String>,
 }
 
 /// A raw key on its way to a provider. Its `Debug` never shows it and it
@@ -127,6 +135,13 @@ pub struct ProviderSpec {
     pub name: String,
     /// The API base URL as the provider documents it (`/v1` included).
     pub base_url: String,
+    /// Every host a key of this provider may belong to (regions, sandbox
+    /// and live, sovereign clouds), each standing in for the base URL's
+    /// host; `{partner}` may begin one as in `base_url`. Empty: the base
+    /// URL's host is the only one. A `dead` verdict needs the invalid
+    /// answer from every host asked (docs/verify.md#hosts).
+    #[serde(default)]
+    pub hosts: Vec<String>,
     /// Where the check and its status table come from.
     #[serde(default)]
     pub references: Vec<String>,
@@ -197,6 +212,12 @@ pub struct CheckSpec {
     /// The other half of a paired credential (docs/verify.md#paired-credentials).
     #[serde(default)]
     pub partner: Option<PartnerSpec>,
+    /// Part rules whose value names the host a key belongs to (an
+    /// `EndpointSuffix`, a `BlobEndpoint` URL): the key is then asked only
+    /// at the declared host it names, and a host that is not declared is
+    /// never contacted (`unknown`).
+    #[serde(default)]
+    pub hosts_from: Vec<String>,
     /// The SigV4 region and service for `auth = "aws-sigv4"`.
     #[serde(default)]
     pub sigv4: Option<SigV4Spec>,
@@ -232,6 +253,13 @@ pub struct PartnerSpec {
     /// account's e-mail: the token answer does not name it).
     #[serde(default)]
     pub identity: Option<String>,
+    /// The provider answers a wrong partner exactly as a dead key (Twilio,
+    /// PayPal, Algolia): its invalid answer is `dead` only when the partner
+    /// sits on the key's own line (one credential written together), and
+    /// `unknown (pair)` when it was found on another line, where it may be
+    /// another key's.
+    #[serde(default)]
+    pub mismatch_looks_dead: bool,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -318,6 +346,15 @@ impl Auth {
         }
     }
 
+    /// Is the key used to sign the request rather than sent (a signature
+    /// carries the time, so a wrong clock can get it refused)?
+    pub fn is_signed(&self) -> bool {
+        matches!(
+            self,
+            Auth::AwsSigV4 { .. } | Auth::AzureSharedKey | Auth::GoogleJwt
+        )
+    }
+
     /// Does this auth need the other half of a paired credential?
     pub fn is_paired(&self) -> bool {
         matches!(
@@ -393,8 +430,19 @@ pub struct Check {
     pub provider: String,
     pub name: String,
     /// For a base URL with `{partner}` in its host, the base URL with a
-    /// sample partner (the real one is filled in per key).
+    /// sample partner (the real one is filled in per key). The first
+    /// target's.
     pub base_url: Url,
+    /// Where the check may go: one target per declared host, the base
+    /// URL's own first ([`Check::endpoint_at`]).
+    targets: Vec<Target>,
+    /// A configured `base_url` replaced every declared host: evidence in
+    /// the file does not choose among hosts then.
+    pinned: bool,
+    /// [`CheckSpec::hosts_from`].
+    pub hosts_from: Vec<String>,
+    /// The path and query as written (`{partner}` unfilled).
+    path: String,
     /// `base_url` + `path` (+ `query`).
     pub endpoint: Url,
     /// `POST` only for a token exchange ([`CheckSpec::form`], Google's JWT).
@@ -423,6 +471,69 @@ pub struct Partner {
     pub pattern: regex::Regex,
     pub name: String,
     pub identity: Option<String>,
+    /// [`PartnerSpec::mismatch_looks_dead`].
+    pub mismatch_looks_dead: bool,
+}
+
+/// One host a check may go to.
+#[derive(Clone, Debug)]
+struct Target {
+    /// The host as the spec declares it (`{partner}.blob.core.windows.net`),
+    /// or a configured base URL's host.
+    declared: String,
+    /// The base URL its requests go to, `{partner}` unfilled.
+    base: String,
+    /// `base` with the sample partner.
+    sample: Url,
+    /// The endpoint with the sample partner.
+    endpoint: Url,
+}
+
+/// The host part of a base URL as written (`{partner}-dsn.algolia.net`).
+fn raw_host(base: &str) -> &str {
+    let rest = base.split_once("://").map_or(base, |(_, r)| r);
+    let host = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    // `[::1]:8080` keeps its brackets; a port is cut.
+    match host.rfind(':') {
+        Some(i) if !host[i..].contains(']') => &host[..i],
+        _ => host,
+    }
+}
+
+/// Is `host` a host a spec may declare: lowercase letters, digits, `.`
+/// and `-`, optionally after a leading `{partner}`?
+fn is_declarable_host(host: &str) -> bool {
+    let rest = host.strip_prefix("{partner}").unwrap_or(host);
+    !rest.is_empty()
+        && !rest.contains("{partner}")
+        && !rest.starts_with('-')
+        && !rest.ends_with('.')
+        && rest
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+}
+
+/// The host a piece of evidence names: a URL's host (`https://acct.blob.core.chinacloudapi.cn/`)
+/// or a bare name or suffix (`core.chinacloudapi.cn`), lowercased; `None`
+/// if it names nothing a host could be.
+pub fn evidence_host(value: &str) -> Option<String> {
+    let v = value.trim().trim_matches(['"', '\'', ';']);
+    let host = if v.contains("://") {
+        Url::parse(v).ok()?.host_str()?.to_string()
+    } else {
+        v.split(['/', ';', ':']).next()?.to_string()
+    };
+    let host = host
+        .trim_matches('.')
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_ascii_lowercase();
+    (!host.is_empty()
+        && host.len() <= 253
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b':'))
+    .then_some(host)
 }
 
 /// The characters a partner may hold where it becomes part of a URL or a
@@ -451,6 +562,19 @@ impl Check {
     pub fn new(
         spec: &ProviderSpec,
         base_url_override: Option<&str>,
+        origin: &str,
+    ) -> Result<Check> {
+        Check::configured(spec, base_url_override, &BTreeMap::new(), origin)
+    }
+
+    /// Build a check from a spec with the user's `[providers.NAME]`
+    /// overrides: `base_url` replaces every declared host (the user's
+    /// gateway is the one place the key goes), `hosts` replaces the URL of
+    /// the declared hosts it names.
+    pub fn configured(
+        spec: &ProviderSpec,
+        base_url_override: Option<&str>,
+        host_overrides: &BTreeMap<String, String>,
         origin: &str,
     ) -> Result<Check> {
         let fail = |message: String| Error::RuleFile {
@@ -613,6 +737,7 @@ impl Check {
                     pattern,
                     name: p.name.clone(),
                     identity: p.identity.clone(),
+                    mismatch_looks_dead: p.mismatch_looks_dead,
                 })
             }
         };
@@ -685,43 +810,107 @@ impl Check {
                 )));
             }
         }
-        let base = base_url_override.unwrap_or(&spec.base_url);
+        // The hosts a key may belong to: the base URL's own first.
+        let primary = raw_host(&spec.base_url).to_string();
+        let mut declared: Vec<String> = vec![primary.clone()];
+        for h in &spec.hosts {
+            if !is_declarable_host(h) {
+                return Err(fail(format!(
+                    "hosts: `{h}` is not a lowercase host name (`{{partner}}` may begin it)"
+                )));
+            }
+            if declared.contains(h) && h != &primary {
+                return Err(fail(format!("hosts: `{h}` is listed twice")));
+            }
+            if !declared.contains(h) {
+                declared.push(h.clone());
+            }
+        }
+        if !spec.hosts.is_empty() && !spec.hosts.contains(&primary) {
+            return Err(fail(format!(
+                "hosts must list the base URL's own host `{primary}`"
+            )));
+        }
+        for name in host_overrides.keys() {
+            if base_url_override.is_some() {
+                return Err(Error::Usage(format!(
+                    "[providers.{}]: set base_url or hosts, not both",
+                    spec.id
+                )));
+            }
+            if !declared.contains(name) {
+                return Err(Error::Usage(format!(
+                    "[providers.{}.hosts] `{name}`: not a host {} declares ({})",
+                    spec.id,
+                    spec.name,
+                    declared.join(", ")
+                )));
+            }
+        }
+        let planned: Vec<(String, String, bool)> = match base_url_override {
+            Some(o) => vec![(raw_host(o).to_string(), o.to_string(), true)],
+            None => declared
+                .iter()
+                .map(|h| match host_overrides.get(h) {
+                    Some(o) => (h.clone(), o.clone(), true),
+                    None => (h.clone(), spec.base_url.replacen(&primary, h, 1), false),
+                })
+                .collect(),
+        };
         let templated = |t: &str| t.contains("{partner}");
         let header_templated = headers.iter().any(|(_, v)| templated(v));
-        if (templated(base) || templated(&v.path) || header_templated) && partner.is_none() {
-            return Err(fail(
-                "`{partner}` is used but verify.partner is not set".into(),
-            ));
-        }
-        // `{partner}` in a base URL only opens its host name
-        // (`https://{partner}-dsn.algolia.net`), once.
-        if templated(base)
-            && (base.matches("{partner}").count() != 1
-                || !(base.starts_with("https://{partner}") || base.starts_with("http://{partner}")))
-        {
-            let m = "`{partner}` may only begin the host name";
-            return Err(if base_url_override.is_some() {
-                Error::Usage(format!("[providers.{}] base_url `{base}`: {m}", spec.id))
-            } else {
-                fail(format!("base_url `{base}`: {m}"))
+        let mut targets = Vec::new();
+        for (host, base, configured) in planned {
+            let refuse = |m: String| {
+                if configured {
+                    Error::Usage(format!("[providers.{}] base_url `{base}`: {m}", spec.id))
+                } else {
+                    fail(format!("base_url `{base}`: {m}"))
+                }
+            };
+            if (templated(&base) || templated(&v.path) || header_templated) && partner.is_none() {
+                return Err(fail(
+                    "`{partner}` is used but verify.partner is not set".into(),
+                ));
+            }
+            // `{partner}` in a base URL only opens its host name
+            // (`https://{partner}-dsn.algolia.net`), once.
+            if templated(&base)
+                && (base.matches("{partner}").count() != 1
+                    || !(base.starts_with("https://{partner}")
+                        || base.starts_with("http://{partner}")))
+            {
+                return Err(refuse("`{partner}` may only begin the host name".into()));
+            }
+            let sample =
+                check_base_url(&base.replace("{partner}", SAMPLE_PARTNER)).map_err(refuse)?;
+            let mut endpoint =
+                endpoint(&sample, &v.path.replace("{partner}", SAMPLE_PARTNER)).map_err(fail)?;
+            endpoint.set_query(v.query.as_deref());
+            targets.push(Target {
+                declared: host,
+                base,
+                sample,
+                endpoint,
             });
         }
-        let base_url = check_base_url(&base.replace("{partner}", SAMPLE_PARTNER)).map_err(|m| {
-            if base_url_override.is_some() {
-                Error::Usage(format!("[providers.{}] base_url `{base}`: {m}", spec.id))
-            } else {
-                fail(format!("base_url `{base}`: {m}"))
-            }
-        })?;
-        let mut endpoint =
-            endpoint(&base_url, &v.path.replace("{partner}", SAMPLE_PARTNER)).map_err(fail)?;
-        endpoint.set_query(v.query.as_deref());
-        let template =
-            (templated(base) || templated(&v.path)).then(|| (base.to_string(), v.path.clone()));
-        if partner.is_some() && !auth.is_paired() && template.is_none() && !header_templated {
+        let first = &targets[0];
+        let base_url = first.sample.clone();
+        let endpoint = first.endpoint.clone();
+        let template = (templated(&first.base) || templated(&v.path))
+            .then(|| (first.base.clone(), v.path.clone()));
+        let any_template = targets
+            .iter()
+            .any(|t| templated(&t.base) || templated(&v.path));
+        if partner.is_some() && !auth.is_paired() && !any_template && !header_templated {
             return Err(fail(
                 "verify.partner is set but neither the auth nor a `{partner}` uses it".into(),
             ));
+        }
+        for rule in &v.hosts_from {
+            if rule.is_empty() {
+                return Err(fail("verify.hosts_from holds an empty rule id".into()));
+            }
         }
         let positive = |what: &str, n: Option<f64>| -> Result<()> {
             match n {
@@ -739,6 +928,10 @@ impl Check {
             provider: spec.id.clone(),
             name: spec.name.clone(),
             base_url,
+            pinned: base_url_override.is_some(),
+            targets,
+            hosts_from: v.hosts_from.clone(),
+            path: v.path.clone(),
             endpoint,
             post,
             form: v.form.clone(),
@@ -758,29 +951,105 @@ impl Check {
         })
     }
 
-    /// The URL to ask about a key whose partner is `partner`: the endpoint
-    /// with `{partner}` filled in. The partner must match the spec's
-    /// pattern and hold only `A-Z a-z 0-9 - _`; the result must stay on the
-    /// template's host (checked again, not assumed).
+    /// The URL to ask about a key whose partner is `partner` at the first
+    /// host ([`Check::endpoint_at`]).
     pub fn endpoint_for(&self, partner: Option<&str>) -> std::result::Result<Url, String> {
-        let Some((base, path)) = &self.template else {
-            return Ok(self.endpoint.clone());
-        };
+        self.endpoint_at(0, partner)
+    }
+
+    /// How many hosts this check may go to.
+    pub fn target_count(&self) -> usize {
+        self.targets.len()
+    }
+
+    /// The hosts this check may contact, as declared (`{partner}` where
+    /// the partner goes), with any configured override's host instead.
+    pub fn hosts(&self) -> Vec<String> {
+        self.targets
+            .iter()
+            .map(|t| raw_host(&t.base).to_string())
+            .collect()
+    }
+
+    /// The URL to ask about a key whose partner is `partner` at target `i`:
+    /// the endpoint with `{partner}` filled in. The partner must match the
+    /// spec's pattern and hold only `A-Z a-z 0-9 - _`; the result must stay
+    /// on the template's host (checked again, not assumed).
+    pub fn endpoint_at(&self, i: usize, partner: Option<&str>) -> std::result::Result<Url, String> {
+        let target = self.targets.get(i).ok_or("no such host")?;
+        let templated = target.base.contains("{partner}") || self.path.contains("{partner}");
+        if !templated {
+            return Ok(target.endpoint.clone());
+        }
         let Some(value) = partner.filter(|p| self.partner_fits(p) && is_url_safe_partner(p)) else {
             return Err("the partner does not fit the check's URL".into());
         };
-        let base_url = check_base_url(&base.replace("{partner}", value))?;
-        let expected_host = self.base_url.host_str().unwrap_or_default().replacen(
+        let base_url = check_base_url(&target.base.replace("{partner}", value))?;
+        let expected_host = target.sample.host_str().unwrap_or_default().replacen(
             SAMPLE_PARTNER,
             &value.to_ascii_lowercase(),
-            usize::from(base.contains("{partner}")),
+            usize::from(target.base.contains("{partner}")),
         );
         if base_url.host_str() != Some(expected_host.as_str()) {
             return Err("the partner would change the host".into());
         }
-        let mut url = endpoint(&base_url, &path.replace("{partner}", value))?;
-        url.set_query(self.endpoint.query());
+        let mut url = endpoint(&base_url, &self.path.replace("{partner}", value))?;
+        url.set_query(target.endpoint.query());
         Ok(url)
+    }
+
+    /// The targets to ask about a key, given the hosts named beside it
+    /// (`evidence`: the values of its [`CheckSpec::hosts_from`] parts).
+    /// No evidence: every declared host. Evidence that names declared
+    /// hosts: those only. Evidence naming a host that is not declared: an
+    /// error saying so (nothing is sent; the file never picks a host). A
+    /// configured `base_url` is the one target whatever the evidence.
+    pub fn targets_for(
+        &self,
+        evidence: &[&str],
+        partner: Option<&str>,
+    ) -> std::result::Result<Vec<usize>, String> {
+        let all: Vec<usize> = (0..self.targets.len()).collect();
+        if self.pinned {
+            return Ok(all);
+        }
+        let mut chosen: Vec<usize> = Vec::new();
+        for e in evidence {
+            let Some(named) = evidence_host(e) else {
+                return Err(format!(
+                    "the key's endpoint beside it is not a host name: {} was not contacted",
+                    self.name
+                ));
+            };
+            let hits: Vec<usize> = self
+                .targets
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| {
+                    let filled = t.declared.replace(
+                        "{partner}",
+                        &partner.unwrap_or_default().to_ascii_lowercase(),
+                    );
+                    filled == named || filled.ends_with(&format!(".{named}"))
+                })
+                .map(|(i, _)| i)
+                .collect();
+            if hits.is_empty() {
+                let declared: Vec<&str> =
+                    self.targets.iter().map(|t| t.declared.as_str()).collect();
+                return Err(format!(
+                    "the key's endpoint beside it ({named}) is none of the hosts {} is declared at ({}): not contacted",
+                    self.name,
+                    declared.join(", ")
+                ));
+            }
+            for h in hits {
+                if !chosen.contains(&h) {
+                    chosen.push(h);
+                }
+            }
+        }
+        Ok(if chosen.is_empty() { all } else { chosen })
     }
 
     /// The endpoint as docs show it: `{partner}` where the partner goes.
@@ -1126,6 +1395,185 @@ mod tests {
         }
     }
 
+    /// A check that can only ever say `live` (or only `dead`) is half a
+    /// check: every spec maps the provider's documented answer for a
+    /// working key and for an invalid one.
+    #[test]
+    fn every_spec_maps_a_live_and_a_dead_answer() {
+        // Postmark's server and account tokens share one shape, and the
+        // server endpoint refuses an account token with the invalid
+        // token's 401: nothing it answers proves a token dead.
+        const NO_PROOF_OF_DEAD: &[&str] = &["postmark"];
+        let mut missing = Vec::new();
+        for c in checks() {
+            let has = |v: Verdict| c.responses.iter().any(|r| r.verdict == v);
+            if !has(Verdict::Live)
+                || !has(Verdict::Dead) && !NO_PROOF_OF_DEAD.contains(&c.provider.as_str())
+            {
+                missing.push(c.provider.clone());
+            }
+        }
+        assert!(missing.is_empty(), "no live or no dead row: {missing:?}");
+    }
+
+    #[test]
+    fn regional_providers_declare_every_host() {
+        for (id, host) in [
+            ("newrelic", "api.eu.newrelic.com"),
+            ("honeycomb", "api.eu1.honeycomb.io"),
+            ("opsgenie", "api.eu.opsgenie.com"),
+            ("intercom", "api.eu.intercom.io"),
+            ("intercom", "api.au.intercom.io"),
+            ("segment", "eu1.api.segmentapis.com"),
+            ("snyk", "api.eu.snyk.io"),
+            ("datadog", "api.datadoghq.eu"),
+            ("sentry", "de.sentry.io"),
+            ("paypal", "api-m.sandbox.paypal.com"),
+            ("azure", "{partner}.blob.core.chinacloudapi.cn"),
+            ("azure", "{partner}.blob.core.usgovcloudapi.net"),
+        ] {
+            let c = check(id);
+            assert!(
+                c.hosts().contains(&host.to_string()),
+                "{id}: {:?}",
+                c.hosts()
+            );
+        }
+        // The other hosts keep the path and query.
+        let nr = check("newrelic");
+        assert_eq!(
+            nr.endpoint_at(1, None).unwrap().as_str(),
+            "https://api.eu.newrelic.com/v2/applications.json"
+        );
+        // A single-host spec needs nothing: its base URL's host.
+        assert_eq!(check("kunavo").hosts(), vec!["api.kunavo.com".to_string()]);
+    }
+
+    #[test]
+    fn evidence_chooses_among_declared_hosts_only() {
+        let z = check("azure");
+        let p = Some("acmelogs");
+        assert_eq!(z.targets_for(&[], p).unwrap(), vec![0, 1, 2]);
+        assert_eq!(z.targets_for(&["core.windows.net"], p).unwrap(), vec![0]);
+        assert_eq!(
+            z.targets_for(&["core.chinacloudapi.cn"], p).unwrap(),
+            vec![1]
+        );
+        assert_eq!(
+            z.targets_for(&["https://acmelogs.blob.core.usgovcloudapi.net/"], p)
+                .unwrap(),
+            vec![2]
+        );
+        assert_eq!(
+            z.endpoint_at(1, p).unwrap().as_str(),
+            "https://acmelogs.blob.core.chinacloudapi.cn/?restype=service&comp=properties"
+        );
+        // Azurite, a custom domain, another account's endpoint: not declared.
+        for named in [
+            "http://127.0.0.1:10000/devstoreaccount1",
+            "https://files.acme.example/",
+            "https://other.blob.core.windows.net",
+            "core.evil.test",
+        ] {
+            let e = z.targets_for(&[named], p).unwrap_err();
+            assert!(e.contains("not contacted"), "{named}: {e}");
+        }
+        // A configured base URL is the one target whatever the evidence.
+        let (origin, spec) = builtin_providers()
+            .unwrap()
+            .into_iter()
+            .find(|(_, s)| s.id == "azure")
+            .unwrap();
+        let pinned = Check::new(&spec, Some("http://127.0.0.1:9/az"), origin).unwrap();
+        assert_eq!(
+            pinned.targets_for(&["core.chinacloudapi.cn"], p).unwrap(),
+            vec![0]
+        );
+        assert_eq!(pinned.hosts(), vec!["127.0.0.1".to_string()]);
+        // Per-host overrides name declared hosts only, and not beside base_url.
+        let map = BTreeMap::from([(
+            "{partner}.blob.core.chinacloudapi.cn".to_string(),
+            "http://127.0.0.1:9/cn".to_string(),
+        )]);
+        let c = Check::configured(&spec, None, &map, origin).unwrap();
+        assert_eq!(
+            c.endpoint_at(1, p).unwrap().as_str(),
+            "http://127.0.0.1:9/cn/?restype=service&comp=properties"
+        );
+        assert_eq!(
+            c.endpoint_at(0, p).unwrap().as_str(),
+            "https://acmelogs.blob.core.windows.net/?restype=service&comp=properties"
+        );
+        let bad = BTreeMap::from([(
+            "blob.evil.test".to_string(),
+            "http://127.0.0.1:9".to_string(),
+        )]);
+        assert!(Check::configured(&spec, None, &bad, origin).is_err());
+        assert!(Check::configured(&spec, Some("http://127.0.0.1:9"), &map, origin).is_err());
+        let plain = BTreeMap::from([(
+            "{partner}.blob.core.chinacloudapi.cn".to_string(),
+            "http://proxy.acme.example".to_string(),
+        )]);
+        assert!(Check::configured(&spec, None, &plain, origin).is_err());
+    }
+
+    #[test]
+    fn host_declarations_are_checked() {
+        let spec = |hosts: &str| {
+            let text = format!(
+                r#"
+[[providers]]
+id = "demo"
+name = "Demo"
+base_url = "https://api.demo.test/v1"
+hosts = {hosts}
+[providers.verify]
+path = "/me"
+auth = "bearer"
+[[providers.verify.responses]]
+status = 200
+verdict = "live"
+detail = "ok"
+"#
+            );
+            let s = &parse_provider_file("t.toml", &text).unwrap()[0];
+            Check::new(s, None, "t.toml")
+        };
+        assert_eq!(
+            spec(r#"["api.demo.test", "eu.demo.test"]"#)
+                .unwrap()
+                .hosts(),
+            vec!["api.demo.test".to_string(), "eu.demo.test".to_string()]
+        );
+        for bad in [
+            r#"["eu.demo.test"]"#,
+            r#"["api.demo.test", "EU.demo.test"]"#,
+            r#"["api.demo.test", "eu.demo.test/x"]"#,
+            r#"["api.demo.test", "eu.{partner}.test"]"#,
+            r#"["api.demo.test", "eu.demo.test", "eu.demo.test"]"#,
+        ] {
+            assert!(spec(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn evidence_hosts_are_read_plainly() {
+        assert_eq!(
+            evidence_host("core.chinacloudapi.cn").as_deref(),
+            Some("core.chinacloudapi.cn")
+        );
+        assert_eq!(
+            evidence_host("https://Acct.blob.core.windows.net/").as_deref(),
+            Some("acct.blob.core.windows.net")
+        );
+        assert_eq!(
+            evidence_host("http://127.0.0.1:10000/devstoreaccount1").as_deref(),
+            Some("127.0.0.1")
+        );
+        assert_eq!(evidence_host("").as_deref(), None);
+        assert_eq!(evidence_host("a b").as_deref(), None);
+    }
+
     #[test]
     fn base_urls_must_be_https_or_loopback() {
         assert!(check_base_url("https://api.kunavo.com/v1").is_ok());
@@ -1188,7 +1636,9 @@ mod tests {
         assert!(!n.classify(200, b"", "sk_live_abc").detail.contains("test"));
         let s = check("synstar");
         assert_eq!(s.classify(402, b"", "sk-a").verdict, Verdict::Live);
-        assert_eq!(s.classify(403, b"", "sk-a").verdict, Verdict::Live);
+        // Disabled keys and missing model permission are among the
+        // documented invalid-key causes: a 403 proves neither way.
+        assert_eq!(s.classify(403, b"", "sk-a").verdict, Verdict::Unknown);
         assert_eq!(
             s.classify(429, b"{\"error\":\"insufficient quota\"}", "sk-a")
                 .verdict,

@@ -299,6 +299,22 @@ fn write_summary(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext)
             }
             writeln!(out, "{line}")?;
         }
+        if !v.hosts.is_empty() {
+            let hosts: Vec<String> = v
+                .hosts
+                .iter()
+                .map(|(h, n)| format!("{} ({n})", sanitize(h)))
+                .collect();
+            writeln!(out, "  hosts: {}", hosts.join(", "))?;
+        }
+        if v.unverified > 0 {
+            writeln!(
+                out,
+                "  unverified: {} finding{} of verifiable rules could not be checked (unknown)",
+                v.unverified,
+                if v.unverified == 1 { "" } else { "s" }
+            )?;
+        }
     }
     if ctx.config_files.is_empty() {
         writeln!(out, "config: none")?;

@@ -57,6 +57,9 @@ pub struct Options {
     pub providers: Vec<String>,
     pub rules: Vec<String>,
     pub fingerprints: Vec<String>,
+    /// The only hosts an admin call may go to (those of verification):
+    /// a call to any other fails with nothing sent.
+    pub allow_hosts: provider::egress::AllowHosts,
 }
 
 /// The final state of one key.
@@ -122,11 +125,45 @@ pub struct Plan {
     pub dry_run: bool,
     /// Ctrl-C stopped the run: later keys were not attempted.
     pub interrupted: bool,
+    /// Admin API calls sent per host (`host` or `host:port`).
+    pub hosts: BTreeMap<String, usize>,
 }
 
 impl Plan {
     pub fn count(&self, status: Status) -> usize {
         self.items.iter().filter(|i| i.status == status).count()
+    }
+
+    /// Keys skipped because their verification could not settle them
+    /// (`unknown`, the network down, a host not allowed): they were not
+    /// revoked and may well be live.
+    pub fn unchecked(&self, findings: &[Finding]) -> usize {
+        self.items
+            .iter()
+            .filter(|i| i.status == Status::Skipped)
+            .filter(|i| {
+                i.findings.first().is_some_and(|&f| {
+                    let f = &findings[f];
+                    !f.ambiguous
+                        && f.verification.as_ref().is_some_and(|v| {
+                            v.verdict == Verdict::Unknown
+                                && v.reason != Some(crate::finding::UnknownReason::NotVerifiable)
+                        })
+                })
+            })
+            .count()
+    }
+
+    /// The warning for [`Plan::unchecked`] keys, if any.
+    pub fn unchecked_warning(&self, findings: &[Finding]) -> Option<String> {
+        let n = self.unchecked(findings);
+        (n > 0).then(|| {
+            format!(
+                "warning: {n} key{} could not be checked (verdict unknown): not revoked, and {} may still be live",
+                plural(n),
+                if n == 1 { "it" } else { "they" }
+            )
+        })
     }
 
     /// Keys that may still work: the run is not done (exit 1).
@@ -264,6 +301,7 @@ impl Revoker {
             items,
             dry_run: !self.options.yes,
             interrupted: false,
+            hosts: BTreeMap::new(),
         }
     }
 
@@ -347,6 +385,8 @@ impl Revoker {
             return Err(missing_tokens_error(&missing));
         }
         let http = Http::new(self.options.connect_timeout, self.options.timeout)?;
+        let tally = provider::egress::Tally::default();
+        let egress = (&self.options.allow_hosts, &tally);
         // Per provider, in order of first appearance.
         let mut order: Vec<String> = Vec::new();
         for item in &plan.items {
@@ -393,7 +433,8 @@ impl Revoker {
                     continue;
                 }
                 let secrets: Vec<&Secret> = chunk.iter().map(|&i| &plan.items[i].secret).collect();
-                let answer = send(&http, &r, &secrets, token.as_ref(), interrupt);
+                let answer = send(&http, &r, &secrets, token.as_ref(), egress, interrupt);
+                plan.hosts = tally.snapshot();
                 // (item index, outcome of the call) for calls to confirm.
                 let mut to_confirm: Vec<(usize, Outcome)> = Vec::new();
                 for &i in chunk {
@@ -524,9 +565,10 @@ fn send(
     r: &Revocation,
     keys: &[&Secret],
     token: Option<&Secret>,
+    egress: (&provider::egress::AllowHosts, &provider::egress::Tally),
     interrupt: &AtomicBool,
 ) -> std::result::Result<(u16, Vec<u8>), Sent> {
-    send_request(http, r, keys, token, interrupt).map_err(|reason| match reason {
+    send_request(http, r, keys, token, egress, interrupt).map_err(|reason| match reason {
         Some(reason) => Sent::Failed(reason),
         None => Sent::Interrupted,
     })
@@ -546,10 +588,16 @@ fn send_request(
     r: &Revocation,
     keys: &[&Secret],
     token: Option<&Secret>,
+    (allow, tally): (&provider::egress::AllowHosts, &provider::egress::Tally),
     interrupt: &AtomicBool,
 ) -> std::result::Result<(u16, Vec<u8>), Option<&'static str>> {
     let raw: Vec<&str> = keys.iter().map(|k| k.expose()).collect();
     let url = reqwest::Url::parse(&r.url_for(&raw)).map_err(|_| Some("bad admin URL"))?;
+    if !allow.allows_url(&url) {
+        return Err(Some(
+            "egress denied: the admin API's host is not an allowed host (allow_hosts); nothing sent",
+        ));
+    }
     let mut headers = HeaderMap::new();
     for (name, value) in &r.headers {
         // Validated when the spec was loaded.
@@ -582,6 +630,7 @@ fn send_request(
         headers.insert(n, v);
     }
     let client = http.client_for(&url);
+    tally.record(&url);
     let mut request = client.request(r.method.clone(), url).headers(headers);
     if let Some(body) = r.body_for(&raw) {
         let ct = HeaderValue::from_str(&r.content_type).map_err(|_| Some("bad content type"))?;
@@ -713,6 +762,17 @@ pub fn write_text(
             writeln!(out, "audit log: {}", path.display())?;
         }
     }
+    if !plan.hosts.is_empty() {
+        let hosts: Vec<String> = plan
+            .hosts
+            .iter()
+            .map(|(h, n)| format!("{h} ({n})"))
+            .collect();
+        writeln!(out, "admin API hosts contacted: {}", hosts.join(", "))?;
+    }
+    if let Some(w) = plan.unchecked_warning(findings) {
+        writeln!(out, "{w}")?;
+    }
     let remaining: Vec<&Item> = plan.items.iter().filter(|i| i.status.remains()).collect();
     if !remaining.is_empty() && !plan.dry_run {
         writeln!(out, "still live or unconfirmed:")?;
@@ -761,6 +821,7 @@ mod tests {
             providers: Vec::new(),
             rules: Vec::new(),
             fingerprints: Vec::new(),
+            allow_hosts: provider::egress::AllowHosts::default(),
         }
     }
 

@@ -54,12 +54,26 @@ impl Cache {
     }
 
     /// The file name for a key: a hash, so the key itself is never stored.
-    pub(crate) fn key(check: &Check, secret: &Secret, partner: Option<&Secret>) -> String {
+    pub(crate) fn key(
+        check: &Check,
+        secret: &Secret,
+        partner: Option<&Secret>,
+        targets: &[usize],
+    ) -> String {
         let mut h = Sha256::new();
-        h.update(b"leakhound-verify-cache-v1\0");
+        h.update(b"leakhound-verify-cache-v2\0");
         h.update(check.provider.as_bytes());
         h.update([0]);
-        h.update(check.endpoint.as_str().as_bytes());
+        // Every host asked: a verdict settled at one region is not one
+        // settled at all of them.
+        for &t in targets {
+            if let Ok(url) = check.endpoint_at(t, None) {
+                h.update(url.as_str().as_bytes());
+            } else {
+                h.update(check.hosts().get(t).map_or("", String::as_str).as_bytes());
+            }
+            h.update([0]);
+        }
         h.update([0]);
         h.update(secret.expose().as_bytes());
         if let Some(p) = partner {

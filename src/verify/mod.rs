@@ -33,6 +33,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::finding::Finding;
 pub use crate::finding::{UnknownReason, Verdict, Verification};
+use crate::provider::egress::{AllowHosts, Tally};
 use crate::provider::http::{self, Http, Limits};
 use crate::provider::{self, Check, Secret};
 use cache::Cache;
@@ -60,6 +61,9 @@ pub struct Options {
     /// Show the checks done and the live keys so far on standard error
     /// (set when it is a terminal).
     pub progress: bool,
+    /// The only hosts a key may be sent to (`[verify] allow_hosts`,
+    /// `--verify-allow-host`); empty: every host a spec declares.
+    pub allow_hosts: AllowHosts,
 }
 
 impl Default for Options {
@@ -76,6 +80,7 @@ impl Default for Options {
             cache_ttl: Duration::from_secs(24 * 3600),
             only_verified: false,
             progress: false,
+            allow_hosts: AllowHosts::default(),
         }
     }
 }
@@ -103,6 +108,32 @@ pub struct VerifySummary {
     /// Findings by their provider: how many were checked and what came back.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub providers: BTreeMap<String, ProviderCounts>,
+    /// Every host a request went to (`host` or `host:port`), with the
+    /// number of requests it got, retries included.
+    #[serde(default)]
+    pub hosts: BTreeMap<String, usize>,
+    /// Findings whose rule has a check but whose key could not be settled
+    /// (`unknown` for any reason: no network, a timeout, an ambiguous key
+    /// nobody was named for, no partner, a host not allowed).
+    /// `--fail-on unverified` fails on these; `--fail-on live`,
+    /// `--only-verified` and `revoke` warn about them.
+    #[serde(default)]
+    pub unverified: usize,
+}
+
+impl VerifySummary {
+    /// The warning a gate that trusts verdicts must give when some keys
+    /// could not be checked, or `None` when every verifiable key was.
+    pub fn unverified_warning(&self, gate: &str) -> Option<String> {
+        (self.unverified > 0).then(|| {
+            format!(
+                "warning: {} finding{} of verifiable rules could not be checked (verdict unknown): {gate} cannot vouch for {}; `--fail-on unverified` fails on them",
+                self.unverified,
+                if self.unverified == 1 { "" } else { "s" },
+                if self.unverified == 1 { "it" } else { "them" },
+            )
+        })
+    }
 }
 
 /// One provider's line of the verification summary, counting findings.
@@ -126,7 +157,12 @@ struct Job {
     secret: Secret,
     /// The other half of a paired credential (the AWS access key id).
     partner: Option<Secret>,
+    /// The check's hosts to ask ([`Check::targets_for`]).
+    targets: Vec<usize>,
 }
+
+/// What makes a job: the provider, the key, its partner and the hosts.
+type JobKey = (String, String, Option<String>, Vec<usize>);
 
 /// The checks of every provider with a spec, base URLs overridden as
 /// configured, plus the client and cache for a run.
@@ -148,7 +184,9 @@ impl Verifier {
         for (origin, spec) in provider::builtin_providers()? {
             let settings = providers.get(&spec.id);
             let base = settings.and_then(|p| p.base_url.as_deref());
-            let mut check = Check::new(&spec, base, origin)?;
+            let no_hosts = BTreeMap::new();
+            let hosts = settings.map_or(&no_hosts, |s| &s.hosts);
+            let mut check = Check::configured(&spec, base, hosts, origin)?;
             if let Some(s) = settings {
                 if let Some(rps) = s.requests_per_second {
                     if !(rps > 0.0 && rps.is_finite()) {
@@ -175,6 +213,7 @@ impl Verifier {
         // built-in URL instead of the configured one.
         for (name, settings) in providers {
             let sets_check = settings.base_url.is_some()
+                || !settings.hosts.is_empty()
                 || settings.requests_per_second.is_some()
                 || settings.concurrency.is_some();
             if sets_check && !checks.contains_key(name) {
@@ -204,7 +243,7 @@ impl Verifier {
         let started = std::time::Instant::now();
         let mut summary = VerifySummary::default();
         let mut jobs: Vec<Job> = Vec::new();
-        let mut index: HashMap<(String, String, Option<String>), usize> = HashMap::new();
+        let mut index: HashMap<JobKey, usize> = HashMap::new();
         // Per finding: the outcome of each provider tried, as a job index
         // or a verdict reached without asking.
         let mut plans: Vec<Vec<Result<usize, Verification>>> = Vec::with_capacity(findings.len());
@@ -224,9 +263,12 @@ impl Verifier {
         let mut results: Vec<Option<Verification>> = vec![None; jobs.len()];
         if let Some(cache) = &self.cache {
             for (j, job) in jobs.iter().enumerate() {
-                if let Some(v) =
-                    cache.get(&Cache::key(&job.check, &job.secret, job.partner.as_ref()))
-                {
+                if let Some(v) = cache.get(&Cache::key(
+                    &job.check,
+                    &job.secret,
+                    job.partner.as_ref(),
+                    &job.targets,
+                )) {
                     summary.cached += 1;
                     results[j] = Some(v);
                 }
@@ -234,13 +276,15 @@ impl Verifier {
         }
         let pending: Vec<usize> = (0..jobs.len()).filter(|&j| results[j].is_none()).collect();
         let jobs = Arc::new(jobs);
-        let (fresh, requests) = self.run(&jobs, &pending, interrupt);
+        let tally = Arc::new(Tally::default());
+        let (fresh, requests) = self.run(&jobs, &pending, interrupt, &tally);
         summary.requests = requests;
+        summary.hosts = tally.snapshot();
         for (j, v) in fresh {
             if let Some(cache) = &self.cache {
                 let job = &jobs[j];
                 cache.put(
-                    &Cache::key(&job.check, &job.secret, job.partner.as_ref()),
+                    &Cache::key(&job.check, &job.secret, job.partner.as_ref(), &job.targets),
                     &v,
                 );
             }
@@ -287,6 +331,10 @@ impl Verifier {
             } else {
                 v
             };
+            let v = self.pair_proof(f, v);
+            if v.verdict == Verdict::Unknown && self.is_verifiable(f) {
+                summary.unverified += 1;
+            }
             match v.verdict {
                 Verdict::Live => summary.live += 1,
                 Verdict::Dead => summary.dead += 1,
@@ -310,6 +358,48 @@ impl Verifier {
         }
         summary.elapsed_ms = started.elapsed().as_millis() as u64;
         summary
+    }
+
+    /// A paired check's `dead` whose provider answers a wrong partner the
+    /// same way stands only when the partner sat on the key's own line.
+    fn pair_proof(&self, f: &Finding, v: Verification) -> Verification {
+        if v.verdict != Verdict::Dead {
+            return v;
+        }
+        let Some(check) = v.provider.as_ref().and_then(|p| self.checks.get(p)) else {
+            return v;
+        };
+        let Some(wanted) = check.partner.as_ref().filter(|p| p.mismatch_looks_dead) else {
+            return v;
+        };
+        let part = wanted
+            .rules
+            .iter()
+            .find_map(|r| f.parts.iter().find(|p| &p.rule_id == r));
+        match part {
+            Some(p) if p.line != f.line => Verification {
+                verdict: Verdict::Unknown,
+                reason: Some(UnknownReason::Pair),
+                detail: format!(
+                    "{} refused the pair ({}), but the {} was found on line {}, not the key's: it may be another key's, and {} answers a wrong {} the same way",
+                    check.name, v.detail, wanted.name, p.line, check.name, wanted.name
+                ),
+                ..v
+            },
+            _ => v,
+        }
+    }
+
+    /// Does a check exist for this finding's kind of key (its own provider,
+    /// or for an ambiguous key any candidate)?
+    fn is_verifiable(&self, f: &Finding) -> bool {
+        std::iter::once(&f.provider)
+            .chain(f.ambiguous.then_some(&f.alternatives).into_iter().flatten())
+            .any(|p| {
+                self.checks
+                    .get(p)
+                    .is_some_and(|c| c.applies_to(&f.rule_id, &f.secret))
+            })
     }
 
     /// The providers a finding's key may be sent to, or why none.
@@ -345,7 +435,7 @@ impl Verifier {
         provider: &str,
         f: &Finding,
         jobs: &mut Vec<Job>,
-        index: &mut HashMap<(String, String, Option<String>), usize>,
+        index: &mut HashMap<JobKey, usize>,
     ) -> Result<usize, Verification> {
         let (rule_id, secret) = (f.rule_id.as_str(), f.secret.as_str());
         let Some(check) = self.checks.get(provider) else {
@@ -364,12 +454,29 @@ impl Verifier {
             None => None,
             Some(wanted) => Some(partner_of(check, wanted, f)?),
         };
-        let key = (provider.to_string(), secret.to_string(), partner.clone());
+        // Hosts named beside the key (an EndpointSuffix) choose among the
+        // declared ones; a host that is not declared is never contacted.
+        let evidence: Vec<&str> = check
+            .hosts_from
+            .iter()
+            .filter_map(|r| f.parts.iter().find(|p| &p.rule_id == r))
+            .map(|p| p.secret.as_str())
+            .collect();
+        let targets = check
+            .targets_for(&evidence, partner.as_deref())
+            .map_err(|detail| not_verifiable(Some(provider), detail))?;
+        let key = (
+            provider.to_string(),
+            secret.to_string(),
+            partner.clone(),
+            targets.clone(),
+        );
         Ok(*index.entry(key).or_insert_with(|| {
             jobs.push(Job {
                 check: Arc::clone(check),
                 secret: Secret::new(secret),
                 partner: partner.map(Secret::new),
+                targets,
             });
             jobs.len() - 1
         }))
@@ -382,6 +489,7 @@ impl Verifier {
         jobs: &Arc<Vec<Job>>,
         pending: &[usize],
         interrupt: &Arc<AtomicBool>,
+        tally: &Arc<Tally>,
     ) -> (Vec<(usize, Verification)>, usize) {
         if pending.is_empty() {
             return (Vec::new(), 0);
@@ -448,7 +556,9 @@ impl Verifier {
         let (tx, rx) = crossbeam_channel::unbounded();
         let workers = self.options.concurrency.max(1).min(pending.len());
         let started = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let allow = Arc::new(self.options.allow_hosts.clone());
         for _ in 0..workers {
+            let (tally, allow) = (Arc::clone(tally), Arc::clone(&allow));
             let (jobs, scheduler, http, interrupt, tx, started, pacer) = (
                 Arc::clone(jobs),
                 Arc::clone(&scheduler),
@@ -470,6 +580,11 @@ impl Verifier {
                         http::Key {
                             secret: &job.secret,
                             partner: job.partner.as_ref(),
+                        },
+                        &job.targets,
+                        http::Egress {
+                            allow: &allow,
+                            tally: &tally,
                         },
                         limits,
                         &interrupt,

@@ -37,6 +37,7 @@ mod scan;
 mod selfscan;
 mod staged;
 mod verify;
+mod verify_hosts;
 mod verify_limits;
 mod verify_paired;
 mod verify_specs;

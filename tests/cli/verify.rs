@@ -373,11 +373,14 @@ fn synstar_status_table() {
                 "live",
                 "balance or quota exhausted",
             ),
+            // Issue 23: the docs list a disabled key and a key without
+            // model permission among the invalid-key causes, so a 403
+            // proves neither way (it was `live` before).
             row(
                 k(5),
                 Reply::status(403),
-                "live",
-                "balance, quota or model access",
+                "unknown",
+                "disabled key or a key without access to the model",
             ),
             row(
                 k(6),
@@ -664,10 +667,16 @@ fn connection_refused_is_unknown() {
     assert_eq!(v["verdict"], "unknown");
     assert_eq!(v["reason"], "connection", "{v}");
     assert_eq!(v["detail"], "connection refused", "{v}");
+    // The transport error's text (which names the URL) is never passed
+    // on; the host appears only in the count of requests per host.
     assert!(
-        !out.stderr.contains(&key) && !out.stdout.contains("127.0.0.1:"),
+        !out.stderr.contains(&key) && !v["detail"].as_str().unwrap().contains("127.0.0.1"),
         "{}",
         out.stdout
+    );
+    assert_eq!(
+        out.json()["stats"]["verification"]["hosts"][format!("127.0.0.1:{port}")],
+        1
     );
 }
 

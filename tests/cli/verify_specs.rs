@@ -58,18 +58,20 @@ fn strings(v: &Value) -> Vec<String> {
 }
 
 #[derive(Clone, Debug)]
-struct Row {
-    status: u16,
-    verdict: String,
-    detail: String,
-    body_contains: Vec<String>,
+pub(crate) struct Row {
+    pub status: u16,
+    pub verdict: String,
+    pub detail: String,
+    pub body_contains: Vec<String>,
     secret_prefix: Option<String>,
 }
 
 #[derive(Clone, Debug)]
-struct Spec {
-    id: String,
-    path: String,
+pub(crate) struct Spec {
+    pub id: String,
+    pub path: String,
+    /// The declared hosts (`hosts`), empty for a single-host spec.
+    pub hosts: Vec<String>,
     auth: Value,
     headers: BTreeMap<String, String>,
     secret_prefixes: Vec<String>,
@@ -78,11 +80,11 @@ struct Spec {
     identity_header: Option<String>,
     scopes: Option<String>,
     scopes_header: Option<String>,
-    rows: Vec<Row>,
+    pub rows: Vec<Row>,
 }
 
 impl Spec {
-    fn applies(&self, rule: &str, secret: &str) -> bool {
+    pub(crate) fn applies(&self, rule: &str, secret: &str) -> bool {
         (self.rules.is_empty() || self.rules.iter().any(|r| r == rule))
             && (self.secret_prefixes.is_empty()
                 || self.secret_prefixes.iter().any(|p| secret.starts_with(p)))
@@ -134,7 +136,7 @@ impl Spec {
     }
 }
 
-fn specs() -> Vec<Spec> {
+pub(crate) fn specs() -> Vec<Spec> {
     let mut out = Vec::new();
     for file in toml_files(&repo().join("rules/providers")) {
         for p in read_toml(&file)["providers"].as_array().unwrap() {
@@ -157,6 +159,7 @@ fn specs() -> Vec<Spec> {
             out.push(Spec {
                 id: p["id"].as_str().unwrap().into(),
                 path: v["path"].as_str().unwrap().into(),
+                hosts: strings(&p["hosts"]),
                 auth: v["auth"].clone(),
                 headers: v["headers"]
                     .as_object()
@@ -180,7 +183,7 @@ fn specs() -> Vec<Spec> {
 }
 
 /// The rules' examples: (provider, rule id, text, secret).
-fn examples() -> Vec<(String, String, String, String)> {
+pub(crate) fn examples() -> Vec<(String, String, String, String)> {
     let mut out = Vec::new();
     for file in toml_files(&repo().join("rules")) {
         for r in read_toml(&file)["rules"].as_array().into_iter().flatten() {
@@ -339,7 +342,7 @@ impl Fixture {
 
 /// A JSON body that holds `needle` verbatim and, at each identity and scope
 /// pointer of `spec`, a recognisable value (`value`).
-fn body_for(spec: &Spec, needle: Option<&str>, value: &str) -> String {
+pub(crate) fn body_for(spec: &Spec, needle: Option<&str>, value: &str) -> String {
     let mut obj = json!({});
     let mut set = |pointer: &str, v: Value| {
         let mut cur = &mut obj;
@@ -401,7 +404,7 @@ fn scripted_server() -> (Server, Script) {
     (server, script)
 }
 
-fn scan_verify(dir: &Path, args: &[&str]) -> Run {
+pub(crate) fn scan_verify(dir: &Path, args: &[&str]) -> Run {
     let mut cmd = leakhound();
     offline(&mut cmd);
     run(cmd
@@ -420,7 +423,7 @@ fn scan_verify(dir: &Path, args: &[&str]) -> Run {
 }
 
 /// Verification by (provider, secret).
-fn verdicts(out: &Run) -> HashMap<(String, String), Value> {
+pub(crate) fn verdicts(out: &Run) -> HashMap<(String, String), Value> {
     out.findings()
         .into_iter()
         .map(|f| {
