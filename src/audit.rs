@@ -312,6 +312,7 @@ pub fn run(options: &Options, scan: &scan::Options, matcher: &Matcher) -> Result
     };
     let mut findings: Vec<Finding> = Vec::new();
     let mut fresh: Vec<Finding> = Vec::new();
+    let mut secrets = Vec::new();
     // Findings of repositories whose record failed (a full disk).
     let mut unrecorded: Vec<Finding> = Vec::new();
     let (mut commits, mut blobs, mut skipped) = (0u64, 0u64, 0u64);
@@ -366,6 +367,13 @@ pub fn run(options: &Options, scan: &scan::Options, matcher: &Matcher) -> Result
         for f in &mut outcome.findings {
             name_repository(f, remote);
         }
+        // One secret in several repositories is one entry (the key of the
+        // keyed hash is the run's, the same for every repository).
+        let mut repo_secrets = std::mem::take(&mut outcome.stats.secrets);
+        for s in &mut repo_secrets {
+            crate::exposure::name_repository(s, &shown);
+        }
+        crate::exposure::merge(&mut secrets, repo_secrets);
         let repo_commits = outcome.stats.commits.unwrap_or(0);
         commits += repo_commits;
         blobs += outcome.stats.blobs.unwrap_or(0);
@@ -462,6 +470,7 @@ pub fn run(options: &Options, scan: &scan::Options, matcher: &Matcher) -> Result
     stats.commits = Some(commits);
     stats.blobs = Some(blobs);
     stats.repositories = Some(audited.len() as u64);
+    stats.secrets = secrets;
     stats.elapsed_ms = started.elapsed().as_millis() as u64;
     Ok(Audit {
         outcome: ScanOutcome { findings, stats },

@@ -253,6 +253,10 @@ impl Config {
             }
             None
         };
+        // History scans group findings by key and say where each key still
+        // lives; the HMAC key is this run's own (docs/audit.md, "Exposure").
+        let exposure =
+            matches!(git, Some(GitScan::History { .. })).then(crate::exposure::Key::random);
         let scan = scan::Options {
             paths: paths.to_vec(),
             git,
@@ -269,6 +273,7 @@ impl Config {
             allowlist,
             baseline,
             interrupt: None,
+            exposure,
         };
         let verify = verify.map(|v| verify::Options {
             progress: scan.progress,

@@ -48,6 +48,9 @@ pub struct Options {
     /// Set by Ctrl-C or SIGTERM: file walks stop, and what was scanned is
     /// reported.
     pub interrupt: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// History scans: group findings by key under this keyed hash and say
+    /// where each key still lives (`exposure`); `None` leaves it out.
+    pub exposure: Option<crate::exposure::Key>,
 }
 
 impl Default for Options {
@@ -66,6 +69,7 @@ impl Default for Options {
             allowlist: Allowlist::default(),
             baseline: None,
             interrupt: None,
+            exposure: None,
         }
     }
 }
@@ -157,6 +161,11 @@ pub struct Stats {
     /// What verification did, when it ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification: Option<crate::verify::VerifySummary>,
+    /// History scans: the findings grouped by key, with where each key
+    /// still lives (`exposure`). The JSON report writes them as its
+    /// top-level `secrets`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<crate::exposure::Secret>,
 }
 
 impl Stats {

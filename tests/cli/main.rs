@@ -12,6 +12,7 @@ mod bad_input;
 mod baseline;
 mod breadth;
 mod config;
+mod exposure;
 mod fake_provider;
 mod formats;
 mod fuzz;

@@ -1,0 +1,276 @@
+//! Exposure (docs/audit.md, "Exposure and the lifecycle of a leak"): one
+//! secret over many findings, which refs still reach it, and its status
+//! over audits. Every repository is built here with the git CLI.
+
+use serde_json::Value;
+
+use crate::gitutil::{findings, git, kunavo_key, scan_json, Repo};
+
+/// The report's secret whose findings include one at `path`.
+fn secret_at<'a>(report: &'a Value, path: &str) -> &'a Value {
+    report["secrets"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no secrets in {report:#}"))
+        .iter()
+        .find(|s| s["paths"].as_array().unwrap().iter().any(|p| p == path))
+        .unwrap_or_else(|| panic!("no secret at {path}: {:#}", report["secrets"]))
+}
+
+fn ref_names(secret: &Value) -> Vec<String> {
+    secret["refs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn ref_of<'a>(secret: &'a Value, name: &str) -> &'a Value {
+    secret["refs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == name)
+        .unwrap_or_else(|| panic!("{name} not among {:?}", ref_names(secret)))
+}
+
+fn branch_of<'a>(secret: &'a Value, name: &str) -> &'a Value {
+    secret["branches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == name)
+        .unwrap_or_else(|| panic!("no branch {name} in {secret:#}"))
+}
+
+/// A history with one key of each exposure:
+/// - `old`: introduced in `config/app.env`, copied to `deploy/run.sh`,
+///   removed from both on `main`, still on the tag `v1` and the branch
+///   `release`;
+/// - `current`: in HEAD;
+/// - `pushed`: committed on `main` and reset away (as a force-push
+///   leaves it): only the reflog reaches it.
+struct Fixture {
+    repo: Repo,
+    old: String,
+    current: String,
+    pushed: String,
+    introduced: String,
+    copied: String,
+    removed: String,
+}
+
+fn fixture() -> Fixture {
+    let repo = Repo::init();
+    let (old, current, pushed) = (kunavo_key(2401), kunavo_key(2402), kunavo_key(2403));
+    repo.write("README.md", "hello\n");
+    repo.commit("Start");
+    repo.write("config/app.env", &format!("KUNAVO_API_KEY={old}\n"));
+    let introduced = repo.commit("Add app config");
+    repo.write(
+        "deploy/run.sh",
+        &format!("#!/bin/sh\nexport KUNAVO_API_KEY={old}\n"),
+    );
+    let copied = repo.commit("Add deploy script");
+    repo.git(&["tag", "v1"]);
+    repo.git(&["branch", "release"]);
+    repo.write("config/app.env", "KUNAVO_API_KEY=${KUNAVO_API_KEY}\n");
+    std::fs::remove_file(repo.path().join("deploy/run.sh")).unwrap();
+    let removed = repo.commit("Read the key from the environment");
+    repo.write("src/client.env", &format!("KUNAVO_API_KEY={current}\n"));
+    repo.commit("Add client config");
+    repo.write("tmp/push.env", &format!("KUNAVO_API_KEY={pushed}\n"));
+    repo.commit("Oops");
+    repo.git(&["reset", "-q", "--hard", "HEAD~1"]);
+    repo.write("notes.txt", "rewritten\n");
+    repo.commit("Rewrite");
+    Fixture {
+        repo,
+        old,
+        current,
+        pushed,
+        introduced,
+        copied,
+        removed,
+    }
+}
+
+#[test]
+fn each_key_is_one_secret_with_its_exposure_and_refs() {
+    let f = fixture();
+    let (code, report, stderr) = scan_json(f.repo.path(), &["--git", ".", "--all-objects"]);
+    assert_eq!(code, 1, "{stderr}");
+    let raw = report.to_string();
+    for key in [&f.old, &f.current, &f.pushed] {
+        assert!(!raw.contains(key.as_str()), "a raw key in the report");
+    }
+    let secrets = report["secrets"].as_array().expect("secrets");
+    assert_eq!(secrets.len(), 3, "{secrets:#?}");
+    // Ids are keyed hashes: 32 hex digits, none a plain SHA-256 prefix.
+    for s in secrets {
+        let id = s["id"].as_str().unwrap();
+        assert_eq!(id.len(), 32);
+        for key in [&f.old, &f.current, &f.pushed] {
+            let plain = sha256_hex(key.as_bytes());
+            assert!(!plain.starts_with(id), "a plain hash");
+        }
+    }
+
+    // One key, two files, two findings: one secret.
+    let old = secret_at(&report, "config/app.env");
+    assert_eq!(old["exposure"], "in-history", "{old:#}");
+    assert_eq!(
+        old["paths"],
+        serde_json::json!(["config/app.env", "deploy/run.sh"])
+    );
+    assert_eq!(old["findings"].as_array().unwrap().len(), 2);
+    assert_eq!(findings(&report).len(), 4);
+    assert_eq!(old["introduced"]["id"], f.introduced.as_str());
+    assert_eq!(old["introduced"]["author_name"], "Ada Lovelace");
+    assert!(old["introduced"]["date"]
+        .as_str()
+        .unwrap()
+        .starts_with("2023-11-15"));
+    // Commits that hold it: the introduction and the copy (on main, the
+    // tag and the branch alike).
+    assert_eq!(old["commits"], 2);
+    assert_eq!(ref_of(old, "refs/tags/v1")["kind"], "tag");
+    assert_eq!(ref_of(old, "refs/tags/v1")["tip"], true);
+    assert_eq!(ref_of(old, "refs/heads/release")["kind"], "branch");
+    assert_eq!(ref_of(old, "refs/heads/release")["tip"], true);
+    assert_eq!(ref_of(old, "refs/heads/main")["tip"], false);
+    assert_eq!(ref_of(old, "HEAD")["kind"], "head");
+    assert_eq!(ref_of(old, "HEAD")["tip"], false);
+    let main = branch_of(old, "refs/heads/main");
+    assert_eq!(main["first"]["id"], f.introduced.as_str());
+    assert_eq!(main["last"]["id"], f.copied.as_str());
+    assert_eq!(main["commits"], 2);
+    assert_eq!(main["removed_by"]["id"], f.removed.as_str());
+    assert_eq!(
+        main["removed_by"]["summary"],
+        "Read the key from the environment"
+    );
+    let release = branch_of(old, "refs/heads/release");
+    assert_eq!(release["last"]["id"], f.copied.as_str());
+    assert!(release.get("removed_by").is_none(), "{release:#}");
+
+    let current = secret_at(&report, "src/client.env");
+    assert_eq!(current["exposure"], "in-head", "{current:#}");
+    assert_eq!(ref_of(current, "HEAD")["tip"], true);
+    assert_eq!(ref_of(current, "refs/heads/main")["tip"], true);
+    assert!(!ref_names(current).contains(&"refs/tags/v1".to_string()));
+
+    // Reset away: only the reflogs reach it.
+    let pushed = secret_at(&report, "tmp/push.env");
+    assert_eq!(pushed["exposure"], "unreachable", "{pushed:#}");
+    let kinds: Vec<&str> = pushed["refs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        !kinds.is_empty() && kinds.iter().all(|k| *k == "reflog"),
+        "{kinds:?}"
+    );
+    // main@{0} is the rewrite, @{1} the reset, @{2} the commit reset away.
+    assert!(
+        ref_names(pushed).contains(&"refs/heads/main@{2}".to_string()),
+        "{:?}",
+        ref_names(pushed)
+    );
+
+    // Worst first.
+    assert_eq!(secrets[0]["exposure"], "in-head");
+    assert_eq!(secrets[2]["exposure"], "unreachable");
+}
+
+#[test]
+fn ids_differ_between_runs_and_a_commit_that_is_gc_d_away_is_dangling() {
+    let f = fixture();
+    let (_, a, _) = scan_json(f.repo.path(), &["--git", "."]);
+    let (_, b, _) = scan_json(f.repo.path(), &["--git", "."]);
+    // A key per run: the same key has another id in another run.
+    assert_ne!(
+        secret_at(&a, "src/client.env")["id"],
+        secret_at(&b, "src/client.env")["id"]
+    );
+    // Without --all-objects the reset commit is not read at all.
+    assert_eq!(a["secrets"].as_array().unwrap().len(), 2);
+    // The reflogs expired: the commit is dangling.
+    git(
+        f.repo.path(),
+        &["reflog", "expire", "--expire=now", "--all"],
+    );
+    let (_, c, _) = scan_json(f.repo.path(), &["--git", ".", "--all-objects"]);
+    let pushed = secret_at(&c, "tmp/push.env");
+    assert_eq!(pushed["exposure"], "unreachable");
+    assert_eq!(pushed["refs"][0]["kind"], "dangling", "{pushed:#}");
+}
+
+#[test]
+fn one_key_in_two_repositories_of_an_audit_is_one_secret() {
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.git");
+    let b = dir.path().join("b.git");
+    git(
+        dir.path(),
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            f.repo.path().to_str().unwrap(),
+            a.to_str().unwrap(),
+        ],
+    );
+    git(
+        dir.path(),
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            f.repo.path().to_str().unwrap(),
+            b.to_str().unwrap(),
+        ],
+    );
+    let clones = dir.path().join("clones");
+    let (code, report, stderr) = scan_json(
+        dir.path(),
+        &[
+            "--git-url",
+            a.to_str().unwrap(),
+            "--git-url",
+            b.to_str().unwrap(),
+            "--clone-dir",
+            clones.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 1, "{stderr}");
+    let current = secret_at(&report, "src/client.env");
+    assert_eq!(
+        current["repositories"].as_array().unwrap().len(),
+        2,
+        "{current:#}"
+    );
+    assert_eq!(current["exposure"], "in-head");
+    let old = secret_at(&report, "config/app.env");
+    assert_eq!(old["exposure"], "in-history");
+    // Each repository's tag, named with its repository.
+    let tags = old["refs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["name"] == "refs/tags/v1")
+        .count();
+    assert_eq!(tags, 2, "{old:#}");
+    assert_eq!(report["secrets"].as_array().unwrap().len(), 2);
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
