@@ -255,8 +255,8 @@ impl Config {
         };
         // History scans group findings by key and say where each key still
         // lives; the HMAC key is this run's own (docs/audit.md, "Exposure").
-        let exposure =
-            matches!(git, Some(GitScan::History { .. })).then(crate::exposure::Key::random);
+        let exposure = matches!(git, Some(GitScan::History { .. }))
+            .then(|| crate::exposure::KeySlot::new(crate::exposure::Key::random()));
         let scan = scan::Options {
             paths: paths.to_vec(),
             git,

@@ -89,6 +89,86 @@ impl Key {
     }
 }
 
+/// The key a scan names secrets with, shared between the options and the
+/// audit that may replace it with its datastore's key before scanning.
+#[derive(Clone, Debug)]
+pub struct KeySlot(std::sync::Arc<std::sync::Mutex<Key>>);
+
+impl KeySlot {
+    pub fn new(key: Key) -> KeySlot {
+        KeySlot(std::sync::Arc::new(std::sync::Mutex::new(key)))
+    }
+
+    pub fn get(&self) -> Key {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn set(&self, key: Key) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = key;
+    }
+}
+
+/// Open until the key is dead and no branch or tag reaches it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    Open,
+    Closed,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Open => "open",
+            Status::Closed => "closed",
+        }
+    }
+}
+
+/// One verification outcome of a secret, with its date.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerdictAt {
+    /// RFC 3339, UTC.
+    pub at: String,
+    pub verdict: Verdict,
+    pub detail: String,
+}
+
+/// A secret's life as the datastore keeps it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lifecycle {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<Status>,
+    /// When an audit first found it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_seen: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_at: Option<String>,
+    /// `dead and unreachable`, or what a person said (`datastore close`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_reason: Option<String>,
+    /// Every verification outcome, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub verdicts: Vec<VerdictAt>,
+    /// The audit-log entry of its revocation (`FILE:LINE`), if revoked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocation: Option<String>,
+    /// Why the key could not be read back from its repository to verify
+    /// it again (the repository is gone, the blob was pruned, or what is
+    /// there no longer matches its id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unreadable: Option<String>,
+}
+
+/// Whether a secret may be closed: dead (its latest verdict, or revoked)
+/// and no published ref (branch, tag, HEAD, remote-tracking, pull request)
+/// reaches it any more.
+pub fn may_close(secret: &Secret, revoked: bool) -> bool {
+    let latest = secret.lifecycle.verdicts.last().map(|v| v.verdict);
+    let dead = revoked || latest == Some(Verdict::Dead);
+    dead && !secret.refs.iter().any(|r| r.kind.is_published())
+}
+
 /// How exposed a secret is, worst first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -223,6 +303,12 @@ pub struct Secret {
     /// Live, and some branch deleted it: deleting does not rotate a key.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub deleted_but_live: bool,
+    /// With a datastore: status, dates, verdicts over time.
+    #[serde(default, flatten)]
+    pub lifecycle: Lifecycle,
+    /// The blobs that hold it (kept in the datastore, not reported).
+    #[serde(skip)]
+    pub blob_ids: Vec<Oid>,
 }
 
 /// What the history walk knows, handed over by `source::git`.
@@ -251,10 +337,10 @@ pub struct WalkBlob {
     pub commits: Vec<u32>,
 }
 
-/// One secret as the scan saw it: the raw key (only to name it), the
-/// blobs (indices into `Walk::blobs`) that hold it.
+/// One secret as the scan saw it: its id ([`Key::id`]) and the blobs
+/// (indices into `Walk::blobs`) that hold it.
 pub struct Sighting<'a> {
-    pub secret: &'a str,
+    pub id: &'a str,
     pub blobs: Vec<u32>,
 }
 
@@ -282,6 +368,10 @@ pub fn analyse(
         .and_then(|h| h.peel_to_commit().ok())
         .map(|c| c.id());
     let mut lookups = TreeLookups::new(walk.repo);
+    let mut by_id: HashMap<String, Vec<&Finding>> = HashMap::new();
+    for f in findings {
+        by_id.entry(key.id(&f.secret)).or_default().push(f);
+    }
     let mut secrets = Vec::new();
     for batch in sightings.chunks(64) {
         // Each commit's mark: bit k set when sighting k of the batch is in
@@ -306,8 +396,7 @@ pub fn analyse(
             let bit = 1u64 << k;
             secrets.push(one_secret(
                 walk,
-                key,
-                findings,
+                by_id.get(s.id).map_or(&[][..], Vec::as_slice),
                 s,
                 bit,
                 &own,
@@ -326,8 +415,14 @@ pub fn analyse(
 /// Worst first: live before the rest, then by exposure, then by id.
 pub fn sort(secrets: &mut [Secret]) {
     secrets.sort_by(|a, b| {
-        let live = |s: &Secret| s.verdict != Some(Verdict::Live);
-        (live(a), a.exposure, &a.id).cmp(&(live(b), b.exposure, &b.id))
+        let key = |s: &Secret| {
+            (
+                s.lifecycle.status == Some(Status::Closed),
+                s.verdict != Some(Verdict::Live),
+                s.exposure,
+            )
+        };
+        (key(a), &a.id).cmp(&(key(b), &b.id))
     });
 }
 
@@ -455,8 +550,7 @@ impl<'r> TreeLookups<'r> {
 #[allow(clippy::too_many_arguments)]
 fn one_secret(
     walk: &Walk,
-    key: &Key,
-    findings: &[Finding],
+    mine: &[&Finding],
     s: &Sighting,
     bit: u64,
     own: &[u64],
@@ -560,7 +654,6 @@ fn one_secret(
         Exposure::Unreachable
     };
 
-    let mine: Vec<&Finding> = findings.iter().filter(|f| f.secret == s.secret).collect();
     let first = mine.first();
     // The introduction: the earliest of the commits that showed a blob of
     // it, by author date.
@@ -576,7 +669,7 @@ fn one_secret(
     let deleted_but_live =
         verdict == Some(Verdict::Live) && branches.iter().any(|b| b.removed_by.is_some());
     Secret {
-        id: key.id(s.secret),
+        id: s.id.to_string(),
         rule_id: first.map(|f| f.rule_id.clone()).unwrap_or_default(),
         provider: first.map(|f| f.provider.clone()).unwrap_or_default(),
         secret: first.map(|f| f.redacted.clone()).unwrap_or_default(),
@@ -591,6 +684,12 @@ fn one_secret(
         branches,
         verdict,
         deleted_but_live,
+        lifecycle: Lifecycle::default(),
+        blob_ids: {
+            let mut b: Vec<Oid> = blob_ids.into_iter().collect();
+            b.sort();
+            b
+        },
     }
 }
 
@@ -677,6 +776,69 @@ fn branch_span(walk: &Walk, tip: &Tip, holds: &[bool]) -> Option<BranchSpan> {
     })
 }
 
+/// Where a key can be read back from, to verify it again without storing
+/// it: the blob, and the line, column (characters, 1-based) and length
+/// of the key in it, as the finding gave them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Span {
+    /// The secret's id.
+    pub secret: String,
+    pub repository: String,
+    /// The finding it was read from.
+    pub fingerprint: String,
+    pub blob: Oid,
+    pub line: usize,
+    pub column: usize,
+    pub chars: usize,
+}
+
+impl Span {
+    /// The span of a finding made in `blob`, when its key sits on one line
+    /// as written (a decoded or multi-line key cannot be read back).
+    pub fn of(key: &Key, repository: &str, f: &Finding, blob: Oid) -> Option<Span> {
+        if f.encoding.is_some() || f.end_line != f.line || f.secret.contains('\n') {
+            return None;
+        }
+        Some(Span {
+            secret: key.id(&f.secret),
+            repository: repository.to_string(),
+            fingerprint: f.fingerprint.clone(),
+            blob,
+            line: f.line,
+            column: f.column,
+            chars: f.secret.chars().count(),
+        })
+    }
+
+    /// Read the key back from `repo`, and check it against its id before
+    /// anything may send it: a mirror that was tampered with, or a blob
+    /// that is gone, gives the reason instead.
+    pub fn read_back(&self, repo: &Repository, key: &Key) -> Result<String, String> {
+        let blob = repo
+            .find_blob(self.blob)
+            .map_err(|e| format!("blob {} cannot be read: {}", self.blob, e.message()))?;
+        let line = blob
+            .content()
+            .split(|&b| b == b'\n')
+            .nth(self.line.saturating_sub(1))
+            .ok_or_else(|| format!("blob {} has no line {}", self.blob, self.line))?;
+        let text = String::from_utf8_lossy(line);
+        let candidate: String = text
+            .chars()
+            .skip(self.column.saturating_sub(1))
+            .take(self.chars)
+            .collect();
+        if key.matches(&self.secret, &candidate) {
+            Ok(candidate)
+        } else {
+            Err(format!(
+                "what blob {} holds at line {} no longer matches the secret's id",
+                self.blob, self.line
+            ))
+        }
+    }
+}
+
 /// Join the secrets of several repositories (an audit): one entry per id,
 /// with every repository's refs, branches and paths, the worst exposure
 /// and the earliest introduction.
@@ -726,6 +888,9 @@ pub fn merge(into: &mut Vec<Secret>, more: Vec<Secret>) {
             (a, b) => a.or(b),
         };
         t.deleted_but_live |= s.deleted_but_live;
+        t.blob_ids.extend(s.blob_ids);
+        t.blob_ids.sort();
+        t.blob_ids.dedup();
     }
     sort(into);
 }

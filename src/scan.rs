@@ -50,7 +50,7 @@ pub struct Options {
     pub interrupt: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
     /// History scans: group findings by key under this keyed hash and say
     /// where each key still lives (`exposure`); `None` leaves it out.
-    pub exposure: Option<crate::exposure::Key>,
+    pub exposure: Option<crate::exposure::KeySlot>,
 }
 
 impl Default for Options {

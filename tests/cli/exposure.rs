@@ -2,8 +2,12 @@
 //! secret over many findings, which refs still reach it, and its status
 //! over audits. Every repository is built here with the git CLI.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 use serde_json::Value;
 
+use crate::fake_provider::{Reply, Server};
 use crate::gitutil::{findings, git, kunavo_key, scan_json, Repo};
 
 /// The report's secret whose findings include one at `path`.
@@ -273,4 +277,169 @@ fn sha256_hex(bytes: &[u8]) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// A loopback stand-in for Kunavo that says the key is live until told
+/// it was revoked.
+fn kunavo_stand_in(key: &str) -> (Server, Arc<AtomicBool>) {
+    let revoked = Arc::new(AtomicBool::new(false));
+    let (k, r) = (key.to_string(), Arc::clone(&revoked));
+    let server = Server::start(move |req, _| {
+        if req.key() == k && !r.load(Ordering::SeqCst) {
+            Reply::status(200).body("{\"data\":[]}")
+        } else {
+            Reply::status(401).body("{\"error\":\"invalid api key\"}")
+        }
+    });
+    (server, revoked)
+}
+
+#[test]
+fn a_secret_stays_open_while_live_or_reachable_and_closes_when_both_end() {
+    let repo = Repo::init();
+    let key = kunavo_key(2410);
+    repo.write("config/app.env", &format!("KUNAVO_API_KEY={key}\n"));
+    repo.commit("Add config");
+    repo.git(&["tag", "v1"]);
+    repo.write("config/app.env", "KUNAVO_API_KEY=${KUNAVO_API_KEY}\n");
+    let removed = repo.commit("Read the key from the environment");
+    let (provider, revoked) = kunavo_stand_in(&key);
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(
+        work.path().join("verify.toml"),
+        format!(
+            "[providers.kunavo]\nbase_url = \"{}/kunavo/v1\"\n",
+            provider.url()
+        ),
+    )
+    .unwrap();
+    let bare = work.path().join("origin.git");
+    git(
+        work.path(),
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            repo.path().to_str().unwrap(),
+            bare.to_str().unwrap(),
+        ],
+    );
+    let clones = work.path().join("clones");
+    let args = [
+        "-c",
+        "verify.toml",
+        "--git-url",
+        bare.to_str().unwrap(),
+        "--clone-dir",
+        clones.to_str().unwrap(),
+        "--datastore",
+        "d.db",
+        "--verify",
+    ];
+
+    // Audit 1: live, and the tag still has it. Deleted on main, still
+    // live: called out.
+    let (code, first, stderr) = scan_json(work.path(), &args);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(!first.to_string().contains(&key), "a raw key in the report");
+    let s = &first["secrets"][0];
+    assert_eq!(s["status"], "open", "{s:#}");
+    assert_eq!(s["verdict"], "live");
+    assert_eq!(s["exposure"], "in-history");
+    assert_eq!(s["deleted_but_live"], true);
+    assert_eq!(
+        branch_of(s, "refs/heads/main")["removed_by"]["id"],
+        removed.as_str()
+    );
+    assert!(s["first_seen"].as_str().unwrap().starts_with("20"));
+    assert_eq!(s["verdicts"].as_array().unwrap().len(), 1);
+    let id = s["id"].as_str().unwrap().to_string();
+    let asked = provider.requests().len();
+    assert!(asked >= 1);
+
+    // The key is revoked. Audit 2: nothing new was found, and the key is
+    // read back from its blob to verify it again: dead, but the tag still
+    // reaches it, so it stays open.
+    revoked.store(true, Ordering::SeqCst);
+    let (code, second, stderr) = scan_json(work.path(), &args);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(provider.requests().len() > asked, "verified again");
+    let s = &second["secrets"][0];
+    assert_eq!(s["id"], id.as_str(), "the datastore's key keeps ids stable");
+    assert_eq!(s["status"], "open", "{s:#}");
+    assert_eq!(s["verdict"], "dead");
+    let verdicts: Vec<&str> = s["verdicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["verdict"].as_str().unwrap())
+        .collect();
+    assert_eq!(verdicts, ["live", "dead"]);
+    assert!(s.get("deleted_but_live").is_none());
+    assert_eq!(ref_of(s, "refs/tags/v1")["tip"], true);
+
+    // The tag is deleted: dead and reachable from no branch or tag.
+    git(&bare, &["tag", "-d", "v1"]);
+    let rewritten = Repo::init();
+    rewritten.write("config/app.env", "KUNAVO_API_KEY=${KUNAVO_API_KEY}\n");
+    rewritten.commit("History without the key");
+    git(
+        rewritten.path(),
+        &["push", "-q", "--force", bare.to_str().unwrap(), "main:main"],
+    );
+    let (_, third, stderr) = scan_json(work.path(), &args);
+    let s = &third["secrets"][0];
+    assert_eq!(s["id"], id.as_str(), "{stderr}");
+    assert_eq!(s["exposure"], "unreachable", "{s:#}");
+    assert_eq!(s["status"], "closed", "{s:#}");
+    assert!(s["closed_at"].as_str().unwrap().starts_with("20"));
+    assert_eq!(
+        s["closed_reason"],
+        "dead and no longer reachable from any branch or tag"
+    );
+}
+
+#[test]
+fn a_key_whose_repository_is_gone_says_it_cannot_be_read_back() {
+    let repo = Repo::init();
+    let key = kunavo_key(2420);
+    repo.write("app.env", &format!("KUNAVO_API_KEY={key}\n"));
+    repo.commit("Add config");
+    let work = tempfile::tempdir().unwrap();
+    let bare = work.path().join("origin.git");
+    git(
+        work.path(),
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            repo.path().to_str().unwrap(),
+            bare.to_str().unwrap(),
+        ],
+    );
+    let clones = work.path().join("clones");
+    let args = [
+        "--git-url",
+        bare.to_str().unwrap(),
+        "--clone-dir",
+        clones.to_str().unwrap(),
+        "--datastore",
+        "d.db",
+    ];
+    let (code, first, stderr) = scan_json(work.path(), &args);
+    assert_eq!(code, 1, "{stderr}");
+    let s = &first["secrets"][0];
+    assert_eq!(s["exposure"], "in-head");
+    assert!(s.get("unreadable").is_none(), "{s:#}");
+    std::fs::remove_dir_all(&bare).unwrap();
+    let (_, second, stderr) = scan_json(work.path(), &args);
+    let s = &second["secrets"][0];
+    assert_eq!(s["status"], "open", "{stderr}\n{s:#}");
+    assert!(
+        s["unreadable"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("could not be cloned or fetched"),
+        "{s:#}"
+    );
 }

@@ -153,6 +153,10 @@ pub fn scan_history(
 /// rules): `None` to scan it, `Some(has_findings)` to skip it.
 pub type Seen<'a> = &'a (dyn Fn(&Oid) -> Option<bool> + Sync);
 
+/// The ids of the secrets an earlier audit saw in a blob (`exposure`), for
+/// the blobs `Seen` skips.
+pub type Known<'a> = &'a dyn Fn(&Oid) -> Vec<String>;
+
 /// A history scan, with what an incremental audit records.
 pub struct HistoryScan {
     pub outcome: ScanOutcome,
@@ -183,6 +187,19 @@ pub fn scan_repository(
     root: &Path,
     all_objects: bool,
     seen: Option<Seen>,
+) -> Result<HistoryScan> {
+    scan_repository_known(options, matcher, root, all_objects, seen, None)
+}
+
+/// [`scan_repository`], with the secret ids `known` for the skipped blobs
+/// (`exposure`: where a key seen by an earlier audit still lives).
+pub fn scan_repository_known(
+    options: &Options,
+    matcher: &Matcher,
+    root: &Path,
+    all_objects: bool,
+    seen: Option<Seen>,
+    known: Option<Known>,
 ) -> Result<HistoryScan> {
     let started = Instant::now();
     let repo = open_repo(root)?;
@@ -387,10 +404,29 @@ pub fn scan_repository(
         });
     }
 
+    // Skipped blobs (scanned by an earlier audit) hold the keys it saw.
+    let mut sightings = sightings;
+    if let Some(known) = known.filter(|_| options.exposure.is_some()) {
+        for r in &reused {
+            if let Some(&b) = blobs.ids.get(&r.blob) {
+                for id in known(&r.blob) {
+                    sightings.add(id, b);
+                }
+            }
+        }
+    }
     let secrets = match (&options.exposure, trail) {
         (Some(key), Some(trail)) if !sightings.0.is_empty() && !stop.load(Ordering::Relaxed) => {
             exposure_of(
-                &repo, key, &commits, &blobs, &shown, &allowed, trail, &sightings, &findings,
+                &repo,
+                &key.get(),
+                &commits,
+                &blobs,
+                &shown,
+                &allowed,
+                trail,
+                &sightings,
+                &findings,
             )
         }
         _ => Vec::new(),
@@ -514,11 +550,11 @@ fn exposure_of(
     list.sort();
     let sightings: Vec<Sighting> = list
         .into_iter()
-        .map(|(secret, blobs)| {
+        .map(|(id, blobs)| {
             let mut blobs: Vec<u32> = blobs.iter().map(|b| local[b]).collect();
             blobs.sort_unstable();
             blobs.dedup();
-            Sighting { secret, blobs }
+            Sighting { id, blobs }
         })
         .collect();
     analyse(&walk, key, findings, &sightings)
@@ -998,6 +1034,7 @@ fn scan_blobs(
         stats: Stats,
         found: Earliest,
         sightings: Sightings,
+        key: Option<crate::exposure::Key>,
     }
     let first_commit = |blob: u32| {
         blobs.entries[blob as usize]
@@ -1020,6 +1057,7 @@ fn scan_blobs(
                 stats: Stats::default(),
                 found: Earliest::default(),
                 sightings: Sightings::default(),
+                key: scanner.options.exposure.as_ref().map(|k| k.get()),
             })
         },
         |w, i| {
@@ -1069,8 +1107,8 @@ fn scan_blobs(
             );
             let at = (first_commit(i as u32), i as u32);
             for f in found {
-                if scanner.options.exposure.is_some() {
-                    w.sightings.add(&f.secret, i as u32);
+                if let Some(key) = &w.key {
+                    w.sightings.add(key.id(&f.secret), i as u32);
                 }
                 w.found.offer(at, f);
             }
@@ -1086,19 +1124,14 @@ fn scan_blobs(
     Ok((found.into_findings(), sightings))
 }
 
-/// Exposure: every blob each key was seen in (the findings keep only the
-/// blob that shows a key first at a path).
+/// Exposure: every blob each key (by its id) was seen in (the findings
+/// keep only the blob that shows a key first at a path).
 #[derive(Default)]
 struct Sightings(HashMap<String, Vec<u32>>);
 
 impl Sightings {
-    fn add(&mut self, secret: &str, blob: u32) {
-        match self.0.get_mut(secret) {
-            Some(list) => list.push(blob),
-            None => {
-                self.0.insert(secret.to_string(), vec![blob]);
-            }
-        }
+    fn add(&mut self, id: String, blob: u32) {
+        self.0.entry(id).or_default().push(blob);
     }
 
     fn merge(&mut self, other: Sightings) {
