@@ -402,20 +402,7 @@ pub fn run(options: &Options, scan: &scan::Options, matcher: &Matcher) -> Result
         for s in &mut repo_secrets {
             crate::exposure::name_repository(s, &shown);
         }
-        if let (Some(store), Some(key)) = (store.as_mut(), &key) {
-            let found: Vec<(&Finding, Option<Oid>)> = outcome
-                .findings
-                .iter()
-                .zip(history.finding_blobs.iter().copied())
-                .collect();
-            match exposure_record(store, key, &shown, &mirror.path, &repo_secrets, &found) {
-                Ok(mut again) => reverify.append(&mut again),
-                Err(e) => errors.push(PathNote {
-                    path: shown.clone(),
-                    reason: format!("exposure not recorded: {e}"),
-                }),
-            }
-        }
+        let recorded_secrets = key.as_ref().map(|_| repo_secrets.clone());
         crate::exposure::merge(&mut secrets, repo_secrets);
         let repo_commits = outcome.stats.commits.unwrap_or(0);
         commits += repo_commits;
@@ -460,6 +447,22 @@ pub fn run(options: &Options, scan: &scan::Options, matcher: &Matcher) -> Result
         };
         match store.record(&repo, &rules, &history.scanned, &record) {
             Ok(()) => {
+                // Only once the repository's own record is written: a
+                // datastore that cannot be written says so once.
+                if let (Some(key), Some(repo_secrets)) = (&key, &recorded_secrets) {
+                    let found: Vec<(&Finding, Option<Oid>)> = outcome
+                        .findings
+                        .iter()
+                        .zip(history.finding_blobs.iter().copied())
+                        .collect();
+                    match exposure_record(store, key, &shown, &mirror.path, repo_secrets, &found) {
+                        Ok(mut again) => reverify.append(&mut again),
+                        Err(e) => errors.push(PathNote {
+                            path: shown.clone(),
+                            reason: format!("exposure not recorded: {e}"),
+                        }),
+                    }
+                }
                 let with_findings: HashSet<Oid> =
                     history.finding_blobs.iter().flatten().copied().collect();
                 for b in &history.scanned {
