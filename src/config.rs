@@ -255,7 +255,7 @@ impl Config {
         };
         // History scans group findings by key and say where each key still
         // lives; the HMAC key is this run's own (docs/audit.md, "Exposure").
-        let exposure = matches!(git, Some(GitScan::History { .. }))
+        let exposure = matches!(git, Some(GitScan::History { .. } | GitScan::Range { .. }))
             .then(|| crate::exposure::KeySlot::new(crate::exposure::Key::random()));
         let scan = scan::Options {
             paths: paths.to_vec(),

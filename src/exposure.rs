@@ -303,6 +303,11 @@ pub struct Secret {
     /// Live, and some branch deleted it: deleting does not rotate a key.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub deleted_but_live: bool,
+    /// Range scans (`--range BASE..HEAD`, a pull request): whether the
+    /// base's history already held the key (an old leak) or this range
+    /// brings it (new).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<BaseState>,
     /// With a datastore: status, dates, verdicts over time.
     #[serde(default, flatten)]
     pub lifecycle: Lifecycle,
@@ -684,6 +689,7 @@ fn one_secret(
         branches,
         verdict,
         deleted_but_live,
+        base: None,
         lifecycle: Lifecycle::default(),
         blob_ids: {
             let mut b: Vec<Oid> = blob_ids.into_iter().collect();
@@ -774,6 +780,154 @@ fn branch_span(walk: &Walk, tip: &Tip, holds: &[bool]) -> Option<BranchSpan> {
         commits: held.len() as u64,
         removed_by: removed_by.and_then(describe),
     })
+}
+
+/// Whether a key a range finds was already in the base's history.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BaseState {
+    /// Only this range's commits hold it.
+    New,
+    /// A commit the base reaches already held it: not this range's leak,
+    /// but still one to rotate.
+    InBase,
+}
+
+/// The secrets of a range's findings (`--range BASE..HEAD`), each said to
+/// be new in the range or already in the base's history, and in HEAD or
+/// only in the range's history.
+///
+/// Looking a key up in the base's history reads every blob the base
+/// reaches once (each tree and blob id once, however many commits hold
+/// it), and stops when every key is found. It runs only when the range
+/// has findings.
+pub fn against_base(
+    repo: &Repository,
+    key: &Key,
+    base: Oid,
+    head: Oid,
+    findings: &[Finding],
+    max_blob: u64,
+) -> Vec<Secret> {
+    let mut groups: BTreeMap<String, Vec<&Finding>> = BTreeMap::new();
+    for f in findings {
+        groups.entry(f.secret.clone()).or_default().push(f);
+    }
+    let raw: Vec<&str> = groups.keys().map(String::as_str).collect();
+    let held = in_history(repo, base, &raw, max_blob);
+    let head_tree = repo.find_commit(head).ok().map(|c| c.tree_id());
+    let mut lookups = TreeLookups::new(repo);
+    let mut secrets = Vec::new();
+    for ((secret, mine), in_base) in groups.iter().zip(held) {
+        let first = mine[0];
+        let mut paths: Vec<String> = mine.iter().map(|f| f.path.clone()).collect();
+        paths.sort();
+        paths.dedup();
+        // In HEAD when HEAD's file at one of its paths still holds it.
+        let in_head = head_tree.is_some_and(|t| {
+            paths.iter().any(|p| {
+                lookups
+                    .blob_at(t, p)
+                    .and_then(|b| repo.find_blob(b).ok())
+                    .is_some_and(|b| memchr::memmem::find(b.content(), secret.as_bytes()).is_some())
+            })
+        });
+        let mut fingerprints: Vec<String> = mine.iter().map(|f| f.fingerprint.clone()).collect();
+        fingerprints.sort();
+        secrets.push(Secret {
+            id: key.id(secret),
+            rule_id: first.rule_id.clone(),
+            provider: first.provider.clone(),
+            secret: first.redacted.clone(),
+            exposure: if in_head {
+                Exposure::InHead
+            } else {
+                Exposure::InHistory
+            },
+            introduced: mine
+                .iter()
+                .filter_map(|f| f.commit.clone())
+                .min_by(|a, b| date_key(&a.date).cmp(&date_key(&b.date))),
+            repositories: Vec::new(),
+            paths,
+            findings: fingerprints,
+            commits: 0,
+            blobs: 0,
+            refs: Vec::new(),
+            branches: Vec::new(),
+            verdict: best_verdict(mine.iter().copied()),
+            deleted_but_live: false,
+            base: Some(if in_base {
+                BaseState::InBase
+            } else {
+                BaseState::New
+            }),
+            lifecycle: Lifecycle::default(),
+            blob_ids: Vec::new(),
+        });
+    }
+    sort(&mut secrets);
+    secrets
+}
+
+/// For each of `secrets`, whether a blob reachable from `tip` holds it
+/// (as written, byte for byte). Every tree and blob is read once; blobs
+/// over `max_blob` bytes are not read.
+fn in_history(repo: &Repository, tip: Oid, secrets: &[&str], max_blob: u64) -> Vec<bool> {
+    let mut found = vec![false; secrets.len()];
+    let Ok(mut walk) = repo.revwalk() else {
+        return found;
+    };
+    if walk.push(tip).is_err() {
+        return found;
+    }
+    let Ok(odb) = repo.odb() else {
+        return found;
+    };
+    let finders: Vec<memchr::memmem::Finder> = secrets
+        .iter()
+        .map(|s| memchr::memmem::Finder::new(s.as_bytes()))
+        .collect();
+    let mut trees: HashSet<Oid> = HashSet::new();
+    let mut blobs: HashSet<Oid> = HashSet::new();
+    for commit in walk.flatten() {
+        let Ok(c) = repo.find_commit(commit) else {
+            continue;
+        };
+        let mut stack = vec![c.tree_id()];
+        while let Some(t) = stack.pop() {
+            if !trees.insert(t) {
+                continue;
+            }
+            let Ok(tree) = repo.find_tree(t) else {
+                continue;
+            };
+            for entry in tree.iter() {
+                match entry.kind() {
+                    Some(ObjectType::Tree) => stack.push(entry.id()),
+                    Some(ObjectType::Blob) if blobs.insert(entry.id()) => {
+                        match odb.read_header(entry.id()) {
+                            Ok((size, _)) if size as u64 <= max_blob => {}
+                            _ => continue,
+                        }
+                        let Ok(blob) = repo.find_blob(entry.id()) else {
+                            continue;
+                        };
+                        for (k, finder) in finders.iter().enumerate() {
+                            if !found[k] && finder.find(blob.content()).is_some() {
+                                found[k] = true;
+                            }
+                        }
+                        if found.iter().all(|f| *f) {
+                            return found;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    found
 }
 
 /// Where a key can be read back from, to verify it again without storing

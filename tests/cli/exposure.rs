@@ -443,3 +443,29 @@ fn a_key_whose_repository_is_gone_says_it_cannot_be_read_back() {
         "{s:#}"
     );
 }
+
+#[test]
+fn a_range_says_which_keys_it_brings_and_a_staged_scan_looks_nothing_up() {
+    let repo = Repo::init();
+    let (old, new) = (kunavo_key(2430), kunavo_key(2431));
+    repo.write("a.env", &format!("KUNAVO_API_KEY={old}\n"));
+    let base = repo.commit("Old key");
+    repo.write("a.env", "KUNAVO_API_KEY=${KUNAVO_API_KEY}\n");
+    repo.commit("Remove it");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    repo.write("b.env", &format!("KUNAVO_API_KEY={old}\n"));
+    repo.write("c.env", &format!("KUNAVO_API_KEY={new}\n"));
+    repo.commit("Bring both");
+    let range = format!("{base}..HEAD");
+    let (code, report, stderr) = scan_json(repo.path(), &["--range", &range]);
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(secret_at(&report, "b.env")["base"], "in-base", "{report:#}");
+    assert_eq!(secret_at(&report, "b.env")["exposure"], "in-head");
+    assert_eq!(secret_at(&report, "c.env")["base"], "new");
+
+    repo.write("d.env", &format!("KUNAVO_API_KEY={old}\n"));
+    repo.git(&["add", "d.env"]);
+    let (code, report, stderr) = scan_json(repo.path(), &["--staged"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(report.get("secrets").is_none(), "{report:#}");
+}
