@@ -371,19 +371,6 @@ scan() {
   else
     output sarif-file ""
   fi
-  # A range (pull-request, push) says for each key whether the base's
-  # history already held it (an old leak, still to rotate) or this range
-  # brings it; the summary and the comment say so. (A staged scan, the
-  # pre-commit hook, does no such lookup.)
-  if jq -e '[(.secrets // [])[] | select(.base)] | length > 0' "$json" >/dev/null; then
-    {
-      printf '\n### New or old?\n\n| key | provider | |\n|---|---|---|\n'
-      jq -r '.secrets[] | select(.base)
-        | "| `\(.secret | gsub("[`|\\n\\r]"; ""))` | \(.provider | gsub("[`|\\n\\r]"; "")) | \(
-            if .base == "in-base" then "already in the base branch'"'"'s history: an old leak, not this change'"'"'s; rotate it"
-            else "new in this change" end) |"' "$json"
-    } >>"$summary"
-  fi
   if [ -n "${GITHUB_STEP_SUMMARY:-}" ]; then
     [ -z "$config_note" ] || printf '**Configuration:** %s.\n\n' "$config_note" >>"$GITHUB_STEP_SUMMARY"
     [ -z "$baseline_note" ] || printf '**Baseline:** %s.\n\n' "$baseline_note" >>"$GITHUB_STEP_SUMMARY"

@@ -925,11 +925,15 @@ fn action_pull_request_summary_tells_new_keys_from_old_leaks() {
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(r.outputs["findings"], "2", "{}", r.stdout);
     let s = &r.summary;
-    assert!(s.contains("### New or old?"), "{s}");
+    assert!(s.contains("| new or old |"), "{s}");
+    // The secrets table's row for the provider's key (not the findings').
     let line = |provider: &str| {
         s.lines()
-            .find(|l| l.starts_with("| `") && l.contains(&format!("| {provider} |")))
-            .unwrap_or_else(|| panic!("no {provider} line in {s}"))
+            .find(|l| {
+                l.contains(&format!("| `{provider}` |"))
+                    && (l.contains("new in this change") || l.contains("old leak"))
+            })
+            .unwrap_or_else(|| panic!("no {provider} row in {s}"))
             .to_string()
     };
     assert!(line("kunavo").contains("new in this change"), "{s}");
