@@ -351,6 +351,15 @@ impl Datastore {
     }
 
     fn version_error(&self, version: i64) -> Error {
+        if (1..SCHEMA_VERSION).contains(&version) {
+            return fail(
+                &self.path,
+                format!(
+                    "written by an older leakhound (datastore schema {version}; this one reads \
+                     {SCHEMA_VERSION}); an audit with it (`scan --datastore`) upgrades it"
+                ),
+            );
+        }
         if version > SCHEMA_VERSION {
             fail(
                 &self.path,
@@ -682,6 +691,48 @@ impl Datastore {
         }
     }
 
+    /// Open an existing datastore to change it (`datastore close`): a
+    /// path that names no file is an error, not a new datastore.
+    pub fn open_existing(path: &Path) -> Result<Datastore> {
+        if !path.is_file() {
+            return Err(Error::NotFound {
+                path: path.to_path_buf(),
+            });
+        }
+        Datastore::open(path)
+    }
+
+    /// The full id of the secret `prefix` names (7 characters or more).
+    pub fn resolve_secret(&self, prefix: &str) -> Result<String> {
+        let prefix = prefix.trim().to_ascii_lowercase();
+        if prefix.len() < 7 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(fail(
+                &self.path,
+                format!(
+                    "`{}` is not a secret id (7 or more hex digits, as reports show it)",
+                    crate::text::sanitize(&prefix)
+                ),
+            ));
+        }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id FROM secrets WHERE substr(id, 1, ?2) = ?1 LIMIT 2")
+            .map_err(|e| self.fail(&e))?;
+        let ids: Vec<String> = stmt
+            .query_map(params![prefix, prefix.len() as i64], |r| r.get(0))
+            .map_err(|e| self.fail(&e))?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.fail(&e))?;
+        match ids.as_slice() {
+            [one] => Ok(one.clone()),
+            [] => Err(fail(&self.path, format!("no secret with id {prefix}"))),
+            _ => Err(fail(
+                &self.path,
+                format!("more than one secret's id starts with {prefix}: give more of it"),
+            )),
+        }
+    }
+
     /// Every blob known to hold a secret, with the secrets' ids.
     pub fn secret_blobs(&self) -> Result<HashMap<Oid, Vec<String>>> {
         let mut stmt = self
@@ -725,8 +776,14 @@ impl Datastore {
                 .map_err(f)?;
             rows.collect::<rusqlite::Result<_>>().map_err(f)?
         };
+        // The findings that named a secret before still name it when this
+        // audit saw it only in blobs scanned earlier (no finding of its own).
+        let mut named: HashMap<String, Vec<String>> = HashMap::new();
         for (id, detail) in before {
             if seen.contains(id.as_str()) {
+                if let Ok(old) = serde_json::from_str::<Secret>(&detail) {
+                    named.insert(id, old.findings);
+                }
                 continue;
             }
             let Ok(mut gone) = serde_json::from_str::<Secret>(&detail) else {
@@ -756,6 +813,11 @@ impl Datastore {
             )
             .map_err(f)?;
             let mut stored = s.clone();
+            if let Some(old) = named.remove(&s.id) {
+                stored.findings.extend(old);
+                stored.findings.sort();
+                stored.findings.dedup();
+            }
             stored.lifecycle = Default::default();
             stored.verdict = None;
             stored.deleted_but_live = false;

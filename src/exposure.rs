@@ -993,6 +993,47 @@ impl Span {
     }
 }
 
+/// The revocations an audit log (`revoke --audit-log`) records: each
+/// finding's fingerprint whose key was revoked (`revoked`,
+/// `already-revoked`), with its entry as `FILE:LINE`. A line that is not
+/// an entry is an error naming the file and line.
+pub fn revocations(path: &std::path::Path) -> crate::error::Result<Vec<(String, String)>> {
+    let text = std::fs::read_to_string(path).map_err(|source| crate::error::Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let entry: serde_json::Value = serde_json::from_str(line).map_err(|e| {
+            crate::error::Error::Usage(format!(
+                "{}:{}: not an audit-log entry: {e}",
+                path.display(),
+                i + 1
+            ))
+        })?;
+        let (Some(fingerprint), Some(outcome)) = (
+            entry.get("fingerprint").and_then(|v| v.as_str()),
+            entry.get("outcome").and_then(|v| v.as_str()),
+        ) else {
+            return Err(crate::error::Error::Usage(format!(
+                "{}:{}: not an audit-log entry (no fingerprint or outcome)",
+                path.display(),
+                i + 1
+            )));
+        };
+        if matches!(outcome, "revoked" | "already-revoked") {
+            out.push((
+                fingerprint.to_string(),
+                format!("{}:{}", path.display(), i + 1),
+            ));
+        }
+    }
+    Ok(out)
+}
+
 /// Join the secrets of several repositories (an audit): one entry per id,
 /// with every repository's refs, branches and paths, the worst exposure
 /// and the earliest introduction.

@@ -469,3 +469,249 @@ fn a_range_says_which_keys_it_brings_and_a_staged_scan_looks_nothing_up() {
     assert_eq!(code, 1, "{stderr}");
     assert!(report.get("secrets").is_none(), "{report:#}");
 }
+
+/// `leakhound ARGS` in `dir`: exit code, stdout, stderr.
+fn lh(dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    let out = crate::gitutil::leakhound()
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("leakhound runs");
+    (
+        out.status.code().expect("exit code"),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn open_secrets_are_listed_worst_first_and_closed_by_hand_or_by_revocation() {
+    let repo = Repo::init();
+    let (live, test, gone) = (kunavo_key(2440), kunavo_key(2441), kunavo_key(2442));
+    repo.write("live.env", &format!("KUNAVO_API_KEY={live}\n"));
+    repo.write("test.env", &format!("KUNAVO_API_KEY={test}\n"));
+    repo.write("gone.env", &format!("KUNAVO_API_KEY={gone}\n"));
+    repo.commit("Three keys");
+    // Both keys work until the end; only the audit log says the third
+    // was revoked.
+    let (a, b) = (live.clone(), gone.clone());
+    let provider = Server::start(move |req, _| {
+        if req.key() == a || req.key() == b {
+            Reply::status(200).body("{\"data\":[]}")
+        } else {
+            Reply::status(401).body("{\"error\":\"invalid api key\"}")
+        }
+    });
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(
+        work.path().join("verify.toml"),
+        format!(
+            "[providers.kunavo]\nbase_url = \"{}/kunavo/v1\"\n",
+            provider.url()
+        ),
+    )
+    .unwrap();
+    let bare = work.path().join("origin.git");
+    git(
+        work.path(),
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            repo.path().to_str().unwrap(),
+            bare.to_str().unwrap(),
+        ],
+    );
+    let clones = work.path().join("clones");
+    let audit = [
+        "-c",
+        "verify.toml",
+        "--git-url",
+        bare.to_str().unwrap(),
+        "--clone-dir",
+        clones.to_str().unwrap(),
+        "--datastore",
+        "d.db",
+        "--verify",
+    ];
+    let (code, first, stderr) = scan_json(work.path(), &audit);
+    assert_eq!(code, 1, "{stderr}");
+    let id_of =
+        |report: &Value, path: &str| secret_at(report, path)["id"].as_str().unwrap().to_string();
+    let (live_id, test_id, gone_id) = (
+        id_of(&first, "live.env"),
+        id_of(&first, "test.env"),
+        id_of(&first, "gone.env"),
+    );
+    let gone_fingerprint = findings(&first)
+        .iter()
+        .find(|f| f["path"] == "gone.env")
+        .unwrap()["fingerprint"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // All open; the live key in HEAD first.
+    let (code, out, stderr) = lh(
+        work.path(),
+        &[
+            "report",
+            "--datastore",
+            "d.db",
+            "--open",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(code, 1, "{stderr}");
+    let open: Value = serde_json::from_str(&out).unwrap();
+    let ids: Vec<&str> = open["secrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 3);
+    // The two live keys, then the dead one.
+    assert_eq!(ids[2], test_id, "live first: {open:#}");
+    assert_eq!(open["secrets"][2]["verdict"], "dead");
+    assert_eq!(open["secrets"][0]["verdict"], "live");
+    assert_eq!(open["secrets"][0]["status"], "open");
+    assert_eq!(open["secrets"][0]["exposure"], "in-head");
+    assert!(!out.contains(&live), "a raw key in the report");
+
+    // By hand: a test password that was never real.
+    let (code, _, stderr) = lh(
+        work.path(),
+        &[
+            "datastore",
+            "close",
+            "d.db",
+            &test_id[..9],
+            "--reason",
+            "a test key, never real",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let (code, _, stderr) = lh(work.path(), &["datastore", "close", "d.db", "0000000"]);
+    assert_eq!(code, 2, "no --reason: {stderr}");
+    let (code, _, stderr) = lh(
+        work.path(),
+        &["datastore", "close", "d.db", "0000000", "--reason", "x"],
+    );
+    assert_eq!(code, 2);
+    assert!(stderr.contains("no secret with id 0000000"), "{stderr}");
+
+    // The third key leaves the history (a force-push), and `revoke` turns
+    // it off: its audit-log entry closes it.
+    let rewritten = Repo::init();
+    rewritten.write("live.env", &format!("KUNAVO_API_KEY={live}\n"));
+    rewritten.write("test.env", &format!("KUNAVO_API_KEY={test}\n"));
+    rewritten.commit("Without the third key");
+    git(
+        rewritten.path(),
+        &["push", "-q", "--force", bare.to_str().unwrap(), "main:main"],
+    );
+    let (_, second, stderr) = scan_json(work.path(), &audit);
+    let before = second["secrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == gone_id.as_str())
+        .unwrap();
+    // Reached by nothing, but live: open.
+    assert_eq!(before["exposure"], "unreachable", "{before:#}");
+    assert_eq!(before["status"], "open", "{before:#}");
+    assert_eq!(before["verdict"], "live", "{before:#}");
+    let log = work.path().join("audit.jsonl");
+    std::fs::write(
+        &log,
+        format!(
+            "{}\n",
+            serde_json::json!({
+                "time": "2026-12-07T23:00:00Z",
+                "provider": "kunavo",
+                "rule": "kunavo-api-key",
+                "fingerprint": gone_fingerprint,
+                "path": "gone.env",
+                "key": "sk-kunavo-xxxx…",
+                "key_sha256": "00",
+                "endpoint": "POST http://127.0.0.1/revoke",
+                "credential": "$KUNAVO_ADMIN_TOKEN",
+                "outcome": "revoked",
+                "status": 200,
+                "detail": "revoked",
+            })
+        ),
+    )
+    .unwrap();
+    let (code, _, err) = lh(
+        work.path(),
+        &[
+            "datastore",
+            "link-revocations",
+            "d.db",
+            "--audit-log",
+            "audit.jsonl",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}\n{err}");
+    assert!(
+        err.contains("1 revocation linked, 1 secret closed"),
+        "{err}"
+    );
+
+    let (code, out, _) = lh(
+        work.path(),
+        &["report", "--datastore", "d.db", "--format", "json"],
+    );
+    assert_eq!(code, 1);
+    let all: Value = serde_json::from_str(&out).unwrap();
+    let by_id = |id: &str| {
+        all["secrets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by_id(&test_id)["status"], "closed");
+    assert_eq!(by_id(&test_id)["closed_reason"], "a test key, never real");
+    let gone_secret = by_id(&gone_id);
+    assert_eq!(gone_secret["status"], "closed", "{gone_secret:#}");
+    assert_eq!(gone_secret["exposure"], "unreachable");
+    assert!(gone_secret["revocation"]
+        .as_str()
+        .unwrap()
+        .ends_with("audit.jsonl:1"));
+    assert_eq!(by_id(&live_id)["status"], "open");
+
+    // Only the live one is open now; every format shows it.
+    let (code, out, _) = lh(work.path(), &["report", "--datastore", "d.db", "--open"]);
+    assert_eq!(code, 1);
+    assert!(out.contains(&live_id[..7]), "{out}");
+    assert!(
+        !out.contains(&test_id[..7]) && !out.contains(&gone_id[..7]),
+        "{out}"
+    );
+    assert!(out.contains("in HEAD  live  open since 20"), "{out}");
+    for format in ["markdown", "html"] {
+        let (_, out, _) = lh(
+            work.path(),
+            &[
+                "report",
+                "--datastore",
+                "d.db",
+                "--open",
+                "--format",
+                format,
+            ],
+        );
+        assert!(
+            out.contains(&live_id[..7]) && out.contains("open since"),
+            "{out}"
+        );
+        assert!(!out.contains(&live));
+    }
+}
