@@ -618,57 +618,6 @@ pub fn read_url_list(path: &std::path::Path) -> Result<Vec<String>> {
         .collect())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn shards_parse_and_cover_every_url_once() {
-        let none = |_: &str| None;
-        assert_eq!(
-            Shard::parse("2/4", none).unwrap(),
-            Shard { index: 2, count: 4 }
-        );
-        for bad in ["0/4", "5/4", "1/0", "x", "1/", "/2"] {
-            assert!(Shard::parse(bad, none).is_err(), "{bad}");
-        }
-        let shards: Vec<Shard> = (1..=3).map(|i| Shard { index: i, count: 3 }).collect();
-        for k in 0..200 {
-            let url = format!("https://example.com/o/r{k}");
-            assert_eq!(shards.iter().filter(|s| s.holds(&url)).count(), 1);
-        }
-    }
-
-    #[test]
-    fn shard_auto_reads_ci_variables() {
-        let k8s = |n: &str| match n {
-            "JOB_COMPLETION_INDEX" => Some("0".to_string()),
-            "JOB_COMPLETIONS" => Some("3".to_string()),
-            _ => None,
-        };
-        assert_eq!(
-            Shard::parse("auto", k8s).unwrap(),
-            Shard { index: 1, count: 3 }
-        );
-        let gitlab = |n: &str| match n {
-            "CI_NODE_INDEX" => Some("3".to_string()),
-            "CI_NODE_TOTAL" => Some("3".to_string()),
-            _ => None,
-        };
-        assert_eq!(
-            Shard::parse("auto", gitlab).unwrap(),
-            Shard { index: 3, count: 3 }
-        );
-        let broken = |n: &str| match n {
-            "JOB_COMPLETION_INDEX" => Some("3".to_string()),
-            "JOB_COMPLETIONS" => Some("3".to_string()),
-            _ => None,
-        };
-        assert!(Shard::parse("auto", broken).is_err());
-        assert!(Shard::parse("auto", |_: &str| None).is_err());
-    }
-}
-
 /// Record this repository's secrets in the datastore: where each lives,
 /// its blobs, the spans to read it back from. Returns the earlier secrets
 /// this run did not find anew, read back from the mirror at `gitdir`
@@ -789,4 +738,55 @@ fn exposure_verdicts(
         outcome.stats.secrets = store.secrets(&repositories, false)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_parse_and_cover_every_url_once() {
+        let none = |_: &str| None;
+        assert_eq!(
+            Shard::parse("2/4", none).unwrap(),
+            Shard { index: 2, count: 4 }
+        );
+        for bad in ["0/4", "5/4", "1/0", "x", "1/", "/2"] {
+            assert!(Shard::parse(bad, none).is_err(), "{bad}");
+        }
+        let shards: Vec<Shard> = (1..=3).map(|i| Shard { index: i, count: 3 }).collect();
+        for k in 0..200 {
+            let url = format!("https://example.com/o/r{k}");
+            assert_eq!(shards.iter().filter(|s| s.holds(&url)).count(), 1);
+        }
+    }
+
+    #[test]
+    fn shard_auto_reads_ci_variables() {
+        let k8s = |n: &str| match n {
+            "JOB_COMPLETION_INDEX" => Some("0".to_string()),
+            "JOB_COMPLETIONS" => Some("3".to_string()),
+            _ => None,
+        };
+        assert_eq!(
+            Shard::parse("auto", k8s).unwrap(),
+            Shard { index: 1, count: 3 }
+        );
+        let gitlab = |n: &str| match n {
+            "CI_NODE_INDEX" => Some("3".to_string()),
+            "CI_NODE_TOTAL" => Some("3".to_string()),
+            _ => None,
+        };
+        assert_eq!(
+            Shard::parse("auto", gitlab).unwrap(),
+            Shard { index: 3, count: 3 }
+        );
+        let broken = |n: &str| match n {
+            "JOB_COMPLETION_INDEX" => Some("3".to_string()),
+            "JOB_COMPLETIONS" => Some("3".to_string()),
+            _ => None,
+        };
+        assert!(Shard::parse("auto", broken).is_err());
+        assert!(Shard::parse("auto", |_: &str| None).is_err());
+    }
 }
