@@ -328,6 +328,13 @@ pub struct ScanArgs {
     #[arg(long, requires = "git", help_heading = "Git")]
     pub all_objects: bool,
 
+    /// Leave out the report's secrets (on by default for --git, --range,
+    /// --since and audits): each key once, with the refs that still reach
+    /// it, or for a range whether BASE's history already held it
+    /// (docs/audit.md, "Exposure").
+    #[arg(long, help_heading = "Git")]
+    pub no_exposure: bool,
+
     /// Scan only the lines added by the commits after REV (REV..HEAD).
     #[arg(long, value_name = "REV", conflicts_with_all = ["range", "all_objects"], help_heading = "Git")]
     pub since: Option<String>,

@@ -253,10 +253,12 @@ impl Config {
             }
             None
         };
-        // History scans group findings by key and say where each key still
-        // lives; the HMAC key is this run's own (docs/audit.md, "Exposure").
-        let exposure = matches!(git, Some(GitScan::History { .. } | GitScan::Range { .. }))
-            .then(|| crate::exposure::KeySlot::new(crate::exposure::Key::random()));
+        // History and range scans group findings by key and say where each
+        // key still lives; the HMAC key is this run's own, or an audit's
+        // datastore's (docs/audit.md, "Exposure").
+        let exposure = (!args.no_exposure
+            && matches!(git, Some(GitScan::History { .. } | GitScan::Range { .. })))
+        .then(|| crate::exposure::KeySlot::new(crate::exposure::Key::random()));
         let scan = scan::Options {
             paths: paths.to_vec(),
             git,

@@ -715,3 +715,12 @@ fn open_secrets_are_listed_worst_first_and_closed_by_hand_or_by_revocation() {
         assert!(!out.contains(&live));
     }
 }
+
+#[test]
+fn no_exposure_leaves_the_secrets_out() {
+    let f = fixture();
+    let (code, report, _) = scan_json(f.repo.path(), &["--git", ".", "--no-exposure"]);
+    assert_eq!(code, 1);
+    assert!(report.get("secrets").is_none(), "{report:#}");
+    assert_eq!(findings(&report).len(), 3);
+}
