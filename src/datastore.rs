@@ -1332,6 +1332,48 @@ mod tests {
     }
 
     #[test]
+    fn a_schema_1_datastore_gains_the_exposure_tables_when_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.db");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(SCHEMA).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        drop(conn);
+        let err = Datastore::open_read_only(&path).err().unwrap().to_string();
+        assert!(err.contains("older leakhound"), "{err}");
+        let mut store = Datastore::open(&path).unwrap();
+        let key = store.exposure_key().unwrap();
+        // The same key from then on.
+        assert_eq!(store.exposure_key().unwrap().id("x"), key.id("x"));
+        drop(store);
+        assert!(Datastore::open_read_only(&path).is_ok());
+    }
+
+    #[test]
+    fn secrets_close_once_by_id_prefix() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Datastore::open(&dir.path().join("a.db")).unwrap();
+        store
+            .conn
+            .execute(
+                "INSERT INTO secrets (id, rule_id, provider, redacted, first_seen)
+                 VALUES ('0123456789abcdef0123456789abcdef', 'r', 'p', 's…', 'now')",
+                [],
+            )
+            .unwrap();
+        assert!(store.resolve_secret("01234").is_err(), "too short");
+        assert!(store.resolve_secret("fffffff").is_err(), "no such id");
+        let id = store.resolve_secret("0123456789A").unwrap();
+        assert!(store.close_secret(&id, "test key", "manual").unwrap());
+        assert!(!store.close_secret(&id, "again", "manual").unwrap());
+        let closures: i64 = store
+            .conn
+            .query_row("SELECT count(*) FROM secret_closures", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(closures, 1);
+    }
+
+    #[test]
     fn only_the_schema_leakhound_writes_is_accepted() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.db");

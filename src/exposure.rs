@@ -1161,6 +1161,73 @@ mod tests {
     }
 
     #[test]
+    fn a_key_is_read_back_only_when_it_matches_its_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init(dir.path()).unwrap();
+        let secret = format!("sk-{}", "x1y2".repeat(6));
+        let blob = repo
+            .blob(format!("first line\nKEY=\u{e9}{secret} # note\n").as_bytes())
+            .unwrap();
+        let key = Key::random();
+        let mut span = Span {
+            secret: key.id(&secret),
+            repository: "r".into(),
+            fingerprint: "f".into(),
+            blob,
+            line: 2,
+            column: 6,
+            chars: secret.chars().count(),
+        };
+        assert_eq!(span.read_back(&repo, &key).unwrap(), secret);
+        // A tampered blob (here: the span moved) gives nothing to send.
+        span.column = 7;
+        let err = span.read_back(&repo, &key).unwrap_err();
+        assert!(err.contains("no longer matches"), "{err}");
+        assert!(!err.contains(&secret));
+        span.blob = Oid::from_str("0123456789012345678901234567890123456789").unwrap();
+        assert!(span.read_back(&repo, &key).is_err());
+    }
+
+    #[test]
+    fn a_secret_closes_only_when_dead_and_unpublished() {
+        let mut s = Secret {
+            id: "i".into(),
+            rule_id: "r".into(),
+            provider: "p".into(),
+            secret: "s…".into(),
+            exposure: Exposure::InHistory,
+            introduced: None,
+            repositories: Vec::new(),
+            paths: Vec::new(),
+            findings: Vec::new(),
+            commits: 1,
+            blobs: 1,
+            refs: vec![RefHit {
+                name: "refs/tags/v1".into(),
+                kind: RefKind::Tag,
+                tip: true,
+                repository: None,
+            }],
+            branches: Vec::new(),
+            verdict: None,
+            deleted_but_live: false,
+            base: None,
+            lifecycle: Lifecycle::default(),
+            blob_ids: Vec::new(),
+        };
+        assert!(!may_close(&s, true), "a tag reaches it");
+        s.refs[0].kind = RefKind::Reflog;
+        assert!(may_close(&s, true), "revoked, only a reflog");
+        assert!(!may_close(&s, false), "never verified");
+        s.lifecycle.verdicts.push(VerdictAt {
+            at: "t".into(),
+            verdict: Verdict::Dead,
+            detail: String::new(),
+        });
+        assert!(may_close(&s, false));
+    }
+
+    #[test]
     fn exposure_sorts_worst_first() {
         assert!(Exposure::InHead < Exposure::InHistory);
         assert!(Exposure::InHistory < Exposure::Unreachable);
