@@ -373,6 +373,7 @@ pub fn analyse(
         .and_then(|h| h.peel_to_commit().ok())
         .map(|c| c.id());
     let mut lookups = TreeLookups::new(walk.repo);
+    let mut ancestry = Ancestry(HashMap::new());
     let mut by_id: HashMap<String, Vec<&Finding>> = HashMap::new();
     for f in findings {
         by_id.entry(key.id(&f.secret)).or_default().push(f);
@@ -410,6 +411,7 @@ pub fn analyse(
                 &tips,
                 head,
                 &mut lookups,
+                &mut ancestry,
             ));
         }
     }
@@ -564,6 +566,7 @@ fn one_secret(
     tips: &[Tip],
     head: Option<Oid>,
     lookups: &mut TreeLookups,
+    ancestry: &mut Ancestry,
 ) -> Secret {
     let blob_ids: HashSet<Oid> = s
         .blobs
@@ -622,7 +625,8 @@ fn one_secret(
             repository: None,
         });
         if matches!(tip.kind, RefKind::Branch | RefKind::Remote) {
-            if let Some(span) = branch_span(walk, tip, &holds) {
+            let own_bit = |c: u32| own[c as usize] & bit != 0;
+            if let Some(span) = branch_span(walk, tip, &held, &holds, own_bit, ancestry) {
                 branches.push(span);
             }
         }
@@ -722,26 +726,54 @@ pub fn best_verdict<'a>(findings: impl Iterator<Item = &'a Finding>) -> Option<V
 
 /// The key's life on a branch: the oldest commit of the branch that holds
 /// it, the newest, how many, and what removed it.
-fn branch_span(walk: &Walk, tip: &Tip, holds: &[bool]) -> Option<BranchSpan> {
-    // The branch's commits: everything its tip reaches.
-    let mut on = vec![false; walk.commits.len()];
-    let mut stack = vec![tip.commit];
-    while let Some(c) = stack.pop() {
-        if std::mem::replace(&mut on[c as usize], true) {
-            continue;
-        }
-        stack.extend(walk.commits[c as usize].parents.iter().copied());
+/// The commits a branch's tip reaches, as a bit set; worked out once per
+/// tip and shared by every key (a walk of the ancestry per key and branch
+/// would cost keys x branches x commits).
+struct Ancestry(HashMap<u32, Vec<u64>>);
+
+impl Ancestry {
+    fn of(&mut self, walk: &Walk, tip: u32) -> &[u64] {
+        self.0.entry(tip).or_insert_with(|| {
+            let mut on = vec![0u64; walk.commits.len().div_ceil(64)];
+            let mut stack = vec![tip];
+            while let Some(c) = stack.pop() {
+                let (w, b) = (c as usize / 64, 1u64 << (c % 64));
+                if on[w] & b != 0 {
+                    continue;
+                }
+                on[w] |= b;
+                stack.extend(walk.commits[c as usize].parents.iter().copied());
+            }
+            on
+        })
     }
-    let held: Vec<u32> = (0..walk.commits.len() as u32)
-        .filter(|&c| on[c as usize] && holds[c as usize])
+}
+
+fn branch_span(
+    walk: &Walk,
+    tip: &Tip,
+    held: &[u32],
+    holds: &[bool],
+    introducing: impl Fn(u32) -> bool,
+    ancestry: &mut Ancestry,
+) -> Option<BranchSpan> {
+    let on = ancestry.of(walk, tip.commit);
+    let held: Vec<u32> = held
+        .iter()
+        .copied()
+        .filter(|&c| on[c as usize / 64] & (1u64 << (c % 64)) != 0)
         .collect();
     if held.is_empty() {
         return None;
     }
     let describe = |c: u32| (walk.describe)(walk.commits[c as usize].oid);
+    // The oldest holder's first parent did not hold it, so its tree
+    // comparison showed the key's blob: only those are candidates.
     let first = held
         .iter()
-        .filter_map(|&c| describe(c))
+        .copied()
+        .filter(|&c| introducing(c))
+        .filter_map(describe)
         .min_by(|a, b| date_key(&a.date).cmp(&date_key(&b.date)))?;
     // Down the first-parent line: the newest commit that holds it, and
     // the one after it that took it out.
