@@ -466,6 +466,12 @@ fn ref_tips(repo: &Repository, index: &HashMap<Oid, u32>) -> Vec<Tip> {
         }
         // The stash's entries are its reflog; a branch's reflog holds
         // where it pointed before a reset or a force-push.
+        // libgit2 creates an empty reflog file when asked to read one that
+        // does not exist: ask first, so that a scan writes nothing into
+        // the repository.
+        if !repo.reference_has_log(name).unwrap_or(false) {
+            continue;
+        }
         let Ok(log) = repo.reflog(name) else {
             continue;
         };

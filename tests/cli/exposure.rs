@@ -724,3 +724,25 @@ fn no_exposure_leaves_the_secrets_out() {
     assert!(report.get("secrets").is_none(), "{report:#}");
     assert_eq!(findings(&report).len(), 3);
 }
+
+#[test]
+fn a_history_scan_writes_no_reflog_into_the_repository() {
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let bare = dir.path().join("m.git");
+    git(
+        dir.path(),
+        &[
+            "clone",
+            "-q",
+            "--mirror",
+            f.repo.path().to_str().unwrap(),
+            bare.to_str().unwrap(),
+        ],
+    );
+    assert!(!bare.join("logs").exists());
+    let (code, report, _) = scan_json(dir.path(), &["--git", "m.git"]);
+    assert_eq!(code, 1);
+    assert!(report["secrets"].as_array().is_some_and(|s| !s.is_empty()));
+    assert!(!bare.join("logs").exists(), "a scan wrote reflogs");
+}

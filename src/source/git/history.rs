@@ -641,8 +641,12 @@ fn ref_tips(repo: &Repository, stats: &mut Stats) -> Vec<Oid> {
             tips.push(oid);
         }
     }
-    if let Ok(reflog) = repo.reflog("refs/stash") {
-        tips.extend(reflog.iter().map(|e| e.id_new()));
+    // Only when there is one: libgit2 creates an empty reflog file when
+    // asked to read one that does not exist, and a scan writes nothing.
+    if repo.reference_has_log("refs/stash").unwrap_or(false) {
+        if let Ok(reflog) = repo.reflog("refs/stash") {
+            tips.extend(reflog.iter().map(|e| e.id_new()));
+        }
     }
     tips
 }
