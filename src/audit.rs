@@ -26,7 +26,7 @@ use crate::error::{Error, Result};
 use crate::finding::{sha256_hex, Finding};
 use crate::hosting::{self, Owner};
 use crate::scan::{self, PathNote, ScanOutcome};
-use crate::source::git::{scan_repository, Seen};
+use crate::source::git::{scan_repository_known, Known, Seen};
 use crate::source::remote::{self, HttpAuth, Mirror, Remote, WebKind};
 
 /// What to audit and how; `config` assembles it.
@@ -155,6 +155,7 @@ pub fn record_verdicts(
 ) -> Result<usize> {
     let mut store = Datastore::open(path)?;
     let n = store.record_verdicts(fresh)?;
+    exposure_verdicts(&mut store, fresh, outcome)?;
     let key = |f: &Finding| {
         (
             f.commit.as_ref().and_then(|c| c.repository.clone()),
@@ -312,6 +313,23 @@ pub fn run(options: &Options, scan: &scan::Options, matcher: &Matcher) -> Result
     };
     let mut findings: Vec<Finding> = Vec::new();
     let mut fresh: Vec<Finding> = Vec::new();
+    let mut secrets = Vec::new();
+    // Exposure with a datastore: its own key names the secrets, so ids
+    // hold from one audit to the next; the secrets its skipped blobs hold;
+    // earlier secrets read back from their blobs, to verify again.
+    let key = match (store.as_mut(), &scan.exposure) {
+        (Some(store), Some(slot)) => {
+            let key = store.exposure_key()?;
+            slot.set(key.clone());
+            Some(key)
+        }
+        _ => None,
+    };
+    let known = match (&store, &key) {
+        (Some(store), Some(_)) => store.secret_blobs()?,
+        _ => HashMap::new(),
+    };
+    let mut reverify: Vec<Finding> = Vec::new();
     // Findings of repositories whose record failed (a full disk).
     let mut unrecorded: Vec<Finding> = Vec::new();
     let (mut commits, mut blobs, mut skipped) = (0u64, 0u64, 0u64);
@@ -326,6 +344,16 @@ pub fn run(options: &Options, scan: &scan::Options, matcher: &Matcher) -> Result
         let mirror = match taken {
             Some(Ok(m)) => m,
             Some(Err(reason)) => {
+                // Its open secrets cannot be read back to verify them again.
+                if let Some(store) = store.as_mut() {
+                    let why = format!("the repository could not be cloned or fetched: {reason}");
+                    if let Err(e) = exposure_unreadable(store, &shown, &why) {
+                        errors.push(PathNote {
+                            path: shown.clone(),
+                            reason: e.to_string(),
+                        });
+                    }
+                }
                 errors.push(PathNote {
                     path: shown,
                     reason,
@@ -345,12 +373,14 @@ pub fn run(options: &Options, scan: &scan::Options, matcher: &Matcher) -> Result
             ));
         }
         let lookup = |oid: &Oid| seen.get(oid).copied();
-        let history = match scan_repository(
+        let secrets_of = |oid: &Oid| known.get(oid).cloned().unwrap_or_default();
+        let history = match scan_repository_known(
             scan,
             matcher,
             &mirror.path,
             options.all_objects,
             store.as_ref().map(|_| &lookup as Seen),
+            store.as_ref().map(|_| &secrets_of as Known),
         ) {
             Ok(h) => h,
             Err(e) => {
@@ -366,6 +396,14 @@ pub fn run(options: &Options, scan: &scan::Options, matcher: &Matcher) -> Result
         for f in &mut outcome.findings {
             name_repository(f, remote);
         }
+        // One secret in several repositories is one entry (the key of the
+        // keyed hash is the run's, the same for every repository).
+        let mut repo_secrets = std::mem::take(&mut outcome.stats.secrets);
+        for s in &mut repo_secrets {
+            crate::exposure::name_repository(s, &shown);
+        }
+        let recorded_secrets = key.as_ref().map(|_| repo_secrets.clone());
+        crate::exposure::merge(&mut secrets, repo_secrets);
         let repo_commits = outcome.stats.commits.unwrap_or(0);
         commits += repo_commits;
         blobs += outcome.stats.blobs.unwrap_or(0);
@@ -409,6 +447,22 @@ pub fn run(options: &Options, scan: &scan::Options, matcher: &Matcher) -> Result
         };
         match store.record(&repo, &rules, &history.scanned, &record) {
             Ok(()) => {
+                // Only once the repository's own record is written: a
+                // datastore that cannot be written says so once.
+                if let (Some(key), Some(repo_secrets)) = (&key, &recorded_secrets) {
+                    let found: Vec<(&Finding, Option<Oid>)> = outcome
+                        .findings
+                        .iter()
+                        .zip(history.finding_blobs.iter().copied())
+                        .collect();
+                    match exposure_record(store, key, &shown, &mirror.path, repo_secrets, &found) {
+                        Ok(mut again) => reverify.append(&mut again),
+                        Err(e) => errors.push(PathNote {
+                            path: shown.clone(),
+                            reason: format!("exposure not recorded: {e}"),
+                        }),
+                    }
+                }
                 let with_findings: HashSet<Oid> =
                     history.finding_blobs.iter().flatten().copied().collect();
                 for b in &history.scanned {
@@ -462,6 +516,15 @@ pub fn run(options: &Options, scan: &scan::Options, matcher: &Matcher) -> Result
     stats.commits = Some(commits);
     stats.blobs = Some(blobs);
     stats.repositories = Some(audited.len() as u64);
+    stats.secrets = secrets;
+    if let (Some(store), Some(_)) = (store.as_mut(), &key) {
+        store.close_settled()?;
+        // Those of repositories that failed too: they say why their keys
+        // could not be read back.
+        let listed: Vec<String> = remotes.iter().map(Remote::shown).collect();
+        stats.secrets = store.secrets(&listed, false)?;
+    }
+    fresh.append(&mut reverify);
     stats.elapsed_ms = started.elapsed().as_millis() as u64;
     Ok(Audit {
         outcome: ScanOutcome { findings, stats },
@@ -553,6 +616,128 @@ pub fn read_url_list(path: &std::path::Path) -> Result<Vec<String>> {
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .map(str::to_string)
         .collect())
+}
+
+/// Record this repository's secrets in the datastore: where each lives,
+/// its blobs, the spans to read it back from. Returns the earlier secrets
+/// this run did not find anew, read back from the mirror at `gitdir`
+/// (each checked against its id), as findings to verify again; a secret
+/// that cannot be read back is recorded as such.
+fn exposure_record(
+    store: &mut Datastore,
+    key: &crate::exposure::Key,
+    shown: &str,
+    gitdir: &std::path::Path,
+    secrets: &[crate::exposure::Secret],
+    found: &[(&Finding, Option<Oid>)],
+) -> Result<Vec<Finding>> {
+    let spans: Vec<crate::exposure::Span> = found
+        .iter()
+        .filter_map(|(f, b)| crate::exposure::Span::of(key, shown, f, (*b)?))
+        .collect();
+    store.record_exposure(shown, secrets, &spans)?;
+    let fresh: HashSet<String> = found.iter().map(|(f, _)| key.id(&f.secret)).collect();
+    let repo = git2::Repository::open(gitdir).ok();
+    let mut again = Vec::new();
+    let mut done: HashSet<String> = HashSet::new();
+    let mut failed: HashMap<String, String> = HashMap::new();
+    for span in store.open_spans(shown)? {
+        if fresh.contains(&span.secret) || done.contains(&span.secret) {
+            continue;
+        }
+        let read = match &repo {
+            Some(r) => span.read_back(r, key),
+            None => Err("the repository's mirror cannot be opened".to_string()),
+        };
+        match read {
+            Ok(raw) => {
+                let Some(mut f) = store.finding(shown, &span.fingerprint)? else {
+                    continue;
+                };
+                f.secret = raw;
+                if let Some(c) = &mut f.commit {
+                    c.repository = Some(shown.to_string());
+                }
+                failed.remove(&span.secret);
+                done.insert(span.secret.clone());
+                store.record_unreadable(&span.secret, None)?;
+                again.push(f);
+            }
+            Err(why) => {
+                failed.insert(span.secret.clone(), why);
+            }
+        }
+    }
+    for (id, why) in failed {
+        store.record_unreadable(&id, Some(&why))?;
+    }
+    Ok(again)
+}
+
+/// The repository at `shown` is gone: its open secrets cannot be read
+/// back.
+fn exposure_unreadable(store: &mut Datastore, shown: &str, why: &str) -> Result<()> {
+    let ids: HashSet<String> = store
+        .open_spans(shown)?
+        .into_iter()
+        .map(|s| s.secret)
+        .collect();
+    for id in ids {
+        store.record_unreadable(&id, Some(why))?;
+    }
+    Ok(())
+}
+
+/// Record each verified secret's verdict with the time, close what is
+/// settled, and put the datastore's view of the secrets on the report.
+fn exposure_verdicts(
+    store: &mut Datastore,
+    fresh: &[Finding],
+    outcome: &mut ScanOutcome,
+) -> Result<()> {
+    if outcome.stats.secrets.is_empty() && fresh.is_empty() {
+        return Ok(());
+    }
+    let key = store.exposure_key()?;
+    let at = crate::revoke::audit::now_rfc3339();
+    let mut best: HashMap<String, &Finding> = HashMap::new();
+    for f in fresh.iter().filter(|f| f.verification.is_some()) {
+        let id = key.id(&f.secret);
+        let better = match best.get(&id) {
+            None => true,
+            Some(b) => {
+                crate::exposure::best_verdict([*b, f].into_iter())
+                    == f.verification.as_ref().map(|v| v.verdict)
+            }
+        };
+        if better {
+            best.insert(id, f);
+        }
+    }
+    for (id, f) in best {
+        let v = f.verification.as_ref().expect("filtered on verification");
+        store.record_secret_verdict(
+            &id,
+            &crate::exposure::VerdictAt {
+                at: at.clone(),
+                verdict: v.verdict,
+                detail: v.summary(),
+            },
+        )?;
+    }
+    store.close_settled()?;
+    let repositories: Vec<String> = outcome
+        .stats
+        .secrets
+        .iter()
+        .flat_map(|s| s.repositories.iter().cloned())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if !repositories.is_empty() {
+        outcome.stats.secrets = store.secrets(&repositories, false)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

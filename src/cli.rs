@@ -375,6 +375,13 @@ pub struct ScanArgs {
     #[arg(long, requires = "git", help_heading = "Git")]
     pub all_objects: bool,
 
+    /// Leave out the report's secrets (on by default for --git, --range,
+    /// --since and audits): each key once, with the refs that still reach
+    /// it, or for a range whether BASE's history already held it
+    /// (docs/audit.md, "Exposure").
+    #[arg(long, help_heading = "Git")]
+    pub no_exposure: bool,
+
     /// Scan only the lines added by the commits after REV (REV..HEAD).
     #[arg(long, value_name = "REV", conflicts_with_all = ["range", "all_objects"], help_heading = "Git")]
     pub since: Option<String>,
@@ -513,6 +520,13 @@ pub struct ReportArgs {
     #[arg(long, value_name = "DATE")]
     pub since: Option<String>,
 
+    /// Only the open secrets, worst first (live and in HEAD first), and
+    /// their findings: a secret is open until it is dead (verified, or
+    /// revoked) and no branch or tag reaches it, or is closed by hand
+    /// (docs/audit.md, "Exposure"). Exit status 1 while any is open.
+    #[arg(long)]
+    pub open: bool,
+
     /// When to use color in the text report.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
@@ -523,6 +537,39 @@ pub enum DatastoreCommand {
     /// Join the datastores of an audit's shards into one (exit status 0;
     /// 2 when an input could not be read, after merging the others).
     Merge(MergeArgs),
+    /// Close a secret by hand, with a reason (recorded with the time): a
+    /// test password that was never real, a key rotated outside leakhound.
+    Close(CloseArgs),
+    /// Link the revocations in an audit log (`revoke --audit-log`) to the
+    /// datastore's secrets; a revoked key no branch or tag reaches is
+    /// closed.
+    LinkRevocations(LinkRevocationsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CloseArgs {
+    /// The datastore.
+    #[arg(value_name = "DATASTORE")]
+    pub datastore: PathBuf,
+
+    /// The secret's id as reports show it (its first 7 characters or more).
+    #[arg(value_name = "ID")]
+    pub id: String,
+
+    /// Why it is closed (recorded).
+    #[arg(long, value_name = "TEXT", required = true)]
+    pub reason: String,
+}
+
+#[derive(Debug, Args)]
+pub struct LinkRevocationsArgs {
+    /// The datastore.
+    #[arg(value_name = "DATASTORE")]
+    pub datastore: PathBuf,
+
+    /// The audit log `leakhound revoke --audit-log FILE` wrote.
+    #[arg(long, value_name = "FILE", required = true)]
+    pub audit_log: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -271,6 +271,12 @@ impl Config {
             }
             None
         };
+        // History and range scans group findings by key and say where each
+        // key still lives; the HMAC key is this run's own, or an audit's
+        // datastore's (docs/audit.md, "Exposure").
+        let exposure = (!args.no_exposure
+            && matches!(git, Some(GitScan::History { .. } | GitScan::Range { .. })))
+        .then(|| crate::exposure::KeySlot::new(crate::exposure::Key::random()));
         let scan = scan::Options {
             paths: paths.to_vec(),
             git,
@@ -288,6 +294,7 @@ impl Config {
             allowlist,
             baseline,
             interrupt: None,
+            exposure,
         };
         let verify = verify.map(|v| verify::Options {
             progress: scan.progress,

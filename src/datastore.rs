@@ -35,13 +35,14 @@ use git2::Oid;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use crate::error::{Error, Result};
-use crate::finding::{CommitInfo, Finding, Part, SourceKind};
+use crate::exposure::{may_close, Exposure, Key, Lifecycle, Secret, Span, Status, VerdictAt};
+use crate::finding::{CommitInfo, Finding, Part, SourceKind, Verdict};
 use crate::rules::Severity;
 use crate::text::sanitize;
 use crate::wire::ReportFinding;
 
 /// The schema this build writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// How long a writer waits for another process's lock.
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -82,6 +83,64 @@ CREATE TABLE IF NOT EXISTS findings (
 CREATE INDEX IF NOT EXISTS findings_blob ON findings (blob);
 ";
 
+/// Exposure (schema 2; `exposure`): secrets by keyed-hash id, each
+/// repository's view of where the key lives, the blobs and spans to read
+/// it back from (never the key itself), its verdicts over time and its
+/// closure. The HMAC key stays in this file and in no report.
+const EXPOSURE_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS exposure_key (
+    one INTEGER PRIMARY KEY CHECK (one = 1),
+    key BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS secrets (
+    id TEXT PRIMARY KEY,
+    rule_id TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    redacted TEXT NOT NULL,
+    first_seen TEXT NOT NULL,
+    closed_at TEXT,
+    closed_reason TEXT,
+    revocation TEXT,
+    unreadable TEXT
+);
+CREATE TABLE IF NOT EXISTS secret_repositories (
+    secret TEXT NOT NULL,
+    repository TEXT NOT NULL,
+    exposure TEXT NOT NULL,
+    seen_at TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    PRIMARY KEY (secret, repository)
+);
+CREATE TABLE IF NOT EXISTS secret_blobs (
+    secret TEXT NOT NULL,
+    blob TEXT NOT NULL,
+    PRIMARY KEY (secret, blob)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS secret_blobs_blob ON secret_blobs (blob);
+CREATE TABLE IF NOT EXISTS secret_spans (
+    secret TEXT NOT NULL,
+    repository TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    blob TEXT NOT NULL,
+    line INTEGER NOT NULL,
+    col INTEGER NOT NULL,
+    chars INTEGER NOT NULL,
+    PRIMARY KEY (secret, repository, fingerprint)
+);
+CREATE TABLE IF NOT EXISTS secret_verdicts (
+    secret TEXT NOT NULL,
+    at TEXT NOT NULL,
+    verdict TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS secret_closures (
+    secret TEXT NOT NULL,
+    at TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    how TEXT NOT NULL
+);
+";
+
 /// Create the schema in `conn`, whose schema is at `version` (0: empty),
 /// or migrate it, up to [`SCHEMA_VERSION`]. A new file runs every step
 /// from version 0, so a migrated file and a new one hold the same schema
@@ -90,7 +149,11 @@ fn migrate(conn: &Connection, version: i64) -> rusqlite::Result<()> {
     if version < 1 {
         conn.execute_batch(SCHEMA)?;
     }
-    // Later versions: one step each here (`if version < 2 { … }`).
+    // 1 -> 2: the exposure tables.
+    if version < 2 {
+        conn.execute_batch(EXPOSURE_SCHEMA)?;
+    }
+    // Later versions: one step each here.
     conn.pragma_update(None, "user_version", SCHEMA_VERSION)
 }
 
@@ -288,6 +351,15 @@ impl Datastore {
     }
 
     fn version_error(&self, version: i64) -> Error {
+        if (1..SCHEMA_VERSION).contains(&version) {
+            return fail(
+                &self.path,
+                format!(
+                    "written by an older leakhound (datastore schema {version}; this one reads \
+                     {SCHEMA_VERSION}); an audit with it (`scan --datastore`) upgrades it"
+                ),
+            );
+        }
         if version > SCHEMA_VERSION {
             fail(
                 &self.path,
@@ -583,6 +655,486 @@ impl Datastore {
     }
 }
 
+/// Exposure: the secrets, where they live, their verdicts and closure
+/// (`exposure` owns the rules; this is their storage).
+impl Datastore {
+    /// The key this datastore names secrets with, made on first use.
+    pub fn exposure_key(&mut self) -> Result<Key> {
+        if let Some(key) = self.stored_exposure_key()? {
+            return Ok(key);
+        }
+        let key = Key::random();
+        self.conn
+            .execute(
+                "INSERT OR IGNORE INTO exposure_key (one, key) VALUES (1, ?1)",
+                [key.as_bytes()],
+            )
+            .map_err(|e| self.fail(&e))?;
+        // Another process may have written one first.
+        self.stored_exposure_key()?
+            .ok_or_else(|| fail(&self.path, "the exposure key was not stored".into()))
+    }
+
+    fn stored_exposure_key(&self) -> Result<Option<Key>> {
+        let bytes: Option<Vec<u8>> = self
+            .conn
+            .query_row("SELECT key FROM exposure_key WHERE one = 1", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| self.fail(&e))?;
+        match bytes {
+            None => Ok(None),
+            Some(b) => Key::from_bytes(&b)
+                .map(Some)
+                .ok_or_else(|| fail(&self.path, "the exposure key is damaged".into())),
+        }
+    }
+
+    /// Open an existing datastore to change it (`datastore close`): a
+    /// path that names no file is an error, not a new datastore.
+    pub fn open_existing(path: &Path) -> Result<Datastore> {
+        if !path.is_file() {
+            return Err(Error::NotFound {
+                path: path.to_path_buf(),
+            });
+        }
+        Datastore::open(path)
+    }
+
+    /// The full id of the secret `prefix` names (7 characters or more).
+    pub fn resolve_secret(&self, prefix: &str) -> Result<String> {
+        let prefix = prefix.trim().to_ascii_lowercase();
+        if prefix.len() < 7 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(fail(
+                &self.path,
+                format!(
+                    "`{}` is not a secret id (7 or more hex digits, as reports show it)",
+                    crate::text::sanitize(&prefix)
+                ),
+            ));
+        }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id FROM secrets WHERE substr(id, 1, ?2) = ?1 LIMIT 2")
+            .map_err(|e| self.fail(&e))?;
+        let ids: Vec<String> = stmt
+            .query_map(params![prefix, prefix.len() as i64], |r| r.get(0))
+            .map_err(|e| self.fail(&e))?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.fail(&e))?;
+        match ids.as_slice() {
+            [one] => Ok(one.clone()),
+            [] => Err(fail(&self.path, format!("no secret with id {prefix}"))),
+            _ => Err(fail(
+                &self.path,
+                format!("more than one secret's id starts with {prefix}: give more of it"),
+            )),
+        }
+    }
+
+    /// Every blob known to hold a secret, with the secrets' ids.
+    pub fn secret_blobs(&self) -> Result<HashMap<Oid, Vec<String>>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT blob, secret FROM secret_blobs")
+            .map_err(|e| self.fail(&e))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(|e| self.fail(&e))?;
+        let mut out: HashMap<Oid, Vec<String>> = HashMap::new();
+        for row in rows {
+            let (blob, secret) = row.map_err(|e| self.fail(&e))?;
+            if let Ok(oid) = Oid::from_str(&blob) {
+                out.entry(oid).or_default().push(secret);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Record one repository's view of its secrets: each secret (first
+    /// seen now, if new), where it lives there, its blobs and the spans to
+    /// read it back from. A secret recorded for the repository before and
+    /// not seen now is no longer reachable there.
+    pub fn record_exposure(
+        &mut self,
+        repository: &str,
+        secrets: &[Secret],
+        spans: &[Span],
+    ) -> Result<()> {
+        let now = now();
+        let path = self.path.clone();
+        let f = |e: rusqlite::Error| fail(&path, describe(&e));
+        let tx = self.conn.transaction().map_err(f)?;
+        let seen: std::collections::HashSet<&str> = secrets.iter().map(|s| s.id.as_str()).collect();
+        let before: Vec<(String, String)> = {
+            let mut stmt = tx
+                .prepare("SELECT secret, detail FROM secret_repositories WHERE repository = ?1")
+                .map_err(f)?;
+            let rows = stmt
+                .query_map([repository], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(f)?;
+            rows.collect::<rusqlite::Result<_>>().map_err(f)?
+        };
+        // The findings that named a secret before still name it when this
+        // audit saw it only in blobs scanned earlier (no finding of its own).
+        let mut named: HashMap<String, Vec<String>> = HashMap::new();
+        for (id, detail) in before {
+            if seen.contains(id.as_str()) {
+                if let Ok(old) = serde_json::from_str::<Secret>(&detail) {
+                    named.insert(id, old.findings);
+                }
+                continue;
+            }
+            let Ok(mut gone) = serde_json::from_str::<Secret>(&detail) else {
+                continue;
+            };
+            gone.exposure = Exposure::Unreachable;
+            gone.refs.clear();
+            gone.branches.clear();
+            let detail = serde_json::to_string(&gone)
+                .map_err(|e| fail(&path, format!("cannot store a secret: {e}")))?;
+            tx.execute(
+                "UPDATE secret_repositories SET exposure = ?1, seen_at = ?2, detail = ?3
+                 WHERE secret = ?4 AND repository = ?5",
+                params![Exposure::Unreachable.as_str(), now, detail, id, repository],
+            )
+            .map_err(f)?;
+        }
+        for s in secrets {
+            tx.execute(
+                "INSERT INTO secrets (id, rule_id, provider, redacted, first_seen)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (id) DO UPDATE SET
+                   rule_id = CASE WHEN rule_id = '' THEN excluded.rule_id ELSE rule_id END,
+                   provider = CASE WHEN provider = '' THEN excluded.provider ELSE provider END,
+                   redacted = CASE WHEN redacted = '' THEN excluded.redacted ELSE redacted END",
+                params![s.id, s.rule_id, s.provider, s.secret, now],
+            )
+            .map_err(f)?;
+            let mut stored = s.clone();
+            if let Some(old) = named.remove(&s.id) {
+                stored.findings.extend(old);
+                stored.findings.sort();
+                stored.findings.dedup();
+            }
+            stored.lifecycle = Default::default();
+            stored.verdict = None;
+            stored.deleted_but_live = false;
+            let detail = serde_json::to_string(&stored)
+                .map_err(|e| fail(&path, format!("cannot store a secret: {e}")))?;
+            tx.execute(
+                "INSERT INTO secret_repositories (secret, repository, exposure, seen_at, detail)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (secret, repository) DO UPDATE SET exposure = excluded.exposure,
+                   seen_at = excluded.seen_at, detail = excluded.detail",
+                params![s.id, repository, s.exposure.as_str(), now, detail],
+            )
+            .map_err(f)?;
+            for b in &s.blob_ids {
+                tx.execute(
+                    "INSERT OR IGNORE INTO secret_blobs (secret, blob) VALUES (?1, ?2)",
+                    params![s.id, b.to_string()],
+                )
+                .map_err(f)?;
+            }
+        }
+        for span in spans {
+            tx.execute(
+                "INSERT OR REPLACE INTO secret_spans
+                 (secret, repository, fingerprint, blob, line, col, chars)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    span.secret,
+                    span.repository,
+                    span.fingerprint,
+                    span.blob.to_string(),
+                    span.line as i64,
+                    span.column as i64,
+                    span.chars as i64
+                ],
+            )
+            .map_err(f)?;
+        }
+        tx.commit().map_err(f)
+    }
+
+    /// The spans of a repository's open secrets, to read them back.
+    pub fn open_spans(&self, repository: &str) -> Result<Vec<Span>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT p.secret, p.fingerprint, p.blob, p.line, p.col, p.chars
+                 FROM secret_spans p JOIN secrets s ON s.id = p.secret
+                 WHERE p.repository = ?1 AND s.closed_at IS NULL
+                 ORDER BY p.secret, p.fingerprint",
+            )
+            .map_err(|e| self.fail(&e))?;
+        let rows = stmt
+            .query_map([repository], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, i64>(5)?,
+                ))
+            })
+            .map_err(|e| self.fail(&e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (secret, fingerprint, blob, line, column, chars) =
+                row.map_err(|e| self.fail(&e))?;
+            let Ok(blob) = Oid::from_str(&blob) else {
+                continue;
+            };
+            out.push(Span {
+                secret,
+                repository: repository.to_string(),
+                fingerprint,
+                blob,
+                line: line as usize,
+                column: column as usize,
+                chars: chars as usize,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The stored finding of `repository` with `fingerprint`, if any.
+    pub fn finding(&self, repository: &str, fingerprint: &str) -> Result<Option<Finding>> {
+        let text: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT report FROM findings WHERE repository = ?1 AND fingerprint = ?2",
+                params![repository, fingerprint],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.fail(&e))?;
+        text.map(|t| self.parse_report(&t).map(stored_finding))
+            .transpose()
+    }
+
+    /// Record a secret's verification outcome with the time.
+    pub fn record_secret_verdict(&mut self, id: &str, verdict: &VerdictAt) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO secret_verdicts (secret, at, verdict, detail) VALUES (?1, ?2, ?3, ?4)",
+                params![id, verdict.at, verdict.verdict.as_str(), verdict.detail],
+            )
+            .map(|_| ())
+            .map_err(|e| self.fail(&e))
+    }
+
+    /// Say why a secret could not be read back (`None`: it was).
+    pub fn record_unreadable(&mut self, id: &str, reason: Option<&str>) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE secrets SET unreadable = ?1 WHERE id = ?2",
+                params![reason, id],
+            )
+            .map(|_| ())
+            .map_err(|e| self.fail(&e))
+    }
+
+    /// Link the revocation of the finding with `fingerprint` (its
+    /// audit-log entry, `FILE:LINE`) to its secret; returns the secret's id.
+    pub fn record_revocation(&mut self, fingerprint: &str, entry: &str) -> Result<Option<String>> {
+        let id: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT secret FROM secret_spans WHERE fingerprint = ?1",
+                [fingerprint],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.fail(&e))?;
+        if let Some(id) = &id {
+            self.conn
+                .execute(
+                    "UPDATE secrets SET revocation = ?1 WHERE id = ?2",
+                    params![entry, id],
+                )
+                .map_err(|e| self.fail(&e))?;
+        }
+        Ok(id)
+    }
+
+    /// Close a secret, recorded with the time, the reason and how
+    /// (`manual`, `automatic`). Closing a closed secret changes nothing;
+    /// an unknown id is an error.
+    pub fn close_secret(&mut self, id: &str, reason: &str, how: &str) -> Result<bool> {
+        let now = now();
+        let exists: Option<Option<String>> = self
+            .conn
+            .query_row("SELECT closed_at FROM secrets WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| self.fail(&e))?;
+        match exists {
+            None => Err(fail(&self.path, format!("no secret with id {id}"))),
+            Some(Some(_)) => Ok(false),
+            Some(None) => {
+                let path = self.path.clone();
+                let f = |e: rusqlite::Error| fail(&path, describe(&e));
+                let tx = self.conn.transaction().map_err(f)?;
+                tx.execute(
+                    "UPDATE secrets SET closed_at = ?1, closed_reason = ?2 WHERE id = ?3",
+                    params![now, reason, id],
+                )
+                .map_err(f)?;
+                tx.execute(
+                    "INSERT INTO secret_closures (secret, at, reason, how) VALUES (?1, ?2, ?3, ?4)",
+                    params![id, now, reason, how],
+                )
+                .map_err(f)?;
+                tx.commit().map_err(f)?;
+                Ok(true)
+            }
+        }
+    }
+
+    /// The secrets of `repositories` (all when empty), each merged over
+    /// them, with its lifecycle; open ones only with `open_only`. Worst
+    /// first.
+    pub fn secrets(&self, repositories: &[String], open_only: bool) -> Result<Vec<Secret>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT s.id, s.first_seen, s.closed_at, s.closed_reason, s.revocation,
+                        s.unreadable, r.repository, r.detail, s.rule_id, s.provider, s.redacted
+                 FROM secrets s JOIN secret_repositories r ON r.secret = s.id
+                 ORDER BY s.id, r.repository",
+            )
+            .map_err(|e| self.fail(&e))?;
+        type Row = (
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            String,
+            String,
+            (String, String, String),
+        );
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    (r.get(8)?, r.get(9)?, r.get(10)?),
+                ))
+            })
+            .map_err(|e| self.fail(&e))?;
+        let mut merged: Vec<Secret> = Vec::new();
+        for row in rows {
+            let (
+                id,
+                first_seen,
+                closed_at,
+                closed_reason,
+                revocation,
+                unreadable,
+                repo,
+                detail,
+                names,
+            ): Row = row.map_err(|e| self.fail(&e))?;
+            if !repositories.is_empty() && !repositories.contains(&repo) {
+                continue;
+            }
+            if open_only && closed_at.is_some() {
+                continue;
+            }
+            let mut s: Secret = serde_json::from_str(&detail)
+                .map_err(|e| fail(&self.path, format!("a stored secret does not parse: {e}")))?;
+            // A repository that saw the key only in blobs an earlier audit
+            // scanned has no finding of its own to name it by.
+            (s.rule_id, s.provider, s.secret) = names;
+            s.lifecycle = Lifecycle {
+                status: Some(if closed_at.is_some() {
+                    Status::Closed
+                } else {
+                    Status::Open
+                }),
+                first_seen: Some(first_seen),
+                closed_at,
+                closed_reason,
+                verdicts: self.secret_verdicts(&id)?,
+                revocation,
+                unreadable,
+            };
+            s.verdict = s.lifecycle.verdicts.last().map(|v| v.verdict);
+            s.deleted_but_live = s.verdict == Some(Verdict::Live)
+                && s.branches.iter().any(|b| b.removed_by.is_some());
+            crate::exposure::merge(&mut merged, vec![s]);
+        }
+        crate::exposure::sort(&mut merged);
+        Ok(merged)
+    }
+
+    fn secret_verdicts(&self, id: &str) -> Result<Vec<VerdictAt>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT at, verdict, detail FROM secret_verdicts WHERE secret = ?1 ORDER BY at, rowid",
+            )
+            .map_err(|e| self.fail(&e))?;
+        let rows = stmt
+            .query_map([id], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })
+            .map_err(|e| self.fail(&e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (at, verdict, detail) = row.map_err(|e| self.fail(&e))?;
+            let verdict = match verdict.as_str() {
+                "live" => Verdict::Live,
+                "dead" => Verdict::Dead,
+                _ => Verdict::Unknown,
+            };
+            out.push(VerdictAt {
+                at,
+                verdict,
+                detail,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Close every open secret that may be closed now: dead (its latest
+    /// verdict, or revoked) and reached by no branch or tag in any
+    /// repository. Returns the ids closed.
+    pub fn close_settled(&mut self) -> Result<Vec<String>> {
+        let mut closed = Vec::new();
+        for s in self.secrets(&[], true)? {
+            if may_close(&s, s.lifecycle.revocation.is_some())
+                && self.close_secret(
+                    &s.id,
+                    "dead and no longer reachable from any branch or tag",
+                    "automatic",
+                )?
+            {
+                closed.push(s.id);
+            }
+        }
+        Ok(closed)
+    }
+}
+
 /// Join the datastores `inputs` into `output` (created, or added to): every
 /// repository, blob and finding, the first record of each kept. An input
 /// that cannot be read is named in the summary and the rest are merged.
@@ -778,6 +1330,48 @@ mod tests {
         assert!(err.contains("newer leakhound"), "{err}");
         let err = Datastore::open_read_only(&path).err().unwrap().to_string();
         assert!(err.contains("newer leakhound"), "{err}");
+    }
+
+    #[test]
+    fn a_schema_1_datastore_gains_the_exposure_tables_when_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.db");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(SCHEMA).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        drop(conn);
+        let err = Datastore::open_read_only(&path).err().unwrap().to_string();
+        assert!(err.contains("older leakhound"), "{err}");
+        let mut store = Datastore::open(&path).unwrap();
+        let key = store.exposure_key().unwrap();
+        // The same key from then on.
+        assert_eq!(store.exposure_key().unwrap().id("x"), key.id("x"));
+        drop(store);
+        assert!(Datastore::open_read_only(&path).is_ok());
+    }
+
+    #[test]
+    fn secrets_close_once_by_id_prefix() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Datastore::open(&dir.path().join("a.db")).unwrap();
+        store
+            .conn
+            .execute(
+                "INSERT INTO secrets (id, rule_id, provider, redacted, first_seen)
+                 VALUES ('0123456789abcdef0123456789abcdef', 'r', 'p', 's…', 'now')",
+                [],
+            )
+            .unwrap();
+        assert!(store.resolve_secret("01234").is_err(), "too short");
+        assert!(store.resolve_secret("fffffff").is_err(), "no such id");
+        let id = store.resolve_secret("0123456789A").unwrap();
+        assert!(store.close_secret(&id, "test key", "manual").unwrap());
+        assert!(!store.close_secret(&id, "again", "manual").unwrap());
+        let closures: i64 = store
+            .conn
+            .query_row("SELECT count(*) FROM secret_closures", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(closures, 1);
     }
 
     #[test]

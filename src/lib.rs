@@ -31,6 +31,7 @@
 //! - `hosting`: listing repositories through the GitHub and GitLab APIs
 //! - `report`: one writer per format
 //! - `scan`: the pipeline from buffers to findings, and its statistics
+//! - `exposure`: a secret's sightings, reachability and lifecycle, over scans and the datastore
 //! - `revoke`: turning live keys off, the audit log
 //! - `verify`: verdicts for findings, bounded and cached
 //! - `provider`: what a provider is: base URL, auth, checks, revoke specs; the HTTP client
@@ -52,6 +53,7 @@ pub mod config;
 pub mod datastore;
 pub mod engine;
 pub mod error;
+pub mod exposure;
 pub mod finding;
 pub mod gitleaks;
 pub mod hook;

@@ -32,6 +32,12 @@ fn main() -> ExitCode {
         Command::Datastore {
             command: DatastoreCommand::Merge(args),
         } => commands::datastore::merge(&args),
+        Command::Datastore {
+            command: DatastoreCommand::Close(args),
+        } => commands::datastore::close(&args),
+        Command::Datastore {
+            command: DatastoreCommand::LinkRevocations(args),
+        } => commands::datastore::link_revocations(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -51,6 +51,9 @@ pub struct Options {
     /// Set by Ctrl-C or SIGTERM: file walks stop, and what was scanned is
     /// reported.
     pub interrupt: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// History scans: group findings by key under this keyed hash and say
+    /// where each key still lives (`exposure`); `None` leaves it out.
+    pub exposure: Option<crate::exposure::KeySlot>,
 }
 
 impl Default for Options {
@@ -70,6 +73,7 @@ impl Default for Options {
             allowlist: Allowlist::default(),
             baseline: None,
             interrupt: None,
+            exposure: None,
         }
     }
 }
@@ -173,6 +177,11 @@ pub struct Stats {
     /// `id_rsa`, `*.pem`): worth a `--no-ignore` run.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ignored_credentials: Vec<String>,
+    /// History scans: the findings grouped by key, with where each key
+    /// still lives (`exposure`). The JSON report writes them as its
+    /// top-level `secrets`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<crate::exposure::Secret>,
 }
 
 fn is_zero(n: &u64) -> bool {

@@ -1,6 +1,6 @@
-//! `leakhound datastore merge`.
+//! `leakhound datastore merge`, `close`, `link-revocations`.
 
-use crate::cli::MergeArgs;
+use crate::cli::{CloseArgs, LinkRevocationsArgs, MergeArgs};
 
 use super::{CLEAN, ERROR};
 
@@ -29,4 +29,44 @@ pub fn merge(args: &MergeArgs) -> anyhow::Result<u8> {
     } else {
         ERROR
     })
+}
+
+/// `leakhound datastore close DATASTORE ID --reason TEXT`.
+pub fn close(args: &CloseArgs) -> anyhow::Result<u8> {
+    if args.reason.trim().is_empty() {
+        anyhow::bail!("--reason is empty: say why the secret is closed");
+    }
+    let mut store = crate::datastore::Datastore::open_existing(&args.datastore)?;
+    let id = store.resolve_secret(&args.id)?;
+    let closed = store.close_secret(&id, args.reason.trim(), "manual")?;
+    eprintln!(
+        "leakhound: secret {} {}",
+        crate::report::short_id(&id),
+        if closed {
+            "closed"
+        } else {
+            "was closed already; nothing changed"
+        }
+    );
+    Ok(CLEAN)
+}
+
+/// `leakhound datastore link-revocations DATASTORE --audit-log FILE`.
+pub fn link_revocations(args: &LinkRevocationsArgs) -> anyhow::Result<u8> {
+    let mut store = crate::datastore::Datastore::open_existing(&args.datastore)?;
+    let mut linked = 0;
+    for (fingerprint, entry) in crate::exposure::revocations(&args.audit_log)? {
+        if store.record_revocation(&fingerprint, &entry)?.is_some() {
+            linked += 1;
+        }
+    }
+    let closed = store.close_settled()?;
+    eprintln!(
+        "leakhound: {} revocation{} linked, {} secret{} closed",
+        linked,
+        if linked == 1 { "" } else { "s" },
+        closed.len(),
+        if closed.len() == 1 { "" } else { "s" }
+    );
+    Ok(CLEAN)
 }

@@ -21,12 +21,24 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<u8> {
         since: args.since.clone(),
     };
     let mut findings = store.findings(&filter)?;
+    // Each key once, with its exposure and status; `--open`: the open
+    // ones and their findings only.
+    let secrets = store.secrets(&args.repository, args.open)?;
+    if args.open {
+        let open: std::collections::HashSet<&str> = secrets
+            .iter()
+            .flat_map(|s| s.findings.iter().map(String::as_str))
+            .collect();
+        findings.retain(|f| open.contains(f.fingerprint.as_str()));
+    }
     crate::scan::sort_findings(&mut findings);
     let repositories = store.repositories()?;
     let rules = RuleSet::new(rules::builtin_rules()?)?;
+    let open_secrets = secrets.len();
     let stats = crate::scan::Stats {
         findings: findings.len(),
         repositories: Some(repositories.len() as u64),
+        secrets,
         ..Default::default()
     };
     let ctx = ReportContext {
@@ -39,5 +51,10 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<u8> {
     write_output(options.output.as_deref(), |out| {
         report::write(out, &findings, &ctx)
     })?;
-    Ok(if findings.is_empty() { CLEAN } else { FINDINGS })
+    let found = if args.open {
+        open_secrets > 0
+    } else {
+        !findings.is_empty()
+    };
+    Ok(if found { FINDINGS } else { CLEAN })
 }

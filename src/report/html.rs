@@ -79,6 +79,7 @@ pub fn write(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext) -> 
     } else {
         write_controls(&mut page, findings);
         write_table(&mut page, findings, ctx);
+        super::exposure::write_html(&mut page, &stats.secrets, findings, esc);
     }
     write_notes(&mut page, stats);
     page.push_str("</main>\n");

@@ -26,8 +26,27 @@ pub fn write(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext) -> 
             .collect(),
         stats: ctx.stats,
     };
-    serde_json::to_writer_pretty(&mut *out, &sorted(&report)?)?;
+    let mut value = sorted(&report)?;
+    with_secrets(&mut value, findings, ctx.stats)?;
+    serde_json::to_writer_pretty(&mut *out, &value)?;
     writeln!(out)
+}
+
+/// A history scan's secrets (`exposure`) as the report's top-level
+/// `secrets`, with the verdicts the findings got since the scan.
+fn with_secrets(value: &mut Value, findings: &[Finding], stats: &Stats) -> serde_json::Result<()> {
+    if stats.secrets.is_empty() {
+        return Ok(());
+    }
+    let mut secrets = stats.secrets.clone();
+    crate::exposure::apply_verdicts(&mut secrets, findings);
+    if let Some(map) = value.as_object_mut() {
+        if let Some(stats) = map.get_mut("stats").and_then(Value::as_object_mut) {
+            stats.remove("secrets");
+        }
+        map.insert("secrets".into(), serde_json::to_value(&secrets)?);
+    }
+    Ok(())
 }
 
 /// One finding as a JSON object, as in the report's `findings`.

@@ -33,6 +33,7 @@ pub fn write(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext) -> 
         )?;
         writeln!(out)?;
         write_table(out, findings)?;
+        super::exposure::write_markdown(out, &stats.secrets, findings, code)?;
     }
     writeln!(out)?;
     let scanned = match (stats.commits, stats.blobs) {

@@ -2,6 +2,7 @@
 //! the same findings and statistics; only `show_secrets` lets a raw secret
 //! through, and every writer goes through `Finding::shown_secret` for it.
 
+mod exposure;
 mod github;
 mod html;
 mod json;

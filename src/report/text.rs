@@ -161,6 +161,7 @@ pub fn write(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext) -> 
         }
         writeln!(out)?;
     }
+    super::exposure::write_text(out, &ctx.stats.secrets, findings)?;
     if !ctx.options.quiet {
         if findings.len() > SCREENFUL {
             write_rule_counts(out, findings)?;

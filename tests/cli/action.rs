@@ -909,6 +909,42 @@ fn action_pull_request_mode_scans_only_the_pull_requests_commits() {
     assert_no_raw_secret("the summary", &r.summary);
 }
 
+/// Exposure (issue 24): the summary says which keys the pull request
+/// brings and which were already in the base branch's history (an old
+/// key copied to a new file is still an old leak).
+#[test]
+fn action_pull_request_summary_tells_new_keys_from_old_leaks() {
+    let mut runner = Runner::new("pull_request", serde_json::json!({}));
+    let (base, _) = repo_with_base_and_head(&runner);
+    let ws = runner.ws();
+    write(ws, "copied.py", format!("OLD = '{GITHUB}'\n"));
+    git(ws, &["add", "."]);
+    git(ws, &["commit", "-qm", "copy the old key"]);
+    let head = git(ws, &["rev-parse", "HEAD"]);
+    runner.event = pull_request_event(&base, &head);
+    let r = runner.run(&[]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.outputs["findings"], "2", "{}", r.stdout);
+    let s = &r.summary;
+    assert!(s.contains("| new or old |"), "{s}");
+    // The secrets table's row for the provider's key (not the findings').
+    let line = |provider: &str| {
+        s.lines()
+            .find(|l| {
+                l.contains(&format!("| `{provider}` |"))
+                    && (l.contains("new in this change") || l.contains("old leak"))
+            })
+            .unwrap_or_else(|| panic!("no {provider} row in {s}"))
+            .to_string()
+    };
+    assert!(line("kunavo").contains("new in this change"), "{s}");
+    assert!(
+        line("github").contains("already in the base branch's history"),
+        "{s}"
+    );
+    assert_no_raw_secret("the summary", s);
+}
+
 #[test]
 fn action_push_mode_scans_the_pushed_commits() {
     let mut runner = Runner::new("push", serde_json::json!({}));

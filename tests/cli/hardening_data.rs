@@ -529,7 +529,7 @@ fn a_datastore_with_a_recursive_view_is_refused_by_report_and_merge() {
            SELECT 'r' AS repository, printf('%032d', x) AS fingerprint, NULL AS blob, 'h' AS rules, 'kunavo-api-key' AS rule_id,
                   'kunavo' AS provider, 'p' AS path, NULL AS commit_id, 't' AS found_at, NULL AS verdict, NULL AS verified_at,
                   '{}' AS report FROM n;
-         PRAGMA user_version = 1;",
+         PRAGMA user_version = 2;",
     )
     .unwrap();
     drop(conn);

@@ -15,6 +15,7 @@ mod confidence;
 mod config;
 mod config_check;
 mod docs_examples;
+mod exposure;
 mod fake_provider;
 mod formats;
 mod fuzz;

@@ -53,6 +53,8 @@ struct CommitNode {
     /// The first parent's tree, if the first parent is here (it is not for
     /// roots, shallow boundaries and missing parents).
     parent_tree: Option<Oid>,
+    /// Every parent the walk follows (exposure: which refs reach a key).
+    parents: Vec<Oid>,
     unreachable: bool,
 }
 
@@ -99,7 +101,7 @@ impl BlobEntry {
 }
 
 impl BlobIndex {
-    fn add(&mut self, oid: Oid, path: &[u8], commit: u32) {
+    fn add(&mut self, oid: Oid, path: &[u8], commit: u32) -> u32 {
         let path = match self.path_ids.get(path) {
             Some(&p) => p,
             None => {
@@ -115,23 +117,24 @@ impl BlobIndex {
                 first: (path, commit),
                 more: Vec::new(),
             });
-            return;
+            return self.entries.len() as u32 - 1;
         };
         let entry = &mut self.entries[blob as usize];
         if let Some(set) = self.many.get_mut(&blob) {
             if set.insert(path) {
                 entry.more.push((path, commit));
             }
-            return;
+            return blob;
         }
         if entry.locations().any(|&(p, _)| p == path) {
-            return;
+            return blob;
         }
         entry.more.push((path, commit));
         if entry.more.len() > FEW_LOCATIONS {
             self.many
                 .insert(blob, entry.locations().map(|&(p, _)| p).collect());
         }
+        blob
     }
 }
 
@@ -149,6 +152,10 @@ pub fn scan_history(
 /// Whether a blob was scanned before (by an earlier run, under the same
 /// rules): `None` to scan it, `Some(has_findings)` to skip it.
 pub type Seen<'a> = &'a (dyn Fn(&Oid) -> Option<bool> + Sync);
+
+/// The ids of the secrets an earlier audit saw in a blob (`exposure`), for
+/// the blobs `Seen` skips.
+pub type Known<'a> = &'a dyn Fn(&Oid) -> Vec<String>;
 
 /// A history scan, with what an incremental audit records.
 pub struct HistoryScan {
@@ -181,6 +188,19 @@ pub fn scan_repository(
     all_objects: bool,
     seen: Option<Seen>,
 ) -> Result<HistoryScan> {
+    scan_repository_known(options, matcher, root, all_objects, seen, None)
+}
+
+/// [`scan_repository`], with the secret ids `known` for the skipped blobs
+/// (`exposure`: where a key seen by an earlier audit still lives).
+pub fn scan_repository_known(
+    options: &Options,
+    matcher: &Matcher,
+    root: &Path,
+    all_objects: bool,
+    seen: Option<Seen>,
+    known: Option<Known>,
+) -> Result<HistoryScan> {
     let started = Instant::now();
     let repo = open_repo(root)?;
     let gitdir = repo.path().to_path_buf();
@@ -204,11 +224,21 @@ pub fn scan_repository(
     let reachable = commits.len();
 
     let mut blobs = BlobIndex::default();
+    // Exposure: every (blob, commit) a tree comparison showed, not only
+    // the first commit per path (8 bytes a change; none without a key).
+    let mut trail: Option<Vec<(u32, u32)>> = options.exposure.as_ref().map(|_| Vec::new());
     let mut submodules = BTreeSet::new();
     // Blobs only the index holds (`--all-objects`): reported as staged.
     let mut staged: HashSet<Oid> = HashSet::new();
     tree_changes(&gitdir, &commits, threads, stop, |i, c| {
-        absorb_changes(&mut blobs, c, i as u32, &mut submodules, &mut stats);
+        absorb_changes(
+            &mut blobs,
+            c,
+            i as u32,
+            &mut submodules,
+            &mut stats,
+            &mut trail,
+        );
     })?;
 
     // A commit that cannot be read hides its parents, and the walk cannot
@@ -238,6 +268,7 @@ pub fn scan_repository(
                 (first + i) as u32,
                 &mut submodules,
                 &mut stats,
+                &mut trail,
             );
         })?;
     }
@@ -253,7 +284,14 @@ pub fn scan_repository(
             threads,
             stop,
             |i, c| {
-                absorb_changes(&mut blobs, c, first + i as u32, &mut submodules, &mut stats);
+                absorb_changes(
+                    &mut blobs,
+                    c,
+                    first + i as u32,
+                    &mut submodules,
+                    &mut stats,
+                    &mut trail,
+                );
             },
         )?;
         // A blob no commit holds may still be in the index (staged, then
@@ -269,7 +307,9 @@ pub fn scan_repository(
                     blobs.add(oid, path, NO_COMMIT);
                     staged.insert(oid);
                 }
-                None => blobs.add(oid, format!("<dangling blob {oid}>").as_bytes(), NO_COMMIT),
+                None => {
+                    blobs.add(oid, format!("<dangling blob {oid}>").as_bytes(), NO_COMMIT);
+                }
             }
         }
     }
@@ -312,11 +352,12 @@ pub fn scan_repository(
         .iter()
         .map(|p| options.allowlist.allows_path(Path::new(p)))
         .collect();
-    let found = crate::scan::with_progress(options.progress, &collector.progress, || {
-        scan_blobs(
-            &gitdir, &scanner, &collector, &blobs, &shown, &allowed, &skip, threads,
-        )
-    })?;
+    let (found, sightings) =
+        crate::scan::with_progress(options.progress, &collector.progress, || {
+            scan_blobs(
+                &gitdir, &scanner, &collector, &blobs, &shown, &allowed, &skip, threads,
+            )
+        })?;
 
     let mut findings = Vec::with_capacity(found.len());
     let mut finding_blobs = Vec::with_capacity(found.len());
@@ -363,6 +404,34 @@ pub fn scan_repository(
         });
     }
 
+    // Skipped blobs (scanned by an earlier audit) hold the keys it saw.
+    let mut sightings = sightings;
+    if let Some(known) = known.filter(|_| options.exposure.is_some()) {
+        for r in &reused {
+            if let Some(&b) = blobs.ids.get(&r.blob) {
+                for id in known(&r.blob) {
+                    sightings.add(id, b);
+                }
+            }
+        }
+    }
+    let secrets = match (&options.exposure, trail) {
+        (Some(key), Some(trail)) if !sightings.0.is_empty() && !stop.load(Ordering::Relaxed) => {
+            exposure_of(
+                &repo,
+                &key.get(),
+                &commits,
+                &blobs,
+                &shown,
+                &allowed,
+                trail,
+                &sightings,
+                &findings,
+            )
+        }
+        _ => Vec::new(),
+    };
+
     let mut uncommitted = Vec::new();
     if !stop.load(Ordering::Relaxed) {
         scan_worktree(&repo, &scanner, &blobs.ids, &mut uncommitted, &mut stats);
@@ -390,6 +459,7 @@ pub fn scan_repository(
         ));
     }
     outcome.stats.merge(stats);
+    outcome.stats.secrets = secrets;
     outcome.stats.blobs = Some(blobs_read);
     outcome.stats.commits = Some(commits.len() as u64);
     // The collector's own findings are always empty (workers hand theirs
@@ -411,6 +481,83 @@ pub fn scan_repository(
         reused,
         skipped,
     })
+}
+
+/// Hand what the walk knows to `exposure`: the commit graph, and for each
+/// blob that holds a key, its paths and every commit that showed it.
+#[allow(clippy::too_many_arguments)]
+fn exposure_of(
+    repo: &Repository,
+    key: &crate::exposure::Key,
+    commits: &[CommitNode],
+    blobs: &BlobIndex,
+    shown: &[String],
+    allowed: &[bool],
+    trail: Vec<(u32, u32)>,
+    sightings: &Sightings,
+    findings: &[Finding],
+) -> Vec<crate::exposure::Secret> {
+    use crate::exposure::{analyse, Sighting, Walk, WalkBlob, WalkCommit};
+    let index: HashMap<Oid, u32> = commits
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.oid, i as u32))
+        .collect();
+    // Local numbers for the blobs that hold keys.
+    let mut local: HashMap<u32, u32> = HashMap::new();
+    let mut walk_blobs: Vec<WalkBlob> = Vec::new();
+    for list in sightings.0.values() {
+        for &b in list {
+            local.entry(b).or_insert_with(|| {
+                let entry = &blobs.entries[b as usize];
+                walk_blobs.push(WalkBlob {
+                    oid: entry.oid,
+                    paths: entry
+                        .locations()
+                        .filter(|(p, _)| !allowed[*p as usize])
+                        .map(|&(p, _)| shown[p as usize].clone())
+                        .collect(),
+                    commits: Vec::new(),
+                });
+                walk_blobs.len() as u32 - 1
+            });
+        }
+    }
+    for (b, c) in trail {
+        if let Some(&l) = local.get(&b) {
+            walk_blobs[l as usize].commits.push(c);
+        }
+    }
+    let describe = |oid: Oid| repo.find_commit(oid).ok().map(|c| commit_info(&c));
+    let walk = Walk {
+        repo,
+        commits: commits
+            .iter()
+            .map(|c| WalkCommit {
+                oid: c.oid,
+                tree: c.tree,
+                parents: c
+                    .parents
+                    .iter()
+                    .filter_map(|p| index.get(p).copied())
+                    .collect(),
+            })
+            .collect(),
+        blobs: walk_blobs,
+        describe: &describe,
+    };
+    let mut list: Vec<(&String, &Vec<u32>)> = sightings.0.iter().collect();
+    list.sort();
+    let sightings: Vec<Sighting> = list
+        .into_iter()
+        .map(|(id, blobs)| {
+            let mut blobs: Vec<u32> = blobs.iter().map(|b| local[b]).collect();
+            blobs.sort_unstable();
+            blobs.dedup();
+            Sighting { id, blobs }
+        })
+        .collect();
+    analyse(&walk, key, findings, &sightings)
 }
 
 /// The blobs a partial clone never downloaded: one error and a note that
@@ -494,8 +641,12 @@ fn ref_tips(repo: &Repository, stats: &mut Stats) -> Vec<Oid> {
             tips.push(oid);
         }
     }
-    if let Ok(reflog) = repo.reflog("refs/stash") {
-        tips.extend(reflog.iter().map(|e| e.id_new()));
+    // Only when there is one: libgit2 creates an empty reflog file when
+    // asked to read one that does not exist, and a scan writes nothing.
+    if repo.reference_has_log("refs/stash").unwrap_or(false) {
+        if let Ok(reflog) = repo.reflog("refs/stash") {
+            tips.extend(reflog.iter().map(|e| e.id_new()));
+        }
     }
     tips
 }
@@ -597,6 +748,7 @@ fn walk_commits(
                     .first()
                     .and_then(|p| index.get(p))
                     .map(|&p| read[p].tree),
+                parents: r.parents.clone(),
                 unreachable: false,
             }
         })
@@ -642,9 +794,13 @@ fn absorb_changes(
     commit: u32,
     submodules: &mut BTreeSet<Vec<u8>>,
     stats: &mut Stats,
+    trail: &mut Option<Vec<(u32, u32)>>,
 ) {
     for (oid, path) in changes.blobs {
-        blobs.add(oid, &path, commit);
+        let blob = blobs.add(oid, &path, commit);
+        if let Some(t) = trail {
+            t.push((blob, commit));
+        }
     }
     submodules.extend(changes.submodules);
     stats.errors.extend(changes.errors);
@@ -833,6 +989,7 @@ fn unreachable_objects(
                         oid,
                         tree: c.tree_id(),
                         parent_tree,
+                        parents: c.parent_ids().collect(),
                         unreachable: true,
                     },
                 ));
@@ -874,12 +1031,14 @@ fn scan_blobs(
     allowed: &[bool],
     skip: &[bool],
     threads: usize,
-) -> Result<Vec<(u32, Finding)>> {
+) -> Result<(Vec<(u32, Finding)>, Sightings)> {
     struct Worker {
         repo: Repository,
         scratch: Scratch,
         stats: Stats,
         found: Earliest,
+        sightings: Sightings,
+        key: Option<crate::exposure::Key>,
     }
     let first_commit = |blob: u32| {
         blobs.entries[blob as usize]
@@ -901,6 +1060,8 @@ fn scan_blobs(
                 scratch: Scratch::default(),
                 stats: Stats::default(),
                 found: Earliest::default(),
+                sightings: Sightings::default(),
+                key: scanner.options.exposure.as_ref().map(|k| k.get()),
             })
         },
         |w, i| {
@@ -950,16 +1111,38 @@ fn scan_blobs(
             );
             let at = (first_commit(i as u32), i as u32);
             for f in found {
+                if let Some(key) = &w.key {
+                    w.sightings.add(key.id(&f.secret), i as u32);
+                }
                 w.found.offer(at, f);
             }
         },
     )?;
     let mut found = Earliest::default();
+    let mut sightings = Sightings::default();
     for w in workers {
         found.merge(w.found);
+        sightings.merge(w.sightings);
         collector.absorb(Vec::new(), w.stats);
     }
-    Ok(found.into_findings())
+    Ok((found.into_findings(), sightings))
+}
+
+/// Exposure: every blob each key (by its id) was seen in (the findings
+/// keep only the blob that shows a key first at a path).
+#[derive(Default)]
+struct Sightings(HashMap<String, Vec<u32>>);
+
+impl Sightings {
+    fn add(&mut self, id: String, blob: u32) {
+        self.0.entry(id).or_default().push(blob);
+    }
+
+    fn merge(&mut self, other: Sightings) {
+        for (secret, blobs) in other.0 {
+            self.0.entry(secret).or_default().extend(blobs);
+        }
+    }
 }
 
 /// Per fingerprint, the findings of the blob that shows the key first, by

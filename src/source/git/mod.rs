@@ -16,7 +16,9 @@ use git2::{Oid, Repository, RepositoryOpenFlags};
 
 use crate::error::{Error, Result};
 
-pub use history::{scan_history, scan_repository, HistoryScan, Reused, Seen};
+pub use history::{
+    scan_history, scan_repository, scan_repository_known, HistoryScan, Known, Reused, Seen,
+};
 pub use range::scan_range;
 pub(crate) use range::{
     added_lines, delta_target, diff_options, find_renames, keep_added, patch_added_lines, scan_blob,

@@ -230,6 +230,19 @@ pub fn scan_range(
             if missing == 1 { "it" } else { "them" },
         ));
     }
+    // Exposure: is each key new in the range, or already in BASE's history?
+    if let Some(key) = options.exposure.as_ref().filter(|_| !findings.is_empty()) {
+        if !stop.load(Ordering::Relaxed) {
+            stats.secrets = crate::exposure::against_base(
+                &repo,
+                &key.get(),
+                base_id,
+                head_id,
+                &findings,
+                options.max_file_size,
+            );
+        }
+    }
     stats.blobs = Some(stats.files);
     stats.files = 0;
     stats.elapsed_ms = started.elapsed().as_millis() as u64;

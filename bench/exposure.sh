@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# What exposure costs a history scan (figures in docs/performance.md,
+# "Exposure"): `leakhound scan --git REPO` with the report's secrets (the
+# default) against `--no-exposure`, alternating, RUNS runs of each (default
+# 3); prints each run's wall time and the ratio of the medians. Target:
+# at most 1.10.
+#
+#   bench/exposure.sh [REPO]        (LEAKHOUND=path/to/binary to skip the build)
+#
+# REPO defaults to the synthetic history of bench/history.sh (~12,000
+# commits, a few keys committed and removed: bench/gen_history.py). A
+# repository without findings measures nothing: exposure runs only for
+# keys that were found.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${RUNS:-3}
+BIN=${LEAKHOUND:-}
+if [ -z "$BIN" ]; then
+  cargo build --release --quiet
+  TARGET=$(cargo metadata --format-version 1 --no-deps |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+  BIN="$TARGET/release/leakhound"
+fi
+REPO=${1:-bench/data/history}
+if [ ! -d "$REPO" ]; then
+  mkdir -p "$REPO"
+  git init -q "$REPO"
+  python3 bench/gen_history.py | git -C "$REPO" fast-import --quiet
+fi
+on=() off=()
+for _ in $(seq "$RUNS"); do
+  for mode in on off; do
+    extra=()
+    [ "$mode" = off ] && extra=(--no-exposure)
+    start=$(date +%s.%N)
+    "$BIN" scan --git "$REPO" ${extra[@]+"${extra[@]}"} --format json -o /dev/null || [ $? -eq 1 ]
+    end=$(date +%s.%N)
+    t=$(echo "$end - $start" | bc)
+    echo "$mode $t"
+    if [ "$mode" = on ]; then on+=("$t"); else off+=("$t"); fi
+  done
+done
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+m_on=$(median "${on[@]}") m_off=$(median "${off[@]}")
+echo "median with exposure ${m_on} s, without ${m_off} s, ratio $(echo "scale=3; $m_on / $m_off" | bc)"

@@ -1,0 +1,748 @@
+//! Exposure (docs/audit.md, "Exposure and the lifecycle of a leak"): one
+//! secret over many findings, which refs still reach it, and its status
+//! over audits. Every repository is built here with the git CLI.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::fake_provider::{Reply, Server};
+use crate::gitutil::{findings, git, kunavo_key, scan_json, Repo};
+
+/// The report's secret whose findings include one at `path`.
+fn secret_at<'a>(report: &'a Value, path: &str) -> &'a Value {
+    report["secrets"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no secrets in {report:#}"))
+        .iter()
+        .find(|s| s["paths"].as_array().unwrap().iter().any(|p| p == path))
+        .unwrap_or_else(|| panic!("no secret at {path}: {:#}", report["secrets"]))
+}
+
+fn ref_names(secret: &Value) -> Vec<String> {
+    secret["refs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn ref_of<'a>(secret: &'a Value, name: &str) -> &'a Value {
+    secret["refs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == name)
+        .unwrap_or_else(|| panic!("{name} not among {:?}", ref_names(secret)))
+}
+
+fn branch_of<'a>(secret: &'a Value, name: &str) -> &'a Value {
+    secret["branches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == name)
+        .unwrap_or_else(|| panic!("no branch {name} in {secret:#}"))
+}
+
+/// A history with one key of each exposure:
+/// - `old`: introduced in `config/app.env`, copied to `deploy/run.sh`,
+///   removed from both on `main`, still on the tag `v1` and the branch
+///   `release`;
+/// - `current`: in HEAD;
+/// - `pushed`: committed on `main` and reset away (as a force-push
+///   leaves it): only the reflog reaches it.
+struct Fixture {
+    repo: Repo,
+    old: String,
+    current: String,
+    pushed: String,
+    introduced: String,
+    copied: String,
+    removed: String,
+}
+
+fn fixture() -> Fixture {
+    let repo = Repo::init();
+    let (old, current, pushed) = (kunavo_key(2401), kunavo_key(2402), kunavo_key(2403));
+    repo.write("README.md", "hello\n");
+    repo.commit("Start");
+    repo.write("config/app.env", &format!("KUNAVO_API_KEY={old}\n"));
+    let introduced = repo.commit("Add app config");
+    repo.write(
+        "deploy/run.sh",
+        &format!("#!/bin/sh\nexport KUNAVO_API_KEY={old}\n"),
+    );
+    let copied = repo.commit("Add deploy script");
+    repo.git(&["tag", "v1"]);
+    repo.git(&["branch", "release"]);
+    repo.write("config/app.env", "KUNAVO_API_KEY=${KUNAVO_API_KEY}\n");
+    std::fs::remove_file(repo.path().join("deploy/run.sh")).unwrap();
+    let removed = repo.commit("Read the key from the environment");
+    repo.write("src/client.env", &format!("KUNAVO_API_KEY={current}\n"));
+    repo.commit("Add client config");
+    repo.write("tmp/push.env", &format!("KUNAVO_API_KEY={pushed}\n"));
+    repo.commit("Oops");
+    repo.git(&["reset", "-q", "--hard", "HEAD~1"]);
+    repo.write("notes.txt", "rewritten\n");
+    repo.commit("Rewrite");
+    Fixture {
+        repo,
+        old,
+        current,
+        pushed,
+        introduced,
+        copied,
+        removed,
+    }
+}
+
+#[test]
+fn each_key_is_one_secret_with_its_exposure_and_refs() {
+    let f = fixture();
+    let (code, report, stderr) = scan_json(f.repo.path(), &["--git", ".", "--all-objects"]);
+    assert_eq!(code, 1, "{stderr}");
+    let raw = report.to_string();
+    for key in [&f.old, &f.current, &f.pushed] {
+        assert!(!raw.contains(key.as_str()), "a raw key in the report");
+    }
+    let secrets = report["secrets"].as_array().expect("secrets");
+    assert_eq!(secrets.len(), 3, "{secrets:#?}");
+    // Ids are keyed hashes: 32 hex digits, none a plain SHA-256 prefix.
+    for s in secrets {
+        let id = s["id"].as_str().unwrap();
+        assert_eq!(id.len(), 32);
+        for key in [&f.old, &f.current, &f.pushed] {
+            let plain = sha256_hex(key.as_bytes());
+            assert!(!plain.starts_with(id), "a plain hash");
+        }
+    }
+
+    // One key, two files, two findings: one secret.
+    let old = secret_at(&report, "config/app.env");
+    assert_eq!(old["exposure"], "in-history", "{old:#}");
+    assert_eq!(
+        old["paths"],
+        serde_json::json!(["config/app.env", "deploy/run.sh"])
+    );
+    assert_eq!(old["findings"].as_array().unwrap().len(), 2);
+    assert_eq!(findings(&report).len(), 4);
+    assert_eq!(old["introduced"]["id"], f.introduced.as_str());
+    assert_eq!(old["introduced"]["author_name"], "Ada Lovelace");
+    assert!(old["introduced"]["date"]
+        .as_str()
+        .unwrap()
+        .starts_with("2023-11-15"));
+    // Commits that hold it: the introduction and the copy (on main, the
+    // tag and the branch alike).
+    assert_eq!(old["commits"], 2);
+    assert_eq!(ref_of(old, "refs/tags/v1")["kind"], "tag");
+    assert_eq!(ref_of(old, "refs/tags/v1")["tip"], true);
+    assert_eq!(ref_of(old, "refs/heads/release")["kind"], "branch");
+    assert_eq!(ref_of(old, "refs/heads/release")["tip"], true);
+    assert_eq!(ref_of(old, "refs/heads/main")["tip"], false);
+    assert_eq!(ref_of(old, "HEAD")["kind"], "head");
+    assert_eq!(ref_of(old, "HEAD")["tip"], false);
+    let main = branch_of(old, "refs/heads/main");
+    assert_eq!(main["first"]["id"], f.introduced.as_str());
+    assert_eq!(main["last"]["id"], f.copied.as_str());
+    assert_eq!(main["commits"], 2);
+    assert_eq!(main["removed_by"]["id"], f.removed.as_str());
+    assert_eq!(
+        main["removed_by"]["summary"],
+        "Read the key from the environment"
+    );
+    let release = branch_of(old, "refs/heads/release");
+    assert_eq!(release["last"]["id"], f.copied.as_str());
+    assert!(release.get("removed_by").is_none(), "{release:#}");
+
+    let current = secret_at(&report, "src/client.env");
+    assert_eq!(current["exposure"], "in-head", "{current:#}");
+    assert_eq!(ref_of(current, "HEAD")["tip"], true);
+    assert_eq!(ref_of(current, "refs/heads/main")["tip"], true);
+    assert!(!ref_names(current).contains(&"refs/tags/v1".to_string()));
+
+    // Reset away: only the reflogs reach it.
+    let pushed = secret_at(&report, "tmp/push.env");
+    assert_eq!(pushed["exposure"], "unreachable", "{pushed:#}");
+    let kinds: Vec<&str> = pushed["refs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        !kinds.is_empty() && kinds.iter().all(|k| *k == "reflog"),
+        "{kinds:?}"
+    );
+    // main@{0} is the rewrite, @{1} the reset, @{2} the commit reset away.
+    assert!(
+        ref_names(pushed).contains(&"refs/heads/main@{2}".to_string()),
+        "{:?}",
+        ref_names(pushed)
+    );
+
+    // Worst first.
+    assert_eq!(secrets[0]["exposure"], "in-head");
+    assert_eq!(secrets[2]["exposure"], "unreachable");
+}
+
+#[test]
+fn ids_differ_between_runs_and_a_commit_that_is_gc_d_away_is_dangling() {
+    let f = fixture();
+    let (_, a, _) = scan_json(f.repo.path(), &["--git", "."]);
+    let (_, b, _) = scan_json(f.repo.path(), &["--git", "."]);
+    // A key per run: the same key has another id in another run.
+    assert_ne!(
+        secret_at(&a, "src/client.env")["id"],
+        secret_at(&b, "src/client.env")["id"]
+    );
+    // Without --all-objects the reset commit is not read at all.
+    assert_eq!(a["secrets"].as_array().unwrap().len(), 2);
+    // The reflogs expired: the commit is dangling.
+    git(
+        f.repo.path(),
+        &["reflog", "expire", "--expire=now", "--all"],
+    );
+    let (_, c, _) = scan_json(f.repo.path(), &["--git", ".", "--all-objects"]);
+    let pushed = secret_at(&c, "tmp/push.env");
+    assert_eq!(pushed["exposure"], "unreachable");
+    assert_eq!(pushed["refs"][0]["kind"], "dangling", "{pushed:#}");
+}
+
+#[test]
+fn one_key_in_two_repositories_of_an_audit_is_one_secret() {
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.git");
+    let b = dir.path().join("b.git");
+    git(
+        dir.path(),
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            f.repo.path().to_str().unwrap(),
+            a.to_str().unwrap(),
+        ],
+    );
+    git(
+        dir.path(),
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            f.repo.path().to_str().unwrap(),
+            b.to_str().unwrap(),
+        ],
+    );
+    let clones = dir.path().join("clones");
+    let (code, report, stderr) = scan_json(
+        dir.path(),
+        &[
+            "--git-url",
+            a.to_str().unwrap(),
+            "--git-url",
+            b.to_str().unwrap(),
+            "--clone-dir",
+            clones.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 1, "{stderr}");
+    let current = secret_at(&report, "src/client.env");
+    assert_eq!(
+        current["repositories"].as_array().unwrap().len(),
+        2,
+        "{current:#}"
+    );
+    assert_eq!(current["exposure"], "in-head");
+    let old = secret_at(&report, "config/app.env");
+    assert_eq!(old["exposure"], "in-history");
+    // Each repository's tag, named with its repository.
+    let tags = old["refs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["name"] == "refs/tags/v1")
+        .count();
+    assert_eq!(tags, 2, "{old:#}");
+    assert_eq!(report["secrets"].as_array().unwrap().len(), 2);
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A loopback stand-in for Kunavo that says the key is live until told
+/// it was revoked.
+fn kunavo_stand_in(key: &str) -> (Server, Arc<AtomicBool>) {
+    let revoked = Arc::new(AtomicBool::new(false));
+    let (k, r) = (key.to_string(), Arc::clone(&revoked));
+    let server = Server::start(move |req, _| {
+        if req.key() == k && !r.load(Ordering::SeqCst) {
+            Reply::status(200).body("{\"data\":[]}")
+        } else {
+            Reply::status(401).body("{\"error\":\"invalid api key\"}")
+        }
+    });
+    (server, revoked)
+}
+
+#[test]
+fn a_secret_stays_open_while_live_or_reachable_and_closes_when_both_end() {
+    let repo = Repo::init();
+    let key = kunavo_key(2410);
+    repo.write("config/app.env", &format!("KUNAVO_API_KEY={key}\n"));
+    repo.commit("Add config");
+    repo.git(&["tag", "v1"]);
+    repo.write("config/app.env", "KUNAVO_API_KEY=${KUNAVO_API_KEY}\n");
+    let removed = repo.commit("Read the key from the environment");
+    let (provider, revoked) = kunavo_stand_in(&key);
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(
+        work.path().join("verify.toml"),
+        format!(
+            "[providers.kunavo]\nbase_url = \"{}/kunavo/v1\"\n",
+            provider.url()
+        ),
+    )
+    .unwrap();
+    let bare = work.path().join("origin.git");
+    git(
+        work.path(),
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            repo.path().to_str().unwrap(),
+            bare.to_str().unwrap(),
+        ],
+    );
+    let clones = work.path().join("clones");
+    let args = [
+        "-c",
+        "verify.toml",
+        "--git-url",
+        bare.to_str().unwrap(),
+        "--clone-dir",
+        clones.to_str().unwrap(),
+        "--datastore",
+        "d.db",
+        "--verify",
+    ];
+
+    // Audit 1: live, and the tag still has it. Deleted on main, still
+    // live: called out.
+    let (code, first, stderr) = scan_json(work.path(), &args);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(!first.to_string().contains(&key), "a raw key in the report");
+    let s = &first["secrets"][0];
+    assert_eq!(s["status"], "open", "{s:#}");
+    assert_eq!(s["verdict"], "live");
+    assert_eq!(s["exposure"], "in-history");
+    assert_eq!(s["deleted_but_live"], true);
+    assert_eq!(
+        branch_of(s, "refs/heads/main")["removed_by"]["id"],
+        removed.as_str()
+    );
+    assert!(s["first_seen"].as_str().unwrap().starts_with("20"));
+    assert_eq!(s["verdicts"].as_array().unwrap().len(), 1);
+    let id = s["id"].as_str().unwrap().to_string();
+    let asked = provider.requests().len();
+    assert!(asked >= 1);
+
+    // The key is revoked. Audit 2: nothing new was found, and the key is
+    // read back from its blob to verify it again: dead, but the tag still
+    // reaches it, so it stays open.
+    revoked.store(true, Ordering::SeqCst);
+    let (code, second, stderr) = scan_json(work.path(), &args);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(provider.requests().len() > asked, "verified again");
+    let s = &second["secrets"][0];
+    assert_eq!(s["id"], id.as_str(), "the datastore's key keeps ids stable");
+    assert_eq!(s["status"], "open", "{s:#}");
+    assert_eq!(s["verdict"], "dead");
+    let verdicts: Vec<&str> = s["verdicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["verdict"].as_str().unwrap())
+        .collect();
+    assert_eq!(verdicts, ["live", "dead"]);
+    assert!(s.get("deleted_but_live").is_none());
+    assert_eq!(ref_of(s, "refs/tags/v1")["tip"], true);
+
+    // The tag is deleted: dead and reachable from no branch or tag.
+    git(&bare, &["tag", "-d", "v1"]);
+    let rewritten = Repo::init();
+    rewritten.write("config/app.env", "KUNAVO_API_KEY=${KUNAVO_API_KEY}\n");
+    rewritten.commit("History without the key");
+    git(
+        rewritten.path(),
+        &["push", "-q", "--force", bare.to_str().unwrap(), "main:main"],
+    );
+    let (_, third, stderr) = scan_json(work.path(), &args);
+    let s = &third["secrets"][0];
+    assert_eq!(s["id"], id.as_str(), "{stderr}");
+    assert_eq!(s["exposure"], "unreachable", "{s:#}");
+    assert_eq!(s["status"], "closed", "{s:#}");
+    assert!(s["closed_at"].as_str().unwrap().starts_with("20"));
+    assert_eq!(
+        s["closed_reason"],
+        "dead and no longer reachable from any branch or tag"
+    );
+}
+
+#[test]
+fn a_key_whose_repository_is_gone_says_it_cannot_be_read_back() {
+    let repo = Repo::init();
+    let key = kunavo_key(2420);
+    repo.write("app.env", &format!("KUNAVO_API_KEY={key}\n"));
+    repo.commit("Add config");
+    let work = tempfile::tempdir().unwrap();
+    let bare = work.path().join("origin.git");
+    git(
+        work.path(),
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            repo.path().to_str().unwrap(),
+            bare.to_str().unwrap(),
+        ],
+    );
+    let clones = work.path().join("clones");
+    let args = [
+        "--git-url",
+        bare.to_str().unwrap(),
+        "--clone-dir",
+        clones.to_str().unwrap(),
+        "--datastore",
+        "d.db",
+    ];
+    let (code, first, stderr) = scan_json(work.path(), &args);
+    assert_eq!(code, 1, "{stderr}");
+    let s = &first["secrets"][0];
+    assert_eq!(s["exposure"], "in-head");
+    assert!(s.get("unreadable").is_none(), "{s:#}");
+    std::fs::remove_dir_all(&bare).unwrap();
+    let (_, second, stderr) = scan_json(work.path(), &args);
+    let s = &second["secrets"][0];
+    assert_eq!(s["status"], "open", "{stderr}\n{s:#}");
+    assert!(
+        s["unreadable"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("could not be cloned or fetched"),
+        "{s:#}"
+    );
+}
+
+#[test]
+fn a_range_says_which_keys_it_brings_and_a_staged_scan_looks_nothing_up() {
+    let repo = Repo::init();
+    let (old, new) = (kunavo_key(2430), kunavo_key(2431));
+    repo.write("a.env", &format!("KUNAVO_API_KEY={old}\n"));
+    let base = repo.commit("Old key");
+    repo.write("a.env", "KUNAVO_API_KEY=${KUNAVO_API_KEY}\n");
+    repo.commit("Remove it");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    repo.write("b.env", &format!("KUNAVO_API_KEY={old}\n"));
+    repo.write("c.env", &format!("KUNAVO_API_KEY={new}\n"));
+    repo.commit("Bring both");
+    let range = format!("{base}..HEAD");
+    let (code, report, stderr) = scan_json(repo.path(), &["--range", &range]);
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(secret_at(&report, "b.env")["base"], "in-base", "{report:#}");
+    assert_eq!(secret_at(&report, "b.env")["exposure"], "in-head");
+    assert_eq!(secret_at(&report, "c.env")["base"], "new");
+
+    repo.write("d.env", &format!("KUNAVO_API_KEY={old}\n"));
+    repo.git(&["add", "d.env"]);
+    let (code, report, stderr) = scan_json(repo.path(), &["--staged"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(report.get("secrets").is_none(), "{report:#}");
+}
+
+/// `leakhound ARGS` in `dir`: exit code, stdout, stderr.
+fn lh(dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    let out = crate::gitutil::leakhound()
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("leakhound runs");
+    (
+        out.status.code().expect("exit code"),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn open_secrets_are_listed_worst_first_and_closed_by_hand_or_by_revocation() {
+    let repo = Repo::init();
+    let (live, test, gone) = (kunavo_key(2440), kunavo_key(2441), kunavo_key(2442));
+    repo.write("live.env", &format!("KUNAVO_API_KEY={live}\n"));
+    repo.write("test.env", &format!("KUNAVO_API_KEY={test}\n"));
+    repo.write("gone.env", &format!("KUNAVO_API_KEY={gone}\n"));
+    repo.commit("Three keys");
+    // Both keys work until the end; only the audit log says the third
+    // was revoked.
+    let (a, b) = (live.clone(), gone.clone());
+    let provider = Server::start(move |req, _| {
+        if req.key() == a || req.key() == b {
+            Reply::status(200).body("{\"data\":[]}")
+        } else {
+            Reply::status(401).body("{\"error\":\"invalid api key\"}")
+        }
+    });
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(
+        work.path().join("verify.toml"),
+        format!(
+            "[providers.kunavo]\nbase_url = \"{}/kunavo/v1\"\n",
+            provider.url()
+        ),
+    )
+    .unwrap();
+    let bare = work.path().join("origin.git");
+    git(
+        work.path(),
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            repo.path().to_str().unwrap(),
+            bare.to_str().unwrap(),
+        ],
+    );
+    let clones = work.path().join("clones");
+    let audit = [
+        "-c",
+        "verify.toml",
+        "--git-url",
+        bare.to_str().unwrap(),
+        "--clone-dir",
+        clones.to_str().unwrap(),
+        "--datastore",
+        "d.db",
+        "--verify",
+    ];
+    let (code, first, stderr) = scan_json(work.path(), &audit);
+    assert_eq!(code, 1, "{stderr}");
+    let id_of =
+        |report: &Value, path: &str| secret_at(report, path)["id"].as_str().unwrap().to_string();
+    let (live_id, test_id, gone_id) = (
+        id_of(&first, "live.env"),
+        id_of(&first, "test.env"),
+        id_of(&first, "gone.env"),
+    );
+    let gone_fingerprint = findings(&first)
+        .iter()
+        .find(|f| f["path"] == "gone.env")
+        .unwrap()["fingerprint"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // All open; the live key in HEAD first.
+    let (code, out, stderr) = lh(
+        work.path(),
+        &[
+            "report",
+            "--datastore",
+            "d.db",
+            "--open",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(code, 1, "{stderr}");
+    let open: Value = serde_json::from_str(&out).unwrap();
+    let ids: Vec<&str> = open["secrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 3);
+    // The two live keys, then the dead one.
+    assert_eq!(ids[2], test_id, "live first: {open:#}");
+    assert_eq!(open["secrets"][2]["verdict"], "dead");
+    assert_eq!(open["secrets"][0]["verdict"], "live");
+    assert_eq!(open["secrets"][0]["status"], "open");
+    assert_eq!(open["secrets"][0]["exposure"], "in-head");
+    assert!(!out.contains(&live), "a raw key in the report");
+
+    // By hand: a test password that was never real.
+    let (code, _, stderr) = lh(
+        work.path(),
+        &[
+            "datastore",
+            "close",
+            "d.db",
+            &test_id[..9],
+            "--reason",
+            "a test key, never real",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let (code, _, stderr) = lh(work.path(), &["datastore", "close", "d.db", "0000000"]);
+    assert_eq!(code, 2, "no --reason: {stderr}");
+    let (code, _, stderr) = lh(
+        work.path(),
+        &["datastore", "close", "d.db", "0000000", "--reason", "x"],
+    );
+    assert_eq!(code, 2);
+    assert!(stderr.contains("no secret with id 0000000"), "{stderr}");
+
+    // The third key leaves the history (a force-push), and `revoke` turns
+    // it off: its audit-log entry closes it.
+    let rewritten = Repo::init();
+    rewritten.write("live.env", &format!("KUNAVO_API_KEY={live}\n"));
+    rewritten.write("test.env", &format!("KUNAVO_API_KEY={test}\n"));
+    rewritten.commit("Without the third key");
+    git(
+        rewritten.path(),
+        &["push", "-q", "--force", bare.to_str().unwrap(), "main:main"],
+    );
+    let (_, second, stderr) = scan_json(work.path(), &audit);
+    let before = second["secrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == gone_id.as_str())
+        .unwrap();
+    // Reached by nothing, but live: open.
+    assert_eq!(before["exposure"], "unreachable", "{before:#}");
+    assert_eq!(before["status"], "open", "{before:#}");
+    assert_eq!(before["verdict"], "live", "{before:#}");
+    let log = work.path().join("audit.jsonl");
+    std::fs::write(
+        &log,
+        format!(
+            "{}\n",
+            serde_json::json!({
+                "time": "2026-12-07T23:00:00Z",
+                "provider": "kunavo",
+                "rule": "kunavo-api-key",
+                "fingerprint": gone_fingerprint,
+                "path": "gone.env",
+                "key": "sk-kunavo-xxxx…",
+                "key_sha256": "00",
+                "endpoint": "POST http://127.0.0.1/revoke",
+                "credential": "$KUNAVO_ADMIN_TOKEN",
+                "outcome": "revoked",
+                "status": 200,
+                "detail": "revoked",
+            })
+        ),
+    )
+    .unwrap();
+    let (code, _, err) = lh(
+        work.path(),
+        &[
+            "datastore",
+            "link-revocations",
+            "d.db",
+            "--audit-log",
+            "audit.jsonl",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}\n{err}");
+    assert!(
+        err.contains("1 revocation linked, 1 secret closed"),
+        "{err}"
+    );
+
+    let (code, out, _) = lh(
+        work.path(),
+        &["report", "--datastore", "d.db", "--format", "json"],
+    );
+    assert_eq!(code, 1);
+    let all: Value = serde_json::from_str(&out).unwrap();
+    let by_id = |id: &str| {
+        all["secrets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by_id(&test_id)["status"], "closed");
+    assert_eq!(by_id(&test_id)["closed_reason"], "a test key, never real");
+    let gone_secret = by_id(&gone_id);
+    assert_eq!(gone_secret["status"], "closed", "{gone_secret:#}");
+    assert_eq!(gone_secret["exposure"], "unreachable");
+    assert!(gone_secret["revocation"]
+        .as_str()
+        .unwrap()
+        .ends_with("audit.jsonl:1"));
+    assert_eq!(by_id(&live_id)["status"], "open");
+
+    // Only the live one is open now; every format shows it.
+    let (code, out, _) = lh(work.path(), &["report", "--datastore", "d.db", "--open"]);
+    assert_eq!(code, 1);
+    assert!(out.contains(&live_id[..7]), "{out}");
+    assert!(
+        !out.contains(&test_id[..7]) && !out.contains(&gone_id[..7]),
+        "{out}"
+    );
+    assert!(out.contains("in HEAD  live  open since 20"), "{out}");
+    for format in ["markdown", "html"] {
+        let (_, out, _) = lh(
+            work.path(),
+            &[
+                "report",
+                "--datastore",
+                "d.db",
+                "--open",
+                "--format",
+                format,
+            ],
+        );
+        assert!(
+            out.contains(&live_id[..7]) && out.contains("open since"),
+            "{out}"
+        );
+        assert!(!out.contains(&live));
+    }
+}
+
+#[test]
+fn no_exposure_leaves_the_secrets_out() {
+    let f = fixture();
+    let (code, report, _) = scan_json(f.repo.path(), &["--git", ".", "--no-exposure"]);
+    assert_eq!(code, 1);
+    assert!(report.get("secrets").is_none(), "{report:#}");
+    assert_eq!(findings(&report).len(), 3);
+}
+
+#[test]
+fn a_history_scan_writes_no_reflog_into_the_repository() {
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let bare = dir.path().join("m.git");
+    git(
+        dir.path(),
+        &[
+            "clone",
+            "-q",
+            "--mirror",
+            f.repo.path().to_str().unwrap(),
+            bare.to_str().unwrap(),
+        ],
+    );
+    assert!(!bare.join("logs").exists());
+    let (code, report, _) = scan_json(dir.path(), &["--git", "m.git"]);
+    assert_eq!(code, 1);
+    assert!(report["secrets"].as_array().is_some_and(|s| !s.is_empty()));
+    assert!(!bare.join("logs").exists(), "a scan wrote reflogs");
+}
