@@ -71,6 +71,17 @@ pub const BUILTIN_PROVIDER_FILES: &[(&str, &str)] = &[
     builtin_spec!("data"),
     builtin_spec!("paired"),
     builtin_spec!("regions"),
+    builtin_spec!("more-ai"),
+    builtin_spec!("more-devops"),
+    builtin_spec!("more-observability"),
+    builtin_spec!("more-security"),
+    builtin_spec!("more-data"),
+    builtin_spec!("more-comms"),
+    builtin_spec!("more-crm"),
+    builtin_spec!("more-productivity"),
+    builtin_spec!("more-payments"),
+    builtin_spec!("more-commerce"),
+    builtin_spec!("more-social"),
 ];
 
 /// `[providers.NAME]` in a config file: where this provider's checks and
