@@ -45,6 +45,8 @@ pub struct Options {
     pub allowlist: Allowlist,
     /// Fingerprints accepted earlier (`--baseline`).
     pub baseline: Option<Baseline>,
+    /// `--verbose`: note each suppressed finding in `Stats::log`.
+    pub verbose: bool,
     /// Set by Ctrl-C or SIGTERM: file walks stop, and what was scanned is
     /// reported.
     pub interrupt: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
@@ -65,6 +67,7 @@ impl Default for Options {
             progress: false,
             allowlist: Allowlist::default(),
             baseline: None,
+            verbose: false,
             interrupt: None,
         }
     }
@@ -132,6 +135,10 @@ pub struct Stats {
     /// Published example keys seen and not reported (`rules/known-examples.toml`).
     #[serde(default)]
     pub known_examples: usize,
+    /// With `--verbose`: each finding suppressed, as `path:line` and why
+    /// (never the secret); printed on stderr, in no report.
+    #[serde(skip)]
+    pub log: Vec<PathNote>,
     pub skipped: Vec<PathNote>,
     pub errors: Vec<PathNote>,
     pub elapsed_ms: u64,
@@ -165,6 +172,7 @@ impl Stats {
         self.bytes += other.bytes;
         self.suppressed += other.suppressed;
         self.known_examples += other.known_examples;
+        self.log.extend(other.log);
         self.skipped.extend(other.skipped);
         self.errors.extend(other.errors);
         self.notes.extend(other.notes);
@@ -273,6 +281,7 @@ impl Scanner<'_> {
             let line_end = bounded_line_end(buf, m.start);
             if allowed {
                 stats.suppressed += 1;
+                self.log_suppressed(stats, path, line, rule.id(), "an inline allow comment");
                 continue;
             }
             let secret = String::from_utf8_lossy(&m.secret).into_owned();
@@ -285,6 +294,7 @@ impl Scanner<'_> {
                 )
             {
                 stats.suppressed += 1;
+                self.log_suppressed(stats, path, line, rule.id(), "the allowlist");
                 continue;
             }
             let span = &buf[m.start..m.end];
@@ -302,6 +312,7 @@ impl Scanner<'_> {
                 .allows_fingerprint(&fingerprint, &m.secret)
             {
                 stats.suppressed += 1;
+                self.log_suppressed(stats, path, line, rule.id(), "an allowlisted fingerprint");
                 continue;
             }
             let redacted = finding::redact(&secret, m.prefix_len);
@@ -335,6 +346,18 @@ impl Scanner<'_> {
             });
         }
         out
+    }
+}
+
+impl Scanner<'_> {
+    /// With `--verbose`, note a suppressed finding: where, which rule, why.
+    fn log_suppressed(&self, stats: &mut Stats, path: &str, line: usize, rule: &str, why: &str) {
+        if self.options.verbose {
+            stats.log.push(PathNote {
+                path: format!("{path}:{line}"),
+                reason: format!("a {rule} finding suppressed by {why}"),
+            });
+        }
     }
 }
 
@@ -653,8 +676,34 @@ fn looks_like_utf16le(buf: &[u8]) -> bool {
 /// its stale entries (see `baseline::apply`).
 pub fn apply_baseline(options: &Options, outcome: &mut ScanOutcome) {
     if let Some(baseline) = &options.baseline {
+        // `--verbose` names what the baseline dropped: the places before,
+        // less the places after.
+        let before: Vec<(String, usize, String)> = if options.verbose {
+            outcome
+                .findings
+                .iter()
+                .map(|f| (f.path.clone(), f.line, f.rule_id.clone()))
+                .collect()
+        } else {
+            Vec::new()
+        };
         let (suppressed, stale) =
             crate::baseline::apply(baseline, &options.paths, &mut outcome.findings);
+        if options.verbose {
+            let after: std::collections::HashSet<(&str, usize, &str)> = outcome
+                .findings
+                .iter()
+                .map(|f| (f.path.as_str(), f.line, f.rule_id.as_str()))
+                .collect();
+            for (path, line, rule) in &before {
+                if !after.contains(&(path.as_str(), *line, rule.as_str())) {
+                    outcome.stats.log.push(PathNote {
+                        path: format!("{path}:{line}"),
+                        reason: format!("a {rule} finding suppressed by the baseline"),
+                    });
+                }
+            }
+        }
         outcome.stats.suppressed += suppressed;
         outcome.stats.stale_baseline = Some(stale);
     }
