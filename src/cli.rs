@@ -354,7 +354,7 @@ pub struct ScanArgs {
     #[arg(long, conflicts_with = "gitleaksignore")]
     pub no_gitleaksignore: bool,
 
-    /// Scan the git history of the repository at PATH (default `.`): every
+    /// Scan the git history of the repository at PATH (`.` if none): every
     /// blob reachable from any ref, once, plus uncommitted files. A PATH
     /// that is a remote URL is mirrored first, as with --git-url.
     #[arg(long, conflicts_with_all = ["since", "range"], help_heading = "Git")]
@@ -382,7 +382,6 @@ pub struct ScanArgs {
     /// Scan only the lines `git commit` would add: the index against HEAD.
     #[arg(long, conflicts_with_all = ["git", "since", "range"], help_heading = "Git")]
     pub staged: bool,
-
 
     /// Ask each key's provider whether the key works (one read-only request
     /// per unique key, only to that provider's base URL; see docs/verify.md).

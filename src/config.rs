@@ -1081,12 +1081,20 @@ fn select_rules(
         Error::Usage(format!(
             "{flag} `{}`: no such {}{hint} (`leakhound rules list` lists them)",
             crate::text::sanitize(name),
-            if flag == "--provider" { "provider" } else { "rule" }
+            if flag == "--provider" {
+                "provider"
+            } else {
+                "rule"
+            }
         ))
     };
     for id in only.iter().chain(disabled) {
         if !rules.iter().any(|r| r.id() == id) {
-            let flag = if only.contains(id) { "--rule" } else { "--disable-rule" };
+            let flag = if only.contains(id) {
+                "--rule"
+            } else {
+                "--disable-rule"
+            };
             return Err(unknown(flag, id, rules.iter().map(|r| r.id()).collect()));
         }
     }

@@ -617,11 +617,17 @@ pub const RULE_IDS: &[(&str, &[&str])] = &[
     ("gitlab-pat", &["gitlab-pat"]),
     ("gitlab-ptt", &["gitlab-pipeline-trigger-token"]),
     ("gitlab-rrt", &["gitlab-runner-registration-token"]),
-    ("gitlab-runner-authentication-token", &["gitlab-runner-token"]),
+    (
+        "gitlab-runner-authentication-token",
+        &["gitlab-runner-token"],
+    ),
     ("gitlab-deploy-token", &["gitlab-deploy-token"]),
     ("gitlab-cicd-job-token", &["gitlab-cicd-job-token"]),
     ("gitlab-feed-token", &["gitlab-feed-token"]),
-    ("gitlab-incoming-mail-token", &["gitlab-incoming-mail-token"]),
+    (
+        "gitlab-incoming-mail-token",
+        &["gitlab-incoming-mail-token"],
+    ),
     ("gitlab-kubernetes-agent-token", &["gitlab-agent-token"]),
     ("gitlab-oauth-app-secret", &["gitlab-oauth-app-secret"]),
     ("gitlab-scim-token", &["gitlab-scim-token"]),
@@ -645,7 +651,10 @@ pub const RULE_IDS: &[(&str, &[&str])] = &[
     ("slack-user-token", &["slack-user-token"]),
     ("slack-app-token", &["slack-app-token"]),
     ("slack-config-access-token", &["slack-config-access-token"]),
-    ("slack-config-refresh-token", &["slack-config-refresh-token"]),
+    (
+        "slack-config-refresh-token",
+        &["slack-config-refresh-token"],
+    ),
     ("slack-webhook-url", &["slack-webhook-url"]),
     (
         "stripe-access-token",
@@ -677,13 +686,19 @@ pub const RULE_IDS: &[(&str, &[&str])] = &[
     ("npm-access-token", &["npm-access-token"]),
     ("pypi-upload-token", &["pypi-upload-token"]),
     ("rubygems-api-token", &["rubygems-api-key"]),
-    ("nuget-config-password", &["nuget-config-cleartext-password"]),
+    (
+        "nuget-config-password",
+        &["nuget-config-cleartext-password"],
+    ),
     ("clojars-api-token", &["clojars-deploy-token"]),
     ("heroku-api-key", &["heroku-api-key-legacy"]),
     ("heroku-api-key-v2", &["heroku-api-key"]),
     ("digitalocean-pat", &["digitalocean-pat"]),
     ("digitalocean-access-token", &["digitalocean-oauth-token"]),
-    ("digitalocean-refresh-token", &["digitalocean-refresh-token"]),
+    (
+        "digitalocean-refresh-token",
+        &["digitalocean-refresh-token"],
+    ),
     ("discord-api-token", &["discord-bot-token"]),
     ("telegram-bot-api-token", &["telegram-bot-token"]),
     ("shopify-access-token", &["shopify-access-token"]),
@@ -698,8 +713,14 @@ pub const RULE_IDS: &[(&str, &[&str])] = &[
     ("postman-api-token", &["postman-api-key"]),
     ("pulumi-api-token", &["pulumi-access-token"]),
     ("doppler-api-token", &["doppler-token"]),
-    ("dropbox-short-lived-api-token", &["dropbox-short-lived-token"]),
-    ("dropbox-long-lived-api-token", &["dropbox-long-lived-token"]),
+    (
+        "dropbox-short-lived-api-token",
+        &["dropbox-short-lived-token"],
+    ),
+    (
+        "dropbox-long-lived-api-token",
+        &["dropbox-long-lived-token"],
+    ),
     ("datadog-access-token", &["datadog-api-key"]),
     ("new-relic-user-api-key", &["newrelic-user-api-key"]),
     ("new-relic-insert-key", &["newrelic-insert-key"]),
@@ -715,7 +736,10 @@ pub const RULE_IDS: &[(&str, &[&str])] = &[
     ("vault-service-token", &["vault-service-token"]),
     ("vault-batch-token", &["vault-batch-token"]),
     ("huggingface-access-token", &["huggingface-access-token"]),
-    ("huggingface-organization-api-token", &["huggingface-org-token"]),
+    (
+        "huggingface-organization-api-token",
+        &["huggingface-org-token"],
+    ),
     ("okta-access-token", &["okta-api-token"]),
     ("twitter-bearer-token", &["twitter-bearer-token"]),
     ("twitter-api-secret", &["twitter-api-secret"]),
@@ -895,7 +919,13 @@ mod tests {
     fn the_mapping_is_documented() {
         let doc = include_str!("../docs/gitleaks.md");
         for (g, ids) in RULE_IDS {
-            let row = format!("| `{g}` | {} |", ids.iter().map(|i| format!("`{i}`")).collect::<Vec<_>>().join(", "));
+            let row = format!(
+                "| `{g}` | {} |",
+                ids.iter()
+                    .map(|i| format!("`{i}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
             assert!(doc.contains(&row), "docs/gitleaks.md lacks the row {row}");
         }
     }
@@ -910,7 +940,9 @@ mod tests {
         .unwrap();
         assert_eq!(ig.len(), 3);
         assert_eq!(ig.entries[0].file, "src/a.py");
-        assert!(ig.entries[0].rules.contains(&"generic-secret-assignment".to_string()));
+        assert!(ig.entries[0]
+            .rules
+            .contains(&"generic-secret-assignment".to_string()));
         assert_eq!(ig.entries[1].commit.as_deref(), Some("0123abcd4567"));
         assert_eq!(ig.entries[1].file, "cfg/b.env");
         // Not hex: part of the file name.

@@ -20,7 +20,11 @@ pub fn merge(args: &MergeArgs) -> anyhow::Result<u8> {
         if merged == 1 { "" } else { "s" },
         args.output.display(),
         summary.repositories,
-        if summary.repositories == 1 { "y" } else { "ies" },
+        if summary.repositories == 1 {
+            "y"
+        } else {
+            "ies"
+        },
         crate::text::plural(summary.blobs, "blob"),
         crate::text::plural(summary.findings, "finding")
     );

@@ -194,7 +194,11 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<u8> {
 
 /// Drop the findings a `.gitleaksignore` fingerprint names; count them as
 /// suppressed and say so in the summary's notes.
-fn apply_gitleaks_ignore(ignore: &crate::gitleaks::Ignore, verbose: bool, outcome: &mut ScanOutcome) {
+fn apply_gitleaks_ignore(
+    ignore: &crate::gitleaks::Ignore,
+    verbose: bool,
+    outcome: &mut ScanOutcome,
+) {
     let before = outcome.findings.len();
     let mut log = Vec::new();
     outcome.findings.retain(|f| {
@@ -202,7 +206,11 @@ fn apply_gitleaks_ignore(ignore: &crate::gitleaks::Ignore, verbose: bool, outcom
         if covered && verbose {
             log.push(crate::scan::PathNote {
                 path: format!("{}:{}", f.path, f.line),
-                reason: format!("a {} finding suppressed by {}", f.rule_id, ignore.path.display()),
+                reason: format!(
+                    "a {} finding suppressed by {}",
+                    f.rule_id,
+                    ignore.path.display()
+                ),
             });
         }
         !covered

@@ -13,6 +13,7 @@ mod baseline;
 mod breadth;
 mod config;
 mod fake_provider;
+mod flags;
 mod formats;
 mod fuzz;
 mod git;

@@ -1085,7 +1085,8 @@ fn only_verified_and_fail_on_live() {
     let out = scan_verify(dir.path(), &["--fail-on", "any"]);
     assert_eq!(out.code, 1);
 
-    for flags in [&["--only-verified"][..], &["--fail-on", "live"][..]] {
+    // `--only-verified` alone implies `--verify` (tests/cli/flags.rs).
+    for flags in [&["--fail-on", "live"][..]] {
         let out = run(lh()
             .current_dir(dir.path())
             .args(["scan", ".", "-c", ".leakhound.toml"])

@@ -386,7 +386,11 @@ pub fn scan_repository(
             commits.len(),
             if commits.len() == 1 { "" } else { "s" },
             blobs.entries.len(),
-            if blobs.entries.len() == 1 { "blob" } else { "blobs" },
+            if blobs.entries.len() == 1 {
+                "blob"
+            } else {
+                "blobs"
+            },
             if commits.len() == 1 { "it" } else { "they" },
         ));
     }
