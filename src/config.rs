@@ -1076,7 +1076,7 @@ fn select_rules(
     disabled: &[String],
 ) -> Result<Vec<Rule>> {
     let unknown = |flag: &str, name: &str, known: Vec<&str>| {
-        let hint = crate::text::nearest(name, known.into_iter())
+        let hint = crate::text::nearest(name, known)
             .map_or_else(String::new, |n| format!("; did you mean `{n}`?"));
         Error::Usage(format!(
             "{flag} `{}`: no such {}{hint} (`leakhound rules list` lists them)",

@@ -856,7 +856,7 @@ impl Ignore {
         self.entries.iter().any(|e| {
             e.line == finding.line
                 && e.file == path
-                && e.rules.iter().any(|r| *r == finding.rule_id)
+                && e.rules.contains(&finding.rule_id)
                 && match (&e.commit, &finding.commit) {
                     (None, _) => true,
                     (Some(c), Some(fc)) => fc.id.starts_with(c.as_str()),
