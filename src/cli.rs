@@ -305,10 +305,10 @@ Exit status:
 #[derive(Debug, Default, Args)]
 #[command(after_help = SCAN_AFTER_HELP)]
 #[command(mut_arg("rules", |a| a
-    .help("Run only rule ID (repeatable); with --revoke, revoke only its keys")
+    .help("Run only rule ID (repeatable); with --revoke, every rule runs and only the keys of rule ID are revoked")
     .help_heading(None::<&str>)))]
 #[command(mut_arg("providers", |a| a
-    .help("Run only the rules of PROVIDER (repeatable; `leakhound rules list` names them); with --revoke, revoke only its keys")
+    .help("Run only the rules of PROVIDER (repeatable; `leakhound rules list` names them); with --revoke, every rule runs and only the keys of PROVIDER are revoked")
     .help_heading(None::<&str>)))]
 pub struct ScanArgs {
     /// Files or directories to scan; `-` reads standard input.

@@ -214,10 +214,18 @@ impl Config {
             .as_deref()
             .map(crate::baseline::load)
             .transpose()?;
+        // With `--revoke`, `--rule` and `--provider` choose the keys to
+        // revoke, as `leakhound revoke` has them do, and the scan runs every
+        // rule (docs/revoke.md): the report still shows the other keys.
+        let (only, providers): (&[String], &[String]) = if args.revoke {
+            (&[], &[])
+        } else {
+            (&args.revoke_options.rules, &args.revoke_options.providers)
+        };
         let rules = select_rules(
             resolve_layer_rules(&layers)?,
-            &args.revoke_options.rules,
-            &args.revoke_options.providers,
+            only,
+            providers,
             &args.disable_rule,
         )?;
         allowlist.scoped = compile_scoped(&layers, &rules)?;
