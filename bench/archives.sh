@@ -92,7 +92,7 @@ echo "bench: $packed: $(ls "$packed" | wc -l) archives, $packed_bytes bytes" >&2
 
 printf -v ref_cmd 'for j in %q/*.jar; do unzip -p "$j"; done | rg -c -i -F -a -f %q; for t in %q/*.tar.gz; do tar -xzOf "$t"; done | rg -c -i -F -a -f %q' \
   "$packed" "$kw" "$packed" "$kw"
-printf -v lh_cmd '%q scan --no-ignore --format json --output /dev/null %q' "$lh" "$packed"
+printf -v lh_cmd '%q scan --no-config --no-ignore --format json --output /dev/null %q' "$lh" "$packed"
 hyperfine --warmup 1 --runs "$runs" -i --export-json "$DATA/hyperfine.json" \
   -n reference "bash -c $(printf %q "$ref_cmd")" \
   -n leakhound "$lh_cmd"
@@ -103,7 +103,7 @@ ref_rss=$(rss "$ref_cmd")
 lh_rss=$(rss "$lh_cmd")
 
 rc=0
-"$lh" scan --no-ignore --format json --show-secrets --output "$DATA/findings.json" "$packed" || rc=$?
+"$lh" scan --no-config --no-ignore --format json --show-secrets --output "$DATA/findings.json" "$packed" || rc=$?
 [[ $rc -le 1 ]] || { echo "bench: leakhound exited $rc" >&2; exit 2; }
 
 python3 - "$DATA" "$size_mb" "$packed_bytes" "$ref_rss" "$lh_rss" <<'PY'

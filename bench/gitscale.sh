@@ -85,7 +85,7 @@ for n in $RANGES; do
     run "git log -p $range | rg -F -f KW" sh -c "git -C '$REPO' log -p '$range' | rg -c -F -f '$KW'"
     ref=$(cat "$DATA/last.secs")
     for b in "${BINS[@]}"; do
-        run "$(basename "$b") scan --range $range" "$b" scan --range "$range" "$REPO" --quiet
+        run "$(basename "$b") scan --range $range" "$b" scan --no-config --range "$range" "$REPO" --quiet
         echo "    ratio $(ratio "$(cat "$DATA/last.secs")" "$ref") (target <= 2)"
     done
 done
@@ -94,7 +94,7 @@ echo "history:"
 run "git cat-file --batch-all-objects --batch | rg" sh -c "git -C '$REPO' cat-file --batch-all-objects --batch | rg -c -F -f '$KW'"
 ref=$(cat "$DATA/last.secs")
 for b in "${BINS[@]}"; do
-    run "$(basename "$b") scan --git" "$b" scan --git "$REPO" --quiet
+    run "$(basename "$b") scan --git" "$b" scan --no-config --git "$REPO" --quiet
     echo "    ratio $(ratio "$(cat "$DATA/last.secs")" "$ref") (peak RSS target <= 500 MB)"
 done
 

@@ -179,7 +179,28 @@ impl Allowlist {
                 .scoped
                 .iter()
                 .any(|s| s.allows(rule_id, path, secret, line))
+            || self.is_config_example(path, secret)
     }
+
+    /// Is `secret`, found in `path`, an example of a rule of the
+    /// configuration file `path` is (one in use)?
+    fn is_config_example(&self, path: &str, secret: &str) -> bool {
+        self.config_examples.iter().any(|c| {
+            !secret.is_empty()
+                && c.texts.iter().any(|t| t.contains(secret))
+                && std::fs::canonicalize(path).is_ok_and(|p| p == c.file)
+        })
+    }
+}
+
+/// The examples of the rules of a configuration file in use: in that file
+/// they are there on purpose and are not reported.
+#[derive(Debug, Default)]
+pub struct ConfigExamples {
+    /// The configuration file, resolved.
+    pub file: PathBuf,
+    /// Each example's text and secret, and each negative example's text.
+    pub texts: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -221,6 +242,8 @@ pub struct Allowlist {
     pub include: Option<GlobSet>,
     /// With `--verbose`: each path kept out, and why.
     pub excluded: Option<std::sync::Mutex<Vec<(String, String)>>>,
+    /// Rule examples of the configuration files in use.
+    pub config_examples: Vec<ConfigExamples>,
 }
 
 impl Allowlist {
@@ -313,6 +336,7 @@ impl Allowlist {
             path_globs: spec.paths.clone(),
             include: None,
             excluded: None,
+            config_examples: Vec::new(),
         })
     }
 }

@@ -14,7 +14,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
@@ -174,13 +174,26 @@ pub fn record_verdicts(
 }
 
 /// The repositories the options name, listed and filtered: unique by URL,
-/// sorted, this shard's only. Listing failures are returned as notes.
-pub fn repositories(options: &Options) -> (Vec<Remote>, Vec<PathNote>) {
+/// sorted, this shard's only. A hosting API's listing is filtered and
+/// sharded page by page, so only this shard's remotes are ever held.
+/// Listing failures are returned as notes; `interrupt` (Ctrl-C) stops the
+/// listing.
+pub fn repositories(
+    options: &Options,
+    interrupt: Option<&AtomicBool>,
+) -> (Vec<Remote>, Vec<PathNote>) {
     let mut remotes = Vec::new();
+    let mut seen = HashSet::new();
     let mut errors = Vec::new();
+    let mut add = |r: Remote, remotes: &mut Vec<Remote>| {
+        let shown = r.shown();
+        if options.shard.as_ref().map_or(true, |s| s.holds(&shown)) && seen.insert(shown) {
+            remotes.push(r);
+        }
+    };
     for url in &options.urls {
         match Remote::from_url(url) {
-            Ok(r) => remotes.push(r),
+            Ok(r) => add(r, &mut remotes),
             Err(reason) => errors.push(PathNote {
                 path: remote::redact_url(url),
                 reason,
@@ -188,33 +201,28 @@ pub fn repositories(options: &Options) -> (Vec<Remote>, Vec<PathNote>) {
         }
     }
     for owner in &options.owners {
-        let repos = match hosting::list(owner, &options.hosting) {
-            Ok(r) => r,
-            Err(reason) => {
-                errors.push(PathNote {
-                    path: owner.describe(),
-                    reason,
-                });
-                continue;
-            }
-        };
-        for repo in repos {
-            if let Err(reason) = remote::check_url(&repo.clone_url) {
-                errors.push(PathNote {
-                    path: repo.full_name.clone(),
-                    reason,
-                });
-                continue;
-            }
-            remotes.push(hosted_remote(&repo, &options.hosting));
+        if interrupt.is_some_and(|i| i.load(Ordering::Relaxed)) {
+            break;
         }
+        let problems =
+            hosting::list(
+                owner,
+                &options.hosting,
+                interrupt,
+                &mut |repo| match remote::check_url(&repo.clone_url) {
+                    Ok(()) => add(hosted_remote(&repo, &options.hosting), &mut remotes),
+                    Err(reason) => errors.push(PathNote {
+                        path: repo.full_name.clone(),
+                        reason,
+                    }),
+                },
+            );
+        errors.extend(problems.into_iter().map(|reason| PathNote {
+            path: owner.describe(),
+            reason,
+        }));
     }
-    let mut seen = HashSet::new();
-    remotes.retain(|r| seen.insert(r.shown()));
     remotes.sort_by_key(Remote::shown);
-    if let Some(shard) = &options.shard {
-        remotes.retain(|r| shard.holds(&r.shown()));
-    }
     (remotes, errors)
 }
 
@@ -278,7 +286,7 @@ pub fn run(options: &Options, scan: &scan::Options, matcher: &Matcher) -> Result
         .as_deref()
         .map(Datastore::open)
         .transpose()?;
-    let (remotes, mut errors) = repositories(options);
+    let (remotes, mut errors) = repositories(options, scan.interrupt.as_deref());
     let mut stats = scan::Stats::default();
     if let Some(shard) = &options.shard {
         stats.notes.push(format!(
@@ -288,6 +296,11 @@ pub fn run(options: &Options, scan: &scan::Options, matcher: &Matcher) -> Result
             remotes.len(),
             if remotes.len() == 1 { "y" } else { "ies" }
         ));
+    }
+    // The mirrors are full copies of the repositories: kept private.
+    if !remotes.is_empty() {
+        let note = remote::private_dir(&options.clone_dir).map_err(Error::Usage)?;
+        stats.notes.extend(note);
     }
     // Clones and fetches run ahead on their own threads while the
     // histories are scanned here, in order.
@@ -306,7 +319,11 @@ pub fn run(options: &Options, scan: &scan::Options, matcher: &Matcher) -> Result
     let mut audited = Vec::new();
     for (i, remote) in remotes.iter().enumerate() {
         let shown = remote.shown();
-        let mirror = match mirrors.take(i) {
+        let taken = mirrors.take(i);
+        if interrupted(scan) {
+            break; // a clone stopped by Ctrl-C is not an error of its own
+        }
+        let mirror = match taken {
             Some(Ok(m)) => m,
             Some(Err(reason)) => {
                 errors.push(PathNote {
@@ -317,13 +334,15 @@ pub fn run(options: &Options, scan: &scan::Options, matcher: &Matcher) -> Result
             }
             None => continue, // interrupted before its turn
         };
-        if interrupted(scan) {
-            break;
-        }
         if mirror.fetched {
             fetched += 1;
         } else {
             cloned += 1;
+        }
+        if let Some(why) = &mirror.replaced {
+            stats.notes.push(format!(
+                "{shown}: the mirror in the clone directory was not one leakhound made ({why}); cloned afresh"
+            ));
         }
         let lookup = |oid: &Oid| seen.get(oid).copied();
         let history = match scan_repository(
@@ -492,7 +511,7 @@ impl Mirroring {
                 {
                     break;
                 }
-                let mirrored = remote::mirror(&remotes[i], &dir, timeout);
+                let mirrored = remote::mirror(&remotes[i], &dir, timeout, interrupt.as_deref());
                 if tx.send((i, mirrored)).is_err() {
                     break;
                 }

@@ -164,6 +164,28 @@ pub enum ConfigCommand {
     /// `.leakhound.toml`; what cannot be converted is named on stderr
     /// (docs/config.md). Exit status 0 once converted; 2 on errors.
     ImportGitleaks(ImportGitleaksArgs),
+    /// Check a configuration as `scan` reads it and report every problem at
+    /// once: unknown keys, bad values and bounds, what a `.leakhound.toml`
+    /// found by itself may not set, rules that do not compile and their
+    /// examples (docs/config.md). Exit status 0 when `scan` would accept it
+    /// (warnings allowed), 1 when a rule's examples fail, 2 when `scan`
+    /// would refuse it.
+    Check(ConfigCheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigCheckArgs {
+    /// The file to check, judged as `scan` run here would judge it: trusted
+    /// less when it is the `.leakhound.toml` that `scan` finds by itself.
+    /// Default: what `scan` reads here (your user config, then `--config
+    /// FILE` or the project's `.leakhound.toml`).
+    #[arg(value_name = "FILE", conflicts_with = "config")]
+    pub file: Option<PathBuf>,
+
+    /// Check what `scan --config FILE` reads: your user config and FILE,
+    /// trusted.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -21,6 +21,8 @@ use crate::{provider, revoke, verify};
 
 pub const CONFIG_FILE_NAME: &str = ".leakhound.toml";
 
+pub mod check;
+
 /// `.leakhound.toml` as written.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -230,6 +232,7 @@ impl Config {
         )?;
         allowlist.scoped = compile_scoped(&layers, &rules)?;
         let gitleaks_ignore = gitleaks_ignore(args)?;
+        allowlist.config_examples = config_examples(&layers);
         let fail_on = FailOn::from(args.fail_on);
         // `--only-verified` asks for verification: gitleaks and trufflehog
         // users expect it to.
@@ -964,54 +967,67 @@ fn load_layers(no_config: bool, explicit: Option<&Path>) -> Result<Vec<Layer>> {
 /// follow`, the cache location, or rules that claim a provider leakhound
 /// sends keys to. Refused outright (not ignored), saying how to opt in.
 fn check_discovered(layer: &Layer) -> Result<()> {
-    let file = &layer.file;
+    match discovered_refusals(&layer.file)?.into_iter().next() {
+        Some((what, why)) => Err(refusal(layer, &what, why)),
+        None => Ok(()),
+    }
+}
+
+/// Everything a discovered file sets that it may not: what, and what it
+/// would let the file do.
+fn discovered_refusals(file: &ConfigFile) -> Result<Vec<(String, &'static str)>> {
     let verifiable: Vec<String> = provider::builtin_providers()?
         .into_iter()
         .map(|(_, s)| s.id)
         .collect();
-    let refused = if let Some(name) = file.providers.keys().next() {
-        Some((
+    let mut refused = Vec::new();
+    for name in file.providers.keys() {
+        refused.push((
             format!("[providers.{}]", crate::text::sanitize(name)),
             "choose where keys and admin tokens are sent",
-        ))
-    } else if file.scan.follow == Some(true) {
-        Some((
+        ));
+    }
+    if file.scan.follow == Some(true) {
+        refused.push((
             "[scan] follow".to_string(),
             "follow symbolic links (they can lead out of the tree)",
-        ))
-    } else if file.verify.cache_dir.is_some() {
-        Some((
+        ));
+    }
+    if file.verify.cache_dir.is_some() {
+        refused.push((
             "[verify] cache_dir".to_string(),
             "choose where the verification cache is written",
-        ))
-    } else {
-        file.rules
-            .iter()
-            .find(|r| verifiable.iter().any(|v| *v == r.provider))
-            .map(|r| {
-                (
-                    format!(
-                        "[[rules]] `{}` (provider = \"{}\")",
-                        crate::text::sanitize(&r.id),
-                        crate::text::sanitize(&r.provider)
-                    ),
-                    "add rules whose keys are sent to a provider for verification",
-                )
-            })
-    };
-    let Some((what, why)) = refused else {
-        return Ok(());
-    };
+        ));
+    }
+    for r in file
+        .rules
+        .iter()
+        .filter(|r| verifiable.iter().any(|v| *v == r.provider))
+    {
+        refused.push((
+            format!(
+                "[[rules]] `{}` (provider = \"{}\")",
+                crate::text::sanitize(&r.id),
+                crate::text::sanitize(&r.provider)
+            ),
+            "add rules whose keys are sent to a provider for verification",
+        ));
+    }
+    Ok(refused)
+}
+
+/// The error for one setting a discovered file may not make.
+fn refusal(layer: &Layer, what: &str, why: &str) -> Error {
     let user = user_config_path().map_or_else(
         || "~/.config/leakhound/config.toml".to_string(),
         |p| p.display().to_string(),
     );
-    Err(layer.fail(format!(
+    layer.fail(format!(
         "{what}: a {CONFIG_FILE_NAME} found in the current directory or repository is not trusted to {why}; \
          to trust this file, name it with --config {}, or move the setting to your user config ({user}); \
          see docs/verify.md#trust-in-configuration-files",
         layer.origin()
-    )))
+    ))
 }
 
 /// The layers as one file: lists are joined, providers taken from the most
@@ -1049,6 +1065,35 @@ fn compile_allowlist(
         .last()
         .map_or_else(|| CONFIG_FILE_NAME.to_string(), Layer::origin);
     Allowlist::compile(merged, roots, &origin)
+}
+
+/// The examples of each layer's own rules: not reported in that file (they
+/// are there on purpose). Only the files in use count, so a rule file that a
+/// pull request adds hides nothing, and neither does a changed
+/// `.leakhound.toml` when the trusted one comes from elsewhere (the
+/// Action's pull-request mode reads the base commit's).
+fn config_examples(layers: &[Layer]) -> Vec<crate::allowlist::ConfigExamples> {
+    layers
+        .iter()
+        .filter(|l| !l.file.rules.is_empty())
+        .filter_map(|l| {
+            let texts = l
+                .file
+                .rules
+                .iter()
+                .flat_map(|r| {
+                    r.examples
+                        .iter()
+                        .flat_map(|e| [e.text.to_string(), e.secret.to_string()])
+                        .chain(r.negative_examples.iter().map(|e| e.text.to_string()))
+                })
+                .collect();
+            Some(crate::allowlist::ConfigExamples {
+                file: std::fs::canonicalize(&l.path).ok()?,
+                texts,
+            })
+        })
+        .collect()
 }
 
 /// `[[allowlists]]` of every layer.

@@ -18,6 +18,15 @@
 //!
 //! The schema is versioned with SQLite's `user_version`; an older file is
 //! migrated when opened, one written by a newer leakhound is refused.
+//!
+//! A datastore is data from elsewhere (a restored cache, a shard's
+//! artifact), so its schema is not trusted for more than data: before a
+//! file is used, its whole schema (`sqlite_master`: every table, index,
+//! trigger and view, with its SQL) must be exactly what this build's
+//! [`migrate`] writes into an empty database, so a trigger, a view or any
+//! other object leakhound did not create is refused, naming it. Files only
+//! read (`report`, `merge` inputs) are opened read-only, and every
+//! connection runs with `trusted_schema` off and SQLite's defensive mode.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -28,6 +37,7 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use crate::error::{Error, Result};
 use crate::finding::{CommitInfo, Finding, Part, SourceKind};
 use crate::rules::Severity;
+use crate::text::sanitize;
 use crate::wire::ReportFinding;
 
 /// The schema this build writes.
@@ -36,6 +46,10 @@ pub const SCHEMA_VERSION: i64 = 1;
 /// How long a writer waits for another process's lock.
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// Version 1's schema. Everything the datastore holds is created by
+/// [`migrate`] and nowhere else: [`verify_schema`] compares each file with
+/// what `migrate` writes into an empty in-memory database, so a table,
+/// column or index added there is expected automatically.
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS repositories (
     url TEXT PRIMARY KEY,
@@ -67,6 +81,111 @@ CREATE TABLE IF NOT EXISTS findings (
 );
 CREATE INDEX IF NOT EXISTS findings_blob ON findings (blob);
 ";
+
+/// Create the schema in `conn`, whose schema is at `version` (0: empty),
+/// or migrate it, up to [`SCHEMA_VERSION`]. A new file runs every step
+/// from version 0, so a migrated file and a new one hold the same schema
+/// (the same SQL text) and [`verify_schema`] can compare them exactly.
+fn migrate(conn: &Connection, version: i64) -> rusqlite::Result<()> {
+    if version < 1 {
+        conn.execute_batch(SCHEMA)?;
+    }
+    // Later versions: one step each here (`if version < 2 { … }`).
+    conn.pragma_update(None, "user_version", SCHEMA_VERSION)
+}
+
+/// One object of a schema: type, name, table and SQL, as `sqlite_master`
+/// lists them.
+type SchemaObject = (String, String, String, Option<String>);
+
+/// What [`migrate`] writes into an empty database: the only schema a
+/// datastore of [`SCHEMA_VERSION`] may hold.
+fn expected_schema() -> &'static [SchemaObject] {
+    static EXPECTED: std::sync::OnceLock<Vec<SchemaObject>> = std::sync::OnceLock::new();
+    EXPECTED.get_or_init(|| {
+        let conn = Connection::open_in_memory().expect("an in-memory database opens");
+        migrate(&conn, 0).expect("the schema applies to an empty database");
+        schema_of(&conn, "main").expect("an in-memory schema reads")
+    })
+}
+
+/// The schema of the database `db` (`main`, or an attached one).
+fn schema_of(conn: &Connection, db: &str) -> rusqlite::Result<Vec<SchemaObject>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT type, name, tbl_name, sql FROM {db}.sqlite_master ORDER BY type, name, tbl_name"
+    ))?;
+    let rows = stmt.query_map([], |r| {
+        let sql: Option<String> = r.get(3)?;
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, sql.as_deref().map(spacing)))
+    })?;
+    rows.collect()
+}
+
+/// SQL with its layout made canonical (runs of white space as one space,
+/// none around brackets and commas), so that re-indenting the schema's
+/// source text does not make earlier files differ; anything else in the
+/// text still counts.
+fn spacing(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut space = false;
+    for c in sql.chars() {
+        if c.is_whitespace() {
+            space = true;
+            continue;
+        }
+        let tight = |c: char| matches!(c, '(' | ')' | ',');
+        if space && !out.is_empty() && !tight(c) && !out.ends_with(tight) {
+            out.push(' ');
+        }
+        space = false;
+        out.push(c);
+    }
+    out
+}
+
+/// The schema of `db` is exactly what [`migrate`] writes, else why not
+/// (naming the first object that differs).
+fn verify_schema(conn: &Connection, db: &str) -> std::result::Result<(), String> {
+    let actual = schema_of(conn, db).map_err(|e| describe(&e))?;
+    let expected = expected_schema();
+    if actual == expected {
+        return Ok(());
+    }
+    let name = |o: &SchemaObject| {
+        let shown: String = sanitize(&o.1).chars().take(80).collect();
+        format!("{} `{shown}`", o.0)
+    };
+    let why = if let Some(extra) = actual
+        .iter()
+        .find(|o| !expected.iter().any(|e| e.0 == o.0 && e.1 == o.1))
+    {
+        format!("it holds a {} that leakhound does not create", name(extra))
+    } else if let Some(changed) = actual.iter().find(|o| !expected.contains(o)) {
+        format!(
+            "its {} differs from the one leakhound creates",
+            name(changed)
+        )
+    } else if let Some(missing) = expected.iter().find(|e| !actual.contains(e)) {
+        format!("it lacks the {}", name(missing))
+    } else {
+        "its schema differs from the one leakhound creates".into()
+    };
+    Err(format!(
+        "not a leakhound datastore, or changed by something else: {why}; refusing to use it"
+    ))
+}
+
+/// Settings every connection runs with: the schema is not trusted to call
+/// functions with side effects, and the file cannot be corrupted through
+/// SQL (defensive mode).
+fn harden(conn: &Connection) -> rusqlite::Result<()> {
+    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)?;
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_TRUSTED_SCHEMA,
+        false,
+    )?;
+    Ok(())
+}
 
 /// An open datastore.
 pub struct Datastore {
@@ -115,6 +234,7 @@ impl Datastore {
             std::fs::create_dir_all(dir).map_err(|e| fail(path, format!("cannot create: {e}")))?;
         }
         let conn = Connection::open(path).map_err(|e| fail(path, describe(&e)))?;
+        harden(&conn).map_err(|e| fail(path, describe(&e)))?;
         let store = Datastore {
             conn,
             path: path.to_path_buf(),
@@ -135,6 +255,7 @@ impl Datastore {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(|e| fail(path, describe(&e)))?;
+        harden(&conn).map_err(|e| fail(path, describe(&e)))?;
         let store = Datastore {
             conn,
             path: path.to_path_buf(),
@@ -143,6 +264,7 @@ impl Datastore {
         if version != SCHEMA_VERSION {
             return Err(store.version_error(version));
         }
+        store.verify()?;
         Ok(store)
     }
 
@@ -158,6 +280,11 @@ impl Datastore {
         self.conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(|e| self.fail(&e))
+    }
+
+    /// The file's schema is exactly this build's.
+    fn verify(&self) -> Result<()> {
+        verify_schema(&self.conn, "main").map_err(|why| fail(&self.path, why))
     }
 
     fn version_error(&self, version: i64) -> Error {
@@ -184,30 +311,29 @@ impl Datastore {
         }
         if version == 0 {
             // A new file, or an SQLite file of someone else's: refuse the
-            // latter rather than add tables to it.
-            let tables: i64 = self
+            // latter rather than add tables to it (any object at all: a
+            // trigger or view alone is not an empty file either).
+            let objects: i64 = self
                 .conn
-                .query_row(
-                    "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
-                    [],
-                    |r| r.get(0),
-                )
+                .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
                 .map_err(|e| self.fail(&e))?;
-            if tables > 0 {
+            if objects > 0 {
                 return Err(self.version_error(0));
             }
         }
         if version == SCHEMA_VERSION {
             // Nothing to write: opening a datastore does not need free space.
-            return Ok(());
+            return self.verify();
         }
-        // Version 1 is the first schema: migrations from older versions go
-        // here, one step per version.
-        self.conn.execute_batch(SCHEMA).map_err(|e| self.fail(&e))?;
-        self.conn
-            .pragma_update(None, "user_version", SCHEMA_VERSION)
+        // Older versions are migrated in one transaction, then checked like
+        // any other file.
+        let tx = self
+            .conn
+            .unchecked_transaction()
             .map_err(|e| self.fail(&e))?;
-        Ok(())
+        migrate(&tx, version).map_err(|e| self.fail(&e))?;
+        tx.commit().map_err(|e| self.fail(&e))?;
+        self.verify()
     }
 
     /// Every blob scanned under `rules`, and whether it held findings.
@@ -487,10 +613,15 @@ pub fn merge(inputs: &[PathBuf], output: &Path) -> Result<MergeSummary> {
 }
 
 fn merge_one(out: &mut Datastore, input: &Path) -> std::result::Result<(u64, u64, u64), String> {
-    let name = input.to_string_lossy().into_owned();
+    // Read-only, and checked again once attached: the file may have
+    // changed since it was opened for the check.
     out.conn
-        .execute("ATTACH DATABASE ?1 AS src", [&name])
+        .execute("ATTACH DATABASE ?1 AS src", [read_only_uri(input)])
         .map_err(|e| describe(&e))?;
+    if let Err(why) = verify_schema(&out.conn, "src") {
+        let _ = out.conn.execute("DETACH DATABASE src", []);
+        return Err(why);
+    }
     let result = (|| {
         let tx = out.conn.transaction()?;
         let r = tx.execute(
@@ -514,6 +645,26 @@ fn merge_one(out: &mut Datastore, input: &Path) -> std::result::Result<(u64, u64
     let counts = result?;
     detached.map_err(|e| describe(&e))?;
     Ok(counts)
+}
+
+/// An SQLite URI that opens `path` read-only (for `ATTACH`).
+fn read_only_uri(path: &Path) -> String {
+    let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    // `file:///abs` (an empty authority) or `file:relative`.
+    let mut uri = String::from(if path.is_absolute() {
+        "file://"
+    } else {
+        "file:"
+    });
+    for &b in path.as_os_str().as_encoded_bytes() {
+        if b.is_ascii_alphanumeric() || b"/-_.~".contains(&b) {
+            uri.push(char::from(b));
+        } else {
+            uri.push_str(&format!("%{b:02X}"));
+        }
+    }
+    uri.push_str("?mode=ro");
+    uri
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {
@@ -626,6 +777,66 @@ mod tests {
         assert!(err.contains("newer leakhound"), "{err}");
         let err = Datastore::open_read_only(&path).err().unwrap().to_string();
         assert!(err.contains("newer leakhound"), "{err}");
+    }
+
+    #[test]
+    fn only_the_schema_leakhound_writes_is_accepted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.db");
+        drop(Datastore::open(&path).unwrap());
+        // Reopened, read-only or not: the schema is exactly the expected.
+        drop(Datastore::open(&path).unwrap());
+        drop(Datastore::open_read_only(&path).unwrap());
+        for (add, named) in [
+            (
+                "CREATE TRIGGER t AFTER INSERT ON blobs BEGIN SELECT 1; END",
+                "trigger `t`",
+            ),
+            ("CREATE VIEW v AS SELECT 1", "view `v`"),
+            ("CREATE TABLE extra (x)", "table `extra`"),
+        ] {
+            let other = dir.path().join("b.db");
+            std::fs::copy(&path, &other).unwrap();
+            Connection::open(&other)
+                .unwrap()
+                .execute_batch(add)
+                .unwrap();
+            for err in [
+                Datastore::open(&other).err().unwrap().to_string(),
+                Datastore::open_read_only(&other).err().unwrap().to_string(),
+            ] {
+                assert!(err.contains(named), "{add}: {err}");
+                assert!(err.contains("b.db"), "{err}");
+            }
+            std::fs::remove_file(&other).unwrap();
+        }
+        // A view or trigger alone in a file of version 0 is not empty.
+        let other = dir.path().join("c.db");
+        Connection::open(&other)
+            .unwrap()
+            .execute_batch("CREATE VIEW v AS SELECT 1")
+            .unwrap();
+        let err = Datastore::open(&other).err().unwrap().to_string();
+        assert!(err.contains("not a leakhound datastore"), "{err}");
+    }
+
+    #[test]
+    fn the_schema_compares_without_its_layout() {
+        assert_eq!(
+            spacing("CREATE TABLE t (\n    a TEXT NOT NULL,\n    b  INTEGER\n)"),
+            "CREATE TABLE t(a TEXT NOT NULL,b INTEGER)"
+        );
+        assert_eq!(
+            spacing("CREATE TABLE t(a TEXT NOT NULL, b INTEGER)"),
+            spacing("CREATE TABLE t (a TEXT NOT NULL,\n\tb INTEGER )")
+        );
+        assert_ne!(spacing("a TEXT"), spacing("aTEXT"));
+    }
+
+    #[test]
+    fn read_only_uris_escape_what_sqlite_would_read_as_syntax() {
+        let uri = read_only_uri(Path::new("/no/such dir/a?b#c%d.db"));
+        assert_eq!(uri, "file:///no/such%20dir/a%3Fb%23c%25d.db?mode=ro");
     }
 
     #[test]

@@ -38,6 +38,10 @@ use serde::Deserialize;
 use crate::error::{describe_toml_error, Error, Result};
 use crate::rules::{self, List, Rule, RuleSpec, Severity, Text};
 
+/// The provider of every imported rule: none that leakhound verifies
+/// against, and how `rules check` knows a rule came from gitleaks.
+pub const IMPORTED_PROVIDER: &str = "custom";
+
 /// The converted configuration and what was left out.
 #[derive(Debug)]
 pub struct Imported {
@@ -287,7 +291,7 @@ fn convert_rule(
             .filter(|d| !d.trim().is_empty())
             .unwrap_or_else(|| format!("{} (imported from gitleaks)", rule.id))
             .into(),
-        provider: "custom".into(),
+        provider: IMPORTED_PROVIDER.into(),
         severity: Severity::High,
         regex: regex.into(),
         keywords: keywords.into_iter().map(Text::from).collect(),

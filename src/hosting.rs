@@ -12,8 +12,17 @@
 //! with `Retry-After`, or `X-RateLimit-Remaining: 0` with
 //! `X-RateLimit-Reset`) is waited out when the wait is within
 //! `max_wait`, and is an error otherwise.
+//!
+//! An API is input like any other: each page is parsed and filtered as it
+//! arrives and only the repositories kept are handed on, and everything a
+//! server could make large is bounded (bytes a page, pages, repositories
+//! and bytes of names and URLs an owner, rate-limit waits a request and a
+//! listing, the listing's time). A bound reached ends the listing with an
+//! error that says so; what was listed before it is still audited. Ctrl-C
+//! stops a listing between pages, during a request and during a wait.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use globset::GlobSet;
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
@@ -24,12 +33,26 @@ use crate::provider::http::{parse_retry_after, send_within_limit, Http};
 
 /// Repositories asked for per page (the most both APIs give).
 const PER_PAGE: u32 = 100;
-/// A page of 100 repositories is some 600 KB of JSON on GitHub.
-const PAGE_LIMIT: u64 = 16 << 20;
+/// Bytes of one page read at most: a page of 100 repositories is some
+/// 600 KB of JSON on GitHub, less on GitLab.
+pub const PAGE_LIMIT: u64 = 4 << 20;
 /// Pages followed at most for one owner: 100,000 repositories.
-const MAX_PAGES: usize = 1000;
-/// Rate-limit waits at most per page before the listing gives up.
+pub const MAX_PAGES: usize = 1000;
+/// Repositories listed at most for one owner (kept or not).
+pub const MAX_REPOS: usize = 100_000;
+/// Bytes of names and URLs of the repositories kept, at most, for one
+/// owner: some 400,000 ordinary ones.
+pub const MAX_KEPT_BYTES: usize = 64 << 20;
+/// A repository whose name or URL is longer than this is left out.
+pub const MAX_FIELD: usize = 4096;
+/// Rate-limit waits at most for one request.
 const MAX_RETRIES: u32 = 5;
+/// Rate-limit waits at most for one owner's whole listing.
+pub const MAX_LISTING_RETRIES: u32 = 20;
+/// The longest one owner's listing may take, waits included.
+pub const MAX_LISTING_TIME: Duration = Duration::from_secs(3600);
+/// How often a rate-limit wait looks at the interrupt flag.
+const INTERRUPT_POLL: Duration = Duration::from_millis(50);
 
 pub const GITHUB_API: &str = "https://api.github.com";
 pub const GITLAB_API: &str = "https://gitlab.com/api/v4";
@@ -106,8 +129,60 @@ pub struct Repo {
 /// Why a listing failed, said in full (the token never is).
 pub type ListError = String;
 
-/// Every repository of `owner` the options keep, in the API's order.
-pub fn list(owner: &Owner, options: &Options) -> Result<Vec<Repo>, ListError> {
+/// List `owner`'s repositories page by page, handing each one the options
+/// keep to `each` as its page arrives, in the API's order. Returns what
+/// went wrong: a repository left out, or why the listing stopped (a failed
+/// request, a bound reached); what was handed over before stays valid. An
+/// interrupt (`interrupt`) ends the listing quietly.
+pub fn list(
+    owner: &Owner,
+    options: &Options,
+    interrupt: Option<&AtomicBool>,
+    each: &mut dyn FnMut(Repo),
+) -> Vec<ListError> {
+    let mut spent = Spent {
+        started: Instant::now(),
+        pages: 0,
+        repos: 0,
+        kept_bytes: 0,
+        waits: 0,
+        too_long: 0,
+    };
+    let mut problems = Vec::new();
+    let result = list_pages(owner, options, interrupt, each, &mut spent);
+    if spent.too_long > 0 {
+        problems.push(format!(
+            "{}: {} repositor{} left out: a name or URL longer than {MAX_FIELD} bytes",
+            owner.describe(),
+            spent.too_long,
+            if spent.too_long == 1 { "y" } else { "ies" }
+        ));
+    }
+    if let Err(e) = result {
+        problems.push(e);
+    }
+    problems
+}
+
+/// How much one listing has used of its bounds.
+struct Spent {
+    started: Instant,
+    pages: usize,
+    repos: usize,
+    kept_bytes: usize,
+    waits: u32,
+    /// Repositories left out for a name or URL over [`MAX_FIELD`].
+    too_long: usize,
+}
+
+fn list_pages(
+    owner: &Owner,
+    options: &Options,
+    interrupt: Option<&AtomicBool>,
+    each: &mut dyn FnMut(Repo),
+    spent: &mut Spent,
+) -> Result<(), ListError> {
+    let who = owner.describe();
     let base = match &options.api_url {
         Some(u) => u.clone(),
         None => Url::parse(if owner.is_github() {
@@ -123,8 +198,8 @@ pub fn list(owner: &Owner, options: &Options) -> Result<Vec<Repo>, ListError> {
     } else {
         &options.gitlab_token
     };
-    let http = Http::new(options.connect_timeout, options.timeout)
-        .map_err(|e| format!("{}: {e}", owner.describe()))?;
+    let http =
+        Http::new(options.connect_timeout, options.timeout).map_err(|e| format!("{who}: {e}"))?;
     let root = base.as_str().trim_end_matches('/');
     let seg = |s: &str| percent_encoding::utf8_percent_encode(s, SEGMENT).to_string();
     let first = match owner {
@@ -141,33 +216,82 @@ pub fn list(owner: &Owner, options: &Options) -> Result<Vec<Repo>, ListError> {
             seg(n)
         ),
     };
-    let mut next = Some(Url::parse(&first).map_err(|e| format!("{}: {e}", owner.describe()))?);
-    let mut repos = Vec::new();
-    let mut pages = 0;
+    let mut next = Some(Url::parse(&first).map_err(|e| format!("{who}: {e}"))?);
+    let never = AtomicBool::new(false);
+    let interrupt = interrupt.unwrap_or(&never);
+    let stopped = |what: String| {
+        format!(
+            "{who}: the listing stopped at {what}; repositories not listed by then are not audited"
+        )
+    };
     while let Some(url) = next.take() {
-        pages += 1;
-        if pages > MAX_PAGES {
-            return Err(format!(
-                "{}: more than {MAX_PAGES} pages of repositories; stopped",
-                owner.describe()
-            ));
+        if interrupt.load(Ordering::Relaxed) {
+            break;
         }
-        let (headers, body) = get(&http, &url, token.as_ref(), owner, options)?;
+        if spent.pages >= MAX_PAGES {
+            return Err(stopped(format!(
+                "{MAX_PAGES} pages (the most one owner's listing follows)"
+            )));
+        }
+        if spent.started.elapsed() >= MAX_LISTING_TIME {
+            return Err(stopped(format!(
+                "{} s (the longest one owner's listing may take)",
+                MAX_LISTING_TIME.as_secs()
+            )));
+        }
+        spent.pages += 1;
+        let Some((headers, body)) = get(
+            &http,
+            &url,
+            token.as_ref(),
+            owner,
+            options,
+            interrupt,
+            spent,
+        )?
+        else {
+            break; // interrupted
+        };
         let page = parse_page(owner, &body).map_err(|e| {
             format!(
-                "{}: {} answered with a page that is not a repository list: {e}",
-                owner.describe(),
+                "{who}: {} answered with a page that is not a repository list: {e}",
                 url.path()
             )
         })?;
+        drop(body);
         let empty = page.is_empty();
-        repos.extend(page);
+        for repo in page {
+            if spent.repos >= MAX_REPOS {
+                return Err(stopped(format!(
+                    "{MAX_REPOS} repositories (the most one owner's listing takes)"
+                )));
+            }
+            spent.repos += 1;
+            if !keep(&repo, options) {
+                continue;
+            }
+            let size = repo.full_name.len() + repo.clone_url.len() + repo.web_url.len();
+            if [&repo.full_name, &repo.clone_url, &repo.web_url]
+                .iter()
+                .any(|f| f.len() > MAX_FIELD)
+            {
+                spent.too_long += 1;
+                continue;
+            }
+            if spent.kept_bytes + size > MAX_KEPT_BYTES {
+                return Err(stopped(format!(
+                    "{} MiB of repository names and URLs (the most one owner's listing keeps)",
+                    MAX_KEPT_BYTES >> 20
+                )));
+            }
+            spent.kept_bytes += size;
+            each(repo);
+        }
         next = next_page(&headers, &url)
-            .map_err(|e| format!("{}: {e}", owner.describe()))?
+            .map_err(|e| format!("{who}: {e}"))?
             .filter(|_| !empty);
     }
-    repos.retain(|r| keep(r, options));
-    Ok(repos)
+    Ok(())
 }
 
 /// Characters escaped in an owner's name in a path (GitLab's group paths
@@ -202,14 +326,18 @@ fn keep(r: &Repo, options: &Options) -> bool {
             .is_some_and(|g| g.is_match(&r.full_name))
 }
 
-/// One page, waiting out rate limits; the headers and the body.
+/// One page, waiting out rate limits (at most [`MAX_RETRIES`] times for
+/// it, and within the listing's budget); the headers and the body. `None`
+/// when interrupted.
 fn get(
     http: &Http,
     url: &Url,
     token: Option<&Token>,
     owner: &Owner,
     options: &Options,
-) -> Result<(HeaderMap, Vec<u8>), ListError> {
+    interrupt: &AtomicBool,
+    spent: &mut Spent,
+) -> Result<Option<(HeaderMap, Vec<u8>)>, ListError> {
     let who = owner.describe();
     let mut attempt = 0;
     loop {
@@ -239,11 +367,23 @@ fn get(
             headers.insert(name, value);
         }
         let request = http.client_for(url).get(url.clone()).headers(headers);
-        let answer = send_within_limit(request, http.timeout(), PAGE_LIMIT)
-            .map_err(|(_, detail)| format!("{who}: {}: {detail}", url.path()))?;
+        // One byte over the limit is read to tell a page that fits from
+        // one that does not.
+        let answer = match send_within_limit(request, http.timeout(), interrupt, PAGE_LIMIT + 1) {
+            Ok(a) => a,
+            Err(_) if interrupt.load(Ordering::Relaxed) => return Ok(None),
+            Err((_, detail)) => return Err(format!("{who}: {}: {detail}", url.path())),
+        };
         let status = answer.status;
         if (200..300).contains(&status) {
-            return Ok((answer.headers, answer.body));
+            if answer.body.len() as u64 > PAGE_LIMIT {
+                return Err(format!(
+                    "{who}: {} answered with a page over {} MiB; not read",
+                    url.path(),
+                    PAGE_LIMIT >> 20
+                ));
+            }
+            return Ok(Some((answer.headers, answer.body)));
         }
         let env = if owner.is_github() {
             "GITHUB_TOKEN"
@@ -279,7 +419,19 @@ fn get(
                     "{who}: still rate limited (HTTP {status}) after {MAX_RETRIES} waits"
                 ));
             }
-            std::thread::sleep(wait.max(Duration::from_millis(100)));
+            if spent.waits >= MAX_LISTING_RETRIES {
+                return Err(format!(
+                    "{who}: rate limited (HTTP {status}) again after {MAX_LISTING_RETRIES} waits in this listing; stopped"
+                ));
+            }
+            spent.waits += 1;
+            let end = Instant::now() + wait.max(Duration::from_millis(100));
+            while let Some(left) = end.checked_duration_since(Instant::now()) {
+                if interrupt.load(Ordering::Relaxed) {
+                    return Ok(None);
+                }
+                std::thread::sleep(left.min(INTERRUPT_POLL));
+            }
             continue;
         }
         return Err(format!("{who}: {} answered HTTP {status}", url.path()));

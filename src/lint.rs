@@ -14,6 +14,17 @@ pub struct Problem {
     pub rule: String,
     pub origin: String,
     pub message: String,
+    pub kind: Kind,
+}
+
+/// What sort of problem: a caller may take missing examples more lightly
+/// (a rule imported from gitleaks has none to begin with).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// The rule has no examples, or no negative examples.
+    NoExamples,
+    /// An example or negative example fails, or the rule does not compile.
+    Failure,
 }
 
 impl std::fmt::Display for Problem {
@@ -29,11 +40,12 @@ pub fn check(full: &Matcher, under_test: &[usize]) -> Vec<Problem> {
     let mut scratch = Scratch::default();
     for &idx in under_test {
         let rule = &full.rules().rules()[idx];
-        let mut problem = |message: String| {
+        let mut problem = |kind: Kind, message: String| {
             problems.push(Problem {
                 rule: rule.id().to_string(),
                 origin: rule.origin.clone(),
                 message,
+                kind,
             })
         };
         // Alone, a rule's parts are not in the set: they are linked by the
@@ -43,15 +55,15 @@ pub fn check(full: &Matcher, under_test: &[usize]) -> Vec<Problem> {
         let alone = match Rule::compile(spec, &rule.origin).and_then(|r| RuleSet::new(vec![r])) {
             Ok(set) => Matcher::new(set),
             Err(e) => {
-                problem(e.to_string());
+                problem(Kind::Failure, e.to_string());
                 continue;
             }
         };
         if rule.spec.examples.is_empty() {
-            problem("has no examples".into());
+            problem(Kind::NoExamples, "has no examples".into());
         }
         if rule.spec.negative_examples.is_empty() {
-            problem("has no negative examples".into());
+            problem(Kind::NoExamples, "has no negative examples".into());
         }
         for (i, ex) in rule.spec.examples.iter().enumerate() {
             let found = alone.find(ex.text.as_bytes(), &mut scratch);
@@ -60,29 +72,32 @@ pub fn check(full: &Matcher, under_test: &[usize]) -> Vec<Problem> {
                     .iter()
                     .map(|m| String::from_utf8_lossy(&m.secret).into_owned())
                     .collect();
-                problem(format!(
-                    "example {} does not yield its secret (got {} match{}{})",
-                    i + 1,
-                    got.len(),
-                    if got.len() == 1 { "" } else { "es" },
-                    if got.is_empty() {
-                        String::new()
-                    } else {
-                        format!(": {}", got.join(", "))
-                    }
-                ));
+                problem(
+                    Kind::Failure,
+                    format!(
+                        "example {} does not yield its secret (got {} match{}{})",
+                        i + 1,
+                        got.len(),
+                        if got.len() == 1 { "" } else { "es" },
+                        if got.is_empty() {
+                            String::new()
+                        } else {
+                            format!(": {}", got.join(", "))
+                        }
+                    ),
+                );
                 continue;
             }
             let in_full = full.find(ex.text.as_bytes(), &mut scratch);
             match in_full.iter().find(|m| m.secret == ex.secret.as_bytes()) {
-                None => problem(format!(
+                None => problem(Kind::Failure, format!(
                     "example {}: the whole rule set loses its secret (an overlapping rule wins with another span)",
                     i + 1
                 )),
                 Some(m) => {
                     let winner = &full.rules().rules()[m.rule];
                     if winner.provider() != rule.provider() {
-                        problem(format!(
+                        problem(Kind::Failure, format!(
                             "example {} is attributed to `{}` by rule `{}` in the whole rule set",
                             i + 1,
                             winner.provider(),
@@ -97,11 +112,14 @@ pub fn check(full: &Matcher, under_test: &[usize]) -> Vec<Problem> {
             // A published example value (rules/known-examples.toml) is never
             // reported, so a negative example may hold one.
             if let Some(m) = found.iter().find(|m| !m.known_example) {
-                problem(format!(
-                    "negative example {} matches: {}",
-                    i + 1,
-                    String::from_utf8_lossy(&m.secret)
-                ));
+                problem(
+                    Kind::Failure,
+                    format!(
+                        "negative example {} matches: {}",
+                        i + 1,
+                        String::from_utf8_lossy(&m.secret)
+                    ),
+                );
             }
         }
     }
@@ -172,8 +190,8 @@ severity = "low"
 regex = '''\b(demo_[a-z0-9]{10})\b'''
 keywords = ["demo_"]
 [[rules.examples]]
-text = "x = demo_q8w7e6r5t4"
-secret = "demo_q8w7e6r5t4"
+text = "x = demo_q8w7e6r5t4" # leakhound:allow (a made-up example)
+secret = "demo_q8w7e6r5t4" # leakhound:allow (a made-up example)
 [[rules.examples]]
 text = "x = demo_short"
 secret = "demo_short"

@@ -25,6 +25,9 @@ fn main() -> ExitCode {
         Command::Config {
             command: ConfigCommand::ImportGitleaks(args),
         } => commands::config::import_gitleaks(&args),
+        Command::Config {
+            command: ConfigCommand::Check(args),
+        } => commands::config::check(&args),
         Command::Report(args) => commands::report::run(&args),
         Command::Datastore {
             command: DatastoreCommand::Merge(args),

@@ -164,6 +164,18 @@ pub struct Stats {
     /// What verification did, when it ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification: Option<crate::verify::VerifySummary>,
+    /// File trees: entries (a directory counts once) that `.gitignore`,
+    /// `.ignore` or git's exclude files kept out of the walk.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub ignored: u64,
+    /// The ignored entries whose names look like credential files (`.env`,
+    /// `id_rsa`, `*.pem`): worth a `--no-ignore` run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignored_credentials: Vec<String>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Stats {
@@ -176,6 +188,8 @@ impl Stats {
         self.skipped.extend(other.skipped);
         self.errors.extend(other.errors);
         self.notes.extend(other.notes);
+        self.ignored += other.ignored;
+        self.ignored_credentials.extend(other.ignored_credentials);
     }
 }
 

@@ -4,12 +4,11 @@ use std::io::{self, Write};
 
 use crate::cli::{ListFormat, RulesCommand};
 use crate::config;
-use crate::engine::Matcher;
 use crate::provider;
 use crate::rules::{self, RuleSet};
 
 use super::output::write_output;
-use super::{CLEAN, FINDINGS};
+use super::CLEAN;
 
 /// `leakhound rules list` or `leakhound rules check FILE`.
 pub fn run(command: RulesCommand) -> anyhow::Result<u8> {
@@ -50,41 +49,22 @@ pub fn run(command: RulesCommand) -> anyhow::Result<u8> {
             Ok(CLEAN)
         }
         RulesCommand::Check { file } => {
-            let parsed = config::load_config_file(&file)?;
-            let origin = file.display().to_string();
-            let rules = config::resolve_rules(&parsed, &origin)?;
-            let set = RuleSet::new(rules)?;
-            let under_test: Vec<usize> = set
-                .rules()
-                .iter()
-                .enumerate()
-                .filter(|(_, r)| r.origin == origin)
-                .map(|(i, _)| i)
-                .collect();
-            if under_test.is_empty() {
-                anyhow::bail!("{origin}: no [[rules]] to check");
+            // The same check as `config check FILE`: every problem at once,
+            // under the trust `scan` gives the file.
+            if !file.is_file() {
+                anyhow::bail!("{}: no such file", file.display());
             }
-            let matcher = Matcher::new(set);
-            let problems = crate::lint::check(&matcher, &under_test);
-            for p in &problems {
-                println!("{p}");
+            let checked = config::check::check_file(&file, config::check::trust_of(&file));
+            for line in checked.diagnostics() {
+                eprintln!("{line}");
             }
-            let examples: usize = under_test
-                .iter()
-                .map(|&i| {
-                    let r = &matcher.rules().rules()[i];
-                    r.spec.examples.len() + r.spec.negative_examples.len()
-                })
-                .sum();
-            println!(
-                "{}: {} rule{}, {examples} examples checked, {} problem{}",
-                origin,
-                under_test.len(),
-                if under_test.len() == 1 { "" } else { "s" },
-                problems.len(),
-                if problems.len() == 1 { "" } else { "s" },
-            );
-            Ok(if problems.is_empty() { CLEAN } else { FINDINGS })
+            for line in checked.report() {
+                println!("{line}");
+            }
+            if checked.rules == 0 && checked.errors.is_empty() {
+                anyhow::bail!("{}: no [[rules]] to check", file.display());
+            }
+            Ok(checked.exit_code())
         }
     }
 }

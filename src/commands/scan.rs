@@ -151,9 +151,9 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<u8> {
     if config.scan.verbose {
         log_skips(&config, &outcome);
     }
-    let text_to_stdout =
-        config.report.format == report::Format::Text && config.report.output.is_none();
-    if !config.report.quiet && !text_to_stdout {
+    // Read errors go to stderr in every format (README): the text report
+    // on stdout lists them too, but a redirected stdout must not hide them.
+    if !config.report.quiet {
         for e in &outcome.stats.errors {
             eprintln!(
                 "leakhound: {}: {}",

@@ -1196,7 +1196,27 @@ keywords = ["_"]
 
     #[test]
     fn lines_around_is_bounded() {
+        // Short lines: `n` lines each side.
         let buf = b"a\nb\nc\nd\ne\n";
         assert_eq!(lines_around(buf, 4, 1), (1, 8));
+        // Lines longer than the bound: the span stops at MAX_CONTEXT_SPAN
+        // on each side, however many lines were asked for.
+        let long = "x".repeat(3 * MAX_CONTEXT_SPAN);
+        let text = format!("{long}\n{long}\n{long}\n");
+        let at = text.len() / 2;
+        let (start, end) = lines_around(text.as_bytes(), at, 5);
+        assert_eq!(start, at - MAX_CONTEXT_SPAN);
+        assert_eq!(end, at + MAX_CONTEXT_SPAN);
+        // One line with no newline at all: bounded too, and by the buffer
+        // at its ends.
+        let one = "y".repeat(4 * MAX_CONTEXT_SPAN);
+        assert_eq!(
+            lines_around(one.as_bytes(), 2 * MAX_CONTEXT_SPAN, 3),
+            (MAX_CONTEXT_SPAN, 3 * MAX_CONTEXT_SPAN)
+        );
+        assert_eq!(
+            lines_around(one.as_bytes(), 10, 3),
+            (0, 10 + MAX_CONTEXT_SPAN)
+        );
     }
 }

@@ -435,14 +435,16 @@ pub(crate) fn send_unless_interrupted(
     send_limited(request, limit, interrupt, BODY_LIMIT)
 }
 
-/// [`send_within`], reading at most `body_limit` bytes of the body (a page
-/// of a hosting API's repository list is larger than a provider's answer).
+/// [`send_unless_interrupted`], reading at most `body_limit` bytes of the
+/// body (a page of a hosting API's repository list is larger than a
+/// provider's answer).
 pub(crate) fn send_within_limit(
     request: RequestBuilder,
     limit: Duration,
+    interrupt: &AtomicBool,
     body_limit: u64,
 ) -> std::result::Result<Answer, (UnknownReason, &'static str)> {
-    send_limited(request, limit, &AtomicBool::new(false), body_limit)
+    send_limited(request, limit, interrupt, body_limit)
 }
 
 fn send_limited(

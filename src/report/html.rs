@@ -6,6 +6,10 @@
 //! Self-contained means no network at all: the style and the script are
 //! inline, no fonts or images are loaded, and a Content-Security-Policy
 //! forbids everything else, so opening a report never calls anywhere.
+//! Scripts are allowed by the SHA-256 of each inline script this writer
+//! puts in the page, computed as the page is written, never by
+//! `'unsafe-inline'`: were text from a repository ever to slip through the
+//! escaping as a `<script>`, the browser would not run it.
 //!
 //! Everything a scanned repository controls (paths, snippets, commit
 //! authors and messages, rule ids from a user's config) is HTML-escaped and
@@ -30,23 +34,32 @@ use crate::text::sanitize;
 const STYLE: &str = include_str!("html/report.css");
 const SCRIPT: &str = include_str!("html/report.js");
 
+/// An inline `<script>` element holding `code`, added to `page`; its hash
+/// goes into `hashes` for the page's Content-Security-Policy.
+fn push_script(page: &mut String, hashes: &mut Vec<String>, code: &str) {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    // The browser hashes exactly the text between the tags.
+    let text = format!("\n{code}");
+    let digest = sha2::Sha256::digest(text.as_bytes());
+    hashes.push(format!(
+        "'sha256-{}'",
+        base64::engine::general_purpose::STANDARD.encode(digest)
+    ));
+    page.push_str("<script>");
+    page.push_str(&text);
+    page.push_str("</script>\n");
+}
+
 pub fn write(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext) -> io::Result<()> {
+    // The body first: the head's policy lists the hashes of its scripts.
     let mut page = String::with_capacity(16 * 1024 + findings.len() * 1024);
+    let mut scripts = Vec::new();
     let stats = ctx.stats;
     let title = format!(
         "leakhound: {} finding{}",
         findings.len(),
         if findings.len() == 1 { "" } else { "s" }
-    );
-    let _ = write!(
-        page,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; \
-         style-src 'unsafe-inline'; script-src 'unsafe-inline'\">\n\
-         <meta name=\"referrer\" content=\"no-referrer\">\n\
-         <title>{}</title>\n<style>\n{STYLE}</style>\n</head>\n<body>\n",
-        esc(&title)
     );
     let _ = writeln!(
         page,
@@ -68,9 +81,20 @@ pub fn write(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext) -> 
         write_table(&mut page, findings, ctx);
     }
     write_notes(&mut page, stats);
-    page.push_str("</main>\n<script>\n");
-    page.push_str(SCRIPT);
-    page.push_str("</script>\n</body>\n</html>\n");
+    page.push_str("</main>\n");
+    push_script(&mut page, &mut scripts, SCRIPT);
+    page.push_str("</body>\n</html>\n");
+    let head = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; \
+         style-src 'unsafe-inline'; script-src {}\">\n\
+         <meta name=\"referrer\" content=\"no-referrer\">\n\
+         <title>{}</title>\n<style>\n{STYLE}</style>\n</head>\n<body>\n",
+        scripts.join(" "),
+        esc(&title)
+    );
+    out.write_all(head.as_bytes())?;
     out.write_all(page.as_bytes())
 }
 

@@ -243,9 +243,16 @@ fn write_summary(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext)
         Some(ms) => format!(" ({:.2} s verifying)", ms as f64 / 1000.0),
         None => String::new(),
     };
+    // Only when ignore rules kept something out: most trees have nothing
+    // to say here.
+    let ignored = if s.ignored > 0 {
+        format!(", {} ignored", s.ignored)
+    } else {
+        String::new()
+    };
     writeln!(
         out,
-        "{} finding{}{breakdown} in {scanned}, {}, {:.2} s{verifying}; {} suppressed, {} known example{}, {} skipped, {} error{}",
+        "{} finding{}{breakdown} in {scanned}, {}, {:.2} s{verifying}; {} suppressed, {} known example{}, {} skipped{ignored}, {} error{}",
         findings.len(),
         if findings.len() == 1 { "" } else { "s" },
         DecimalBytes(s.bytes),
@@ -303,6 +310,21 @@ fn write_summary(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext)
     }
     for note in &s.notes {
         writeln!(out, "note: {}", sanitize(note))?;
+    }
+    if s.ignored > 0 {
+        writeln!(
+            out,
+            "ignored: {} path{} kept out by .gitignore/.ignore rules (a directory counts once; --no-ignore scans them)",
+            s.ignored,
+            if s.ignored == 1 { "" } else { "s" }
+        )?;
+    }
+    for path in &s.ignored_credentials {
+        writeln!(
+            out,
+            "hint: {} is ignored but looks like a credential file; `leakhound scan --no-ignore` scans it",
+            sanitize(path)
+        )?;
     }
     if let Some(stale) = s.stale_baseline.as_ref().filter(|v| !v.is_empty()) {
         writeln!(

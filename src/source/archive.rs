@@ -45,6 +45,18 @@ const RATIO_FLOOR: u64 = 1 << 20;
 const XZ_MEMORY: u64 = 256 << 20;
 /// Where a zip's end-of-central-directory record can sit, from the end.
 const EOCD_SPAN: usize = 22 + 65535;
+/// The longest entry name kept (a tar's GNU long name or pax path, a zip's
+/// name field): a longer one is cut here, and the cut listed. Every
+/// finding in the entry carries its path, so the name is bounded before
+/// it is read, not after.
+pub(crate) const NAME_MAX: usize = 4096;
+/// The largest pax extended header read (its records name the next
+/// entry); a larger one is passed over and listed.
+const PAX_MAX: u64 = 64 << 10;
+/// Notes (skipped or cut entries) listed for one archive, nested ones
+/// included; past this, notes are counted by reason and listed as one
+/// line each with the count.
+const NOTES_MAX: usize = 20;
 /// Names that say "zip" when the file does not start with a zip header.
 const ZIP_NAMES: &[&str] = &[
     ".zip", ".jar", ".war", ".ear", ".whl", ".nupkg", ".apk", ".aar", ".egg",
@@ -100,8 +112,11 @@ pub(crate) fn scan(
         scratch,
         stats,
         findings: Vec::new(),
+        notes: 0,
+        unlisted: Vec::new(),
     };
     walk.archive(&budget, bytes, path, kind, 1);
+    walk.list_unlisted(path);
     walk.findings
 }
 
@@ -197,6 +212,9 @@ fn inner_name(path: &str) -> String {
 enum Trip {
     Bytes,
     Ratio,
+    /// A zip's entries together put out too much for the zip's size
+    /// (entries that share their compressed bytes).
+    WholeRatio,
 }
 
 /// What one archive, nesting included, may still cost.
@@ -242,6 +260,10 @@ impl Budget {
                 "archive limit: inflates to more than {} times its compressed size ([scan] archive_max_ratio); the rest of it was not scanned",
                 self.limits.max_ratio
             ),
+            Trip::WholeRatio => format!(
+                "archive limit: the archive's entries put out more than {} times the archive's size ([scan] archive_max_ratio; entries that overlap are counted each time); the rest of it was not scanned",
+                self.limits.max_ratio
+            ),
         }
     }
 }
@@ -278,6 +300,9 @@ struct Metered<'b, R> {
     budget: &'b Budget,
     input: Input<'b>,
     out: u64,
+    /// A zip entry's: what all entries of its zip have put out, and the
+    /// zip's size, for the ratio of the archive as a whole.
+    whole: Option<(&'b Cell<u64>, u64)>,
 }
 
 impl<'b, R: Read> Metered<'b, R> {
@@ -287,6 +312,7 @@ impl<'b, R: Read> Metered<'b, R> {
             budget,
             input,
             out: 0,
+            whole: None,
         }
     }
 
@@ -325,6 +351,13 @@ impl<R: Read> Read for Metered<'_, R> {
                 return Err(self.stop(Some(Trip::Ratio)));
             }
         }
+        if let Some((produced, size)) = self.whole {
+            let all = produced.get() + n as u64;
+            produced.set(all);
+            if all > RATIO_FLOOR && all / size.max(1) > b.limits.max_ratio {
+                return Err(self.stop(Some(Trip::WholeRatio)));
+            }
+        }
         Ok(n)
     }
 }
@@ -359,6 +392,10 @@ struct Walk<'a, 's> {
     scratch: &'s mut Scratch,
     stats: &'s mut Stats,
     findings: Vec<Finding>,
+    /// Notes listed for this archive so far (at most [`NOTES_MAX`]).
+    notes: usize,
+    /// Notes past that bound: each reason once, with how many.
+    unlisted: Vec<(String, u64)>,
 }
 
 impl Walk<'_, '_> {
@@ -370,11 +407,38 @@ impl Walk<'_, '_> {
             .is_some_and(|i| i.load(Ordering::Relaxed))
     }
 
+    /// List `path` as skipped or cut, for `reason`; past [`NOTES_MAX`]
+    /// notes in one archive, only counted.
     fn skip(&mut self, path: &str, reason: String) {
-        self.stats.skipped.push(PathNote {
-            path: path.to_string(),
-            reason,
-        });
+        if self.notes < NOTES_MAX {
+            self.notes += 1;
+            self.stats.skipped.push(PathNote {
+                path: path.to_string(),
+                reason,
+            });
+            return;
+        }
+        if let Some((_, n)) = self.unlisted.iter_mut().find(|(r, _)| *r == reason) {
+            *n += 1;
+        } else if self.unlisted.len() < NOTES_MAX {
+            self.unlisted.push((reason, 1));
+        } else if let Some((_, n)) = self.unlisted.last_mut() {
+            // Reasons past the bound are counted under the last one kept.
+            *n += 1;
+        }
+    }
+
+    /// The notes past the bound, one per reason with its count.
+    fn list_unlisted(&mut self, path: &str) {
+        for (reason, n) in std::mem::take(&mut self.unlisted) {
+            self.stats.skipped.push(PathNote {
+                path: path.to_string(),
+                reason: format!(
+                    "{n} more entr{} not listed (at most {NOTES_MAX} notes per archive): {reason}",
+                    if n == 1 { "y" } else { "ies" }
+                ),
+            });
+        }
     }
 
     fn plain(&mut self, bytes: &[u8], path: &str) {
@@ -477,7 +541,8 @@ impl Walk<'_, '_> {
     /// Note why an entry's read failed; true when the archive around it
     /// cannot go on (a spent budget).
     fn entry_failed(&mut self, budget: &Budget, path: &str, kind: Kind, reason: String) -> bool {
-        match budget.trip.take() {
+        let trip = budget.trip.take();
+        match trip {
             Some(trip) => self.skip(path, budget.describe(trip)),
             None if budget.spent.get() => {}
             None => self.skip(
@@ -485,7 +550,7 @@ impl Walk<'_, '_> {
                 format!("damaged {} archive entry: {reason}", kind.name()),
             ),
         }
-        budget.spent.get()
+        budget.spent.get() || trip == Some(Trip::WholeRatio)
     }
 
     fn entries_spent(&mut self, budget: &Budget, path: &str) {
@@ -506,14 +571,28 @@ impl Walk<'_, '_> {
         depth: u32,
     ) -> Result<(), Failure> {
         let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(Failure::at_start)?;
+        // Everything this zip's entries put out, against its size: entries
+        // may share compressed bytes, so each entry's own ratio is not
+        // enough.
+        let produced = Cell::new(0);
         for i in 0..zip.len() {
             if self.interrupted() || budget.spent.get() {
                 break;
             }
-            let name = zip
-                .name_for_index(i)
-                .map_or_else(|| format!("<entry {i}>"), str::to_string);
+            // Every record counts, whether it can be read or not (and
+            // directories too): the limit is on what the archive lists.
+            if !budget.take_entry() {
+                self.entries_spent(budget, path);
+                break;
+            }
+            let (name, cut) = match zip.name_for_index(i) {
+                Some(name) => bounded_name(name.as_bytes()),
+                None => (format!("<entry {i}>"), false),
+            };
             let inner = format!("{path}!{name}");
+            if cut {
+                self.name_cut(&inner);
+            }
             let file = match zip.by_index(i) {
                 Ok(f) => f,
                 Err(e) => {
@@ -524,13 +603,10 @@ impl Walk<'_, '_> {
             if file.is_dir() {
                 continue;
             }
-            if !budget.take_entry() {
-                self.entries_spent(budget, path);
-                break;
-            }
             let declared = file.size();
             let input = Input::Known(file.compressed_size());
-            let reader = Metered::new(file, budget, input);
+            let mut reader = Metered::new(file, budget, input);
+            reader.whole = Some((&produced, bytes.len() as u64));
             if let Err(reason) = self.read_entry(budget, reader, declared, &inner, depth) {
                 if self.entry_failed(budget, &inner, Kind::Zip, reason) {
                     break;
@@ -540,7 +616,11 @@ impl Walk<'_, '_> {
         Ok(())
     }
 
-    /// A tar read from `from` (already metered).
+    /// A tar read from `from` (already metered). Entries are read raw and
+    /// its extension headers handled here, so that a name is bounded
+    /// before it is read: a GNU long name (`L`) or a pax header (`x`)
+    /// names the entry after it, a long link name (`K`) and a global pax
+    /// header (`g`) are passed over unread.
     fn tar(
         &mut self,
         budget: &Budget,
@@ -549,26 +629,91 @@ impl Walk<'_, '_> {
         depth: u32,
     ) -> Result<(), Failure> {
         let mut tar = tar::Archive::new(from);
-        let entries = tar.entries().map_err(Failure::at_start)?;
+        let entries = tar.entries().map_err(Failure::at_start)?.raw(true);
         let mut opened = false;
+        // What extension headers said about the next entry.
+        let mut long_name: Option<(Vec<u8>, bool)> = None;
+        let mut pax_name: Option<(Vec<u8>, bool)> = None;
+        let mut pax_size: Option<u64> = None;
         for entry in entries {
             if self.interrupted() || budget.spent.get() {
                 break;
             }
-            let entry = match entry {
+            let mut entry = match entry {
                 Ok(e) => e,
                 Err(e) if opened => return Err(Failure::later(e)),
                 Err(e) => return Err(Failure::at_start(e)),
             };
             opened = true;
-            if !entry.header().entry_type().is_file() {
+            let header = entry.header();
+            let kind = header.entry_type();
+            let extension = header.as_gnu().is_some() || header.as_ustar().is_some();
+            if extension && kind.is_gnu_longname() {
+                let (name, cut) =
+                    read_bounded(&mut entry, NAME_MAX as u64).map_err(Failure::later)?;
+                long_name = Some((trim_nuls(name), cut));
+                continue;
+            }
+            if extension && kind.is_pax_local_extensions() {
+                let (data, cut) = read_bounded(&mut entry, PAX_MAX).map_err(Failure::later)?;
+                if cut {
+                    self.skip(
+                        path,
+                        format!("archive limit: a pax extended header larger than {PAX_MAX} bytes was not read; the entry after it is shown by its plain name"),
+                    );
+                    continue;
+                }
+                for record in tar::PaxExtensions::new(&data).flatten() {
+                    match record.key_bytes() {
+                        b"path" => {
+                            let v = record.value_bytes();
+                            pax_name =
+                                Some((v[..v.len().min(NAME_MAX)].to_vec(), v.len() > NAME_MAX));
+                        }
+                        b"size" => {
+                            pax_size = std::str::from_utf8(record.value_bytes())
+                                .ok()
+                                .and_then(|v| v.parse().ok());
+                        }
+                        _ => {}
+                    }
+                }
+                continue;
+            }
+            if extension && (kind.is_gnu_longlink() || kind.is_pax_global_extensions()) {
+                continue;
+            }
+            let names = (long_name.take(), pax_name.take());
+            if pax_size.take().is_some_and(|size| size != entry.size()) {
+                // Read raw, the entry spans its header's size; a tar tool
+                // would read the pax size instead. Rather than disagree
+                // about where the next entry starts, stop here.
+                return Err(Failure::later(
+                    "a pax header gives an entry a size other than its own header's",
+                ));
+            }
+            if kind.is_gnu_sparse() && header.as_gnu().is_some_and(|g| g.is_extended()) {
+                return Err(Failure::later(
+                    "a sparse entry with extended sparse headers, which are not read",
+                ));
+            }
+            if !kind.is_file() {
                 continue;
             }
             if !budget.take_entry() {
                 self.entries_spent(budget, path);
                 break;
             }
-            let inner = format!("{path}!{}", String::from_utf8_lossy(&entry.path_bytes()));
+            let (name, cut) = match names {
+                (Some(long), _) => long,
+                (None, Some(pax)) => pax,
+                (None, None) => (entry.path_bytes().into_owned(), false),
+            };
+            let (name, cut_here) = bounded_name(&name);
+            let inner = format!("{path}!{name}");
+            if cut || cut_here {
+                self.name_cut(&inner);
+            }
             let declared = entry.size();
             if let Err(reason) = self.read_entry(budget, entry, declared, &inner, depth) {
                 // A tar cannot skip a damaged entry: what follows is lost.
@@ -577,6 +722,14 @@ impl Walk<'_, '_> {
             }
         }
         Ok(())
+    }
+
+    /// Note that the entry at `inner` has a name cut to [`NAME_MAX`].
+    fn name_cut(&mut self, inner: &str) {
+        self.skip(
+            inner,
+            format!("archive limit: the entry's name is longer than {NAME_MAX} bytes; it is shown cut there (the entry was scanned)"),
+        );
     }
 
     /// A gzip, bzip2, xz or zstd stream: a tar inside is read entry by
@@ -630,6 +783,38 @@ impl Walk<'_, '_> {
         }
         Ok(())
     }
+}
+
+/// Read at most `max` bytes of `from`: the bytes, and whether there were
+/// more (those are left unread).
+fn read_bounded(from: impl Read, max: u64) -> io::Result<(Vec<u8>, bool)> {
+    let mut data = Vec::new();
+    from.take(max + 1).read_to_end(&mut data)?;
+    let cut = data.len() as u64 > max;
+    data.truncate(usize::try_from(max).unwrap_or(usize::MAX));
+    Ok((data, cut))
+}
+
+/// A GNU long name ends in NUL.
+fn trim_nuls(mut name: Vec<u8>) -> Vec<u8> {
+    while name.last() == Some(&0) {
+        name.pop();
+    }
+    name
+}
+
+/// An entry's name as shown, at most [`NAME_MAX`] bytes (cut at a
+/// character boundary), and whether it was cut.
+fn bounded_name(name: &[u8]) -> (String, bool) {
+    let text = String::from_utf8_lossy(&name[..name.len().min(NAME_MAX)]);
+    if name.len() <= NAME_MAX && text.len() <= NAME_MAX {
+        return (text.into_owned(), false);
+    }
+    let mut end = NAME_MAX.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    (text[..end].to_string(), true)
 }
 
 #[cfg(test)]

@@ -14,10 +14,20 @@
 //! directory (`<(cmd)`, `/dev/stdin`, a FIFO) is read as a stream, as `-` is.
 //! Inside a walked tree such files are skipped and listed: opening a FIFO
 //! nobody writes to would block forever.
+//!
+//! What ignore rules keep out is counted, not silent: the worker that
+//! visits a directory also lists it, every visited entry is counted
+//! against its directory, and after the walk each directory's listed
+//! entries minus its visited ones are the ones ignored (an ignored
+//! directory counts once: walking it to count its files would cost what
+//! ignoring it saves). Ignored names that look like credential files
+//! (`.env`, `id_rsa`, `*.pem`) are named, with a hint at `--no-ignore`.
 
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use ignore::{DirEntry, ParallelVisitor, ParallelVisitorBuilder, WalkBuilder, WalkState};
@@ -84,10 +94,12 @@ pub fn scan_paths(options: &Options, matcher: &Matcher, roots: &[PathBuf]) -> Sc
         .filter_entry(|e| e.file_name() != ".git");
 
     let inside = (options.follow && !options.follow_outside_roots).then(|| Inside::new(&roots));
+    let ignored = respect.then(|| Mutex::new(WalkCounts::default()));
     let mut visitors = Visitors {
         scanner: &scanner,
         collector: &collector,
         inside: inside.as_ref(),
+        ignored: ignored.as_ref(),
     };
     // Files named one by one (a hook's changed files, an editor's save):
     // walked on this thread, since the parallel walker's threads cost more
@@ -105,13 +117,159 @@ pub fn scan_paths(options: &Options, matcher: &Matcher, roots: &[PathBuf]) -> Sc
             builder.build_parallel().visit(&mut visitors);
         }
     });
+    if let Some(counts) = ignored {
+        let counts = counts
+            .into_inner()
+            .expect("walk counts lock: workers never panic while holding it");
+        collector.absorb(Vec::new(), counts.into_stats());
+    }
     collector.into_outcome(started)
+}
+
+/// Per directory of the walk: entries listed and entries the walker gave.
+#[derive(Default)]
+struct WalkCounts {
+    dirs: HashMap<PathBuf, (u64, u64)>,
+    /// Entries whose names look like credential files, as listed...
+    listed_credentials: Vec<PathBuf>,
+    /// ... and as the walker gave them.
+    visited_credentials: HashSet<PathBuf>,
+}
+
+impl WalkCounts {
+    fn absorb(&mut self, other: WalkCounts) {
+        for (dir, (listed, visited)) in other.dirs {
+            let c = self.dirs.entry(dir).or_default();
+            c.0 += listed;
+            c.1 += visited;
+        }
+        self.listed_credentials.extend(other.listed_credentials);
+        self.visited_credentials.extend(other.visited_credentials);
+    }
+
+    /// Count an entry the walker gave (depth 0 is a root, in no walked
+    /// directory).
+    fn visited(&mut self, path: &Path, depth: usize) {
+        if depth == 0 {
+            return;
+        }
+        if let Some(parent) = path.parent() {
+            match self.dirs.get_mut(parent) {
+                Some(c) => c.1 += 1,
+                None => {
+                    self.dirs.insert(parent.to_path_buf(), (0, 1));
+                }
+            }
+        }
+        if path
+            .file_name()
+            .is_some_and(|n| looks_like_credentials(&n.to_string_lossy()))
+        {
+            self.visited_credentials.insert(path.to_path_buf());
+        }
+    }
+
+    /// List a directory the walker gave: what it holds besides `.git`.
+    fn list(&mut self, dir: &Path) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return; // the walker reports the error
+        };
+        let mut n = 0;
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            if name == ".git" {
+                continue;
+            }
+            n += 1;
+            if looks_like_credentials(&name.to_string_lossy()) {
+                self.listed_credentials.push(dir.join(&name));
+            }
+        }
+        self.dirs.entry(dir.to_path_buf()).or_default().0 += n;
+    }
+
+    fn into_stats(self) -> Stats {
+        let ignored = self
+            .dirs
+            .values()
+            .map(|(listed, visited)| listed.saturating_sub(*visited))
+            .sum();
+        let mut credentials: Vec<String> = self
+            .listed_credentials
+            .iter()
+            .filter(|p| !self.visited_credentials.contains(*p))
+            .map(|p| display_path(p))
+            .collect();
+        credentials.sort();
+        Stats {
+            ignored,
+            ignored_credentials: credentials,
+            ..Stats::default()
+        }
+    }
+}
+
+/// Does a file name look like one that holds credentials: an environment
+/// file, a package manager's or git's credential store, a private key?
+pub fn looks_like_credentials(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    const NAMES: &[&str] = &[
+        ".env",
+        ".npmrc",
+        ".pypirc",
+        ".netrc",
+        "_netrc",
+        ".git-credentials",
+        ".pgpass",
+        ".s3cfg",
+        ".htpasswd",
+        ".dockercfg",
+        ".boto",
+        "credentials",
+        "credentials.json",
+        "credentials.yml",
+        "credentials.yaml",
+        "credentials.xml",
+        "secrets.json",
+        "secrets.yml",
+        "secrets.yaml",
+        "secrets.toml",
+        "kubeconfig",
+        "id_rsa",
+        "id_dsa",
+        "id_ecdsa",
+        "id_ed25519",
+        "service-account.json",
+        "terraform.tfvars",
+    ];
+    const SUFFIXES: &[&str] = &[
+        ".pem",
+        ".key",
+        ".p12",
+        ".pfx",
+        ".jks",
+        ".keystore",
+        ".ppk",
+        ".tfvars",
+        ".env",
+    ];
+    // `.env.example` and the like are templates, made to be committed.
+    const TEMPLATES: &[&str] = &[".example", ".sample", ".template", ".dist", ".tmpl"];
+    if NAMES.contains(&lower.as_str()) {
+        return true;
+    }
+    if TEMPLATES.iter().any(|t| lower.ends_with(t)) {
+        return false;
+    }
+    lower.starts_with(".env.") || SUFFIXES.iter().any(|s| lower.ends_with(s))
 }
 
 struct Visitors<'a> {
     scanner: &'a Scanner<'a>,
     collector: &'a Collector,
     inside: Option<&'a Inside>,
+    /// Set when ignore rules apply: what they kept out is counted.
+    ignored: Option<&'a Mutex<WalkCounts>>,
 }
 
 /// The scanned roots, resolved, for keeping followed links inside them.
@@ -141,6 +299,8 @@ impl<'s> ParallelVisitorBuilder<'s> for Visitors<'s> {
             scanner: self.scanner,
             collector: self.collector,
             inside: self.inside,
+            ignored: self.ignored,
+            counts: WalkCounts::default(),
             scratch: Scratch::default(),
             buf: Vec::new(),
             findings: Vec::new(),
@@ -153,6 +313,9 @@ struct Worker<'a> {
     scanner: &'a Scanner<'a>,
     collector: &'a Collector,
     inside: Option<&'a Inside>,
+    ignored: Option<&'a Mutex<WalkCounts>>,
+    /// This worker's share of the counts, merged into `ignored` at its end.
+    counts: WalkCounts,
     scratch: Scratch,
     buf: Vec<u8>,
     findings: Vec<Finding>,
@@ -161,6 +324,12 @@ struct Worker<'a> {
 
 impl Drop for Worker<'_> {
     fn drop(&mut self) {
+        if let Some(shared) = self.ignored {
+            shared
+                .lock()
+                .expect("walk counts lock: workers never panic while holding it")
+                .absorb(std::mem::take(&mut self.counts));
+        }
         self.collector.absorb(
             std::mem::take(&mut self.findings),
             std::mem::take(&mut self.stats),
@@ -175,7 +344,15 @@ impl ParallelVisitor for Worker<'_> {
             return WalkState::Quit;
         }
         match entry {
-            Ok(entry) => self.visit_entry(&entry),
+            Ok(entry) => {
+                if self.ignored.is_some() {
+                    self.counts.visited(entry.path(), entry.depth());
+                    if entry.file_type().is_some_and(|t| t.is_dir()) {
+                        self.counts.list(entry.path());
+                    }
+                }
+                self.visit_entry(&entry)
+            }
             Err(err) => self.stats.errors.push(walk_error(&err)),
         }
         WalkState::Continue
@@ -433,4 +610,47 @@ pub fn scan_stdin(options: &Options, matcher: &Matcher) -> ScanOutcome {
     );
     outcome.stats.elapsed_ms = started.elapsed().as_millis() as u64;
     outcome
+}
+
+#[cfg(test)]
+mod tests {
+    use super::looks_like_credentials;
+
+    #[test]
+    fn credential_file_names() {
+        for name in [
+            ".env",
+            ".env.local",
+            ".ENV.production",
+            "prod.env",
+            ".npmrc",
+            ".pypirc",
+            ".netrc",
+            ".git-credentials",
+            "credentials",
+            "credentials.json",
+            "id_rsa",
+            "id_ed25519",
+            "server.pem",
+            "tls.key",
+            "cert.p12",
+            "prod.tfvars",
+            "kubeconfig",
+        ] {
+            assert!(looks_like_credentials(name), "{name}");
+        }
+        for name in [
+            ".env.example",
+            ".env.sample",
+            ".env.template",
+            "id_rsa.pub",
+            "README.md",
+            "build",
+            "environment.yml",
+            "keys.rs",
+            "run.log",
+        ] {
+            assert!(!looks_like_credentials(name), "{name}");
+        }
+    }
 }

@@ -13,7 +13,13 @@
 //! does not verify the file's trailing checksum on an ordinary read.
 //!
 //! Only what this crate can read exactly is read: index versions 2 to 4
-//! with SHA-1 ids. A split index (`link`), a sparse index (`sdir`) or an
+//! with SHA-1 ids. What it holds is bounded by the file: a version-4 path
+//! is rebuilt from the previous one, so a few bytes in the file can stand
+//! for a long path; a path longer than [`PATH_MAX`], or paths adding up to
+//! more than [`paths_max`] of the file's size, are refused
+//! ([`Unsupported::is_refusal`]): libgit2 would rebuild and hold every
+//! path too, so such a file is not handed on to it but reported as an
+//! error naming it (a damaged or crafted index). A split index (`link`), a sparse index (`sdir`) or an
 //! unknown required extension is [`Unsupported`], and the caller falls
 //! back to libgit2, which reads those (or says why it cannot).
 
@@ -24,6 +30,37 @@ use git2::Oid;
 /// An index this reader does not take; the reason, for tests and notes.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Unsupported(pub &'static str);
+
+/// A version-4 path past [`PATH_MAX`].
+const TOO_LONG: Unsupported = Unsupported("a path longer than 4096 bytes");
+/// Version-4 paths past [`paths_max`].
+const TOO_MUCH: Unsupported = Unsupported("paths that add up to far more than the file's size");
+
+impl Unsupported {
+    /// The file is past a bound on what it may make a reader hold: no one
+    /// should read it (libgit2 would hold every path as well).
+    pub(crate) fn is_refusal(&self) -> bool {
+        *self == TOO_LONG || *self == TOO_MUCH
+    }
+}
+
+/// Why the index file at `path` must not be read at all, if it must not
+/// (see [`Unsupported::is_refusal`]), as a sentence naming the file.
+pub(crate) fn refusal(path: &Path) -> Option<String> {
+    match read(path) {
+        Ok(Err(e)) if e.is_refusal() => Some(refusal_message(path, &e)),
+        _ => None,
+    }
+}
+
+/// The error for an index refused for `why`.
+pub(crate) fn refusal_message(path: &Path, why: &Unsupported) -> String {
+    format!(
+        "the index {} holds {} (a damaged or crafted index); it was not read",
+        path.display(),
+        why.0
+    )
+}
 
 /// One index entry.
 #[derive(Debug, Clone, Copy)]
@@ -88,6 +125,16 @@ const FIXED: usize = 62;
 const ID: usize = 20;
 const EXTENDED: u16 = 0x4000;
 const NAME_MASK: u16 = 0x0fff;
+/// The longest path read (git's own paths are bounded by the system's
+/// PATH_MAX, 4096 on Linux).
+pub(crate) const PATH_MAX: usize = 4096;
+
+/// The most path bytes an index of `size` bytes may rebuild: a version-4
+/// entry is at least 64 bytes, and real indexes hold paths a few times
+/// their file size at most (a deep tree's long paths share prefixes).
+fn paths_max(size: usize) -> usize {
+    size.saturating_mul(8).saturating_add(1 << 20)
+}
 
 /// Parse an index file's bytes.
 pub(crate) fn parse(bytes: &[u8]) -> Result<Index, Unsupported> {
@@ -111,6 +158,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Index, Unsupported> {
         paths: Vec::with_capacity(bytes.len()),
         tree: None,
     };
+    let paths_max = paths_max(bytes.len());
     let mut previous: (usize, usize) = (0, 0);
     for _ in 0..count {
         let start = r.at;
@@ -133,8 +181,14 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Index, Unsupported> {
             let keep = (pe - ps)
                 .checked_sub(strip)
                 .ok_or(Unsupported("a path strips more than the previous path"))?;
-            index.paths.extend_from_within(ps..ps + keep);
             let suffix = r.until_nul().ok_or(Unsupported("an entry is cut short"))?;
+            if keep.saturating_add(suffix.len()) > PATH_MAX {
+                return Err(TOO_LONG);
+            }
+            if path_start.saturating_add(keep + suffix.len()) > paths_max {
+                return Err(TOO_MUCH);
+            }
+            index.paths.extend_from_within(ps..ps + keep);
             index.paths.extend_from_slice(suffix);
         } else {
             let name_len = usize::from(flags & NAME_MASK);
@@ -153,8 +207,9 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Index, Unsupported> {
         }
         let path_end = index.paths.len();
         previous = (path_start, path_end);
+        let offset = |at: usize| u32::try_from(at).map_err(|_| Unsupported("paths over 4 GiB"));
         index.entries.push(Entry {
-            path: (path_start as u32, path_end as u32),
+            path: (offset(path_start)?, offset(path_end)?),
             mode,
             id,
             stage,
@@ -418,6 +473,45 @@ mod tests {
             .collect();
         assert_eq!(stages, [1, 2, 3]);
         assert_eq!(ours(d), ls_files(d));
+    }
+
+    /// A version-4 index of one `len`-byte path repeated `count` times.
+    fn repeating_v4(len: usize, count: u32) -> Vec<u8> {
+        let mut b = b"DIRC".to_vec();
+        b.extend(4u32.to_be_bytes());
+        b.extend(count.to_be_bytes());
+        for i in 0..count {
+            b.extend([0u8; 40]);
+            b.extend([0x11; 20]);
+            b.extend(0xfffu16.to_be_bytes());
+            b.push(0);
+            if i == 0 {
+                b.extend(vec![b'a'; len]);
+            }
+            b.push(0);
+        }
+        b.extend([0u8; 20]);
+        b
+    }
+
+    #[test]
+    fn version_4_paths_are_bounded_by_the_file() {
+        // 2,000 entries of 64 bytes that each rebuild a 3,000-byte path:
+        // 6 MB of paths from a 128 KB file.
+        let err = parse(&repeating_v4(3000, 2000)).unwrap_err();
+        assert_eq!(err, TOO_MUCH);
+        assert!(err.is_refusal());
+        let err = parse(&repeating_v4(PATH_MAX + 1, 2)).unwrap_err();
+        assert_eq!(err, TOO_LONG);
+        assert!(err.is_refusal());
+        assert!(!Unsupported("a split index").is_refusal());
+        // A few repeats are an ordinary (if odd) index.
+        let index = parse(&repeating_v4(PATH_MAX, 3)).unwrap();
+        assert_eq!(index.entries.len(), 3);
+        assert!(index
+            .entries
+            .iter()
+            .all(|e| index.path(e).len() == PATH_MAX));
     }
 
     #[test]

@@ -98,6 +98,9 @@ fn index_ids(repo: &Repository) -> HashSet<Oid> {
     }
     match super::index::read(&repo.path().join("index")) {
         Ok(Ok(index)) => index.entries.iter().map(|e| e.id).collect(),
+        // Refused (libgit2 would hold every path): none deferred, every
+        // loose object is checked now.
+        Ok(Err(e)) if e.is_refusal() => HashSet::new(),
         _ => match repo.index() {
             Ok(index) => index.iter().map(|e| e.id).collect(),
             Err(_) => HashSet::new(),

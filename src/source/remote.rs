@@ -11,9 +11,26 @@
 //! the token belongs to. git never prompts (`GIT_TERMINAL_PROMPT=0`, stdin
 //! closed): a repository that wants a password it does not have fails and
 //! the audit goes on.
+//!
+//! Nothing in the clone directory is trusted for more than data: git runs
+//! with no hooks and no fsmonitor ([`SETTINGS`], given as `git -c`, which
+//! outranks every config file), a mirror's `config` is written anew before
+//! each fetch with only what leakhound sets (so a `credential.helper`,
+//! `core.sshCommand`, `include.path` or `remote.origin.uploadpack` planted
+//! there is gone), and a mirror that holds what no clone of ours makes
+//! (alternates, grafts, a `commondir`) is cloned afresh. With a token, git
+//! follows no redirect: the header is for the clone URL's origin, and git
+//! would send it on to wherever a redirect points. The clone directory and
+//! the mirrors are private to the user (0700, git runs with umask 077), and
+//! git runs in a process group of its own, killed whole (transport helpers
+//! included) at `--clone-timeout`, on Ctrl-C, and when leakhound exits.
 
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, Once};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -24,6 +41,37 @@ use crate::finding::sha256_hex;
 const ERROR_LINES: usize = 3;
 /// Characters of the repository's name kept in its clone directory's name.
 const NAME_LEN: usize = 80;
+
+/// What every git command runs with, as `git -c` (the command-line scope,
+/// read after the system, global and repository config files, so neither
+/// a mirror's config nor the user's can undo it).
+pub const SETTINGS: &[&str] = &[
+    // No hook runs: a clone has none (`--template=`), and one planted in a
+    // mirror is not looked for.
+    "core.hooksPath=/dev/null",
+    "core.fsmonitor=false",
+    // The transport that runs a command line of the URL's choosing.
+    "protocol.ext.allow=never",
+    // An automatic gc or maintenance after a fetch runs in the foreground,
+    // inside git's process group and its time limit, not detached from it.
+    "gc.autoDetach=false",
+    "maintenance.autoDetach=false",
+];
+
+/// With a token: git follows no redirect (`initial` would take the header
+/// to the redirect's target for every later request).
+const NO_REDIRECTS: &str = "http.followRedirects=false";
+
+/// Files a mirror of ours never holds; one that does is cloned afresh.
+/// Alternates and `commondir` make git read objects, refs and config from
+/// elsewhere; grafts and `shallow` hide history from the scan.
+const FOREIGN: &[&str] = &[
+    "commondir",
+    "objects/info/alternates",
+    "objects/info/http-alternates",
+    "info/grafts",
+    "shallow",
+];
 
 /// A web host whose line links leakhound knows how to write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -224,34 +272,80 @@ pub struct Mirror {
     pub path: PathBuf,
     /// True when an existing mirror was fetched, false when newly cloned.
     pub fetched: bool,
+    /// Why an existing mirror was not fetched into but cloned afresh.
+    pub replaced: Option<String>,
 }
 
-/// Clone `remote` as a bare mirror under `clone_dir`, or fetch into the
-/// mirror an earlier run left there. The error is a short message with the
-/// URL redacted, for the audit's list of errors.
-pub fn mirror(remote: &Remote, clone_dir: &Path, timeout: Duration) -> Result<Mirror, String> {
-    std::fs::create_dir_all(clone_dir)
-        .map_err(|e| format!("cannot create {}: {e}", clone_dir.display()))?;
-    let path = clone_dir.join(cache_name(&remote.url));
-    if path.join("HEAD").is_file() && path.join("objects").is_dir() {
-        let mut set_url = git(remote);
-        set_url
-            .arg("--git-dir")
-            .arg(&path)
-            .args(["config", "remote.origin.url"])
-            .arg(&remote.url);
-        run(set_url, timeout, remote)?;
-        let mut fetch = git(remote);
-        fetch
-            .arg("--git-dir")
-            .arg(&path)
-            .args(["fetch", "--prune", "--quiet", "origin"]);
-        run(fetch, timeout, remote)?;
-        return Ok(Mirror {
-            path,
-            fetched: true,
-        });
+/// Make `dir` (the clone directory) private to the user: created 0700 with
+/// any missing parents, or made 0700 if it is readable or writable by
+/// others (returned as a note). One owned by another user is refused: its
+/// owner could plant mirrors in it.
+pub fn private_dir(dir: &Path) -> Result<Option<String>, String> {
+    let shown = dir.display();
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| format!("cannot create the clone directory {shown}: {e}"))?;
+    let meta = std::fs::metadata(dir).map_err(|e| format!("the clone directory {shown}: {e}"))?;
+    if !meta.is_dir() {
+        return Err(format!("the clone directory {shown} is not a directory"));
     }
+    if meta.uid() != euid() {
+        return Err(format!(
+            "the clone directory {shown} belongs to another user (uid {}); mirrors there could have been planted by them. Use a directory of your own (--clone-dir)",
+            meta.uid()
+        ));
+    }
+    let mode = meta.permissions().mode() & 0o7777;
+    if mode & 0o077 == 0 {
+        return Ok(None);
+    }
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| {
+        format!(
+            "the clone directory {shown} is open to other users (mode {mode:o}) and cannot be made private: {e}"
+        )
+    })?;
+    Ok(Some(format!(
+        "the clone directory {shown} was open to other users (mode {mode:o}); made private (700): it holds full copies of the repositories"
+    )))
+}
+
+fn euid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// Clone `remote` as a bare mirror under `clone_dir` (made private with
+/// [`private_dir`] first), or fetch into the mirror an earlier run left
+/// there, its config written anew. The error is a short message with the
+/// URL redacted, for the audit's list of errors. `interrupt` (Ctrl-C) stops
+/// git.
+pub fn mirror(
+    remote: &Remote,
+    clone_dir: &Path,
+    timeout: Duration,
+    interrupt: Option<&AtomicBool>,
+) -> Result<Mirror, String> {
+    let path = clone_dir.join(cache_name(&remote.url));
+    let replaced = match existing(&path)? {
+        Existing::Mirror(format) => {
+            write_config(&path, &remote.url, format)?;
+            let mut fetch = git(remote);
+            fetch
+                .arg("--git-dir")
+                .arg(&path)
+                .args(["fetch", "--prune", "--quiet", "origin"]);
+            run(fetch, timeout, remote, interrupt)?;
+            return Ok(Mirror {
+                path,
+                fetched: true,
+                replaced: None,
+            });
+        }
+        Existing::Nothing => None,
+        Existing::Foreign(why) => Some(why),
+    };
     // Cloned beside the final place and renamed: a clone cut short never
     // looks like a mirror to the next run.
     let mut tmp_name = path
@@ -260,25 +354,225 @@ pub fn mirror(remote: &Remote, clone_dir: &Path, timeout: Duration) -> Result<Mi
         .to_os_string();
     tmp_name.push(format!(".tmp-{}", std::process::id()));
     let tmp = path.with_file_name(tmp_name);
-    let _ = std::fs::remove_dir_all(&tmp);
+    remove(&tmp);
     let mut clone = git(remote);
     clone
-        .args(["clone", "--mirror", "--quiet", "--"])
+        .args(["clone", "--mirror", "--quiet", "--template="])
+        .arg("--")
         .arg(&remote.url)
         .arg(&tmp);
-    if let Err(e) = run(clone, timeout, remote) {
-        let _ = std::fs::remove_dir_all(&tmp);
+    if let Err(e) = run(clone, timeout, remote, interrupt) {
+        remove(&tmp);
         return Err(e);
     }
-    let _ = std::fs::remove_dir_all(&path);
+    // The config as every later fetch will find it.
+    if let Err(e) = existing(&tmp).and_then(|found| match found {
+        Existing::Mirror(format) => write_config(&tmp, &remote.url, format),
+        _ => Err(format!("git clone left no mirror at {}", tmp.display())),
+    }) {
+        remove(&tmp);
+        return Err(e);
+    }
+    remove(&path);
     std::fs::rename(&tmp, &path).map_err(|e| {
-        let _ = std::fs::remove_dir_all(&tmp);
+        remove(&tmp);
         format!("cannot move the clone to {}: {e}", path.display())
     })?;
     Ok(Mirror {
         path,
         fetched: false,
+        replaced,
     })
+}
+
+/// Remove a directory, or the symbolic link or file in its place.
+fn remove(path: &Path) {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => {
+            let _ = std::fs::remove_dir_all(path);
+        }
+        Ok(_) => {
+            let _ = std::fs::remove_file(path);
+        }
+        Err(_) => {}
+    }
+}
+
+/// What the clone directory holds at a mirror's place.
+enum Existing {
+    Nothing,
+    /// A mirror of ours, with its repository format.
+    Mirror(Format),
+    /// Something else (why), to be replaced by a fresh clone.
+    Foreign(String),
+}
+
+/// The repository format extensions a mirror's config keeps.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Format {
+    sha256: bool,
+    reftable: bool,
+}
+
+fn existing(path: &Path) -> Result<Existing, String> {
+    let shown = path.display();
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Existing::Nothing),
+        Err(e) => return Err(format!("{shown}: {e}")),
+    };
+    if meta.uid() != euid() {
+        return Err(format!(
+            "the mirror {shown} belongs to another user (uid {}); not used",
+            meta.uid()
+        ));
+    }
+    if !meta.is_dir() {
+        return Ok(Existing::Foreign("not a directory".into()));
+    }
+    let is = |rel: &str, dir: bool| {
+        std::fs::symlink_metadata(path.join(rel)).is_ok_and(|m| {
+            if dir {
+                m.is_dir()
+            } else {
+                m.is_file()
+            }
+        })
+    };
+    if !is("HEAD", false) || !is("objects", true) {
+        return Ok(Existing::Foreign("not a git repository".into()));
+    }
+    if !is("config", false) {
+        return Ok(Existing::Foreign("its config is not a file".into()));
+    }
+    if let Some(f) = FOREIGN
+        .iter()
+        .find(|f| std::fs::symlink_metadata(path.join(f)).is_ok())
+    {
+        return Ok(Existing::Foreign(format!("it holds {f}")));
+    }
+    if let Some(link) = link_in(path, path, 0) {
+        return Ok(Existing::Foreign(format!(
+            "it holds a symbolic link, {}",
+            link.strip_prefix(path).unwrap_or(&link).display()
+        )));
+    }
+    // Written in place by git, not replaced: a hard link planted there would
+    // have git write into another file. Neither is needed (a bare mirror
+    // keeps no reflogs; FETCH_HEAD is written anew by every fetch).
+    for stale in ["FETCH_HEAD", "logs"] {
+        remove(&path.join(stale));
+    }
+    let config = std::fs::read(path.join("config")).map_err(|e| format!("{shown}/config: {e}"))?;
+    Ok(Existing::Mirror(format_of(&String::from_utf8_lossy(
+        &config,
+    ))))
+}
+
+/// Directories nested at most in a mirror (refs/heads/a/b/… included).
+const MAX_DEPTH: usize = 64;
+
+/// The first symbolic link under `dir` (a mirror at `root`), or `dir`
+/// itself when nested too deep. The loose objects' fan-out directories are
+/// looked at, not into (git only creates files there).
+fn link_in(root: &Path, dir: &Path, depth: usize) -> Option<PathBuf> {
+    if depth > MAX_DEPTH {
+        return Some(dir.to_path_buf());
+    }
+    let entries = std::fs::read_dir(dir).ok()?;
+    let objects = root.join("objects");
+    for entry in entries.flatten() {
+        let kind = entry.file_type().ok()?;
+        let path = entry.path();
+        if kind.is_symlink() {
+            return Some(path);
+        }
+        let fan_out = dir == objects
+            && entry.file_name().len() == 2
+            && entry
+                .file_name()
+                .to_str()
+                .is_some_and(|n| n.bytes().all(|b| b.is_ascii_hexdigit()));
+        if kind.is_dir() && !fan_out {
+            if let Some(found) = link_in(root, &path, depth + 1) {
+                return Some(found);
+            }
+        }
+    }
+    None
+}
+
+/// The object format and ref storage a config names (`[extensions]`):
+/// kept when the config is written anew, or git could not read the mirror.
+fn format_of(config: &str) -> Format {
+    let mut format = Format::default();
+    let mut section = String::new();
+    for line in config.lines() {
+        let line = line.trim();
+        if let Some(rest) = line.strip_prefix('[') {
+            section = rest
+                .split(']')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            continue;
+        }
+        if section != "extensions" {
+            continue;
+        }
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
+        let value = value.trim().trim_matches('"').to_ascii_lowercase();
+        match key.trim().to_ascii_lowercase().as_str() {
+            "objectformat" => format.sha256 = value == "sha256",
+            "refstorage" => format.reftable = value == "reftable",
+            _ => {}
+        }
+    }
+    format
+}
+
+/// The whole config of a mirror: what `git clone --mirror` writes, with
+/// `url`, and nothing else. Written beside and renamed over the old one
+/// (a symbolic link in its place is replaced, not followed); the mirror
+/// itself is made private again.
+fn write_config(path: &Path, url: &str, format: Format) -> Result<(), String> {
+    let mut text = format!(
+        "[core]\n\trepositoryformatversion = {}\n\tbare = true\n",
+        u8::from(format.sha256 || format.reftable)
+    );
+    if format.sha256 || format.reftable {
+        text.push_str("[extensions]\n");
+        if format.sha256 {
+            text.push_str("\tobjectformat = sha256\n");
+        }
+        if format.reftable {
+            text.push_str("\trefstorage = reftable\n");
+        }
+    }
+    // check_url refused control characters; quotes and backslashes are
+    // escaped as git reads them.
+    let quoted = url.replace('\\', "\\\\").replace('"', "\\\"");
+    text.push_str(&format!(
+        "[remote \"origin\"]\n\turl = \"{quoted}\"\n\tfetch = +refs/*:refs/*\n\tmirror = true\n"
+    ));
+    let fail = |e: std::io::Error| format!("cannot write {}/config: {e}", path.display());
+    let tmp = path.join("config.leakhound-tmp");
+    remove(&tmp);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(fail)?;
+    std::io::Write::write_all(&mut file, text.as_bytes()).map_err(fail)?;
+    drop(file);
+    std::fs::rename(&tmp, path.join("config")).map_err(fail)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
+        .map_err(|e| format!("cannot make {} private: {e}", path.display()))?;
+    Ok(())
 }
 
 /// The mirror's directory name: the URL's host and path made safe for a
@@ -305,15 +599,44 @@ pub fn cache_name(url: &str) -> String {
     format!("{readable}-{}.git", &sha256_hex(shown.as_bytes())[..16])
 }
 
-/// `git` with the environment every call gets: no prompts, and the token
-/// (if any) as an extra header for its origin only.
+/// `git` with what every call gets: [`SETTINGS`] (and no redirects with a
+/// token), no prompts, the token (if any) as an extra header for its origin
+/// only, no hosting token variables, umask 077, a process group of its own.
 fn git(remote: &Remote) -> Command {
     let mut c = Command::new("git");
+    for setting in SETTINGS {
+        c.arg("-c").arg(setting);
+    }
     c.stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
-        .env("GIT_TERMINAL_PROMPT", "0");
+        .env("GIT_TERMINAL_PROMPT", "0")
+        // git needs neither; a helper or hook it runs should not see them.
+        .env_remove("GITHUB_TOKEN")
+        .env_remove("GITLAB_TOKEN")
+        .process_group(0);
+    // Set by a hook leakhound runs in, they would point git at another
+    // repository's objects or config.
+    for var in [
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+        "GIT_INDEX_FILE",
+        "GIT_OBJECT_DIRECTORY",
+        "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+        "GIT_COMMON_DIR",
+        "GIT_NAMESPACE",
+    ] {
+        c.env_remove(var);
+    }
+    // SAFETY: umask is async-signal-safe and touches only the child.
+    unsafe {
+        c.pre_exec(|| {
+            libc::umask(0o077);
+            Ok(())
+        });
+    }
     if let Some(auth) = &remote.auth {
+        c.arg("-c").arg(NO_REDIRECTS);
         // Appended after any `GIT_CONFIG_*` pairs the user set.
         let n: usize = std::env::var("GIT_CONFIG_COUNT")
             .ok()
@@ -329,9 +652,57 @@ fn git(remote: &Remote) -> Command {
     c
 }
 
-/// Run a git command to its end within `timeout`; its error is git's last
-/// lines of stderr, sanitized, with URLs redacted.
-fn run(mut command: Command, timeout: Duration, remote: &Remote) -> Result<(), String> {
+/// Process groups of the git commands running now: killed if leakhound
+/// exits before they end (a second Ctrl-C exits at once).
+static RUNNING: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+static AT_EXIT: Once = Once::new();
+
+extern "C" fn kill_running() {
+    // A thread holding the lock at exit is only adding or removing one.
+    for _ in 0..100 {
+        if let Ok(groups) = RUNNING.try_lock() {
+            for &g in groups.iter() {
+                kill_group(g);
+            }
+            return;
+        }
+        std::thread::yield_now();
+    }
+}
+
+fn kill_group(group: i32) {
+    // SAFETY: kill has no memory effects; a negative pid names the group,
+    // which is the git we started (its pid) and what it started.
+    unsafe {
+        libc::kill(-group, libc::SIGKILL);
+    }
+}
+
+fn running(group: i32, live: bool) {
+    let mut groups = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
+    if live {
+        groups.push(group);
+    } else {
+        groups.retain(|&g| g != group);
+    }
+}
+
+/// Run a git command to its end within `timeout`, or until `interrupt`;
+/// then its whole process group is killed. Its error is git's last lines
+/// of stderr, sanitized, with URLs redacted.
+fn run(
+    mut command: Command,
+    timeout: Duration,
+    remote: &Remote,
+    interrupt: Option<&AtomicBool>,
+) -> Result<(), String> {
+    AT_EXIT.call_once(|| {
+        // SAFETY: registers a plain function; it only reads RUNNING and
+        // sends signals.
+        unsafe {
+            libc::atexit(kill_running);
+        }
+    });
     let mut child = command.spawn().map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             "git is not installed (remote repositories are cloned with the system git)".to_string()
@@ -339,6 +710,8 @@ fn run(mut command: Command, timeout: Duration, remote: &Remote) -> Result<(), S
             format!("cannot run git: {e}")
         }
     })?;
+    let group = child.id() as i32;
+    running(group, true);
     // stderr is read on a thread so a chatty git never blocks on a full pipe.
     let mut stderr = child.stderr.take().expect("stderr is piped");
     let reader = std::thread::spawn(move || {
@@ -348,20 +721,34 @@ fn run(mut command: Command, timeout: Duration, remote: &Remote) -> Result<(), S
     });
     let end = Instant::now() + timeout;
     let status = loop {
+        let stop = if interrupt.is_some_and(|i| i.load(Ordering::Relaxed)) {
+            Some("interrupted".to_string())
+        } else if Instant::now() >= end {
+            Some(format!(
+                "git did not finish within {} s (--clone-timeout)",
+                timeout.as_secs()
+            ))
+        } else {
+            None
+        };
         match child.try_wait() {
             Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() >= end => {
-                let _ = child.kill();
+            Ok(None) if stop.is_some() => {
+                kill_group(group);
                 let _ = child.wait();
-                return Err(format!(
-                    "git did not finish within {} s (--clone-timeout)",
-                    timeout.as_secs()
-                ));
+                running(group, false);
+                return Err(stop.unwrap_or_default());
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => return Err(format!("cannot wait for git: {e}")),
+            Err(e) => {
+                kill_group(group);
+                let _ = child.wait();
+                running(group, false);
+                return Err(format!("cannot wait for git: {e}"));
+            }
         }
     };
+    running(group, false);
     let text = reader.join().unwrap_or_default();
     if status.success() {
         return Ok(());
@@ -377,8 +764,13 @@ fn run(mut command: Command, timeout: Duration, remote: &Remote) -> Result<(), S
     if let Some(auth) = &remote.auth {
         tail = tail.replace(&auth.header, "***");
     }
+    let redirect = if remote.auth.is_some() && tail.contains("error: 30") {
+        " (a redirect: with a token git follows none, so the token stays with the clone URL's origin)"
+    } else {
+        ""
+    };
     Err(format!(
-        "git failed ({}): {}",
+        "git failed ({}): {}{redirect}",
         status
             .code()
             .map_or_else(|| "killed".to_string(), |c| format!("exit {c}")),
@@ -476,6 +868,26 @@ mod tests {
         assert!(a.starts_with("github.com_acme_widgets-"), "{a}");
         assert!(!cache_name("file:///../../etc").contains('/'));
         assert!(!cache_name("../x").starts_with('.'));
+    }
+
+    #[test]
+    fn a_rewritten_config_keeps_only_the_repository_format() {
+        assert_eq!(format_of("[core]\n\tbare = true\n"), Format::default());
+        let f = format_of(
+            "[core]\nrepositoryformatversion = 1\n[Extensions]\n\tobjectFormat = sha256\n\trefstorage = \"reftable\"\n[remote \"origin\"]\n\tobjectformat = sha1\n",
+        );
+        assert_eq!(
+            f,
+            Format {
+                sha256: true,
+                reftable: true
+            }
+        );
+        // An extension named outside [extensions] is not one.
+        assert_eq!(
+            format_of("[remote \"x\"]\nobjectformat = sha256\n"),
+            Format::default()
+        );
     }
 
     #[test]

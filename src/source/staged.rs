@@ -69,12 +69,17 @@ pub fn scan_staged(options: &Options, matcher: &Matcher) -> Result<ScanOutcome> 
     };
     let mut submodules = BTreeSet::new();
     let own_index = repo.path().join("index");
-    let read_directly = changes_from_index(
-        &repo,
-        index_file.as_deref().unwrap_or(&own_index),
-        head.as_ref(),
-        &mut submodules,
-    );
+    let file = index_file.as_deref().unwrap_or(&own_index);
+    let mut refused = None;
+    let read_directly =
+        changes_from_index(&repo, file, head.as_ref(), &mut submodules, &mut refused);
+    if let Some(why) = refused {
+        // libgit2 would hold every path too: not handed on to it.
+        return Err(Error::Git {
+            path: root.clone(),
+            message: super::index::refusal_message(file, &why),
+        });
+    }
     let changes = match read_directly {
         Some(changes) => changes,
         None => {
@@ -187,15 +192,24 @@ impl Change {
 /// What the index adds to `head`, read as git reads it (`source::index`):
 /// directories whose cache-tree id is HEAD's are skipped unread. `None`
 /// when libgit2 should work it out instead: an index this reader does not
-/// take or cannot read, a conflict, or a file both deleted and added
+/// take or cannot read (but not one it refuses: `refused` says why), a
+/// conflict, or a file both deleted and added
 /// (perhaps a rename, which libgit2's rename detection follows).
 fn changes_from_index(
     repo: &Repository,
     file: &Path,
     head: Option<&Tree>,
     submodules: &mut BTreeSet<Vec<u8>>,
+    refused: &mut Option<super::index::Unsupported>,
 ) -> Option<Vec<Change>> {
-    let index = super::index::read(file).ok()?.ok()?;
+    let index = match super::index::read(file).ok()? {
+        Ok(index) => index,
+        Err(e) if e.is_refusal() => {
+            *refused = Some(e);
+            return None;
+        }
+        Err(_) => return None,
+    };
     if index.entries.iter().any(|e| e.stage != 0) {
         return None;
     }

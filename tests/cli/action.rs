@@ -5,8 +5,8 @@
 //! workspace. The binary under test stands in for the build (LEAKHOUND_BIN).
 //!
 //! The pull-request and push modes scan git ranges (`scan --range`,
-//! `--since`), which come with the git-history work; their tests are
-//! ignored until then.
+//! `--since`) of real repositories built in the test (the
+//! `action_pull_request_*` and `action_push_*` tests below).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -832,7 +832,8 @@ fn readme_workflow_is_complete_and_matches_action_yml() {
 #[test]
 fn readme_workflow_step_runs_as_written_on_workflow_dispatch() {
     // workflow_dispatch scans the checked-out files; the pull_request and
-    // push paths need `scan --range` (see the ignored tests below).
+    // push paths scan ranges (the `action_pull_request_*` and
+    // `action_push_*` tests below).
     let workflow = readme_workflow();
     assert!(!workflow["on"]["workflow_dispatch"].is_badvalue());
     let (_, with) = readme_leakhound_step(&workflow);

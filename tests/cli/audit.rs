@@ -402,25 +402,49 @@ fn audit_flags_are_checked() {
     assert!(err.contains("JOB_COMPLETION_INDEX"), "{err}");
 }
 
-/// A GitHub API stand-in: `/orgs/acme/repos` in pages of two, linked with
-/// `Link: rel="next"`; the second page is rate limited once.
+/// A query parameter of a request path.
+fn query_param(path: &str, name: &str) -> Option<usize> {
+    path.split(['?', '&'])
+        .find_map(|p| p.strip_prefix(name)?.strip_prefix('='))
+        .and_then(|p| p.parse().ok())
+}
+
+/// The most repositories the stand-ins put on one page, whatever
+/// `per_page` asks (GitHub's and GitLab's cap is 100; this one's is small,
+/// so that a few repositories make several pages).
+const FAKE_MAX_PER_PAGE: usize = 2;
+
+/// A GitHub API stand-in: `/orgs/acme/repos` in pages of `per_page` (30
+/// when not given, as GitHub; at most `FAKE_MAX_PER_PAGE`), linked with
+/// `Link: rel="next"`; the second page is rate limited once (429 with
+/// `Retry-After: 1`), in the middle of the listing.
 fn github_api(token: &'static str, repos: Vec<Value>) -> Server {
+    let limited = std::sync::atomic::AtomicBool::new(false);
     Server::start(move |req, _| {
         if req.header("authorization").first().copied() != Some(&format!("Bearer {token}")[..]) {
             return Reply::status(401).body("{\"message\":\"Bad credentials\"}");
         }
-        let page: usize = req
-            .path
-            .split(['?', '&'])
-            .find_map(|p| p.strip_prefix("page="))
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(1);
+        let page = query_param(&req.path, "page").unwrap_or(1);
+        let per_page = query_param(&req.path, "per_page")
+            .unwrap_or(30)
+            .clamp(1, FAKE_MAX_PER_PAGE);
         if !req.path.starts_with("/orgs/acme/repos?") {
             return Reply::status(404);
         }
-        let slice: Vec<Value> = repos.iter().skip((page - 1) * 2).take(2).cloned().collect();
+        if page == 2 && !limited.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return Reply::status(429)
+                .header("Retry-After", "1")
+                .header("X-RateLimit-Remaining", "0")
+                .body("{\"message\":\"API rate limit exceeded\"}");
+        }
+        let slice: Vec<Value> = repos
+            .iter()
+            .skip((page - 1) * per_page)
+            .take(per_page)
+            .cloned()
+            .collect();
         let mut reply = Reply::status(200).body(&Value::Array(slice).to_string());
-        if page * 2 < repos.len() {
+        if page * per_page < repos.len() {
             let host = req
                 .header("host")
                 .first()
@@ -538,10 +562,25 @@ fn a_github_org_is_listed_page_by_page_and_audited() {
             f["commit"]["id"].as_str().unwrap()
         )
     );
-    // Three pages were read, each with the token; it never reached a
-    // report or the terminal.
+    // Three pages were read (the second twice: rate limited once in the
+    // middle of the listing, then waited out), each asking for 100 and
+    // carrying the token; it never reached a report or the terminal.
     let pages = api.requests_to("/orgs/acme/repos");
-    assert_eq!(pages.len(), 3, "{pages:?}");
+    let numbers: Vec<usize> = pages
+        .iter()
+        .map(|r| query_param(&r.path, "page").unwrap_or(1))
+        .collect();
+    assert_eq!(numbers, [1, 2, 2, 3], "{pages:?}");
+    assert!(
+        pages
+            .iter()
+            .all(|r| query_param(&r.path, "per_page") == Some(100)),
+        "{pages:?}"
+    );
+    assert!(
+        pages[2].at - pages[1].at >= Duration::from_secs(1),
+        "Retry-After not waited"
+    );
     assert!(!stdout.contains(token) && !stderr.contains(token));
 
     let (code, stdout, _) = run(&["--forks", "--no-archived", "--exclude", "acme/t*"], token);
@@ -633,6 +672,34 @@ fn rate_limits_are_waited_out_or_reported() {
     assert_eq!(code, 2, "{stderr}");
     let errs = errors(&report);
     assert!(errs.iter().any(|e| e.contains("rate limited")), "{errs:?}");
+
+    // Rate limited on every try (429, `Retry-After: 0`): the retries run
+    // out, the listing says so, exit 2; bounded, never a hang.
+    let api = Server::start(|_, _| {
+        Reply::status(429)
+            .header("Retry-After", "0")
+            .body("{\"message\":\"API rate limit exceeded\"}")
+    });
+    let (code, report, stderr) = audit(
+        work.path(),
+        &[
+            "--github-org",
+            "acme",
+            "--api-url",
+            &api.url(),
+            "--clone-dir",
+            &clones,
+        ],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    let errs = errors(&report);
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("rate limited") && e.contains("429")),
+        "{errs:?}"
+    );
+    let tries = api.requests().len();
+    assert!((2..=21).contains(&tries), "{tries} requests");
 }
 
 #[test]
@@ -650,6 +717,7 @@ fn a_gitlab_group_is_listed_with_x_next_page() {
         }));
     }
     let token = "glpat-testtokenvalue0123456789";
+    let limited = std::sync::atomic::AtomicBool::new(false);
     let api = Server::start(move |req, _| {
         if req.header("private-token").first().copied() != Some(token) {
             return Reply::status(401);
@@ -659,14 +727,25 @@ fn a_gitlab_group_is_listed_with_x_next_page() {
         {
             return Reply::status(404);
         }
-        let page: usize = req
-            .path
-            .split(['?', '&'])
-            .find_map(|p| p.strip_prefix("page="))
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(1);
-        let slice: Vec<Value> = projects.iter().skip(page - 1).take(1).cloned().collect();
-        let next = if page < 3 {
+        let page = query_param(&req.path, "page").unwrap_or(1);
+        // GitLab's default page is 20; this stand-in's pages hold one.
+        let per_page = query_param(&req.path, "per_page").unwrap_or(20).clamp(1, 1);
+        // GitLab's rate limit, once, on the second page: 429 with
+        // `Retry-After` and its `RateLimit-*` headers (no `X-` prefix).
+        if page == 2 && !limited.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return Reply::status(429)
+                .header("Retry-After", "1")
+                .header("RateLimit-Limit", "600")
+                .header("RateLimit-Remaining", "0")
+                .body("Retry later");
+        }
+        let slice: Vec<Value> = projects
+            .iter()
+            .skip((page - 1) * per_page)
+            .take(per_page)
+            .cloned()
+            .collect();
+        let next = if page * per_page < projects.len() {
             (page + 1).to_string()
         } else {
             String::new()
@@ -689,7 +768,18 @@ fn a_gitlab_group_is_listed_with_x_next_page() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(repos_of(&report).len(), 3, "{report}");
-    assert_eq!(api.requests().len(), 3);
+    // Three pages, the second twice (rate limited once, waited out), each
+    // asking for 100.
+    let pages: Vec<usize> = api
+        .requests()
+        .iter()
+        .map(|r| query_param(&r.path, "page").unwrap_or(1))
+        .collect();
+    assert_eq!(pages, [1, 2, 2, 3]);
+    assert!(api
+        .requests()
+        .iter()
+        .all(|r| query_param(&r.path, "per_page") == Some(100)));
     let f = &findings(&report)[0];
     assert!(
         f["commit"]["url"]
@@ -985,6 +1075,56 @@ fn a_corrupt_or_newer_datastore_is_refused_clearly() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing.db"));
+
+    // A real datastore, then the same file as a newer leakhound would have
+    // left it (its schema version one past this build's).
+    let audit = |db: &str| {
+        leakhound()
+            .current_dir(work.path())
+            .args([
+                "scan",
+                "--git-url",
+                &url,
+                "--clone-dir",
+                &clones,
+                "--datastore",
+                db,
+            ])
+            .output()
+            .unwrap()
+    };
+    let out = audit("newer.db");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let conn = rusqlite::Connection::open(work.path().join("newer.db")).unwrap();
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, leakhound::datastore::SCHEMA_VERSION);
+    conn.pragma_update(None, "user_version", version + 1)
+        .unwrap();
+    drop(conn);
+    let newer = format!("datastore schema {}", version + 1);
+    for out in [
+        audit("newer.db"),
+        leakhound()
+            .current_dir(work.path())
+            .args(["report", "--datastore", "newer.db"])
+            .output()
+            .unwrap(),
+    ] {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains("newer.db") && stderr.contains("written by a newer leakhound"),
+            "{stderr}"
+        );
+        assert!(stderr.contains(&newer), "{stderr}");
+    }
 }
 
 fn examples() -> PathBuf {

@@ -152,6 +152,8 @@ fn one_scan_writes_several_reports() {
             "json=x.json",
             "--report",
             "markdown=x.md",
+            "--report",
+            "jsonl=x.jsonl",
         ],
     );
     assert_eq!(r.code, 1, "{}", r.stderr);
@@ -163,6 +165,21 @@ fn one_scan_writes_several_reports() {
     let json: serde_json::Value = serde_json::from_str(&read("x.json")).unwrap();
     assert_eq!(json["findings"].as_array().unwrap().len(), 2);
     assert!(read("x.md").starts_with("## leakhound"));
+    // JSON lines: one line per finding, then the stats.
+    let jsonl: Vec<serde_json::Value> = read("x.jsonl")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line of x.jsonl is JSON"))
+        .collect();
+    assert_eq!(jsonl.len(), 3, "{jsonl:?}");
+    let mut rules: Vec<&str> = jsonl[..2]
+        .iter()
+        .map(|f| f["rule_id"].as_str().unwrap())
+        .collect();
+    rules.sort();
+    assert_eq!(rules, ["github-pat-classic", "kunavo-api-key"]);
+    assert_eq!(jsonl[2]["stats"]["findings"], 2, "{:?}", jsonl[2]);
+    // Redacted like the other reports.
+    assert!(!read("x.jsonl").contains(KUNAVO));
     // Bad --report values are usage errors.
     let r = scan(dir.path(), &["--report", "pdf=x.pdf"]);
     assert_eq!(r.code, 2);

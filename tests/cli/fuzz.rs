@@ -4,7 +4,10 @@
 //! and the report writers on arbitrary findings. Each property runs a fixed
 //! number of cases (a fixed seed, so a run is repeatable and its time
 //! bounded) and then replays the committed seed corpus in
-//! tests/data/fuzz/. The decoders' own properties (base64, percent, UTF-16)
+//! tests/data/fuzz/. The archive readers (zip, tar and its extension
+//! headers, compressed streams, nesting) and the git index reader get
+//! mutated seeds: hostile archives and indexes, read in process. The
+//! decoders' own properties (base64, percent, UTF-16)
 //! are unit tests beside them (src/engine/decode.rs, src/scan.rs).
 //!
 //! A failing case is printed minimised; add it to tests/data/fuzz/ so that
@@ -646,4 +649,148 @@ fn junit_drops_xml_noncharacters() {
     runner(32)
         .run(&texts(false), |t| check_writers(&t, true))
         .unwrap();
+}
+
+// ------------------------------------------------------------ archives and the index
+
+/// Mutations of a seed: byte changes, cuts, insertions and copies of a
+/// stretch elsewhere (which makes records overlap and repeat).
+#[derive(Clone, Debug)]
+enum Mutation {
+    Set(usize, u8),
+    Cut(usize),
+    Insert(usize, Vec<u8>),
+    Copy(usize, usize, usize),
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    prop_oneof![
+        4 => (any::<usize>(), any::<u8>()).prop_map(|(at, b)| Mutation::Set(at, b)),
+        1 => any::<usize>().prop_map(Mutation::Cut),
+        2 => (any::<usize>(), proptest::collection::vec(any::<u8>(), 1..16))
+            .prop_map(|(at, b)| Mutation::Insert(at, b)),
+        2 => (any::<usize>(), any::<usize>(), 1..600usize)
+            .prop_map(|(from, to, n)| Mutation::Copy(from, to, n)),
+    ]
+}
+
+fn mutate(seed: &[u8], mutations: &[Mutation]) -> Vec<u8> {
+    let mut b = seed.to_vec();
+    for m in mutations {
+        let len = b.len().max(1);
+        match m {
+            Mutation::Set(at, v) => {
+                if !b.is_empty() {
+                    b[at % len] = *v;
+                }
+            }
+            Mutation::Cut(at) => b.truncate(at % len),
+            Mutation::Insert(at, bytes) => {
+                let at = at % (b.len() + 1);
+                b.splice(at..at, bytes.iter().copied());
+            }
+            Mutation::Copy(from, to, n) => {
+                let from = from % len;
+                let piece: Vec<u8> = b.iter().skip(from).take(*n).copied().collect();
+                let to = to % (b.len() + 1);
+                let end = (to + piece.len()).min(b.len());
+                b.splice(to..end, piece);
+            }
+        }
+    }
+    b
+}
+
+/// A seed from `kind`'s corpus, mutated.
+fn mutated_seeds(kind: &str) -> impl Strategy<Value = (usize, Vec<u8>)> {
+    let seeds: Vec<Vec<u8>> = corpus(kind).into_iter().map(|(_, b)| b).collect();
+    let n = seeds.len();
+    (0..n, proptest::collection::vec(mutation(), 0..6))
+        .prop_map(move |(i, m)| (i, mutate(&seeds[i], &m)))
+}
+
+/// Scan `bytes` as the file `name` in `dir`, archives opened: it must not
+/// panic, and what it reports stays bounded (names cut at 4096 bytes a
+/// level, at most 20 notes an archive plus one a reason past that).
+fn scan_archive(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), TestCaseError> {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    let options = Options {
+        max_file_size: 1 << 20,
+        ..Options::default()
+    };
+    let outcome =
+        leakhound::source::fs::scan_paths(&options, &matchers()[0], std::slice::from_ref(&path));
+    // `file!entry!entry…`: each level's name at most 4096 bytes (a name
+    // holding `!` only loosens the bound).
+    let base = path.display().to_string().len();
+    let bounded =
+        |p: &str| p.len() <= base + p.get(base..).map_or(0, |r| r.matches('!').count()) * 4097;
+    for f in &outcome.findings {
+        prop_assert!(bounded(&f.path), "a path of {} bytes", f.path.len());
+    }
+    for n in outcome.stats.skipped.iter().chain(&outcome.stats.errors) {
+        prop_assert!(bounded(&n.path), "a note's path of {} bytes", n.path.len());
+    }
+    prop_assert!(
+        outcome.stats.skipped.len() <= 41,
+        "{} notes",
+        outcome.stats.skipped.len()
+    );
+    Ok(())
+}
+
+#[test]
+fn the_archive_readers_never_panic_and_stay_bounded_on_hostile_archives() {
+    let dir = tempdir();
+    let names = ["f.zip", "f.tar", "f.tar.gz", "f.bin"];
+    runner(96)
+        .run(
+            &(mutated_seeds("archive"), 0..names.len()),
+            |((_, bytes), n)| scan_archive(dir.path(), names[n], &bytes),
+        )
+        .unwrap();
+    for (path, bytes) in corpus("archive") {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        scan_archive(dir.path(), &name, &bytes)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    }
+}
+
+/// A repository whose index is `bytes`; the staged scan reads it (directly,
+/// or through libgit2 when the direct reader does not take it) and must
+/// not panic, whatever the file holds.
+fn scan_index(repo: &Path, bytes: &[u8]) -> Result<(), TestCaseError> {
+    std::fs::write(repo.join(".git/index"), bytes).unwrap();
+    let options = Options {
+        paths: vec![repo.to_path_buf()],
+        ..Options::default()
+    };
+    // An error (a corrupt index) is an answer too; a panic is not.
+    let _ = leakhound::source::staged::scan_staged(&options, &matchers()[0]);
+    Ok(())
+}
+
+#[test]
+fn the_index_reader_never_panics_on_hostile_indexes() {
+    let repo = crate::gitutil::Repo::init();
+    repo.write("a.txt", "hi\n");
+    repo.write("a/b/c.txt", "c\n");
+    repo.commit("one");
+    // The indexes git writes (v2, v4 after a change of version) join the
+    // committed seeds.
+    let mut seeds: Vec<Vec<u8>> = corpus("index").into_iter().map(|(_, b)| b).collect();
+    seeds.push(std::fs::read(repo.path().join(".git/index")).unwrap());
+    crate::gitutil::git(repo.path(), &["update-index", "--index-version", "4"]);
+    seeds.push(std::fs::read(repo.path().join(".git/index")).unwrap());
+    let n = seeds.len();
+    let strategy = (0..n, proptest::collection::vec(mutation(), 0..6));
+    runner(128)
+        .run(&strategy, |(i, m)| {
+            scan_index(repo.path(), &mutate(&seeds[i], &m))
+        })
+        .unwrap();
+    for seed in &seeds {
+        scan_index(repo.path(), seed).unwrap();
+    }
 }

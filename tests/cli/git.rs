@@ -569,6 +569,40 @@ fn history_findings_carry_their_commit_in_every_format() {
         .unwrap();
     let github = String::from_utf8_lossy(&out.stdout);
     assert!(github.contains(&format!("in commit {short}")), "{github}");
+
+    // The other four formats.
+    let report = |format: &str| {
+        let out = crate::gitutil::leakhound()
+            .current_dir(r.path())
+            .args(["scan", "--git", "--format", format])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{format}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let jsonl = report("jsonl");
+    let line: Value = serde_json::from_str(jsonl.lines().next().unwrap()).unwrap();
+    assert_eq!(line["commit"]["id"], commit, "{jsonl}");
+    assert_eq!(line["path"], "deploy/app.env", "{jsonl}");
+
+    let junit = report("junit");
+    assert!(junit.contains(&format!("in commit {short}")), "{junit}");
+    assert!(
+        junit.contains(&format!(
+            "commit: {commit} Ada Lovelace &lt;ada@example.com&gt; Deploy config"
+        )),
+        "{junit}"
+    );
+
+    let markdown = report("markdown");
+    assert!(markdown.contains(&format!("`{short}`")), "{markdown}");
+    assert!(markdown.contains("deploy/app.env"), "{markdown}");
+
+    let html = report("html");
+    assert!(
+        html.contains(&format!("<code title=\"{commit}\">{short}</code>")),
+        "the HTML report lacks the commit cell"
+    );
 }
 
 // ---------------------------------------------------------------- ranges

@@ -174,24 +174,48 @@ fn c1_the_user_config_is_trusted() {
         "xdg/leakhound/config.toml",
         providers_toml(&server, &["kunavo"]),
     );
-    // A discovered file may still set what cannot widen the scan.
+    // A discovered file (found from the current directory) may still set
+    // what cannot widen the scan; this one hides a file, which shows that
+    // it was read.
+    write(
+        dir.path(),
+        "repo/hidden.env",
+        format!("TOKEN=\"{}\"\n", kunavo("c1-hidden")),
+    );
     write(
         dir.path(),
         "repo/.leakhound.toml",
-        "[allowlist]\nstopwords = [\"example\"]\n",
+        "[allowlist]\npaths = [\"hidden.env\"]\n",
     );
+    let repo = dir.path().join("repo");
     let r = run(lh()
-        .current_dir(dir.path())
+        .current_dir(&repo)
         .env("XDG_CONFIG_HOME", dir.path().join("xdg"))
-        .args(["scan", "repo", "--verify", "-q"]));
+        .args(["scan", ".", "--verify"]));
     assert_eq!(r.code, 1, "{}", r.stderr);
-    assert_eq!(keys_sent(&server), vec![key]);
-    // --no-config reads neither file.
+    // Both files read: the user's sent the key to its server, the
+    // discovered one hid hidden.env, and the summary names both.
+    assert_eq!(keys_sent(&server), vec![key.clone()]);
+    assert!(r.stdout.contains("app.env"), "{}", r.stdout);
+    assert!(!r.stdout.contains("hidden.env"), "{}", r.stdout);
+    let user = dir.path().join("xdg/leakhound/config.toml");
+    assert!(
+        r.stdout
+            .contains(&format!("config: {}, .leakhound.toml", user.display())),
+        "{}",
+        r.stdout
+    );
+    // --no-config reads neither file: hidden.env is reported, and with
+    // --verify nothing reaches the user config's server (the key goes to
+    // Kunavo's own URL, which `offline` sends to a dead proxy).
     let r = run(lh()
-        .current_dir(dir.path())
+        .current_dir(&repo)
         .env("XDG_CONFIG_HOME", dir.path().join("xdg"))
-        .args(["scan", "repo", "--no-config", "-q"]));
+        .args(["scan", ".", "--no-config", "--verify"]));
     assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stdout.contains("hidden.env"), "{}", r.stdout);
+    assert!(r.stdout.contains("config: none"), "{}", r.stdout);
+    assert_eq!(keys_sent(&server), vec![key], "the user config was read");
 }
 
 // ------------------------------------------------------------------ H1

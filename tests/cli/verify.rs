@@ -623,17 +623,21 @@ fn retry_after_beyond_the_cap_ends_the_check() {
 #[test]
 fn timeout_is_unknown() {
     let key = kunavo("kunavo-timeout");
-    let server = Server::start(|_, _| Reply::status(200).delay(Duration::from_secs(4)));
+    // The answer is held until the scan has ended (an event, not a delay a
+    // loaded machine may outlast): a client that did not time out would
+    // wait for it, a minute, and get `live`.
+    let gate = Gate::default();
+    let held = gate.clone();
+    let server = Server::start(move |_, _| {
+        held.wait(Duration::from_secs(60));
+        Reply::status(200)
+    });
     let dir = tempdir();
     config(dir.path(), &server, "");
     leak(dir.path(), "kunavo", &key);
-    let started = Instant::now();
     let out = scan_verify(dir.path(), &["--verify-timeout", "500ms"]);
-    assert!(
-        started.elapsed() < Duration::from_secs(4),
-        "{:?}",
-        started.elapsed()
-    );
+    gate.open();
+    assert_eq!(server.requests().len(), 1);
     let v = &verdicts(&out)[&key];
     assert_eq!(v["verdict"], "unknown", "{v}");
     assert_eq!(v["reason"], "timeout", "{v}");
@@ -843,7 +847,11 @@ fn cache_avoids_asking_again_and_never_stores_the_key() {
 #[test]
 fn ctrl_c_stops_verification_and_still_writes_the_report() {
     let slow = kunavo("kunavo-ctrl-c");
-    let fast = pinaivu("pinaivu-ctrl-c");
+    // Two fast keys of one provider, checked one at a time
+    // (`--verify-per-provider 1`): the second one's request arriving is
+    // the event that says the first check has completed, where a sleep
+    // would only make it likely.
+    let fast_keys = [pinaivu("pinaivu-ctrl-c"), pinaivu("pinaivu-ctrl-c-2")];
     let server = Server::start(|req: &Request, _| {
         if req.path.starts_with("/kunavo/") {
             Reply::status(200).delay(Duration::from_secs(30))
@@ -854,7 +862,9 @@ fn ctrl_c_stops_verification_and_still_writes_the_report() {
     let dir = tempdir();
     config(dir.path(), &server, "");
     leak(dir.path(), "kunavo", &slow);
-    leak(dir.path(), "pinaivu", &fast);
+    for k in &fast_keys {
+        leak(dir.path(), "pinaivu", k);
+    }
     let report = dir.path().join("report.json");
     let mut child = lh()
         .current_dir(dir.path())
@@ -862,6 +872,8 @@ fn ctrl_c_stops_verification_and_still_writes_the_report() {
         .args([
             "--show-secrets",
             "--verify",
+            "--verify-per-provider",
+            "1",
             "--verify-timeout",
             "60s",
             "-o",
@@ -870,8 +882,8 @@ fn ctrl_c_stops_verification_and_still_writes_the_report() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    server.wait_for(2, Duration::from_secs(20));
-    std::thread::sleep(Duration::from_millis(200));
+    wait_for_requests(&server, "/kunavo/", 1, Duration::from_secs(30));
+    let fast = wait_for_requests(&server, "/pinaivu/", 2, Duration::from_secs(30)).swap_remove(0);
     let killed = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -883,7 +895,7 @@ fn ctrl_c_stops_verification_and_still_writes_the_report() {
             break s;
         }
         assert!(
-            started.elapsed() < Duration::from_secs(10),
+            started.elapsed() < Duration::from_secs(25),
             "no exit after Ctrl-C"
         );
         std::thread::sleep(Duration::from_millis(50));
@@ -901,6 +913,43 @@ fn ctrl_c_stops_verification_and_still_writes_the_report() {
     assert_eq!(by_secret[slow.as_str()]["verdict"], "unknown");
     assert_eq!(by_secret[slow.as_str()]["reason"], "interrupted");
     assert_eq!(json["stats"]["verification"]["interrupted"], true);
+}
+
+/// A fake provider's answer held until the test opens the gate.
+#[derive(Clone, Default)]
+struct Gate(std::sync::Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>);
+
+impl Gate {
+    /// Block until the gate is open, or `limit` has passed.
+    fn wait(&self, limit: Duration) {
+        let (open, changed) = &*self.0;
+        let guard = open.lock().unwrap();
+        let _ = changed
+            .wait_timeout_while(guard, limit, |open| !*open)
+            .unwrap();
+    }
+
+    fn open(&self) {
+        let (open, changed) = &*self.0;
+        *open.lock().unwrap() = true;
+        changed.notify_all();
+    }
+}
+
+/// Wait until `server` has had `n` requests whose path starts with
+/// `prefix` (or panic after `limit`); the keys they carried, in order of
+/// arrival.
+fn wait_for_requests(server: &Server, prefix: &str, n: usize, limit: Duration) -> Vec<String> {
+    let end = Instant::now() + limit;
+    loop {
+        let mut reqs = server.requests_to(prefix);
+        if reqs.len() >= n {
+            reqs.sort_by_key(|r| r.at);
+            return reqs.iter().map(|r| r.key()).collect();
+        }
+        assert!(Instant::now() < end, "fewer than {n} requests to {prefix}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// Send SIGINT to `child`.
@@ -983,7 +1032,12 @@ fn a_second_ctrl_c_exits_at_once() {
 #[test]
 fn ctrl_c_stops_verify_report_and_still_writes_the_report() {
     let slow = kunavo("kunavo-verify-report-ctrl-c");
-    let fast = pinaivu("pinaivu-verify-report-ctrl-c");
+    // As above: two fast keys, checked one at a time, so that the second
+    // one's request says the first check has completed.
+    let fast_keys = [
+        pinaivu("pinaivu-verify-report-ctrl-c"),
+        pinaivu("pinaivu-verify-report-ctrl-c-2"),
+    ];
     let server = Server::start(|req: &Request, _| {
         if req.path.starts_with("/kunavo/") {
             Reply::status(200).delay(Duration::from_secs(30))
@@ -994,7 +1048,9 @@ fn ctrl_c_stops_verify_report_and_still_writes_the_report() {
     let dir = tempdir();
     config(dir.path(), &server, "");
     leak(dir.path(), "kunavo", &slow);
-    leak(dir.path(), "pinaivu", &fast);
+    for k in &fast_keys {
+        leak(dir.path(), "pinaivu", k);
+    }
     // A report made without verification, verified afterwards.
     let made = run(lh().current_dir(dir.path()).args([
         "scan",
@@ -1020,6 +1076,8 @@ fn ctrl_c_stops_verify_report_and_still_writes_the_report() {
         ])
         .args([
             "--show-secrets",
+            "--verify-per-provider",
+            "1",
             "--verify-timeout",
             "60s",
             "-o",
@@ -1028,12 +1086,11 @@ fn ctrl_c_stops_verify_report_and_still_writes_the_report() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    server.wait_for(2, Duration::from_secs(30));
-    std::thread::sleep(Duration::from_millis(200));
-    let started = Instant::now();
+    wait_for_requests(&server, "/kunavo/", 1, Duration::from_secs(30));
+    let fast = wait_for_requests(&server, "/pinaivu/", 2, Duration::from_secs(30)).swap_remove(0);
     interrupt(&child);
-    let code = exit_within(&mut child, Duration::from_secs(10), "after Ctrl-C");
-    assert!(started.elapsed() < Duration::from_secs(10));
+    // Well within the slow check's 30 s: the interrupt does not wait for it.
+    let code = exit_within(&mut child, Duration::from_secs(25), "after Ctrl-C");
     assert_eq!(code, 1, "findings were reported");
     let json: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("verified.json")).unwrap())

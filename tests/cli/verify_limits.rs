@@ -94,11 +94,30 @@ fn a_concurrency_limit_bounds_the_checks_in_flight() {
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert_eq!(server.requests().len(), 4);
     assert_eq!(server.max_in_flight("kunavo"), 1);
-    // Without the limit the run's own bound (4 per provider) applies.
-    let server = Server::start(|_, _| Reply::status(200).delay(Duration::from_millis(300)));
-    let dir = fixture(&server, 4, "");
-    scan_verify(dir.path(), &[]);
-    assert!(server.max_in_flight("kunavo") > 1);
+    // Without the limit the run's own bound (`per_provider = 4`) applies,
+    // and is reached: each answer waits until four requests have arrived
+    // (ordered by events, not by a delay that a loaded machine may
+    // stretch), so four are in flight at once, and the fifth key's check
+    // waits for one of them.
+    let arrived = std::sync::Arc::new((std::sync::Mutex::new(0usize), std::sync::Condvar::new()));
+    let gate = std::sync::Arc::clone(&arrived);
+    let server = Server::start(move |_, _| {
+        let (count, ready) = &*gate;
+        let mut n = count.lock().unwrap();
+        *n += 1;
+        ready.notify_all();
+        // Bounded, so that a broken limit fails the assertions below
+        // instead of hanging the test.
+        let _ = ready
+            .wait_timeout_while(n, Duration::from_secs(20), |n| *n < 4)
+            .unwrap();
+        Reply::status(200)
+    });
+    let dir = fixture(&server, 5, "");
+    let out = scan_verify(dir.path(), &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(server.requests().len(), 5);
+    assert_eq!(server.max_in_flight("kunavo"), 4);
 }
 
 #[test]

@@ -671,26 +671,49 @@ fn diff_commit(repo: &Repository, old: Option<Oid>, new: Oid, out: &mut Changes)
 }
 
 /// Record the blobs of `new` that `old` does not hold at the same path,
-/// descending only into subtrees whose id changed.
-pub(super) fn diff_trees(
-    repo: &Repository,
-    old: Option<&Tree>,
-    new: &Tree,
+/// descending only into subtrees whose id changed. The walk keeps its own
+/// stack of directories (not the thread's), so a tree nested thousands of
+/// levels deep costs memory in proportion, never a stack overflow.
+pub(super) fn diff_trees<'r>(
+    repo: &'r Repository,
+    old: Option<&Tree<'r>>,
+    new: &Tree<'r>,
     prefix: &mut Vec<u8>,
     out: &mut Changes,
 ) {
-    // Both trees are sorted in git's order, so the old side is walked
-    // alongside (no lookup, which would copy each name into a C string and
-    // binary-search the old tree for it).
-    let mut next_old = 0;
-    for entry in new.iter() {
-        let before = old.and_then(|t| {
-            while let Some(o) = t.get(next_old) {
+    /// One directory being walked: its two sides, where each is, and the
+    /// prefix's length to go back to when it is done.
+    struct Dir<'r> {
+        old: Option<Tree<'r>>,
+        new: Tree<'r>,
+        next: usize,
+        next_old: usize,
+        restore: usize,
+    }
+    let mut stack = vec![Dir {
+        old: old.cloned(),
+        new: new.clone(),
+        next: 0,
+        next_old: 0,
+        restore: prefix.len(),
+    }];
+    while let Some(dir) = stack.last_mut() {
+        let Some(entry) = dir.new.get(dir.next) else {
+            prefix.truncate(dir.restore);
+            stack.pop();
+            continue;
+        };
+        dir.next += 1;
+        // Both trees are sorted in git's order, so the old side is walked
+        // alongside (no lookup, which would copy each name into a C string
+        // and binary-search the old tree for it).
+        let before = dir.old.as_ref().and_then(|t| {
+            while let Some(o) = t.get(dir.next_old) {
                 match tree_order(&o, &entry) {
-                    std::cmp::Ordering::Less => next_old += 1,
+                    std::cmp::Ordering::Less => dir.next_old += 1,
                     std::cmp::Ordering::Equal => {
-                        next_old += 1;
-                        return Some(o);
+                        dir.next_old += 1;
+                        return Some((o.id(), o.kind()));
                     }
                     std::cmp::Ordering::Greater => break,
                 }
@@ -698,11 +721,10 @@ pub(super) fn diff_trees(
             // Out of order (a damaged tree): look it up.
             t.get_name_bytes(entry.name_bytes())
                 .filter(|o| o.kind() == entry.kind())
+                .map(|o| (o.id(), o.kind()))
         });
-        if before
-            .as_ref()
-            .is_some_and(|b| b.id() == entry.id() && b.kind() == entry.kind())
-        {
+        let (id, kind) = (entry.id(), entry.kind());
+        if before.is_some_and(|b| b == (id, kind)) {
             continue;
         }
         let len = prefix.len();
@@ -710,18 +732,27 @@ pub(super) fn diff_trees(
             prefix.push(b'/');
         }
         prefix.extend_from_slice(entry.name_bytes());
-        match entry.kind() {
-            Some(ObjectType::Blob) => out.blobs.push((entry.id(), prefix.clone())),
+        drop(entry);
+        match kind {
+            Some(ObjectType::Blob) => out.blobs.push((id, prefix.clone())),
             Some(ObjectType::Commit) => out.submodules.push(prefix.clone()),
-            Some(ObjectType::Tree) => match repo.find_tree(entry.id()) {
+            Some(ObjectType::Tree) => match repo.find_tree(id) {
                 Ok(sub) => {
                     let old_sub = before
-                        .filter(|b| b.kind() == Some(ObjectType::Tree))
-                        .and_then(|b| repo.find_tree(b.id()).ok());
-                    diff_trees(repo, old_sub.as_ref(), &sub, prefix, out);
+                        .filter(|b| b.1 == Some(ObjectType::Tree))
+                        .and_then(|b| repo.find_tree(b.0).ok());
+                    // Its entries next; the prefix is restored when done.
+                    stack.push(Dir {
+                        old: old_sub,
+                        new: sub,
+                        next: 0,
+                        next_old: 0,
+                        restore: len,
+                    });
+                    continue;
                 }
                 Err(e) => out.errors.push(PathNote {
-                    path: format!("{} (tree {})", String::from_utf8_lossy(prefix), entry.id()),
+                    path: format!("{} (tree {id})", String::from_utf8_lossy(prefix)),
                     reason: e.message().to_string(),
                 }),
             },
@@ -825,6 +856,9 @@ fn unreachable_objects(
 /// one blob be staged at several).
 fn index_paths(repo: &Repository) -> HashMap<Oid, Vec<u8>> {
     let mut paths = HashMap::new();
+    if crate::source::index::refusal(&repo.path().join("index")).is_some() {
+        return paths;
+    }
     if let Ok(index) = repo.index() {
         for entry in index.iter() {
             paths.entry(entry.id).or_insert(entry.path);
@@ -1013,6 +1047,15 @@ fn scan_worktree(
     let Some(workdir) = repo.workdir() else {
         return;
     };
+    // libgit2 reads the index whole for the status: not one this crate's
+    // reader refuses as past its bounds.
+    if let Some(why) = crate::source::index::refusal(&repo.path().join("index")) {
+        stats.errors.push(PathNote {
+            path: workdir.display().to_string(),
+            reason: format!("the working tree was not scanned: {why}"),
+        });
+        return;
+    }
     let no_ignore = scanner.options.no_ignore;
     let mut opts = git2::StatusOptions::new();
     opts.include_untracked(true)
