@@ -763,7 +763,7 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         "g" | "gb" | "gib" => 1 << 30,
         _ => {
             return Err(format!(
-                "`{s}`: unknown size unit `{unit}` (use K, M or G: 500k, 1.5M, 1MB)"
+                "`{s}`: unknown size suffix `{unit}` (use K, M or G: 500k, 1.5M, 1MB)"
             ))
         }
     };
