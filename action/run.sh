@@ -311,6 +311,22 @@ scan() {
     fi
     echo "leakhound: configuration: $config_note"
   fi
+  # `.gitleaksignore` likewise (it hides findings, as an allowlist does):
+  # the base commit's, or none; with or without a `config` input.
+  local gitleaksignore_note=""
+  if [ "$mode" = pull-request ]; then
+    if git -C "$path" cat-file -e "$pr_base:.gitleaksignore" 2>/dev/null; then
+      git -C "$path" show "$pr_base:.gitleaksignore" >"$work/base-gitleaksignore"
+      args+=(--gitleaksignore "$work/base-gitleaksignore")
+      gitleaksignore_note="the base commit's \`.gitleaksignore\` applied"
+    else
+      args+=(--no-gitleaksignore)
+    fi
+    if ! git -C "$path" diff --quiet "$pr_base" "$pr_head" -- :/.gitleaksignore 2>/dev/null; then
+      gitleaksignore_note="${gitleaksignore_note:-the base commit has no \`.gitleaksignore\`: none applied}; this pull request changes \`.gitleaksignore\`, and its fingerprints are not trusted until it is merged"
+    fi
+    [ -z "$gitleaksignore_note" ] || echo "leakhound: gitleaksignore: $gitleaksignore_note"
+  fi
   # The baseline likewise: read from the base commit, so that a pull
   # request cannot accept its own key by adding it to the baseline.
   local baseline_note=""

@@ -235,23 +235,74 @@ pub struct Allowlist {
     /// Lowercase.
     pub stopwords: Vec<String>,
     pub scoped: Vec<ScopedAllowlist>,
+    /// `paths` as written, so that a log names the glob that matched.
+    pub path_globs: Vec<String>,
+    /// `--include-path`: when set, a path no glob of it covers is not
+    /// scanned either (tried as `paths` are).
+    pub include: Option<GlobSet>,
+    /// With `--verbose`: each path kept out, and why.
+    pub excluded: Option<std::sync::Mutex<Vec<(String, String)>>>,
     /// Rule examples of the configuration files in use.
     pub config_examples: Vec<ConfigExamples>,
 }
 
 impl Allowlist {
-    /// Does a path glob cover `path` (as walked, or relative to its root)?
+    /// Is `path` (as walked, or relative to its root) kept out of the scan:
+    /// covered by a path glob, or outside `--include-path`? Logged when
+    /// `excluded` is set.
     pub fn allows_path(&self, path: &Path) -> bool {
-        if self.paths.is_empty() {
+        if self.paths.is_empty() && self.include.is_none() {
             return false;
         }
+        let Some(why) = self.excluded_by(path) else {
+            return false;
+        };
+        if let Some(log) = &self.excluded {
+            let shown = path.strip_prefix("./").unwrap_or(path);
+            log.lock()
+                .expect("exclusion log lock: never held across a panic")
+                .push((shown.to_string_lossy().into_owned(), why));
+        }
+        true
+    }
+
+    fn excluded_by(&self, path: &Path) -> Option<String> {
         let shown = path.strip_prefix("./").unwrap_or(path);
-        self.paths.is_match(shown)
-            || self
-                .roots
-                .iter()
-                .filter_map(|r| path.strip_prefix(r).ok())
-                .any(|rel| self.paths.is_match(rel))
+        let rels: Vec<&Path> = std::iter::once(shown)
+            .chain(self.roots.iter().filter_map(|r| path.strip_prefix(r).ok()))
+            .collect();
+        if !self.paths.is_empty() {
+            for rel in &rels {
+                if let Some(&i) = self.paths.matches(rel).first() {
+                    let glob = self.path_globs.get(i).map_or("?", String::as_str);
+                    return Some(format!(
+                        "excluded by path glob `{glob}` (--exclude-path or [allowlist] paths)"
+                    ));
+                }
+            }
+        }
+        match &self.include {
+            Some(include) if !rels.iter().any(|rel| include.is_match(rel)) => {
+                Some("matches no --include-path glob".into())
+            }
+            _ => None,
+        }
+    }
+
+    /// Scan only the paths one of `globs` covers (`--include-path`).
+    pub fn set_include(&mut self, globs: &[String]) -> Result<()> {
+        if globs.is_empty() {
+            return Ok(());
+        }
+        let mut b = GlobSetBuilder::new();
+        for g in globs {
+            b.add(Glob::new(g).map_err(|e| Error::Usage(format!("--include-path `{g}`: {e}")))?);
+        }
+        self.include = Some(
+            b.build()
+                .map_err(|e| Error::Usage(format!("--include-path: {e}")))?,
+        );
+        Ok(())
     }
 }
 
@@ -282,6 +333,9 @@ impl Allowlist {
             path_regexes: compile_regexes(&spec.path_regexes, "allowlist.path_regexes", origin)?,
             stopwords: compile_stopwords(&spec.stopwords),
             scoped: Vec::new(),
+            path_globs: spec.paths.clone(),
+            include: None,
+            excluded: None,
             config_examples: Vec::new(),
         })
     }

@@ -67,8 +67,8 @@ pub enum Command {
 /// which sections they use, through `mut_arg`).
 #[derive(Clone, Debug, Default, Args)]
 pub struct ConfigArgs {
-    /// Configuration file (default: `.leakhound.toml` in the current
-    /// directory, else at the root of its git repository, if present).
+    /// Configuration file [default: `.leakhound.toml` in the current
+    /// directory, else at the root of its git repository, if present].
     #[arg(long, short = 'c', value_name = "FILE")]
     pub config: Option<PathBuf>,
 
@@ -92,22 +92,39 @@ pub struct FileArgs {
     #[arg(long, short = 'L')]
     pub follow: bool,
 
-    /// Skip files larger than this (bytes; K, M and G suffixes). Default 100M.
+    /// Skip files larger than this: bytes, or a number with K, M or G
+    /// (powers of 1024; `500k`, `1.5M`, `1MB`) [default: 100M].
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub max_file_size: Option<u64>,
 
-    /// Worker threads (default: one per core).
+    /// Worker threads [default: one per core].
     #[arg(long, short = 'j', value_name = "N")]
     pub threads: Option<usize>,
 
     /// Open archives (zip, jar, whl, tar, .tar.gz, .gz, …) nested up to N
-    /// deep and scan their entries (default 4; 0 scans them as plain bytes).
+    /// deep and scan their entries (0 scans them as plain bytes) [default: 4].
     #[arg(long, value_name = "N")]
     pub archive_depth: Option<u32>,
 
     /// Scan archives as plain bytes, without opening them (--archive-depth 0).
     #[arg(long, conflicts_with = "archive_depth")]
     pub no_archives: bool,
+
+    /// Do not scan paths matching GLOB (repeatable; added to the config's
+    /// `[allowlist] paths`): `--exclude-path 'tests/**'`.
+    #[arg(long, value_name = "GLOB")]
+    pub exclude_path: Vec<String>,
+
+    /// Scan only the paths matching GLOB (repeatable): `--include-path
+    /// 'src/**'`. Exclusions still apply.
+    #[arg(long, value_name = "GLOB")]
+    pub include_path: Vec<String>,
+
+    /// Log on standard error what was not scanned or not reported, and why:
+    /// files skipped by size or path rules, findings suppressed by an
+    /// allowlist, the baseline or `.gitleaksignore` (never a secret).
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -306,7 +323,32 @@ pub struct OutputArgs {
     pub quiet: bool,
 }
 
+/// `scan --help`: examples, then the exit statuses.
+const SCAN_AFTER_HELP: &str = "\
+Examples:
+  leakhound scan                          the current directory
+  leakhound scan --git                    every commit of the repository here
+  leakhound scan --range origin/main..HEAD  what a pull request adds
+  leakhound scan --staged                 what `git commit` would add
+  leakhound scan -o report.sarif -f sarif --exclude-path 'tests/**' src
+  leakhound scan --provider github --only-verified
+  cat .env | leakhound scan -
+
+Exit status:
+  0  no findings
+  1  at least one finding that was not suppressed (with `--fail-on live`:
+     a key verified live; with `--revoke`: also a live key left unrevoked)
+  2  error (bad flags, config or rules; files that could not be read and no
+     findings; an interrupted scan or verification and nothing to fail on)";
+
 #[derive(Debug, Default, Args)]
+#[command(after_help = SCAN_AFTER_HELP)]
+#[command(mut_arg("rules", |a| a
+    .help("Run only rule ID (repeatable); with --revoke, every rule runs and only the keys of rule ID are revoked")
+    .help_heading(None::<&str>)))]
+#[command(mut_arg("providers", |a| a
+    .help("Run only the rules of PROVIDER (repeatable; `leakhound rules list` names them); with --revoke, every rule runs and only the keys of PROVIDER are revoked")
+    .help_heading(None::<&str>)))]
 pub struct ScanArgs {
     /// Files or directories to scan; `-` reads standard input.
     #[arg(value_name = "PATH", default_value = ".")]
@@ -343,28 +385,23 @@ pub struct ScanArgs {
     #[arg(long = "report", value_name = "FORMAT=FILE", value_parser = parse_report_target)]
     pub reports: Vec<ReportTarget>,
 
-    /// Ask each key's provider whether the key works (one read-only request
-    /// per unique key, only to that provider's base URL; see docs/verify.md).
-    #[arg(long)]
-    pub verify: bool,
+    /// Run every rule but rule ID (repeatable; as the config's
+    /// `disabled_rules`).
+    #[arg(long, value_name = "ID", value_delimiter = ',')]
+    pub disable_rule: Vec<String>,
 
-    /// What makes the exit status 1: any finding, or a key verified live
-    /// (needs --verify).
-    #[arg(long, value_enum, value_name = "WHAT", default_value_t = FailOn::Any)]
-    pub fail_on: FailOn,
+    /// Read gitleaks fingerprints (`file:rule-id:line`,
+    /// `commit:file:rule-id:line`) of findings not to report from FILE
+    /// [default: `.gitleaksignore` beside the discovered config, if present].
+    #[arg(long, value_name = "FILE")]
+    pub gitleaksignore: Option<PathBuf>,
 
-    #[command(flatten)]
-    pub verify_options: VerifyOptionsArgs,
+    /// Do not read `.gitleaksignore` even if present (`--no-config` does not
+    /// read it either).
+    #[arg(long, conflicts_with = "gitleaksignore")]
+    pub no_gitleaksignore: bool,
 
-    /// After verification, revoke the live keys through their providers'
-    /// admin APIs (needs --verify; dry run unless --yes; docs/revoke.md).
-    #[arg(long, help_heading = "Revocation")]
-    pub revoke: bool,
-
-    #[command(flatten)]
-    pub revoke_options: RevokeOptionsArgs,
-
-    /// Scan the git history of the repository at PATH (default `.`): every
+    /// Scan the git history of the repository at PATH (`.` if none): every
     /// blob reachable from any ref, once, plus uncommitted files. A PATH
     /// that is a remote URL is mirrored first, as with --git-url.
     #[arg(long, conflicts_with_all = ["since", "range"], help_heading = "Git")]
@@ -399,6 +436,27 @@ pub struct ScanArgs {
     /// Scan only the lines `git commit` would add: the index against HEAD.
     #[arg(long, conflicts_with_all = ["git", "since", "range"], help_heading = "Git")]
     pub staged: bool,
+
+    /// Ask each key's provider whether the key works (one read-only request
+    /// per unique key, only to that provider's base URL; see docs/verify.md).
+    #[arg(long)]
+    pub verify: bool,
+
+    /// What makes the exit status 1: any finding, or a key verified live
+    /// (needs --verify).
+    #[arg(long, value_enum, value_name = "WHAT", default_value_t = FailOn::Any)]
+    pub fail_on: FailOn,
+
+    #[command(flatten)]
+    pub verify_options: VerifyOptionsArgs,
+
+    /// After verification, revoke the live keys through their providers'
+    /// admin APIs (needs --verify; dry run unless --yes; docs/revoke.md).
+    #[arg(long, help_heading = "Revocation")]
+    pub revoke: bool,
+
+    #[command(flatten)]
+    pub revoke_options: RevokeOptionsArgs,
 
     #[command(flatten)]
     pub remote: RemoteArgs,
@@ -436,8 +494,8 @@ pub struct RemoteArgs {
     pub gitlab_user: Vec<String>,
 
     /// The hosting API for GitHub Enterprise (`https://HOST/api/v3`) or a
-    /// self-managed GitLab (`https://HOST/api/v4`). Default: the public
-    /// service's. https only (plain http to a loopback address).
+    /// self-managed GitLab (`https://HOST/api/v4`); https only (plain http
+    /// to a loopback address) [default: the public service's].
     #[arg(long, value_name = "URL")]
     pub api_url: Option<String>,
 
@@ -460,16 +518,16 @@ pub struct RemoteArgs {
     #[arg(long, value_name = "GLOB")]
     pub exclude: Vec<String>,
 
-    /// Where mirrors are kept between runs (default: leakhound/clones in
-    /// the user cache directory).
+    /// Where mirrors are kept between runs [default: leakhound/clones in
+    /// the user cache directory].
     #[arg(long, visible_alias = "clone-cache", value_name = "DIR")]
     pub clone_dir: Option<PathBuf>,
 
-    /// Clones and fetches at a time (default 4).
+    /// Clones and fetches at a time [default: 4].
     #[arg(long, value_name = "N")]
     pub clone_jobs: Option<usize>,
 
-    /// Longest one clone or fetch may take (`30m`, `90s`; default 1h).
+    /// Longest one clone or fetch may take (`30m`, `90s`) [default: 1h].
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub clone_timeout: Option<std::time::Duration>,
 
@@ -684,7 +742,7 @@ pub enum FailOn {
 #[derive(Debug, Default, Args)]
 #[command(next_help_heading = "Verification")]
 pub struct VerifyOptionsArgs {
-    /// Report only findings whose key was verified live (needs --verify
+    /// Report only findings whose key was verified live (implies --verify
     /// with `scan`).
     #[arg(long)]
     pub only_verified: bool,
@@ -775,27 +833,43 @@ pub struct InstallHookArgs {
     pub force: bool,
 }
 
-/// Parse `123`, `10K`, `100M`, `1G` (powers of 1024).
+/// Parse a size: bytes (`1048576`), or a number with K, M or G and an
+/// optional B or iB, any case (`500k`, `1.5M`, `1MB`, `2GiB`); powers of
+/// 1024 whatever the spelling.
 pub fn parse_size(s: &str) -> Result<u64, String> {
-    let s = s.trim();
-    let (digits, mult) = match s.char_indices().last() {
-        Some((i, c)) if c.is_ascii_alphabetic() => {
-            let mult = match c.to_ascii_uppercase() {
-                'K' => 1u64 << 10,
-                'M' => 1 << 20,
-                'G' => 1 << 30,
-                _ => return Err(format!("unknown size suffix `{c}` (use K, M or G)")),
-            };
-            (&s[..i], mult)
+    let t = s.trim();
+    let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let mult: u64 = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => {
+            return Err(format!(
+                "`{s}`: unknown size suffix `{unit}` (use K, M or G: 500k, 1.5M, 1MB)"
+            ))
         }
-        _ => (s, 1),
     };
-    let n: u64 = digits
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{s}` is not a size (examples: 1048576, 512K, 100M, 1G)"))?;
-    n.checked_mul(mult)
-        .ok_or_else(|| format!("`{s}` is too large"))
+    let not_a_size = || format!("`{s}` is not a size (examples: 1048576, 500k, 1.5M, 1MB, 1G)");
+    let num = num.trim();
+    if num.is_empty() || !num.chars().all(|c| c.is_ascii_digit() || c == '.') {
+        return Err(not_a_size());
+    }
+    if let Ok(n) = num.parse::<u64>() {
+        return n
+            .checked_mul(mult)
+            .ok_or_else(|| format!("`{s}` is too large"));
+    }
+    let n: f64 = num.parse().map_err(|_| not_a_size())?;
+    let bytes = n * mult as f64;
+    if bytes.fract() != 0.0 {
+        return Err(format!("`{s}` is not a whole number of bytes"));
+    }
+    if bytes >= u64::MAX as f64 {
+        return Err(format!("`{s}` is too large"));
+    }
+    Ok(bytes as u64)
 }
 
 /// Parse a duration: seconds (`15`, `2.5`) or a number with `ms`, `s`,
@@ -852,6 +926,16 @@ mod tests {
         assert_eq!(parse_size("1G"), Ok(1 << 30));
         assert!(parse_size("1T").is_err());
         assert!(parse_size("abc").is_err());
+        assert_eq!(parse_size("1MB"), Ok(1 << 20));
+        assert_eq!(parse_size("1.5M"), Ok(3 << 19));
+        assert_eq!(parse_size("500k"), Ok(500 << 10));
+        assert_eq!(parse_size("2GiB"), Ok(2 << 30));
+        assert_eq!(parse_size("64 kb"), Ok(64 << 10));
+        assert!(parse_size("1.5").is_err(), "half a byte");
+        assert!(parse_size("-1M").is_err());
+        assert!(parse_size("M").is_err());
+        assert!(parse_size("1.2.3M").is_err());
+        assert!(parse_size("99999999999G").is_err());
     }
 
     #[test]

@@ -142,6 +142,8 @@ pub struct Config {
     pub config_files: Vec<PathBuf>,
     /// Set for audits of remote repositories (`--git-url`, `--github-org`, …).
     pub audit: Option<crate::audit::Options>,
+    /// `.gitleaksignore` fingerprints: findings not reported.
+    pub gitleaks_ignore: Option<crate::gitleaks::Ignore>,
 }
 
 impl Config {
@@ -178,7 +180,16 @@ impl Config {
             args.files.config.no_config,
             args.files.config.config.as_deref(),
         )?;
-        let file = merge(&layers);
+        let mut file = merge(&layers);
+        // `--exclude-path` joins `[allowlist] paths`: one way to keep a
+        // path out, whichever says so.
+        for g in &args.files.exclude_path {
+            globset::Glob::new(g)
+                .map_err(|e| Error::Usage(format!("--exclude-path `{g}`: {e}")))?;
+        }
+        file.allowlist
+            .paths
+            .extend(args.files.exclude_path.iter().cloned());
 
         let f = &args.files;
         let max_file_size = settings::MAX_FILE_SIZE
@@ -207,22 +218,40 @@ impl Config {
             .cloned()
             .collect();
         let mut allowlist = compile_allowlist(&layers, &file.allowlist, roots)?;
+        allowlist.set_include(&args.files.include_path)?;
+        if args.files.verbose {
+            allowlist.excluded = Some(Default::default());
+        }
         let baseline = args
             .baseline
             .as_deref()
             .map(crate::baseline::load)
             .transpose()?;
-        let rules = resolve_layer_rules(&layers)?;
+        // With `--revoke`, `--rule` and `--provider` choose the keys to
+        // revoke, as `leakhound revoke` has them do, and the scan runs every
+        // rule (docs/revoke.md): the report still shows the other keys.
+        let (only, providers): (&[String], &[String]) = if args.revoke {
+            (&[], &[])
+        } else {
+            (&args.revoke_options.rules, &args.revoke_options.providers)
+        };
+        let rules = select_rules(
+            resolve_layer_rules(&layers)?,
+            only,
+            providers,
+            &args.disable_rule,
+        )?;
         allowlist.scoped = compile_scoped(&layers, &rules)?;
+        let gitleaks_ignore = gitleaks_ignore(args)?;
         allowlist.config_examples = config_examples(&layers);
         let fail_on = FailOn::from(args.fail_on);
-        let verify = if args.verify {
+        // `--only-verified` asks for verification: gitleaks and trufflehog
+        // users expect it to.
+        let verify = if args.verify || args.verify_options.only_verified {
             Some(resolve_verify(&args.verify_options, &layers)?)
         } else {
             let o = &args.verify_options;
-            let needs = if o.only_verified {
-                Some("--only-verified")
-            } else if fail_on == FailOn::Live {
+            let needs = if fail_on == FailOn::Live {
                 Some("--fail-on live")
             } else if fail_on == FailOn::Unverified {
                 Some("--fail-on unverified")
@@ -259,14 +288,10 @@ impl Config {
             ))
         } else {
             let o = &args.revoke_options;
-            if o.yes
-                || o.audit_log.is_some()
-                || !o.providers.is_empty()
-                || !o.rules.is_empty()
-                || !o.fingerprints.is_empty()
-            {
+            // `--provider` and `--rule` pick the rules a scan runs too.
+            if o.yes || o.audit_log.is_some() || !o.fingerprints.is_empty() {
                 return Err(Error::Usage(
-                    "--yes, --audit-log, --provider, --rule and --fingerprint need --revoke".into(),
+                    "--yes, --audit-log and --fingerprint need --revoke".into(),
                 ));
             }
             None
@@ -293,6 +318,7 @@ impl Config {
             progress: !args.output.quiet && std::io::stderr().is_terminal(),
             allowlist,
             baseline,
+            verbose: args.files.verbose,
             interrupt: None,
             exposure,
         };
@@ -310,6 +336,7 @@ impl Config {
             revoke,
             config_files: layers.iter().map(|l| l.path.clone()).collect(),
             audit,
+            gitleaks_ignore,
         };
         Ok(config)
     }
@@ -339,6 +366,7 @@ impl Config {
             providers: file.providers,
             config_files: layers.iter().map(|l| l.path.clone()).collect(),
             audit: None,
+            gitleaks_ignore: None,
         })
     }
 
@@ -1142,6 +1170,115 @@ fn compile_scoped(
 fn resolve_layer_rules(layers: &[Layer]) -> Result<Vec<Rule>> {
     let files: Vec<(&ConfigFile, String)> = layers.iter().map(|l| (&l.file, l.origin())).collect();
     resolve_rules_of(&files)
+}
+
+/// The rules a scan runs: `--rule` and `--provider` keep the rules they
+/// name (and the rules those link as their parts, which are then reported
+/// only as parts), `--disable-rule` drops rules. A name that matches no
+/// rule is an error, with the nearest name as a hint.
+fn select_rules(
+    mut rules: Vec<Rule>,
+    only: &[String],
+    providers: &[String],
+    disabled: &[String],
+) -> Result<Vec<Rule>> {
+    let unknown = |flag: &str, name: &str, known: Vec<&str>| {
+        let hint = crate::text::nearest(name, known)
+            .map_or_else(String::new, |n| format!("; did you mean `{n}`?"));
+        Error::Usage(format!(
+            "{flag} `{}`: no such {}{hint} (`leakhound rules list` lists them)",
+            crate::text::sanitize(name),
+            if flag == "--provider" {
+                "provider"
+            } else {
+                "rule"
+            }
+        ))
+    };
+    for id in only.iter().chain(disabled) {
+        if !rules.iter().any(|r| r.id() == id) {
+            let flag = if only.contains(id) {
+                "--rule"
+            } else {
+                "--disable-rule"
+            };
+            return Err(unknown(flag, id, rules.iter().map(|r| r.id()).collect()));
+        }
+    }
+    for p in providers {
+        if !rules.iter().any(|r| r.provider() == p) {
+            let mut known: Vec<&str> = rules.iter().map(|r| r.provider()).collect();
+            known.dedup();
+            return Err(unknown("--provider", p, known));
+        }
+    }
+    if !only.is_empty() || !providers.is_empty() {
+        let picked = |r: &Rule| {
+            only.iter().any(|id| id == r.id()) || providers.iter().any(|p| p == r.provider())
+        };
+        let mut keep: std::collections::BTreeSet<String> = rules
+            .iter()
+            .filter(|r| picked(r))
+            .map(|r| r.id().to_string())
+            .collect();
+        // The parts a kept rule links, and theirs.
+        loop {
+            let more: Vec<String> = rules
+                .iter()
+                .filter(|r| keep.contains(r.id()))
+                .flat_map(|r| r.spec.parts.iter().flat_map(|p| p.rules.iter()))
+                .map(|id| id.to_string())
+                .filter(|id| !keep.contains(id))
+                .collect();
+            if more.is_empty() {
+                break;
+            }
+            keep.extend(more);
+        }
+        rules.retain(|r| keep.contains(r.id()));
+        for r in rules.iter_mut().filter(|r| !picked(r)) {
+            r.spec.part_only = true;
+        }
+    }
+    // A rule another one links as a part stays, reported only as a part.
+    let linked: std::collections::BTreeSet<String> = rules
+        .iter()
+        .filter(|r| !disabled.iter().any(|d| d == r.id()))
+        .flat_map(|r| r.spec.parts.iter().flat_map(|p| p.rules.iter()))
+        .map(|id| id.to_string())
+        .collect();
+    rules.retain(|r| !disabled.iter().any(|d| d == r.id()) || linked.contains(r.id()));
+    for r in rules.iter_mut() {
+        if disabled.iter().any(|d| d == r.id()) {
+            r.spec.part_only = true;
+        }
+    }
+    Ok(rules)
+}
+
+/// The `.gitleaksignore` a scan reads: `--gitleaksignore FILE`, else the
+/// one beside the configuration file that discovery finds (the current
+/// directory, else the repository's root), trusted as that file is; none
+/// with `--no-gitleaksignore` or `--no-config`.
+fn gitleaks_ignore(args: &ScanArgs) -> Result<Option<crate::gitleaks::Ignore>> {
+    use crate::gitleaks::{Ignore, IGNORE_FILE_NAME};
+    if let Some(path) = &args.gitleaksignore {
+        return Ignore::load(path).map(Some);
+    }
+    if args.no_gitleaksignore || args.files.config.no_config {
+        return Ok(None);
+    }
+    let here = PathBuf::from(IGNORE_FILE_NAME);
+    let found = if here.is_file() {
+        Some(here)
+    } else {
+        std::env::current_dir()
+            .ok()
+            .and_then(|cwd| git2::Repository::discover(cwd).ok())
+            .and_then(|repo| repo.workdir().map(|w| w.join(IGNORE_FILE_NAME)))
+            .filter(|p| p.is_file())
+    };
+    found.map(|p| Ignore::load(&p)).transpose()
 }
 
 /// A report must not overwrite what the run reads, and two reports must not

@@ -22,6 +22,11 @@
 //! regex has no usable literal prefix, `commits` allowlists, `[extend]
 //! path`/`url`. leakhound's built-in rules stay on whatever `useDefault`
 //! says: they are the reason to switch.
+//!
+//! gitleaks' own rule ids (`generic-api-key`, `github-pat`, …) name
+//! leakhound's rules through [`RULE_IDS`], in `disabledRules`,
+//! `targetRules` and `.gitleaksignore` fingerprints ([`Ignore`]);
+//! docs/gitleaks.md lists the table.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -142,8 +147,11 @@ pub fn import(text: &str, origin: &str) -> Result<Imported> {
             ));
         }
         for id in &extend.disabled_rules {
+            let mapped = leakhound_ids(id);
             if is_builtin(id) {
                 disabled.push(id.clone());
+            } else if !mapped.is_empty() {
+                disabled.extend(mapped.iter().map(|m| m.to_string()));
             } else {
                 warnings.push(format!(
                     "[extend] disabledRules: `{id}` is not a leakhound rule (see `leakhound rules list`); left out"
@@ -438,8 +446,11 @@ fn write_allowlist(
     let mut rules = Vec::new();
     for t in targets {
         let id = kebab(t);
+        let mapped = leakhound_ids(t);
         if known(&id) {
             rules.push(id);
+        } else if !mapped.is_empty() {
+            rules.extend(mapped.iter().map(|m| m.to_string()));
         } else {
             warnings.push(format!(
                 "allowlist `{label}`: targets rule `{t}`, which was not imported; left out of it"
@@ -594,9 +605,357 @@ fn last_line(s: &str) -> String {
         .to_string()
 }
 
+/// gitleaks' rule ids (its default configuration, v8) and the leakhound
+/// rules that find the same keys. docs/gitleaks.md is this table (a test
+/// keeps the two alike); `leakhound rules list` shows every rule.
+pub const RULE_IDS: &[(&str, &[&str])] = &[
+    ("generic-api-key", &["generic-secret-assignment"]),
+    ("github-pat", &["github-pat-classic"]),
+    ("github-fine-grained-pat", &["github-pat-fine-grained"]),
+    ("github-oauth", &["github-oauth-token"]),
+    (
+        "github-app-token",
+        &["github-app-user-token", "github-app-installation-token"],
+    ),
+    ("github-refresh-token", &["github-refresh-token"]),
+    ("gitlab-pat", &["gitlab-pat"]),
+    ("gitlab-ptt", &["gitlab-pipeline-trigger-token"]),
+    ("gitlab-rrt", &["gitlab-runner-registration-token"]),
+    (
+        "gitlab-runner-authentication-token",
+        &["gitlab-runner-token"],
+    ),
+    ("gitlab-deploy-token", &["gitlab-deploy-token"]),
+    ("gitlab-cicd-job-token", &["gitlab-cicd-job-token"]),
+    ("gitlab-feed-token", &["gitlab-feed-token"]),
+    (
+        "gitlab-incoming-mail-token",
+        &["gitlab-incoming-mail-token"],
+    ),
+    ("gitlab-kubernetes-agent-token", &["gitlab-agent-token"]),
+    ("gitlab-oauth-app-secret", &["gitlab-oauth-app-secret"]),
+    ("gitlab-scim-token", &["gitlab-scim-token"]),
+    ("gitlab-session-cookie", &["gitlab-session-cookie"]),
+    (
+        "gitlab-feature-flag-client-token",
+        &["gitlab-feature-flag-client-token"],
+    ),
+    ("aws-access-token", &["aws-access-key-id"]),
+    (
+        "private-key",
+        &[
+            "pem-private-key",
+            "openssh-private-key",
+            "pgp-private-key",
+            "putty-private-key",
+        ],
+    ),
+    ("jwt", &["jwt-token"]),
+    ("slack-bot-token", &["slack-bot-token"]),
+    ("slack-user-token", &["slack-user-token"]),
+    ("slack-app-token", &["slack-app-token"]),
+    ("slack-config-access-token", &["slack-config-access-token"]),
+    (
+        "slack-config-refresh-token",
+        &["slack-config-refresh-token"],
+    ),
+    ("slack-webhook-url", &["slack-webhook-url"]),
+    (
+        "stripe-access-token",
+        &[
+            "stripe-secret-key",
+            "stripe-restricted-key",
+            "stripe-test-secret-key",
+        ],
+    ),
+    (
+        "openai-api-key",
+        &[
+            "openai-project-key",
+            "openai-service-account-key",
+            "openai-admin-key",
+            "openai-legacy-key",
+        ],
+    ),
+    ("anthropic-api-key", &["anthropic-api-key"]),
+    ("anthropic-admin-api-key", &["anthropic-admin-key"]),
+    ("gcp-api-key", &["google-api-key"]),
+    ("twilio-api-key", &["twilio-api-key"]),
+    ("sendgrid-api-token", &["sendgrid-api-key"]),
+    (
+        "mailgun-private-api-token",
+        &["mailgun-api-key", "mailgun-api-key-legacy"],
+    ),
+    ("mailchimp-api-key", &["mailchimp-api-key"]),
+    ("npm-access-token", &["npm-access-token"]),
+    ("pypi-upload-token", &["pypi-upload-token"]),
+    ("rubygems-api-token", &["rubygems-api-key"]),
+    (
+        "nuget-config-password",
+        &["nuget-config-cleartext-password"],
+    ),
+    ("clojars-api-token", &["clojars-deploy-token"]),
+    ("heroku-api-key", &["heroku-api-key-legacy"]),
+    ("heroku-api-key-v2", &["heroku-api-key"]),
+    ("digitalocean-pat", &["digitalocean-pat"]),
+    ("digitalocean-access-token", &["digitalocean-oauth-token"]),
+    (
+        "digitalocean-refresh-token",
+        &["digitalocean-refresh-token"],
+    ),
+    ("discord-api-token", &["discord-bot-token"]),
+    ("telegram-bot-api-token", &["telegram-bot-token"]),
+    ("shopify-access-token", &["shopify-access-token"]),
+    ("shopify-custom-access-token", &["shopify-custom-app-token"]),
+    (
+        "shopify-private-app-access-token",
+        &["shopify-private-app-token"],
+    ),
+    ("shopify-shared-secret", &["shopify-shared-secret"]),
+    ("notion-api-token", &["notion-integration-token"]),
+    ("linear-api-key", &["linear-api-key"]),
+    ("postman-api-token", &["postman-api-key"]),
+    ("pulumi-api-token", &["pulumi-access-token"]),
+    ("doppler-api-token", &["doppler-token"]),
+    (
+        "dropbox-short-lived-api-token",
+        &["dropbox-short-lived-token"],
+    ),
+    (
+        "dropbox-long-lived-api-token",
+        &["dropbox-long-lived-token"],
+    ),
+    ("datadog-access-token", &["datadog-api-key"]),
+    ("new-relic-user-api-key", &["newrelic-user-api-key"]),
+    ("new-relic-insert-key", &["newrelic-insert-key"]),
+    ("sentry-access-token", &["sentry-auth-token"]),
+    ("sentry-org-token", &["sentry-org-token"]),
+    ("sentry-user-token", &["sentry-user-token"]),
+    ("grafana-api-key", &["grafana-api-key"]),
+    ("grafana-cloud-api-token", &["grafana-cloud-api-token"]),
+    (
+        "grafana-service-account-token",
+        &["grafana-service-account-token"],
+    ),
+    ("vault-service-token", &["vault-service-token"]),
+    ("vault-batch-token", &["vault-batch-token"]),
+    ("huggingface-access-token", &["huggingface-access-token"]),
+    (
+        "huggingface-organization-api-token",
+        &["huggingface-org-token"],
+    ),
+    ("okta-access-token", &["okta-api-token"]),
+    ("twitter-bearer-token", &["twitter-bearer-token"]),
+    ("twitter-api-secret", &["twitter-api-secret"]),
+    ("twitter-access-token", &["twitter-access-token"]),
+    ("facebook-access-token", &["facebook-access-token"]),
+    ("facebook-secret", &["facebook-app-secret"]),
+    ("azure-ad-client-secret", &["azure-ad-client-secret"]),
+    ("age-secret-key", &["age-secret-key"]),
+    ("1password-secret-key", &["1password-secret-key"]),
+    (
+        "1password-service-account-token",
+        &["1password-service-account-token"],
+    ),
+    ("cloudflare-api-key", &["cloudflare-api-token"]),
+    ("cloudflare-global-api-key", &["cloudflare-global-api-key"]),
+    ("cloudflare-origin-ca-key", &["cloudflare-origin-ca-key"]),
+    ("alibaba-access-key-id", &["alibaba-access-key-id"]),
+    ("alibaba-secret-key", &["alibaba-access-key-secret"]),
+    (
+        "atlassian-api-token",
+        &["atlassian-api-token", "atlassian-api-token-legacy"],
+    ),
+    ("databricks-api-token", &["databricks-token"]),
+    (
+        "flyio-access-token",
+        &["flyio-macaroon-token", "flyio-oauth-token"],
+    ),
+    ("jfrog-api-key", &["jfrog-artifactory-api-key"]),
+    ("jfrog-identity-token", &["jfrog-reference-token"]),
+    ("square-access-token", &["square-access-token"]),
+];
+
+/// The leakhound rules a gitleaks rule id stands for ([`RULE_IDS`]); empty
+/// when the table does not know it.
+pub fn leakhound_ids(gitleaks_id: &str) -> &'static [&'static str] {
+    RULE_IDS
+        .iter()
+        .find(|(g, _)| g.eq_ignore_ascii_case(gitleaks_id))
+        .map_or(&[], |(_, ids)| ids)
+}
+
+/// `.gitleaksignore`: the findings gitleaks was told not to report, one
+/// fingerprint a line, `file:rule-id:line` (a directory scan) or
+/// `commit:file:rule-id:line` (a git scan); `#` starts a comment. The rule
+/// id is gitleaks' (mapped through [`RULE_IDS`]) or leakhound's own.
+#[derive(Debug, Default)]
+pub struct Ignore {
+    /// The file read, as its note and errors name it.
+    pub path: std::path::PathBuf,
+    entries: Vec<IgnoreEntry>,
+}
+
+#[derive(Debug)]
+struct IgnoreEntry {
+    commit: Option<String>,
+    file: String,
+    /// leakhound rule ids (the written id as well, in case it is one).
+    rules: Vec<String>,
+    line: usize,
+}
+
+/// The name gitleaks reads it under, at the root of the scanned tree.
+pub const IGNORE_FILE_NAME: &str = ".gitleaksignore";
+
+impl Ignore {
+    /// Read a `.gitleaksignore`; a malformed line is an error naming the
+    /// file and the line.
+    pub fn load(path: &std::path::Path) -> Result<Ignore> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Config {
+            path: path.to_path_buf(),
+            message: format!("cannot read: {e}"),
+        })?;
+        Ignore::parse(&text, path)
+    }
+
+    /// Parse the text of a `.gitleaksignore` read from `path`.
+    pub fn parse(text: &str, path: &std::path::Path) -> Result<Ignore> {
+        let mut entries = Vec::new();
+        for (n, raw) in text.lines().enumerate() {
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let entry = parse_fingerprint(line).ok_or_else(|| Error::Config {
+                path: path.to_path_buf(),
+                message: format!(
+                    "line {}: `{}` is not a gitleaks fingerprint (file:rule-id:line or commit:file:rule-id:line)",
+                    n + 1,
+                    crate::text::sanitize(line)
+                ),
+            })?;
+            entries.push(entry);
+        }
+        Ok(Ignore {
+            path: path.to_path_buf(),
+            entries,
+        })
+    }
+
+    /// Fingerprints read.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the file held no fingerprint.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Does a fingerprint name this finding? A fingerprint without a commit
+    /// names the finding at that place in any commit, and outside git.
+    pub fn covers(&self, finding: &crate::finding::Finding) -> bool {
+        let path = finding.path.strip_prefix("./").unwrap_or(&finding.path);
+        self.entries.iter().any(|e| {
+            e.line == finding.line
+                && e.file == path
+                && e.rules.contains(&finding.rule_id)
+                && match (&e.commit, &finding.commit) {
+                    (None, _) => true,
+                    (Some(c), Some(fc)) => fc.id.starts_with(c.as_str()),
+                    (Some(_), None) => false,
+                }
+        })
+    }
+}
+
+fn parse_fingerprint(text: &str) -> Option<IgnoreEntry> {
+    let mut back = text.rsplitn(3, ':');
+    let line: usize = back.next()?.trim().parse().ok()?;
+    let rule = back.next()?.trim();
+    let rest = back.next()?;
+    if rule.is_empty() || rest.is_empty() {
+        return None;
+    }
+    let (commit, file) = match rest.split_once(':') {
+        Some((c, f))
+            if (7..=64).contains(&c.len())
+                && c.bytes().all(|b| b.is_ascii_hexdigit())
+                && !f.is_empty() =>
+        {
+            (Some(c.to_ascii_lowercase()), f)
+        }
+        _ => (None, rest),
+    };
+    let mut rules: Vec<String> = leakhound_ids(rule).iter().map(|s| s.to_string()).collect();
+    rules.push(rule.to_string());
+    Some(IgnoreEntry {
+        commit,
+        file: file.strip_prefix("./").unwrap_or(file).to_string(),
+        rules,
+        line,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_mapped_rule_exists() {
+        let builtin = rules::builtin_rules().unwrap();
+        for (g, ids) in RULE_IDS {
+            assert!(!ids.is_empty(), "{g}");
+            for id in *ids {
+                assert!(
+                    builtin.iter().any(|r| r.id() == *id),
+                    "{g} maps to {id}, which is not a built-in rule"
+                );
+            }
+        }
+        assert_eq!(leakhound_ids("GitHub-PAT"), &["github-pat-classic"]);
+        assert!(leakhound_ids("no-such-rule").is_empty());
+    }
+
+    /// docs/gitleaks.md lists the whole table, row for row.
+    #[test]
+    fn the_mapping_is_documented() {
+        let doc = include_str!("../docs/gitleaks.md");
+        for (g, ids) in RULE_IDS {
+            let row = format!(
+                "| `{g}` | {} |",
+                ids.iter()
+                    .map(|i| format!("`{i}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            assert!(doc.contains(&row), "docs/gitleaks.md lacks the row {row}");
+        }
+    }
+
+    #[test]
+    fn gitleaksignore_lines() {
+        let path = std::path::Path::new(".gitleaksignore");
+        let ig = Ignore::parse(
+            "# comment\n\nsrc/a.py:generic-api-key:3\n0123abcd4567:cfg/b.env:github-pat:12\nweird:name.txt:stripe-secret-key:1\n",
+            path,
+        )
+        .unwrap();
+        assert_eq!(ig.len(), 3);
+        assert_eq!(ig.entries[0].file, "src/a.py");
+        assert!(ig.entries[0]
+            .rules
+            .contains(&"generic-secret-assignment".to_string()));
+        assert_eq!(ig.entries[1].commit.as_deref(), Some("0123abcd4567"));
+        assert_eq!(ig.entries[1].file, "cfg/b.env");
+        // Not hex: part of the file name.
+        assert_eq!(ig.entries[2].commit, None);
+        assert_eq!(ig.entries[2].file, "weird:name.txt");
+        let e = Ignore::parse("a.py:rule\n", path).unwrap_err().to_string();
+        assert!(e.contains(".gitleaksignore") && e.contains("line 1"), "{e}");
+        assert!(Ignore::parse("a.py:rule:x\n", path).is_err());
+    }
 
     #[test]
     fn secret_group_becomes_the_one_capture_group() {

@@ -97,6 +97,7 @@ fn is_ours(hook: &[u8]) -> bool {
 
 /// The hook: run the binary that installed it if it is still there, else
 /// the one on `PATH`; if neither exists, block and say how to get past.
+/// It prints nothing when the commit is clean.
 fn script(exe: &Path) -> String {
     let exe = exe.to_string_lossy().replace('\'', r"'\''");
     format!(
@@ -112,7 +113,13 @@ if [ ! -x "$leakhound" ]; then
         exit 1
     }}
 fi
-exec "$leakhound" scan --staged
+# Silent on a clean commit: the report is shown only when the commit is
+# blocked or the scan failed.
+if [ -t 2 ] && [ -z "${{NO_COLOR:-}}" ]; then color=always; else color=never; fi
+out=$("$leakhound" scan --staged --color "$color" 2>&1)
+status=$?
+[ "$status" -eq 0 ] || printf '%s\n' "$out" >&2
+exit "$status"
 "#
     )
 }

@@ -22,7 +22,7 @@
 //! - `config`: flags and `.leakhound.toml` assembled into each module's options
 //! - `cli`: the clap types
 //! - `hook`: `install-hook`, the pre-commit hook
-//! - `gitleaks`: `config import-gitleaks`
+//! - `gitleaks`: `config import-gitleaks`, gitleaks' rule ids, `.gitleaksignore`
 //! - `lint`: `rules check`, the rule linter
 //! - `audit`: remote repositories and organisations, shards, incremental rescans
 //! - `datastore`: the audit's SQLite datastore, merged across shards

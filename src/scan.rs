@@ -48,6 +48,8 @@ pub struct Options {
     pub allowlist: Allowlist,
     /// Fingerprints accepted earlier (`--baseline`).
     pub baseline: Option<Baseline>,
+    /// `--verbose`: note each suppressed finding in `Stats::log`.
+    pub verbose: bool,
     /// Set by Ctrl-C or SIGTERM: file walks stop, and what was scanned is
     /// reported.
     pub interrupt: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
@@ -72,6 +74,7 @@ impl Default for Options {
             progress: false,
             allowlist: Allowlist::default(),
             baseline: None,
+            verbose: false,
             interrupt: None,
             exposure: None,
         }
@@ -144,6 +147,10 @@ pub struct Stats {
     /// reported, per level.
     #[serde(default, skip_serializing_if = "finding::HeldBack::is_empty")]
     pub held_back: finding::HeldBack,
+    /// With `--verbose`: each finding suppressed, as `path:line` and why
+    /// (never the secret); printed on stderr, in no report.
+    #[serde(skip)]
+    pub log: Vec<PathNote>,
     pub skipped: Vec<PathNote>,
     pub errors: Vec<PathNote>,
     pub elapsed_ms: u64,
@@ -195,6 +202,7 @@ impl Stats {
         self.suppressed += other.suppressed;
         self.known_examples += other.known_examples;
         self.held_back.merge(&other.held_back);
+        self.log.extend(other.log);
         self.skipped.extend(other.skipped);
         self.errors.extend(other.errors);
         self.notes.extend(other.notes);
@@ -305,6 +313,7 @@ impl Scanner<'_> {
             let line_end = bounded_line_end(buf, m.start);
             if allowed {
                 stats.suppressed += 1;
+                self.log_suppressed(stats, path, line, rule.id(), "an inline allow comment");
                 continue;
             }
             let secret = String::from_utf8_lossy(&m.secret).into_owned();
@@ -317,6 +326,7 @@ impl Scanner<'_> {
                 )
             {
                 stats.suppressed += 1;
+                self.log_suppressed(stats, path, line, rule.id(), "the allowlist");
                 continue;
             }
             let span = &buf[m.start..m.end];
@@ -334,6 +344,7 @@ impl Scanner<'_> {
                 .allows_fingerprint(&fingerprint, &m.secret)
             {
                 stats.suppressed += 1;
+                self.log_suppressed(stats, path, line, rule.id(), "an allowlisted fingerprint");
                 continue;
             }
             let redacted = finding::redact(&secret, m.prefix_len);
@@ -368,6 +379,18 @@ impl Scanner<'_> {
             });
         }
         out
+    }
+}
+
+impl Scanner<'_> {
+    /// With `--verbose`, note a suppressed finding: where, which rule, why.
+    fn log_suppressed(&self, stats: &mut Stats, path: &str, line: usize, rule: &str, why: &str) {
+        if self.options.verbose {
+            stats.log.push(PathNote {
+                path: format!("{path}:{line}"),
+                reason: format!("a {rule} finding suppressed by {why}"),
+            });
+        }
     }
 }
 
@@ -686,8 +709,34 @@ fn looks_like_utf16le(buf: &[u8]) -> bool {
 /// its stale entries (see `baseline::apply`).
 pub fn apply_baseline(options: &Options, outcome: &mut ScanOutcome) {
     if let Some(baseline) = &options.baseline {
+        // `--verbose` names what the baseline dropped: the places before,
+        // less the places after.
+        let before: Vec<(String, usize, String)> = if options.verbose {
+            outcome
+                .findings
+                .iter()
+                .map(|f| (f.path.clone(), f.line, f.rule_id.clone()))
+                .collect()
+        } else {
+            Vec::new()
+        };
         let (suppressed, stale) =
             crate::baseline::apply(baseline, &options.paths, &mut outcome.findings);
+        if options.verbose {
+            let after: std::collections::HashSet<(&str, usize, &str)> = outcome
+                .findings
+                .iter()
+                .map(|f| (f.path.as_str(), f.line, f.rule_id.as_str()))
+                .collect();
+            for (path, line, rule) in &before {
+                if !after.contains(&(path.as_str(), *line, rule.as_str())) {
+                    outcome.stats.log.push(PathNote {
+                        path: format!("{path}:{line}"),
+                        reason: format!("a {rule} finding suppressed by the baseline"),
+                    });
+                }
+            }
+        }
         outcome.stats.suppressed += suppressed;
         outcome.stats.stale_baseline = Some(stale);
     }

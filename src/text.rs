@@ -76,6 +76,17 @@ fn is_unsafe(c: char) -> bool {
         || (c as u32 & 0xfffe) == 0xfffe
 }
 
+/// A count and its noun, in the plural unless the count is one: `1
+/// finding`, `2 findings`, `0 blobs`.
+pub fn plural(n: impl Into<u64>, noun: &str) -> String {
+    let n: u64 = n.into();
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// The candidate closest to `word` by edit distance, if it is close enough
 /// to be a likely misspelling (at most a third of the word's length).
 pub fn nearest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {

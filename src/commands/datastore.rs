@@ -16,13 +16,17 @@ pub fn merge(args: &MergeArgs) -> anyhow::Result<u8> {
     }
     let merged = args.inputs.len() - summary.failed.len();
     eprintln!(
-        "leakhound: merged {merged} datastore{} into {}: {} repositor{}, {} blobs, {} findings added",
+        "leakhound: merged {merged} datastore{} into {}: {} repositor{}, {}, {} added",
         if merged == 1 { "" } else { "s" },
         args.output.display(),
         summary.repositories,
-        if summary.repositories == 1 { "y" } else { "ies" },
-        summary.blobs,
-        summary.findings
+        if summary.repositories == 1 {
+            "y"
+        } else {
+            "ies"
+        },
+        crate::text::plural(summary.blobs, "blob"),
+        crate::text::plural(summary.findings, "finding")
     );
     Ok(if summary.failed.is_empty() {
         CLEAN

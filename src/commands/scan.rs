@@ -61,6 +61,9 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<u8> {
     } else {
         crate::run_scan(&config.scan, &matcher)
     };
+    if let Some(ignore) = &config.gitleaks_ignore {
+        apply_gitleaks_ignore(ignore, config.scan.verbose, &mut outcome);
+    }
     let scan_interrupted = interrupt.load(Ordering::SeqCst);
     if scan_interrupted {
         outcome.stats.notes.push(
@@ -131,6 +134,26 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<u8> {
             report::write(out, &outcome.findings, &ctx)
         })?;
     }
+    if !config.report.quiet {
+        let written = config
+            .report
+            .output
+            .iter()
+            .map(|p| (config.report.format, p))
+            .chain(args.reports.iter().map(|r| (r.format.into(), &r.path)))
+            .filter(|(_, p)| p.as_os_str() != "-");
+        for (format, path) in written {
+            eprintln!(
+                "leakhound: wrote {} to {} ({} report)",
+                crate::text::plural(outcome.findings.len() as u64, "finding"),
+                crate::text::sanitize(&path.display().to_string()),
+                format!("{format:?}").to_lowercase(),
+            );
+        }
+    }
+    if config.scan.verbose {
+        log_skips(&config, &outcome);
+    }
     // Read errors go to stderr in every format (README): the text report
     // on stdout lists them too, but a redirected stdout must not hide them.
     if !config.report.quiet {
@@ -170,6 +193,75 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<u8> {
         Some(r) if code != ERROR => code.max(r),
         _ => code,
     })
+}
+
+/// Drop the findings a `.gitleaksignore` fingerprint names; count them as
+/// suppressed and say so in the summary's notes.
+fn apply_gitleaks_ignore(
+    ignore: &crate::gitleaks::Ignore,
+    verbose: bool,
+    outcome: &mut ScanOutcome,
+) {
+    let before = outcome.findings.len();
+    let mut log = Vec::new();
+    outcome.findings.retain(|f| {
+        let covered = ignore.covers(f);
+        if covered && verbose {
+            log.push(crate::scan::PathNote {
+                path: format!("{}:{}", f.path, f.line),
+                reason: format!(
+                    "a {} finding suppressed by {}",
+                    f.rule_id,
+                    ignore.path.display()
+                ),
+            });
+        }
+        !covered
+    });
+    let dropped = before - outcome.findings.len();
+    outcome.stats.log.extend(log);
+    outcome.stats.suppressed += dropped;
+    outcome.stats.findings = outcome.findings.len();
+    outcome.stats.notes.push(format!(
+        "{}: {} read, {} suppressed",
+        ignore.path.display(),
+        crate::text::plural(ignore.len() as u64, "fingerprint"),
+        crate::text::plural(dropped as u64, "finding"),
+    ));
+}
+
+/// `--verbose`: what was not scanned or not reported, and why, one line
+/// each on stderr; never a secret (paths, rule ids and reasons only).
+fn log_skips(config: &Config, outcome: &ScanOutcome) {
+    use crate::text::sanitize;
+    let excluded = config
+        .scan
+        .allowlist
+        .excluded
+        .as_ref()
+        .map(|log| {
+            log.lock()
+                .expect("exclusion log lock: never held across a panic")
+                .clone()
+        })
+        .unwrap_or_default();
+    for (path, why) in &excluded {
+        eprintln!("leakhound: skipped {}: {}", sanitize(path), sanitize(why));
+    }
+    for note in &outcome.stats.skipped {
+        eprintln!(
+            "leakhound: skipped {}: {}",
+            sanitize(&note.path),
+            sanitize(&note.reason)
+        );
+    }
+    for note in &outcome.stats.log {
+        eprintln!(
+            "leakhound: not reported {}: {}",
+            sanitize(&note.path),
+            sanitize(&note.reason)
+        );
+    }
 }
 
 /// An audit with a datastore: the report's findings are the datastore's

@@ -213,10 +213,19 @@ fn write_summary(out: &mut dyn Write, findings: &[Finding], ctx: &ReportContext)
     };
     let scanned = match (s.commits, s.blobs) {
         (Some(c), Some(b)) if s.files > 0 => {
-            format!("{c} commits, {b} blobs, {} uncommitted files", s.files)
+            format!(
+                "{}, {}, {}",
+                crate::text::plural(c, "commit"),
+                crate::text::plural(b, "blob"),
+                crate::text::plural(s.files, "uncommitted file")
+            )
         }
         (Some(c), Some(b)) => {
-            let mut text = format!("{c} commits, {b} blobs");
+            let mut text = format!(
+                "{}, {}",
+                crate::text::plural(c, "commit"),
+                crate::text::plural(b, "blob")
+            );
             if let Some(r) = s.repositories {
                 text = format!("{r} repositor{}, {text}", if r == 1 { "y" } else { "ies" });
             }

@@ -1465,3 +1465,40 @@ fn action_verify_counts_live_keys_and_fail_on_live_fails_only_for_them() {
     let r = runner.run(&[("config", "verify.toml"), ("verify", "true")]);
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
 }
+
+#[test]
+fn action_pull_request_mode_reads_gitleaksignore_from_the_base_commit() {
+    // A pull request that adds its own key's fingerprint to
+    // `.gitleaksignore` must not hide it; the base commit's file applies.
+    let mut runner = Runner::new("pull_request", serde_json::json!({}));
+    let ws = runner.ws().to_path_buf();
+    git(&ws, &["init", "-q", "-b", "main"]);
+    // The base accepts a key at accepted.py line 1 (a gitleaks id).
+    write(&ws, ".gitleaksignore", "accepted.py:github-pat:1\n");
+    git(&ws, &["add", "."]);
+    git(&ws, &["commit", "-qm", "base"]);
+    let base = git(&ws, &["rev-parse", "HEAD"]);
+    git(&ws, &["checkout", "-qb", "feature"]);
+    write(&ws, "accepted.py", format!("K = '{GITHUB}'\n"));
+    write(&ws, "new.py", format!("K = '{KUNAVO}'\n"));
+    write(
+        &ws,
+        ".gitleaksignore",
+        "accepted.py:github-pat:1\nnew.py:kunavo-api-key:1\n",
+    );
+    git(&ws, &["add", "."]);
+    git(&ws, &["commit", "-qm", "add keys and hide one"]);
+    let head = git(&ws, &["rev-parse", "HEAD"]);
+    runner.event = pull_request_event(&base, &head);
+    let r = runner.run(&[]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.outputs["findings"], "1", "{}", r.stdout);
+    assert!(r.stdout.contains("file=new.py"), "{}", r.stdout);
+    assert!(!r.stdout.contains("file=accepted.py"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("this pull request changes `.gitleaksignore`"),
+        "{}",
+        r.stdout
+    );
+}

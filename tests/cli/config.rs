@@ -8,7 +8,7 @@ title = "acme gitleaks config"
 
 [extend]
 useDefault = true
-disabledRules = ["generic-api-key", "kunavo-api-key"]
+disabledRules = ["generic-api-key", "acme-legacy-rule", "kunavo-api-key"]
 
 [[rules]]
 id = "acme-internal-token"
@@ -88,7 +88,7 @@ fn import_gitleaks_converts_rules_and_allowlists_and_names_what_it_skips() {
         "rule `acme_deploy_key`: imported as `acme-deploy-key`",
         "rule `acme_deploy_key`: no keywords; using the regex's literal prefixes",
         "rule `acme-db-password`: path condition `\\.env$` dropped",
-        "`generic-api-key` is not a leakhound rule",
+        "`acme-legacy-rule` is not a leakhound rule",
         "1 commit left out",
         "wrote .leakhound.toml (3 rules imported, 3 skipped)",
     ] {
@@ -96,7 +96,8 @@ fn import_gitleaks_converts_rules_and_allowlists_and_names_what_it_skips() {
     }
     let toml = std::fs::read_to_string(d.join(".leakhound.toml")).unwrap();
     assert!(
-        toml.contains("disabled_rules = ['kunavo-api-key']"),
+        // gitleaks' `generic-api-key` is leakhound's generic rule.
+        toml.contains("disabled_rules = ['generic-secret-assignment', 'kunavo-api-key']"),
         "{toml}"
     );
     assert!(toml.contains("provider = 'custom'"), "{toml}");

@@ -288,7 +288,7 @@ fn working_tree_and_history_are_not_reported_twice() {
     assert_eq!(report["stats"]["files"], 2);
     let (_, text, _) = scan_text(r.path(), &["--git"]);
     assert!(
-        text.contains("in 1 commits, 2 blobs, 2 uncommitted files"),
+        text.contains("in 1 commit, 2 blobs, 2 uncommitted files"),
         "{text}"
     );
 }

@@ -17,6 +17,7 @@ mod config_check;
 mod docs_examples;
 mod exposure;
 mod fake_provider;
+mod flags;
 mod formats;
 mod fuzz;
 mod git;

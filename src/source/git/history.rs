@@ -450,11 +450,16 @@ pub fn scan_repository_known(
     let blobs_read = std::mem::take(&mut outcome.stats.files);
     if stop.load(Ordering::Relaxed) {
         stats.notes.push(format!(
-            "interrupted: {} commit{} walked, {blobs_read} of the {} blobs {} held scanned; \
+            "interrupted: {} commit{} walked, {blobs_read} of the {} {} {} held scanned; \
              the uncommitted files were not scanned",
             commits.len(),
             if commits.len() == 1 { "" } else { "s" },
             blobs.entries.len(),
+            if blobs.entries.len() == 1 {
+                "blob"
+            } else {
+                "blobs"
+            },
             if commits.len() == 1 { "it" } else { "they" },
         ));
     }
