@@ -368,10 +368,10 @@ pub struct ScanArgs {
     pub decode_all: bool,
 
     /// Report the findings at this confidence or above: `high`, `medium`
-    /// (the default) or `low` (docs/rules.md, "Confidence"). Findings
-    /// below it are held back and counted in the summary; with `--verify`
-    /// they are still verified, and one that is live is reported.
-    /// Default: `[scan] min_confidence`, else `medium`.
+    /// or `low` (docs/rules.md, "Confidence"). Findings below it are held
+    /// back and counted in the summary; with `--verify` they are still
+    /// verified, and one that is live is reported [default: `[scan]
+    /// min_confidence`, else `medium`].
     #[arg(long, value_name = "LEVEL", value_parser = parse_confidence)]
     pub min_confidence: Option<crate::finding::Confidence>,
 
