@@ -48,6 +48,25 @@ fn warn_unverified(config: &Config, summary: &crate::verify::VerifySummary) {
     }
 }
 
+/// Verification's summary into the outcome: the run's time includes it
+/// (often most of it), and `--only-verified` keeps only the live findings.
+fn record_verification(
+    config: &Config,
+    outcome: &mut ScanOutcome,
+    summary: crate::verify::VerifySummary,
+) {
+    outcome.stats.elapsed_ms += summary.elapsed_ms;
+    outcome.stats.verification = Some(summary);
+    if config.verify.as_ref().is_some_and(|v| v.only_verified) {
+        outcome.findings.retain(|f| {
+            f.verification
+                .as_ref()
+                .is_some_and(|v| v.verdict == Verdict::Live)
+        });
+        outcome.stats.findings = outcome.findings.len();
+    }
+}
+
 /// 1 when the findings trip `--fail-on`; else 2 for read errors or an
 /// interrupted verification (an incomplete run is not clean); else 0.
 fn exit_code(config: &Config, outcome: &ScanOutcome) -> u8 {

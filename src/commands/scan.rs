@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::finding::Finding;
 use crate::report::{self, ReportContext};
 use crate::scan::{GitScan, ScanOutcome};
-use crate::verify::{Verdict, Verifier};
+use crate::verify::Verifier;
 
 use super::interrupt::catch_interrupts;
 use super::output::write_output;
@@ -289,16 +289,7 @@ fn verify_audit(
             reason: format!("verdicts not recorded: {e}"),
         });
     }
-    outcome.stats.elapsed_ms += summary.elapsed_ms;
-    outcome.stats.verification = Some(summary);
-    if config.verify.as_ref().is_some_and(|v| v.only_verified) {
-        outcome.findings.retain(|f| {
-            f.verification
-                .as_ref()
-                .is_some_and(|v| v.verdict == Verdict::Live)
-        });
-        outcome.stats.findings = outcome.findings.len();
-    }
+    super::record_verification(config, outcome, summary);
 }
 
 /// A scanned path as reports name it: a git scan of `.` is named after its

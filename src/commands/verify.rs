@@ -8,7 +8,7 @@ use crate::cli::VerifyArgs;
 use crate::config::Config;
 use crate::report::{self, ReportContext};
 use crate::scan::ScanOutcome;
-use crate::verify::{Verdict, Verifier};
+use crate::verify::Verifier;
 
 use super::exit_code;
 use super::interrupt::catch_interrupts;
@@ -58,15 +58,5 @@ pub(crate) fn verify_outcome(
         );
     }
     super::warn_unverified(config, &summary);
-    // The run's time includes verification, which is often most of it.
-    outcome.stats.elapsed_ms += summary.elapsed_ms;
-    outcome.stats.verification = Some(summary);
-    if config.verify.as_ref().is_some_and(|v| v.only_verified) {
-        outcome.findings.retain(|f| {
-            f.verification
-                .as_ref()
-                .is_some_and(|v| v.verdict == Verdict::Live)
-        });
-        outcome.stats.findings = outcome.findings.len();
-    }
+    super::record_verification(config, outcome, summary);
 }
