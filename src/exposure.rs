@@ -338,8 +338,12 @@ pub struct WalkBlob {
     /// Every path it appears at.
     pub paths: Vec<String>,
     /// Every commit whose tree, compared with its first parent's, shows
-    /// it (indices into `Walk::commits`); empty for a dangling blob.
+    /// it (indices into `Walk::commits`), once a path; empty for a
+    /// dangling blob.
     pub commits: Vec<u32>,
+    /// Every commit whose tree, compared with its first parent's, no
+    /// longer holds it at a path the parent's held it at, once a path.
+    pub removed_by: Vec<u32>,
 }
 
 /// One secret as the scan saw it: its id ([`Key::id`]) and the blobs
@@ -372,8 +376,8 @@ pub fn analyse(
         .ok()
         .and_then(|h| h.peel_to_commit().ok())
         .map(|c| c.id());
-    let mut lookups = TreeLookups::new(walk.repo);
     let mut ancestry = Ancestry(HashMap::new());
+    let mut count = vec![0i32; walk.commits.len()];
     let mut by_id: HashMap<String, Vec<&Finding>> = HashMap::new();
     for f in findings {
         by_id.entry(key.id(&f.secret)).or_default().push(f);
@@ -410,7 +414,7 @@ pub fn analyse(
                 &order,
                 &tips,
                 head,
-                &mut lookups,
+                &mut count,
                 &mut ancestry,
             ));
         }
@@ -551,13 +555,6 @@ impl<'r> TreeLookups<'r> {
         self.memo.insert((tree, path.to_string()), found);
         found
     }
-
-    /// Whether the tree holds one of `blobs` at one of `paths`.
-    fn holds(&mut self, tree: Oid, paths: &[&str], blobs: &HashSet<Oid>) -> bool {
-        paths
-            .iter()
-            .any(|p| self.blob_at(tree, p).is_some_and(|b| blobs.contains(&b)))
-    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -571,7 +568,7 @@ fn one_secret(
     order: &[u32],
     tips: &[Tip],
     head: Option<Oid>,
-    lookups: &mut TreeLookups,
+    count: &mut [i32],
     ancestry: &mut Ancestry,
 ) -> Secret {
     let blob_ids: HashSet<Oid> = s
@@ -584,33 +581,42 @@ fn one_secret(
         .iter()
         .flat_map(|&b| walk.blobs[b as usize].paths.iter().map(String::as_str))
         .collect();
-    let path_list: Vec<&str> = paths.iter().copied().collect();
     let dangling = s
         .blobs
         .iter()
         .any(|&b| walk.blobs[b as usize].commits.is_empty());
 
-    // Which commits hold the key: one that showed a blob of it against its
-    // first parent does; one whose first parent holds it does while its
-    // tree still has the blob; no other can (its diff would have shown it).
+    // Which commits hold the key: a commit's tree holds it at as many paths
+    // as its first parent's, plus the paths where the comparison of the two
+    // showed a blob of it, minus those where it took one out. Exact, and no
+    // tree is read: the walk's comparisons already say all of it.
+    let mut delta: HashMap<u32, i32> = HashMap::new();
+    for &b in &s.blobs {
+        let blob = &walk.blobs[b as usize];
+        for &c in &blob.commits {
+            *delta.entry(c).or_default() += 1;
+        }
+        for &c in &blob.removed_by {
+            *delta.entry(c).or_default() -= 1;
+        }
+    }
     let mut holds = vec![false; walk.commits.len()];
     for &c in order {
         let c = c as usize;
         if marks[c] & bit == 0 {
             continue;
         }
-        if own[c] & bit != 0 {
-            holds[c] = true;
-            continue;
-        }
         let commit = &walk.commits[c];
-        if let Some(&fp) = commit.parents.first() {
-            let parent = &walk.commits[fp as usize];
-            if holds[fp as usize] {
-                holds[c] =
-                    parent.tree == commit.tree || lookups.holds(commit.tree, &path_list, &blob_ids);
-            }
-        }
+        // (`count` is shared by the keys: an unmarked parent's entry is
+        // another key's, and it holds none of this one.)
+        let before = commit
+            .parents
+            .first()
+            .filter(|&&p| marks[p as usize] & bit != 0)
+            .map_or(0, |&p| count[p as usize]);
+        // A damaged tree can make the sum go below zero: no path holds it.
+        count[c] = (before + delta.get(&(c as u32)).copied().unwrap_or(0)).max(0);
+        holds[c] = count[c] > 0;
     }
     let held: Vec<u32> = (0..walk.commits.len() as u32)
         .filter(|&c| holds[c as usize])

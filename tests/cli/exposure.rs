@@ -10,6 +10,9 @@ use serde_json::Value;
 use crate::fake_provider::{Reply, Server};
 use crate::gitutil::{findings, git, kunavo_key, scan_json, Repo};
 
+/// The admin token `revoke` presents to the Kunavo stand-in.
+const ADMIN_TOKEN: &str = "adm-Exp0sureT3st-9vQ2";
+
 /// The report's secret whose findings include one at `path`.
 fn secret_at<'a>(report: &'a Value, path: &str) -> &'a Value {
     report["secrets"]
@@ -187,6 +190,66 @@ fn each_key_is_one_secret_with_its_exposure_and_refs() {
     // Worst first.
     assert_eq!(secrets[0]["exposure"], "in-head");
     assert_eq!(secrets[2]["exposure"], "unreachable");
+}
+
+/// Which commits hold a key is worked out from the walk's own tree
+/// comparisons, not by reading trees: a key at two paths stays until the
+/// last one goes, a deleted directory takes what it held, a file that
+/// becomes a directory takes its content, and a merge that brings the key
+/// back holds it again.
+#[test]
+fn a_key_is_held_until_its_last_path_goes() {
+    let repo = Repo::init();
+    let key = kunavo_key(2460);
+    let line = format!("KUNAVO_API_KEY={key}\n");
+    repo.write("README.md", "hello\n");
+    repo.commit("Start");
+    repo.write("a/k.env", &line);
+    repo.write("b/k.env", &line);
+    repo.write("c", &line);
+    let introduced = repo.commit("The key at three paths");
+    std::fs::remove_dir_all(repo.path().join("a")).unwrap();
+    repo.commit("Drop a/");
+    repo.git(&["tag", "two-left"]);
+    std::fs::remove_file(repo.path().join("c")).unwrap();
+    repo.write("c/inside.txt", "no key\n");
+    repo.commit("c becomes a directory");
+    repo.git(&["tag", "one-left"]);
+    repo.git(&["branch", "side"]);
+    std::fs::remove_dir_all(repo.path().join("b")).unwrap();
+    let removed = repo.commit("Drop b/");
+    repo.git(&["tag", "none-left"]);
+    // On a side branch the key is copied to a new file, and main merges
+    // it: the merge holds it again.
+    repo.git(&["checkout", "-q", "side"]);
+    repo.write("d.env", &line);
+    repo.commit("Copy on side");
+    repo.git(&["checkout", "-q", "main"]);
+    repo.git(&["merge", "-q", "--no-edit", "side"]);
+    let merged = repo.head();
+
+    let (code, report, stderr) = scan_json(repo.path(), &["--git", "."]);
+    assert_eq!(code, 1, "{stderr}");
+    let secrets = report["secrets"].as_array().expect("secrets");
+    assert_eq!(secrets.len(), 1, "{secrets:#?}");
+    let s = &secrets[0];
+    assert_eq!(s["introduced"]["id"], introduced.as_str());
+    assert_eq!(ref_of(s, "refs/tags/two-left")["tip"], true, "{s:#}");
+    assert_eq!(ref_of(s, "refs/tags/one-left")["tip"], true, "{s:#}");
+    assert_eq!(ref_of(s, "refs/tags/none-left")["tip"], false, "{s:#}");
+    // The merge holds it again (d.env from side): in HEAD.
+    assert_eq!(s["exposure"], "in-head", "{s:#}");
+    assert_eq!(ref_of(s, "HEAD")["tip"], true);
+    // Held by: the introduction, "Drop a/", "c becomes a directory",
+    // "Copy on side" and the merge; not by "Drop b/".
+    assert_eq!(s["commits"], 5, "{s:#}");
+    let main = branch_of(s, "refs/heads/main");
+    assert_eq!(main["last"]["id"], merged.as_str(), "{main:#}");
+    assert!(main.get("removed_by").is_none(), "{main:#}");
+    let side = branch_of(s, "refs/heads/side");
+    assert_eq!(side["commits"], 4, "{side:#}");
+    assert!(side.get("removed_by").is_none(), "{side:#}");
+    let _ = removed;
 }
 
 #[test]
@@ -492,14 +555,33 @@ fn open_secrets_are_listed_worst_first_and_closed_by_hand_or_by_revocation() {
     repo.write("test.env", &format!("KUNAVO_API_KEY={test}\n"));
     repo.write("gone.env", &format!("KUNAVO_API_KEY={gone}\n"));
     repo.commit("Three keys");
-    // Both keys work until the end; only the audit log says the third
-    // was revoked.
-    let (a, b) = (live.clone(), gone.clone());
+    // A stand-in for Kunavo's verification and admin APIs: `live` and
+    // `gone` work until `leakhound revoke` turns `gone` off.
+    let live_set = Arc::new(std::sync::Mutex::new(vec![live.clone(), gone.clone()]));
+    let state = Arc::clone(&live_set);
     let provider = Server::start(move |req, _| {
-        if req.key() == a || req.key() == b {
-            Reply::status(200).body("{\"data\":[]}")
-        } else {
-            Reply::status(401).body("{\"error\":\"invalid api key\"}")
+        let mut keys = state.lock().unwrap();
+        match (req.method.as_str(), req.path.as_str()) {
+            ("POST", p) if p.ends_with("/v1/admin/keys/revoke") => {
+                if req.key() != ADMIN_TOKEN {
+                    return Reply::status(401);
+                }
+                let body = req.json();
+                // The key, or its SHA-256 (Kunavo stores only hashes).
+                let asked = |k: &String| {
+                    body["key"].as_str() == Some(k.as_str())
+                        || body["key_sha256"].as_str() == Some(sha256_hex(k.as_bytes()).as_str())
+                };
+                match keys.iter().position(asked) {
+                    Some(i) => {
+                        keys.remove(i);
+                        Reply::status(200).body("{\"revoked\":true}")
+                    }
+                    None => Reply::status(404),
+                }
+            }
+            _ if keys.contains(&req.key()) => Reply::status(200).body("{\"data\":[]}"),
+            _ => Reply::status(401).body("{\"error\":\"invalid api key\"}"),
         }
     });
     let work = tempfile::tempdir().unwrap();
@@ -623,28 +705,48 @@ fn open_secrets_are_listed_worst_first_and_closed_by_hand_or_by_revocation() {
     assert_eq!(before["exposure"], "unreachable", "{before:#}");
     assert_eq!(before["status"], "open", "{before:#}");
     assert_eq!(before["verdict"], "live", "{before:#}");
-    let log = work.path().join("audit.jsonl");
-    std::fs::write(
-        &log,
-        format!(
-            "{}\n",
-            serde_json::json!({
-                "time": "2026-12-07T23:00:00Z",
-                "provider": "kunavo",
-                "rule": "kunavo-api-key",
-                "fingerprint": gone_fingerprint,
-                "path": "gone.env",
-                "key": "sk-kunavo-xxxx…",
-                "key_sha256": "00",
-                "endpoint": "POST http://127.0.0.1/revoke",
-                "credential": "$KUNAVO_ADMIN_TOKEN",
-                "outcome": "revoked",
-                "status": 200,
-                "detail": "revoked",
-            })
-        ),
-    )
-    .unwrap();
+    // `revoke` turns it off, from a report of the repository it was
+    // leaked in (raw keys, as `revoke` needs), and writes its audit log.
+    let report = work.path().join("leak.json");
+    let (code, _, stderr) = lh(
+        repo.path(),
+        &[
+            "scan",
+            ".",
+            "-c",
+            work.path().join("verify.toml").to_str().unwrap(),
+            "--show-secrets",
+            "--rule",
+            "kunavo-api-key",
+            "--include-path",
+            "gone.env",
+            "-f",
+            "json",
+            "-o",
+            report.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 1, "{stderr}");
+    let out = crate::gitutil::leakhound()
+        .current_dir(work.path())
+        .env("KUNAVO_ADMIN_TOKEN", ADMIN_TOKEN)
+        .args([
+            "revoke",
+            "leak.json",
+            "-c",
+            "verify.toml",
+            "--yes",
+            "--audit-log",
+            "audit.jsonl",
+        ])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert!(said.contains("1 revoked"), "{said}");
+    assert_eq!(*live_set.lock().unwrap(), [live.clone()], "gone is revoked");
+    let logged = std::fs::read_to_string(work.path().join("audit.jsonl")).unwrap();
+    assert!(logged.contains(&gone_fingerprint), "{logged}");
     let (code, _, err) = lh(
         work.path(),
         &[

@@ -64,6 +64,12 @@ pub(super) struct Changes {
     pub(super) blobs: Vec<(Oid, Vec<u8>)>,
     pub(super) submodules: Vec<Vec<u8>>,
     pub(super) errors: Vec<PathNote>,
+    /// Set before the comparison to also list what it takes out.
+    pub(super) track_removed: bool,
+    /// With `track_removed`: the blob of every path the new tree no longer
+    /// holds, or holds with other content (one entry a path; exposure
+    /// counts how many paths of a commit's tree hold a key).
+    pub(super) removed: Vec<Oid>,
 }
 
 /// Locations a blob may have before its paths are looked up in a set
@@ -226,11 +232,11 @@ pub fn scan_repository_known(
     let mut blobs = BlobIndex::default();
     // Exposure: every (blob, commit) a tree comparison showed, not only
     // the first commit per path (8 bytes a change; none without a key).
-    let mut trail: Option<Vec<(u32, u32)>> = options.exposure.as_ref().map(|_| Vec::new());
+    let mut trail: Option<Trail> = options.exposure.as_ref().map(|_| Trail::default());
     let mut submodules = BTreeSet::new();
     // Blobs only the index holds (`--all-objects`): reported as staged.
     let mut staged: HashSet<Oid> = HashSet::new();
-    tree_changes(&gitdir, &commits, threads, stop, |i, c| {
+    tree_changes(&gitdir, &commits, threads, trail.is_some(), stop, |i, c| {
         absorb_changes(
             &mut blobs,
             c,
@@ -261,16 +267,23 @@ pub fn scan_repository_known(
         ));
         let first = commits.len();
         commits.extend(behind);
-        tree_changes(&gitdir, &commits[first..], threads, stop, |i, c| {
-            absorb_changes(
-                &mut blobs,
-                c,
-                (first + i) as u32,
-                &mut submodules,
-                &mut stats,
-                &mut trail,
-            );
-        })?;
+        tree_changes(
+            &gitdir,
+            &commits[first..],
+            threads,
+            trail.is_some(),
+            stop,
+            |i, c| {
+                absorb_changes(
+                    &mut blobs,
+                    c,
+                    (first + i) as u32,
+                    &mut submodules,
+                    &mut stats,
+                    &mut trail,
+                );
+            },
+        )?;
     }
     if all_objects {
         let mut known: HashSet<Oid> = commits.iter().map(|c| c.oid).collect();
@@ -282,6 +295,7 @@ pub fn scan_repository_known(
             &gitdir,
             &commits[first as usize..],
             threads,
+            trail.is_some(),
             stop,
             |i, c| {
                 absorb_changes(
@@ -488,6 +502,17 @@ pub fn scan_repository_known(
     })
 }
 
+/// What exposure needs from the tree comparisons (8 bytes a blob shown,
+/// 24 a blob taken out; none of it without `exposure`).
+#[derive(Default)]
+struct Trail {
+    /// (blob, commit): every blob a comparison showed, not only the first
+    /// commit per path.
+    shown: Vec<(u32, u32)>,
+    /// (blob, commit): every blob a comparison took out of a path.
+    removed: Vec<(Oid, u32)>,
+}
+
 /// Hand what the walk knows to `exposure`: the commit graph, and for each
 /// blob that holds a key, its paths and every commit that showed it.
 #[allow(clippy::too_many_arguments)]
@@ -498,7 +523,7 @@ fn exposure_of(
     blobs: &BlobIndex,
     shown: &[String],
     allowed: &[bool],
-    trail: Vec<(u32, u32)>,
+    trail: Trail,
     sightings: &Sightings,
     findings: &[Finding],
 ) -> Vec<crate::exposure::Secret> {
@@ -523,14 +548,21 @@ fn exposure_of(
                         .map(|&(p, _)| shown[p as usize].clone())
                         .collect(),
                     commits: Vec::new(),
+                    removed_by: Vec::new(),
                 });
                 walk_blobs.len() as u32 - 1
             });
         }
     }
-    for (b, c) in trail {
+    for (b, c) in trail.shown {
         if let Some(&l) = local.get(&b) {
             walk_blobs[l as usize].commits.push(c);
+        }
+    }
+    for (oid, c) in trail.removed {
+        let l = blobs.ids.get(&oid).and_then(|b| local.get(b));
+        if let Some(&l) = l {
+            walk_blobs[l as usize].removed_by.push(c);
         }
     }
     let describe = |oid: Oid| repo.find_commit(oid).ok().map(|c| commit_info(&c));
@@ -768,6 +800,7 @@ fn tree_changes(
     gitdir: &Path,
     commits: &[CommitNode],
     threads: usize,
+    track_removed: bool,
     stop: &AtomicBool,
     sink: impl FnMut(usize, Changes),
 ) -> Result<()> {
@@ -780,7 +813,10 @@ fn tree_changes(
         || open_worker(gitdir, opened.fetch_add(1, Ordering::Relaxed)),
         |repo, i| {
             let c = &commits[i];
-            let mut changes = Changes::default();
+            let mut changes = Changes {
+                track_removed,
+                ..Changes::default()
+            };
             diff_commit(repo, c.parent_tree, c.tree, &mut changes);
             if !changes.errors.is_empty() {
                 for e in &mut changes.errors {
@@ -799,13 +835,17 @@ fn absorb_changes(
     commit: u32,
     submodules: &mut BTreeSet<Vec<u8>>,
     stats: &mut Stats,
-    trail: &mut Option<Vec<(u32, u32)>>,
+    trail: &mut Option<Trail>,
 ) {
     for (oid, path) in changes.blobs {
         let blob = blobs.add(oid, &path, commit);
         if let Some(t) = trail {
-            t.push((blob, commit));
+            t.shown.push((blob, commit));
         }
+    }
+    if let Some(t) = trail {
+        t.removed
+            .extend(changes.removed.into_iter().map(|oid| (oid, commit)));
     }
     submodules.extend(changes.submodules);
     stats.errors.extend(changes.errors);
@@ -853,8 +893,16 @@ pub(super) fn diff_trees<'r>(
         next_old: 0,
         restore: prefix.len(),
     }];
+    let track = out.track_removed;
     while let Some(dir) = stack.last_mut() {
         let Some(entry) = dir.new.get(dir.next) else {
+            // What the old side holds past the new side's last entry is
+            // gone.
+            if let (true, Some(t)) = (track, dir.old.as_ref()) {
+                for o in t.iter().skip(dir.next_old) {
+                    removed_entry(repo, o.id(), o.kind(), &mut out.removed);
+                }
+            }
             prefix.truncate(dir.restore);
             stack.pop();
             continue;
@@ -863,10 +911,17 @@ pub(super) fn diff_trees<'r>(
         // Both trees are sorted in git's order, so the old side is walked
         // alongside (no lookup, which would copy each name into a C string
         // and binary-search the old tree for it).
+        let removed = &mut out.removed;
         let before = dir.old.as_ref().and_then(|t| {
             while let Some(o) = t.get(dir.next_old) {
                 match tree_order(&o, &entry) {
-                    std::cmp::Ordering::Less => dir.next_old += 1,
+                    std::cmp::Ordering::Less => {
+                        // Not in the new tree: taken out.
+                        if track {
+                            removed_entry(repo, o.id(), o.kind(), removed);
+                        }
+                        dir.next_old += 1
+                    }
                     std::cmp::Ordering::Equal => {
                         dir.next_old += 1;
                         return Some((o.id(), o.kind()));
@@ -882,6 +937,13 @@ pub(super) fn diff_trees<'r>(
         let (id, kind) = (entry.id(), entry.kind());
         if before.is_some_and(|b| b == (id, kind)) {
             continue;
+        }
+        // Changed: the old blob is out; an old tree's blobs are out when
+        // the new entry is not a tree (a tree is compared below).
+        if let Some((old_id, old_kind)) = before.filter(|_| track) {
+            if !(old_kind == Some(ObjectType::Tree) && kind == Some(ObjectType::Tree)) {
+                removed_entry(repo, old_id, old_kind, &mut out.removed);
+            }
         }
         let len = prefix.len();
         if !prefix.is_empty() {
@@ -915,6 +977,30 @@ pub(super) fn diff_trees<'r>(
             _ => {}
         }
         prefix.truncate(len);
+    }
+}
+
+/// The blobs an entry taken out of a tree held: itself, or for a tree
+/// every blob under it (an explicit stack, as in `diff_trees`).
+fn removed_entry(repo: &Repository, id: Oid, kind: Option<ObjectType>, out: &mut Vec<Oid>) {
+    match kind {
+        Some(ObjectType::Blob) => out.push(id),
+        Some(ObjectType::Tree) => {
+            let mut stack = vec![id];
+            while let Some(t) = stack.pop() {
+                let Ok(tree) = repo.find_tree(t) else {
+                    continue;
+                };
+                for e in tree.iter() {
+                    match e.kind() {
+                        Some(ObjectType::Blob) => out.push(e.id()),
+                        Some(ObjectType::Tree) => stack.push(e.id()),
+                        _ => {}
+                    }
+                }
+            }
+        }
+        _ => {}
     }
 }
 
