@@ -83,6 +83,9 @@ CREATE TABLE IF NOT EXISTS findings (
 CREATE INDEX IF NOT EXISTS findings_blob ON findings (blob);
 ";
 
+/// The environment variable that gives a datastore's exposure key.
+pub const EXPOSURE_KEY_VAR: &str = "LEAKHOUND_EXPOSURE_KEY";
+
 /// Exposure (schema 2; `exposure`): secrets by keyed-hash id, each
 /// repository's view of where the key lives, the blobs and spans to read
 /// it back from (never the key itself), its verdicts over time and its
@@ -286,6 +289,10 @@ pub struct MergeSummary {
     pub repositories: u64,
     pub blobs: u64,
     pub findings: u64,
+    /// Secrets (exposure) the output did not have.
+    pub secrets: u64,
+    /// Inputs whose secrets were left out, with why (merged otherwise).
+    pub notes: Vec<(PathBuf, String)>,
     /// Inputs that could not be read, with why.
     pub failed: Vec<(PathBuf, String)>,
 }
@@ -658,12 +665,36 @@ impl Datastore {
 /// Exposure: the secrets, where they live, their verdicts and closure
 /// (`exposure` owns the rules; this is their storage).
 impl Datastore {
-    /// The key this datastore names secrets with, made on first use.
+    /// The key this datastore names secrets with, made on first use: the
+    /// one `LEAKHOUND_EXPOSURE_KEY` gives (64 hex digits; shards that share
+    /// it can be merged with their secrets), or a random one. A datastore
+    /// that already has another key than the variable's is an error: its
+    /// ids would not match the other shards'.
     pub fn exposure_key(&mut self) -> Result<Key> {
+        let given = match std::env::var(EXPOSURE_KEY_VAR) {
+            Ok(text) if !text.trim().is_empty() => Some(Key::from_hex(&text).ok_or_else(|| {
+                Error::Usage(format!(
+                    "{EXPOSURE_KEY_VAR} is not 64 hex digits (make one with `openssl rand -hex 32`)"
+                ))
+            })?),
+            _ => None,
+        };
         if let Some(key) = self.stored_exposure_key()? {
+            if given
+                .as_ref()
+                .is_some_and(|g| g.as_bytes() != key.as_bytes())
+            {
+                return Err(fail(
+                    &self.path,
+                    format!(
+                        "names its secrets with another key than {EXPOSURE_KEY_VAR}; \
+                         unset it, or start a new datastore with it"
+                    ),
+                ));
+            }
             return Ok(key);
         }
-        let key = Key::random();
+        let key = given.unwrap_or_else(Key::random);
         self.conn
             .execute(
                 "INSERT OR IGNORE INTO exposure_key (one, key) VALUES (1, ?1)",
@@ -1153,10 +1184,14 @@ pub fn merge(inputs: &[PathBuf], output: &Path) -> Result<MergeSummary> {
             continue;
         }
         match merge_one(&mut out, input) {
-            Ok((r, b, f)) => {
-                summary.repositories += r;
-                summary.blobs += b;
-                summary.findings += f;
+            Ok(one) => {
+                summary.repositories += one.repositories;
+                summary.blobs += one.blobs;
+                summary.findings += one.findings;
+                summary.secrets += one.secrets;
+                if let Some(note) = one.note {
+                    summary.notes.push((input.clone(), note));
+                }
             }
             Err(e) => summary.failed.push((input.clone(), e)),
         }
@@ -1164,7 +1199,16 @@ pub fn merge(inputs: &[PathBuf], output: &Path) -> Result<MergeSummary> {
     Ok(summary)
 }
 
-fn merge_one(out: &mut Datastore, input: &Path) -> std::result::Result<(u64, u64, u64), String> {
+/// What one input added.
+struct Merged {
+    repositories: u64,
+    blobs: u64,
+    findings: u64,
+    secrets: u64,
+    note: Option<String>,
+}
+
+fn merge_one(out: &mut Datastore, input: &Path) -> std::result::Result<Merged, String> {
     // Read-only, and checked again once attached: the file may have
     // changed since it was opened for the check.
     out.conn
@@ -1189,14 +1233,180 @@ fn merge_one(out: &mut Datastore, input: &Path) -> std::result::Result<(u64, u64
             "INSERT OR IGNORE INTO main.findings SELECT * FROM src.findings",
             [],
         )?;
+        let (secrets, note) = merge_exposure(&tx)?;
         tx.commit()?;
-        Ok::<_, rusqlite::Error>((r as u64, b as u64, f as u64))
+        Ok::<_, rusqlite::Error>(Merged {
+            repositories: r as u64,
+            blobs: b as u64,
+            findings: f as u64,
+            secrets,
+            note,
+        })
     })()
     .map_err(|e| describe(&e));
     let detached = out.conn.execute("DETACH DATABASE src", []);
-    let counts = result?;
+    let merged = result?;
     detached.map_err(|e| describe(&e))?;
-    Ok(counts)
+    Ok(merged)
+}
+
+/// Carry the attached `src`'s secrets into `main`, when both name secrets
+/// with the same key (an output without one takes the input's). A secret
+/// in both is one secret: its first sighting the earlier, every
+/// repository's view (the newer where both saw the same repository), every
+/// blob, span, verdict and closure. It stays closed only if it was closed
+/// by hand in either, or closed in both; otherwise it is open again (the
+/// other input saw it where it still lives or still works).
+fn merge_exposure(tx: &rusqlite::Transaction) -> rusqlite::Result<(u64, Option<String>)> {
+    let key = |db: &str| -> rusqlite::Result<Option<Vec<u8>>> {
+        tx.query_row(
+            &format!("SELECT key FROM {db}.exposure_key WHERE one = 1"),
+            [],
+            |r| r.get(0),
+        )
+        .optional()
+    };
+    let Some(theirs) = key("src")? else {
+        return Ok((0, None));
+    };
+    match key("main")? {
+        None => {
+            tx.execute(
+                "INSERT INTO main.exposure_key (one, key) VALUES (1, ?1)",
+                [&theirs],
+            )?;
+        }
+        Some(ours) if ours == theirs => {}
+        Some(_) => {
+            let n: i64 = tx.query_row("SELECT count(*) FROM src.secrets", [], |r| r.get(0))?;
+            return Ok((
+                0,
+                (n > 0).then(|| {
+                    let (what, them) = if n == 1 {
+                        ("1 secret is".to_string(), "it is")
+                    } else {
+                        (format!("{n} secrets are"), "they are")
+                    };
+                    format!(
+                        "its {what} named with another key, so {them} left out (give every \
+                         shard the same {EXPOSURE_KEY_VAR}); its findings are merged"
+                    )
+                }),
+            ));
+        }
+    }
+    // Closed by hand in one input: closed in the merge.
+    let manual = |db: &str, id: &str| -> rusqlite::Result<bool> {
+        tx.query_row(
+            &format!("SELECT EXISTS (SELECT 1 FROM {db}.secret_closures WHERE secret = ?1 AND how = 'manual')"),
+            [id],
+            |r| r.get(0),
+        )
+    };
+    type Row = (
+        String,
+        String,
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    let read = |r: &rusqlite::Row| -> rusqlite::Result<Row> {
+        Ok((
+            r.get(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            r.get(3)?,
+            r.get(4)?,
+            r.get(5)?,
+            r.get(6)?,
+            r.get(7)?,
+            r.get(8)?,
+        ))
+    };
+    const COLUMNS: &str = "id, rule_id, provider, redacted, first_seen, closed_at, closed_reason, revocation, unreadable";
+    let rows: Vec<Row> = {
+        let mut stmt = tx.prepare(&format!("SELECT {COLUMNS} FROM src.secrets"))?;
+        let rows = stmt.query_map([], read)?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    let mut added = 0u64;
+    for theirs in &rows {
+        let ours: Option<Row> = tx
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM main.secrets WHERE id = ?1"),
+                [&theirs.0],
+                read,
+            )
+            .optional()?;
+        let merged = match ours {
+            None => {
+                added += 1;
+                theirs.clone()
+            }
+            Some(ours) => {
+                let (closed_at, closed_reason) = if manual("main", &ours.0)? {
+                    (ours.5.clone(), ours.6.clone())
+                } else if manual("src", &theirs.0)? {
+                    (theirs.5.clone(), theirs.6.clone())
+                } else if ours.5.is_some() && theirs.5.is_some() {
+                    if ours.5 >= theirs.5 {
+                        (ours.5.clone(), ours.6.clone())
+                    } else {
+                        (theirs.5.clone(), theirs.6.clone())
+                    }
+                } else {
+                    (None, None)
+                };
+                let pick = |a: &str, b: &str| {
+                    if a.is_empty() {
+                        b.to_string()
+                    } else {
+                        a.to_string()
+                    }
+                };
+                (
+                    ours.0.clone(),
+                    pick(&ours.1, &theirs.1),
+                    pick(&ours.2, &theirs.2),
+                    pick(&ours.3, &theirs.3),
+                    ours.4.clone().min(theirs.4.clone()),
+                    closed_at,
+                    closed_reason,
+                    ours.7.clone().or_else(|| theirs.7.clone()),
+                    // Unreadable only if neither can read it back.
+                    ours.8.clone().and(theirs.8.clone()),
+                )
+            }
+        };
+        tx.execute(
+            &format!(
+                "INSERT OR REPLACE INTO main.secrets ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+            ),
+            params![
+                merged.0, merged.1, merged.2, merged.3, merged.4, merged.5, merged.6, merged.7,
+                merged.8
+            ],
+        )?;
+    }
+    tx.execute_batch(
+        "INSERT INTO main.secret_repositories SELECT * FROM src.secret_repositories WHERE true
+           ON CONFLICT (secret, repository) DO UPDATE SET exposure = excluded.exposure,
+             seen_at = excluded.seen_at, detail = excluded.detail
+           WHERE excluded.seen_at > seen_at;
+         INSERT OR IGNORE INTO main.secret_blobs SELECT * FROM src.secret_blobs;
+         INSERT OR IGNORE INTO main.secret_spans SELECT * FROM src.secret_spans;
+         INSERT INTO main.secret_verdicts SELECT * FROM src.secret_verdicts s
+           WHERE NOT EXISTS (SELECT 1 FROM main.secret_verdicts m WHERE m.secret = s.secret
+             AND m.at = s.at AND m.verdict = s.verdict AND m.detail = s.detail);
+         INSERT INTO main.secret_closures SELECT * FROM src.secret_closures s
+           WHERE NOT EXISTS (SELECT 1 FROM main.secret_closures m WHERE m.secret = s.secret
+             AND m.at = s.at AND m.how = s.how);",
+    )?;
+    Ok((added, None))
 }
 
 /// An SQLite URI that opens `path` read-only (for `ATTACH`).

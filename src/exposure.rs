@@ -65,6 +65,18 @@ impl Key {
         &self.0
     }
 
+    /// A key given as 64 hex digits (`LEAKHOUND_EXPOSURE_KEY`).
+    pub fn from_hex(text: &str) -> Option<Key> {
+        let text = text.trim();
+        if text.len() != 64 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        let bytes: Vec<u8> = (0..32)
+            .map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok())
+            .collect::<Option<_>>()?;
+        Key::from_bytes(&bytes)
+    }
+
     /// The id of a secret: the first 16 bytes of HMAC-SHA256(key, secret),
     /// hex. Without the key it cannot be checked against guesses.
     pub fn id(&self, secret: &str) -> String {

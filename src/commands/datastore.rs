@@ -14,11 +14,18 @@ pub fn merge(args: &MergeArgs) -> anyhow::Result<u8> {
             crate::text::sanitize(why)
         );
     }
+    for (path, note) in &summary.notes {
+        eprintln!(
+            "leakhound: {}: {}",
+            crate::text::sanitize(&path.display().to_string()),
+            crate::text::sanitize(note)
+        );
+    }
     let merged = args.inputs.len() - summary.failed.len();
     eprintln!(
-        "leakhound: merged {merged} datastore{} into {}: {} repositor{}, {}, {} added",
+        "leakhound: merged {merged} datastore{} into {}: {} repositor{}, {}, {}, {} added",
         if merged == 1 { "" } else { "s" },
-        args.output.display(),
+        crate::text::sanitize(&args.output.display().to_string()),
         summary.repositories,
         if summary.repositories == 1 {
             "y"
@@ -26,7 +33,8 @@ pub fn merge(args: &MergeArgs) -> anyhow::Result<u8> {
             "ies"
         },
         crate::text::plural(summary.blobs, "blob"),
-        crate::text::plural(summary.findings, "finding")
+        crate::text::plural(summary.findings, "finding"),
+        crate::text::plural(summary.secrets, "secret")
     );
     Ok(if summary.failed.is_empty() {
         CLEAN

@@ -708,7 +708,7 @@ fn open_secrets_are_listed_worst_first_and_closed_by_hand_or_by_revocation() {
     // `revoke` turns it off, from a report of the repository it was
     // leaked in (raw keys, as `revoke` needs), and writes its audit log.
     let report = work.path().join("leak.json");
-    let (code, _, stderr) = lh(
+    let (code, _, scan_err) = lh(
         repo.path(),
         &[
             "scan",
@@ -726,7 +726,7 @@ fn open_secrets_are_listed_worst_first_and_closed_by_hand_or_by_revocation() {
             report.to_str().unwrap(),
         ],
     );
-    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(code, 1, "{scan_err}");
     let out = crate::gitutil::leakhound()
         .current_dir(work.path())
         .env("KUNAVO_ADMIN_TOKEN", ADMIN_TOKEN)
@@ -847,4 +847,116 @@ fn a_history_scan_writes_no_reflog_into_the_repository() {
     assert_eq!(code, 1);
     assert!(report["secrets"].as_array().is_some_and(|s| !s.is_empty()));
     assert!(!bare.join("logs").exists(), "a scan wrote reflogs");
+}
+
+/// Shards that share `LEAKHOUND_EXPOSURE_KEY` name a key alike, so
+/// `datastore merge` carries their secrets and joins a key two shards saw
+/// into one secret; shards with keys of their own keep their secrets apart,
+/// and the merge says so.
+#[test]
+fn shards_that_share_an_exposure_key_merge_their_secrets() {
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.git"), dir.path().join("b.git"));
+    for bare in [&a, &b] {
+        git(
+            dir.path(),
+            &[
+                "clone",
+                "-q",
+                "--bare",
+                f.repo.path().to_str().unwrap(),
+                bare.to_str().unwrap(),
+            ],
+        );
+    }
+    let shared = "7f".repeat(32);
+    let audit = |url: &std::path::Path, db: &str, key: Option<&str>| {
+        let mut cmd = crate::gitutil::leakhound();
+        cmd.current_dir(dir.path())
+            .env_remove("LEAKHOUND_EXPOSURE_KEY")
+            .args([
+                "scan",
+                "--git-url",
+                url.to_str().unwrap(),
+                "--datastore",
+                db,
+            ])
+            .args([
+                "--clone-dir",
+                "clones",
+                "--format",
+                "json",
+                "-o",
+                "/dev/null",
+            ]);
+        if let Some(key) = key {
+            cmd.env("LEAKHOUND_EXPOSURE_KEY", key);
+        }
+        let out = cmd.output().unwrap();
+        (
+            out.status.code().unwrap(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let merged = |inputs: &[&str], output: &str| {
+        let (code, _, stderr) = lh(
+            dir.path(),
+            &[&["datastore", "merge"][..], inputs, &["-o", output]].concat(),
+        );
+        assert_eq!(code, 0, "{stderr}");
+        let (_, out, _) = lh(
+            dir.path(),
+            &["report", "--datastore", output, "--format", "json"],
+        );
+        let report: Value = serde_json::from_str(&out).unwrap();
+        (report, stderr)
+    };
+
+    assert_eq!(audit(&a, "a.db", Some(&shared)).0, 1);
+    assert_eq!(audit(&b, "b.db", Some(&shared)).0, 1);
+    let (all, stderr) = merged(&["a.db", "b.db"], "all.db");
+    assert!(stderr.contains("2 secrets added"), "{stderr}");
+    let secrets = all["secrets"].as_array().unwrap();
+    // The fixture's two keys a ref still reaches (the third is only in a
+    // reflog, which a bare clone has not), each seen in both repositories.
+    assert_eq!(secrets.len(), 2, "{all:#}");
+    for s in secrets {
+        assert_eq!(s["repositories"].as_array().unwrap().len(), 2, "{s:#}");
+        assert_eq!(s["status"], "open");
+    }
+    let raw = all.to_string();
+    assert!(!raw.contains(&f.old) && !raw.contains(&f.current));
+
+    // Keys of their own: the second input's secrets stay out, and the
+    // merge says why; its findings are merged.
+    assert_eq!(audit(&a, "c.db", None).0, 1);
+    assert_eq!(audit(&b, "d.db", None).0, 1);
+    let (apart, stderr) = merged(&["c.db", "d.db"], "apart.db");
+    assert!(
+        stderr.contains("d.db: its 2 secrets are named with another key")
+            && stderr.contains("LEAKHOUND_EXPOSURE_KEY"),
+        "{stderr}"
+    );
+    for s in apart["secrets"].as_array().unwrap() {
+        assert_eq!(s["repositories"].as_array().unwrap().len(), 1, "{s:#}");
+    }
+    assert_eq!(
+        apart["findings"].as_array().unwrap().len(),
+        all["findings"].as_array().unwrap().len()
+    );
+
+    // A key that is not 64 hex digits, or not the datastore's: exit 2.
+    let (code, stderr) = audit(&a, "e.db", Some("not-a-key"));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("LEAKHOUND_EXPOSURE_KEY is not 64 hex digits"),
+        "{stderr}"
+    );
+    let (code, stderr) = audit(&a, "c.db", Some(&shared));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("another key than LEAKHOUND_EXPOSURE_KEY"),
+        "{stderr}"
+    );
 }
