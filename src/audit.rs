@@ -325,7 +325,10 @@ pub fn run(options: &Options, scan: &scan::Options, matcher: &Matcher) -> Result
         }
         _ => None,
     };
-    let known = match (&store, &key) {
+    // The secrets each blob scanned before holds, kept up to date as
+    // repositories are recorded: a fork that skips a blob its parent
+    // repository's scan read earlier in this audit still sees its keys.
+    let mut known = match (&store, &key) {
         (Some(store), Some(_)) => store.secret_blobs()?,
         _ => HashMap::new(),
     };
@@ -335,153 +338,237 @@ pub fn run(options: &Options, scan: &scan::Options, matcher: &Matcher) -> Result
     let (mut commits, mut blobs, mut skipped) = (0u64, 0u64, 0u64);
     let (mut cloned, mut fetched) = (0usize, 0usize);
     let mut audited = Vec::new();
-    for (i, remote) in remotes.iter().enumerate() {
-        let shown = remote.shown();
-        let taken = mirrors.take(i);
-        if interrupted(scan) {
-            break; // a clone stopped by Ctrl-C is not an error of its own
-        }
-        let mirror = match taken {
-            Some(Ok(m)) => m,
-            Some(Err(reason)) => {
-                // Its open secrets cannot be read back to verify them again.
-                if let Some(store) = store.as_mut() {
-                    let why = format!("the repository could not be cloned or fetched: {reason}");
-                    if let Err(e) = exposure_unreadable(store, &shown, &why) {
-                        errors.push(PathNote {
-                            path: shown.clone(),
-                            reason: e.to_string(),
-                        });
-                    }
-                }
-                errors.push(PathNote {
-                    path: shown,
-                    reason,
-                });
-                continue;
+    let width = match scan.threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    let (mut next, mut together) = (0, 0);
+    while next < remotes.len() {
+        // Small repositories (the common case: thousands of them) are scanned
+        // several at once, one thread each, as a single one keeps no worker
+        // busy for long; a large one alone with every thread. Then each is
+        // recorded in the list's order. The scans of one batch skip only
+        // the blobs recorded before it: two small repositories that share
+        // history (a fork) in one batch both read what they share.
+        let batch = mirrors.batch(next, width);
+        let first = next;
+        next += batch.len().max(1);
+        let scanned: Vec<Option<Result<crate::source::git::HistoryScan>>> = {
+            let lookup = |oid: &Oid| seen.get(oid).copied();
+            let secrets_of = |oid: &Oid| known.get(oid).cloned().unwrap_or_default();
+            let with_store = store.is_some();
+            let one = |mirror: &Mirror, alongside: bool| {
+                let scan_one = if alongside {
+                    crate::source::git::scan_repository_alongside
+                } else {
+                    scan_repository_known
+                };
+                scan_one(
+                    scan,
+                    matcher,
+                    &mirror.path,
+                    options.all_objects,
+                    with_store.then_some(&lookup as Seen),
+                    with_store.then_some(&secrets_of as Known),
+                )
+            };
+            let ready: Vec<&Mirror> = batch
+                .iter()
+                .filter_map(|m| m.as_ref()?.as_ref().ok())
+                .collect();
+            if ready.len() > 1 {
+                together += ready.len();
+                std::thread::scope(|threads| {
+                    let handles: Vec<_> = batch
+                        .iter()
+                        .map(|m| match m {
+                            Some(Ok(mirror)) => Some(threads.spawn(|| one(mirror, true))),
+                            _ => None,
+                        })
+                        .collect();
+                    handles
+                        .into_iter()
+                        .map(|h| {
+                            h.map(|h| {
+                                h.join().unwrap_or_else(|_| {
+                                    Err(Error::Usage(
+                                        "the history scan stopped unexpectedly".into(),
+                                    ))
+                                })
+                            })
+                        })
+                        .collect()
+                })
+            } else {
+                batch
+                    .iter()
+                    .map(|m| match m {
+                        Some(Ok(mirror)) => Some(one(mirror, false)),
+                        _ => None,
+                    })
+                    .collect()
             }
-            None => continue, // interrupted before its turn
         };
-        if mirror.fetched {
-            fetched += 1;
-        } else {
-            cloned += 1;
-        }
-        if let Some(why) = &mirror.replaced {
-            stats.notes.push(format!(
+        for (k, (taken, history)) in batch.into_iter().zip(scanned).enumerate() {
+            let remote = &remotes[first + k];
+            let shown = remote.shown();
+            if interrupted(scan) {
+                break; // a clone stopped by Ctrl-C is not an error of its own
+            }
+            let mirror = match taken {
+                Some(Ok(m)) => m,
+                Some(Err(reason)) => {
+                    // Its open secrets cannot be read back to verify them again.
+                    if let Some(store) = store.as_mut() {
+                        let why =
+                            format!("the repository could not be cloned or fetched: {reason}");
+                        if let Err(e) = exposure_unreadable(store, &shown, &why) {
+                            errors.push(PathNote {
+                                path: shown.clone(),
+                                reason: e.to_string(),
+                            });
+                        }
+                    }
+                    errors.push(PathNote {
+                        path: shown,
+                        reason,
+                    });
+                    continue;
+                }
+                None => continue, // interrupted before its turn
+            };
+            if mirror.fetched {
+                fetched += 1;
+            } else {
+                cloned += 1;
+            }
+            if let Some(why) = &mirror.replaced {
+                stats.notes.push(format!(
                 "{shown}: the mirror in the clone directory was not one leakhound made ({why}); cloned afresh"
             ));
-        }
-        let lookup = |oid: &Oid| seen.get(oid).copied();
-        let secrets_of = |oid: &Oid| known.get(oid).cloned().unwrap_or_default();
-        let history = match scan_repository_known(
-            scan,
-            matcher,
-            &mirror.path,
-            options.all_objects,
-            store.as_ref().map(|_| &lookup as Seen),
-            store.as_ref().map(|_| &secrets_of as Known),
-        ) {
-            Ok(h) => h,
-            Err(e) => {
-                errors.push(PathNote {
-                    path: shown,
-                    reason: e.to_string(),
-                });
+            }
+            let history = match history.expect("a scan for every mirror") {
+                Ok(h) => h,
+                Err(e) => {
+                    errors.push(PathNote {
+                        path: shown,
+                        reason: e.to_string(),
+                    });
+                    continue;
+                }
+            };
+            audited.push(shown.clone());
+            let mut outcome = history.outcome;
+            for f in &mut outcome.findings {
+                name_repository(f, remote);
+            }
+            // One secret in several repositories is one entry (the key of the
+            // keyed hash is the run's, the same for every repository).
+            let mut repo_secrets = std::mem::take(&mut outcome.stats.secrets);
+            for s in &mut repo_secrets {
+                crate::exposure::name_repository(s, &shown);
+            }
+            let recorded_secrets = key.as_ref().map(|_| repo_secrets.clone());
+            crate::exposure::merge(&mut secrets, repo_secrets);
+            let repo_commits = outcome.stats.commits.unwrap_or(0);
+            commits += repo_commits;
+            blobs += outcome.stats.blobs.unwrap_or(0);
+            skipped += history.skipped;
+            stats.merge(outcome.stats);
+            let Some(store) = store.as_mut() else {
+                findings.extend(outcome.findings);
                 continue;
-            }
-        };
-        audited.push(shown.clone());
-        let mut outcome = history.outcome;
-        for f in &mut outcome.findings {
-            name_repository(f, remote);
-        }
-        // One secret in several repositories is one entry (the key of the
-        // keyed hash is the run's, the same for every repository).
-        let mut repo_secrets = std::mem::take(&mut outcome.stats.secrets);
-        for s in &mut repo_secrets {
-            crate::exposure::name_repository(s, &shown);
-        }
-        let recorded_secrets = key.as_ref().map(|_| repo_secrets.clone());
-        crate::exposure::merge(&mut secrets, repo_secrets);
-        let repo_commits = outcome.stats.commits.unwrap_or(0);
-        commits += repo_commits;
-        blobs += outcome.stats.blobs.unwrap_or(0);
-        skipped += history.skipped;
-        stats.merge(outcome.stats);
-        let Some(store) = store.as_mut() else {
-            findings.extend(outcome.findings);
-            continue;
-        };
-        // The findings of blobs seen before (in this repository or another
-        // one, a fork) are named here too, at this history's path and commit.
-        let mut reused = Vec::new();
-        for r in &history.reused {
-            match store.findings_of_blob(&r.blob) {
-                Ok(stored) => {
-                    for s in stored {
-                        let mut f = datastore::stored_finding(s);
-                        f.path = r.path.clone();
-                        f.commit = r.commit.clone();
-                        name_repository(&mut f, remote);
-                        reused.push((f, Some(r.blob)));
+            };
+            // The findings of blobs seen before (in this repository or another
+            // one, a fork) are named here too, at this history's path and commit.
+            let mut reused = Vec::new();
+            for r in &history.reused {
+                match store.findings_of_blob(&r.blob) {
+                    Ok(stored) => {
+                        for s in stored {
+                            let mut f = datastore::stored_finding(s);
+                            f.path = r.path.clone();
+                            f.commit = r.commit.clone();
+                            name_repository(&mut f, remote);
+                            reused.push((f, Some(r.blob)));
+                        }
                     }
+                    Err(e) => errors.push(PathNote {
+                        path: shown.clone(),
+                        reason: e.to_string(),
+                    }),
                 }
-                Err(e) => errors.push(PathNote {
-                    path: shown.clone(),
-                    reason: e.to_string(),
-                }),
+            }
+            let record: Vec<(&Finding, Option<Oid>)> = outcome
+                .findings
+                .iter()
+                .zip(history.finding_blobs.iter().copied())
+                .chain(reused.iter().map(|(f, b)| (f, *b)))
+                .collect();
+            let repo = RepoRecord {
+                url: &shown,
+                web: remote.web.as_ref().map(|(w, _)| w.as_str()),
+                commits: repo_commits,
+                blobs: history.scanned.len() as u64,
+            };
+            match store.record(&repo, &rules, &history.scanned, &record) {
+                Ok(()) => {
+                    // Only once the repository's own record is written: a
+                    // datastore that cannot be written says so once.
+                    if let (Some(key), Some(repo_secrets)) = (&key, &recorded_secrets) {
+                        let found: Vec<(&Finding, Option<Oid>)> = outcome
+                            .findings
+                            .iter()
+                            .zip(history.finding_blobs.iter().copied())
+                            .collect();
+                        match exposure_record(
+                            store,
+                            key,
+                            &shown,
+                            &mirror.path,
+                            repo_secrets,
+                            &found,
+                        ) {
+                            Ok(mut again) => {
+                                reverify.append(&mut again);
+                                for secret in repo_secrets {
+                                    for b in &secret.blob_ids {
+                                        let ids = known.entry(*b).or_default();
+                                        if !ids.contains(&secret.id) {
+                                            ids.push(secret.id.clone());
+                                        }
+                                    }
+                                }
+                            }
+                            Err(e) => errors.push(PathNote {
+                                path: shown.clone(),
+                                reason: format!("exposure not recorded: {e}"),
+                            }),
+                        }
+                    }
+                    let with_findings: HashSet<Oid> =
+                        history.finding_blobs.iter().flatten().copied().collect();
+                    for b in &history.scanned {
+                        seen.insert(*b, with_findings.contains(b));
+                    }
+                    drop(record);
+                    fresh.extend(outcome.findings);
+                }
+                Err(e) => {
+                    errors.push(PathNote {
+                        path: shown.clone(),
+                        reason: format!("not recorded: {e}"),
+                    });
+                    // Still reported (and verified), from memory.
+                    drop(record);
+                    fresh.extend(outcome.findings.iter().cloned());
+                    unrecorded.extend(outcome.findings);
+                    unrecorded.extend(reused.into_iter().map(|(f, _)| f));
+                }
             }
         }
-        let record: Vec<(&Finding, Option<Oid>)> = outcome
-            .findings
-            .iter()
-            .zip(history.finding_blobs.iter().copied())
-            .chain(reused.iter().map(|(f, b)| (f, *b)))
-            .collect();
-        let repo = RepoRecord {
-            url: &shown,
-            web: remote.web.as_ref().map(|(w, _)| w.as_str()),
-            commits: repo_commits,
-            blobs: history.scanned.len() as u64,
-        };
-        match store.record(&repo, &rules, &history.scanned, &record) {
-            Ok(()) => {
-                // Only once the repository's own record is written: a
-                // datastore that cannot be written says so once.
-                if let (Some(key), Some(repo_secrets)) = (&key, &recorded_secrets) {
-                    let found: Vec<(&Finding, Option<Oid>)> = outcome
-                        .findings
-                        .iter()
-                        .zip(history.finding_blobs.iter().copied())
-                        .collect();
-                    match exposure_record(store, key, &shown, &mirror.path, repo_secrets, &found) {
-                        Ok(mut again) => reverify.append(&mut again),
-                        Err(e) => errors.push(PathNote {
-                            path: shown.clone(),
-                            reason: format!("exposure not recorded: {e}"),
-                        }),
-                    }
-                }
-                let with_findings: HashSet<Oid> =
-                    history.finding_blobs.iter().flatten().copied().collect();
-                for b in &history.scanned {
-                    seen.insert(*b, with_findings.contains(b));
-                }
-                drop(record);
-                fresh.extend(outcome.findings);
-            }
-            Err(e) => {
-                errors.push(PathNote {
-                    path: shown.clone(),
-                    reason: format!("not recorded: {e}"),
-                });
-                // Still reported (and verified), from memory.
-                drop(record);
-                fresh.extend(outcome.findings.iter().cloned());
-                unrecorded.extend(outcome.findings);
-                unrecorded.extend(reused.into_iter().map(|(f, _)| f));
-            }
+        if interrupted(scan) {
+            break;
         }
     }
     if interrupted(scan) {
@@ -507,10 +594,15 @@ pub fn run(options: &Options, scan: &scan::Options, matcher: &Matcher) -> Result
         stats.blobs_skipped = Some(skipped);
     }
     stats.notes.push(format!(
-        "audited {} of {} repositor{} ({cloned} cloned, {fetched} fetched)",
+        "audited {} of {} repositor{} ({cloned} cloned, {fetched} fetched{})",
         audited.len(),
         remotes.len(),
-        if remotes.len() == 1 { "y" } else { "ies" }
+        if remotes.len() == 1 { "y" } else { "ies" },
+        if together > 0 {
+            format!("; {together} small ones scanned up to {width} at a time")
+        } else {
+            String::new()
+        }
     ));
     stats.errors.extend(errors);
     stats.commits = Some(commits);
@@ -552,6 +644,32 @@ fn name_repository(f: &mut Finding, remote: &Remote) {
 struct Mirroring {
     rx: mpsc::Receiver<(usize, std::result::Result<Mirror, String>)>,
     pending: HashMap<usize, std::result::Result<Mirror, String>>,
+    total: usize,
+}
+
+/// A mirror up to this size on disk is small: scanned alongside others.
+const SMALL_MIRROR: u64 = 32 << 20;
+
+/// The bytes of a mirror's object database (packs and loose objects).
+fn mirror_bytes(path: &std::path::Path) -> u64 {
+    let mut total = 0;
+    let mut dirs = vec![path.join("objects")];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            match e.file_type() {
+                Ok(t) if t.is_dir() => dirs.push(e.path()),
+                Ok(t) if t.is_file() => total += e.metadata().map_or(0, |m| m.len()),
+                _ => {}
+            }
+            if total > SMALL_MIRROR {
+                return total;
+            }
+        }
+    }
+    total
 }
 
 impl Mirroring {
@@ -583,7 +701,35 @@ impl Mirroring {
         Mirroring {
             rx,
             pending: HashMap::new(),
+            total: remotes.len(),
         }
+    }
+
+    /// The mirrors to scan next, from remote `i` on: one, or when it is
+    /// small, it and the small ones after it that are ready or cloning, up
+    /// to `width` (a failed or large one waits for the next batch).
+    fn batch(
+        &mut self,
+        i: usize,
+        width: usize,
+    ) -> Vec<Option<std::result::Result<Mirror, String>>> {
+        let mut batch = vec![self.take(i)];
+        let small = |m: &Option<std::result::Result<Mirror, String>>| matches!(m, Some(Ok(mirror)) if mirror_bytes(&mirror.path) <= SMALL_MIRROR);
+        if !small(&batch[0]) {
+            return batch;
+        }
+        while batch.len() < width && i + batch.len() < self.total {
+            let j = i + batch.len();
+            let m = self.take(j);
+            if !small(&m) {
+                if let Some(m) = m {
+                    self.pending.insert(j, m);
+                }
+                break;
+            }
+            batch.push(m);
+        }
+        batch
     }
 
     /// Remote `i`'s mirror, once it is made; `None` when it never will be

@@ -180,9 +180,12 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<u8> {
     // `-q` keeps stderr quiet, but an exit status of 2 always says why.
     if config.report.quiet && code == ERROR && !outcome.stats.errors.is_empty() {
         let n = outcome.stats.errors.len();
+        // A tree scan's errors are files; a history's, objects; an
+        // audit's, repositories too: one wording for all of them.
         eprintln!(
-            "leakhound: {n} file{} could not be read (run without -q to see which)",
-            if n == 1 { "" } else { "s" }
+            "leakhound: {} (files, objects or repositories that could not be read; run \
+             without -q to see which)",
+            crate::text::plural(n as u64, "error")
         );
     }
     // The process ends next: freeing the matcher's tables and the findings

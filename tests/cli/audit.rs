@@ -877,6 +877,11 @@ fn a_datastore_makes_the_second_audit_incremental() {
         clones.as_str(),
         "--datastore",
         db.as_str(),
+        // One thread: `a` is scanned and recorded before the fork (small
+        // repositories scanned at once share only what was recorded before
+        // them; small_repositories_are_scanned_several_at_a_time).
+        "--threads",
+        "1",
     ];
     let (code, first, stderr) = audit(work.path(), &args);
     assert_eq!(code, 1, "{stderr}");
@@ -895,6 +900,19 @@ fn a_datastore_makes_the_second_audit_incremental() {
     // Redacted, always: the datastore holds no raw key.
     let all = first.to_string();
     assert!(!all.contains(&key_a) && !all.contains(&key_f), "{all}");
+    // The fork skipped the blob of a's key, but its secret still names the
+    // fork: the blob's keys are known from a's record.
+    let shared = first["secrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["paths"][0] == "a/config.env")
+        .unwrap();
+    assert_eq!(
+        shared["repositories"],
+        serde_json::json!([url_a, url_f]),
+        "{shared:#}"
+    );
 
     let (code, second, _) = audit(work.path(), &args);
     assert_eq!(code, 1);
@@ -945,6 +963,52 @@ fn a_datastore_makes_the_second_audit_incremental() {
     let html = String::from_utf8_lossy(&out.stdout);
     assert!(html.contains(&format!("data-repo=\"{url_f}\"")), "{html}");
     assert!(html.contains(&format!("data-repo=\"{url_a}\"")));
+}
+
+/// Small repositories are scanned several at once (one thread each) and
+/// recorded in order: the same findings and secrets as one at a time.
+#[test]
+fn small_repositories_are_scanned_several_at_a_time() {
+    let daemon = Daemon::start();
+    let mut urls = Vec::new();
+    for i in 0..5 {
+        let (r, _) = repo_with_key(70 + i, &format!("svc{i}/.env"));
+        urls.push(daemon.serve(&r, &format!("org/s{i}")));
+    }
+    let work = tempfile::tempdir().unwrap();
+    let clones = clone_dir(work.path());
+    let run = |threads: &str, db: &str| {
+        let mut args = vec!["--clone-dir", clones.as_str(), "--datastore", db];
+        args.extend(["--threads", threads]);
+        for u in &urls {
+            args.extend(["--git-url", u.as_str()]);
+        }
+        let (code, report, stderr) = audit(work.path(), &args);
+        assert_eq!(code, 1, "{stderr}");
+        report
+    };
+    let alone = run("1", "one.db");
+    let together = run("3", "three.db");
+    let notes = |r: &Value| r["stats"]["notes"].to_string();
+    assert!(!notes(&alone).contains("at a time"), "{}", notes(&alone));
+    assert!(
+        notes(&together).contains("5 small ones scanned up to 3 at a time"),
+        "{}",
+        notes(&together)
+    );
+    assert_eq!(identity(&alone).len(), 5);
+    assert_eq!(identity(&alone), identity(&together));
+    assert_eq!(alone["stats"]["blobs"], together["stats"]["blobs"]);
+    let secrets = |r: &Value| -> BTreeSet<(String, String)> {
+        r["secrets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| (s["paths"].to_string(), s["repositories"].to_string()))
+            .collect()
+    };
+    assert_eq!(secrets(&alone).len(), 5);
+    assert_eq!(secrets(&alone), secrets(&together));
 }
 
 #[test]

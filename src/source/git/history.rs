@@ -207,10 +207,37 @@ pub fn scan_repository_known(
     seen: Option<Seen>,
     known: Option<Known>,
 ) -> Result<HistoryScan> {
+    let threads = thread_count(options.threads);
+    scan_repository_on(options, matcher, root, all_objects, seen, known, threads)
+}
+
+/// [`scan_repository_known`] on one thread and without a progress bar:
+/// for an audit that scans several small repositories at once.
+pub fn scan_repository_alongside(
+    options: &Options,
+    matcher: &Matcher,
+    root: &Path,
+    all_objects: bool,
+    seen: Option<Seen>,
+    known: Option<Known>,
+) -> Result<HistoryScan> {
+    scan_repository_on(options, matcher, root, all_objects, seen, known, 1)
+}
+
+fn scan_repository_on(
+    options: &Options,
+    matcher: &Matcher,
+    root: &Path,
+    all_objects: bool,
+    seen: Option<Seen>,
+    known: Option<Known>,
+    threads: usize,
+) -> Result<HistoryScan> {
     let started = Instant::now();
     let repo = open_repo(root)?;
     let gitdir = repo.path().to_path_buf();
-    let threads = thread_count(options.threads);
+    // One thread: one of several scans at once, each without a bar.
+    let progress = options.progress && threads > 1;
     let mut stats = Stats::default();
     // Ctrl-C or SIGTERM: every stage stops at its next item, and the
     // report says how far the scan got.
@@ -366,12 +393,11 @@ pub fn scan_repository_known(
         .iter()
         .map(|p| options.allowlist.allows_path(Path::new(p)))
         .collect();
-    let (found, sightings) =
-        crate::scan::with_progress(options.progress, &collector.progress, || {
-            scan_blobs(
-                &gitdir, &scanner, &collector, &blobs, &shown, &allowed, &skip, threads,
-            )
-        })?;
+    let (found, sightings) = crate::scan::with_progress(progress, &collector.progress, || {
+        scan_blobs(
+            &gitdir, &scanner, &collector, &blobs, &shown, &allowed, &skip, threads,
+        )
+    })?;
 
     let mut findings = Vec::with_capacity(found.len());
     let mut finding_blobs = Vec::with_capacity(found.len());
