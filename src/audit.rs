@@ -7,9 +7,9 @@
 //!
 //! Mirrors are cloned or fetched several at a time (network-bound) on
 //! threads of their own, running ahead; the histories are scanned in the
-//! list's order as their mirrors arrive, one after the other, each with
-//! every worker thread, so a repository's blobs are shared out the same way
-//! as in a local `--git` scan. A repository that fails to list, clone, scan or
+//! list's order as their mirrors arrive: a large one alone with every
+//! worker thread, so its blobs are shared out the same way as in a local
+//! `--git` scan, small ones several at once with a thread each. A repository that fails to list, clone, scan or
 //! record is an error in the report's statistics and the audit goes on.
 
 use std::collections::{HashMap, HashSet};

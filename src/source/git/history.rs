@@ -207,8 +207,7 @@ pub fn scan_repository_known(
     seen: Option<Seen>,
     known: Option<Known>,
 ) -> Result<HistoryScan> {
-    let threads = thread_count(options.threads);
-    scan_repository_on(options, matcher, root, all_objects, seen, known, threads)
+    scan_repository_on(options, matcher, root, all_objects, seen, known, false)
 }
 
 /// [`scan_repository_known`] on one thread and without a progress bar:
@@ -221,7 +220,7 @@ pub fn scan_repository_alongside(
     seen: Option<Seen>,
     known: Option<Known>,
 ) -> Result<HistoryScan> {
-    scan_repository_on(options, matcher, root, all_objects, seen, known, 1)
+    scan_repository_on(options, matcher, root, all_objects, seen, known, true)
 }
 
 fn scan_repository_on(
@@ -231,13 +230,18 @@ fn scan_repository_on(
     all_objects: bool,
     seen: Option<Seen>,
     known: Option<Known>,
-    threads: usize,
+    alongside: bool,
 ) -> Result<HistoryScan> {
     let started = Instant::now();
     let repo = open_repo(root)?;
     let gitdir = repo.path().to_path_buf();
-    // One thread: one of several scans at once, each without a bar.
-    let progress = options.progress && threads > 1;
+    // Alongside other scans: one thread, and no bar of its own.
+    let threads = if alongside {
+        1
+    } else {
+        thread_count(options.threads)
+    };
+    let progress = options.progress && !alongside;
     let mut stats = Stats::default();
     // Ctrl-C or SIGTERM: every stage stops at its next item, and the
     // report says how far the scan got.
