@@ -25,8 +25,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
 REPOS=${REPOS:-50}
-COMMITS=${COMMITS:-200}
-FILES=${FILES:-60}
+COMMITS=${COMMITS:-1000}
+FILES=${FILES:-150}
 DATA=bench/data/audit-concurrency
 mkdir -p "$DATA"
 : >"$DATA/gitconfig"
@@ -79,9 +79,9 @@ timed() { # NAME CMD...: appends "wall user system" to $DATA/NAME.raw
 rm -f "$DATA"/*.raw
 for _ in $(seq "$RUNS"); do
     timed one bash -c "$(declare -p BIN MIRRORS DATA); $(declare -f one_by_one); one_by_one"
-    timed audit bash -c "$(declare -f audit); audit $BIN"
+    timed audit bash -c "$(declare -p LIST CLONES DATA); $(declare -f audit); audit $BIN"
     if [ -n "${OLD:-}" ]; then
-        timed old bash -c "$(declare -f audit); audit $OLD"
+        timed old bash -c "$(declare -p LIST CLONES DATA); $(declare -f audit); audit $OLD"
         cp "$DATA/audit.json" "$DATA/old.json"
         audit "$BIN"
     fi
