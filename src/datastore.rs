@@ -1250,6 +1250,38 @@ fn merge_one(out: &mut Datastore, input: &Path) -> std::result::Result<Merged, S
     Ok(merged)
 }
 
+/// A row of the `secrets` table, as `merge` reads and writes it.
+struct SecretRow {
+    id: String,
+    rule_id: String,
+    provider: String,
+    redacted: String,
+    first_seen: String,
+    closed_at: Option<String>,
+    closed_reason: Option<String>,
+    revocation: Option<String>,
+    unreadable: Option<String>,
+}
+
+impl SecretRow {
+    const COLUMNS: &'static str = "id, rule_id, provider, redacted, first_seen, closed_at, \
+                                   closed_reason, revocation, unreadable";
+
+    fn read(r: &rusqlite::Row) -> rusqlite::Result<SecretRow> {
+        Ok(SecretRow {
+            id: r.get(0)?,
+            rule_id: r.get(1)?,
+            provider: r.get(2)?,
+            redacted: r.get(3)?,
+            first_seen: r.get(4)?,
+            closed_at: r.get(5)?,
+            closed_reason: r.get(6)?,
+            revocation: r.get(7)?,
+            unreadable: r.get(8)?,
+        })
+    }
+}
+
 /// Carry the attached `src`'s secrets into `main`, when both name secrets
 /// with the same key (an output without one takes the input's). A secret
 /// in both is one secret: its first sighting the earlier, every
@@ -1303,92 +1335,72 @@ fn merge_exposure(tx: &rusqlite::Transaction) -> rusqlite::Result<(u64, Option<S
             |r| r.get(0),
         )
     };
-    type Row = (
-        String,
-        String,
-        String,
-        String,
-        String,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-    );
-    let read = |r: &rusqlite::Row| -> rusqlite::Result<Row> {
-        Ok((
-            r.get(0)?,
-            r.get(1)?,
-            r.get(2)?,
-            r.get(3)?,
-            r.get(4)?,
-            r.get(5)?,
-            r.get(6)?,
-            r.get(7)?,
-            r.get(8)?,
-        ))
-    };
-    const COLUMNS: &str = "id, rule_id, provider, redacted, first_seen, closed_at, closed_reason, revocation, unreadable";
-    let rows: Vec<Row> = {
-        let mut stmt = tx.prepare(&format!("SELECT {COLUMNS} FROM src.secrets"))?;
-        let rows = stmt.query_map([], read)?;
+    let rows: Vec<SecretRow> = {
+        let mut stmt = tx.prepare(&format!("SELECT {} FROM src.secrets", SecretRow::COLUMNS))?;
+        let rows = stmt.query_map([], SecretRow::read)?;
         rows.collect::<rusqlite::Result<_>>()?
     };
     let mut added = 0u64;
-    for theirs in &rows {
-        let ours: Option<Row> = tx
+    for theirs in rows {
+        let ours: Option<SecretRow> = tx
             .query_row(
-                &format!("SELECT {COLUMNS} FROM main.secrets WHERE id = ?1"),
-                [&theirs.0],
-                read,
+                &format!(
+                    "SELECT {} FROM main.secrets WHERE id = ?1",
+                    SecretRow::COLUMNS
+                ),
+                [&theirs.id],
+                SecretRow::read,
             )
             .optional()?;
         let merged = match ours {
             None => {
                 added += 1;
-                theirs.clone()
+                theirs
             }
             Some(ours) => {
-                let (closed_at, closed_reason) = if manual("main", &ours.0)? {
-                    (ours.5.clone(), ours.6.clone())
-                } else if manual("src", &theirs.0)? {
-                    (theirs.5.clone(), theirs.6.clone())
-                } else if ours.5.is_some() && theirs.5.is_some() {
-                    if ours.5 >= theirs.5 {
-                        (ours.5.clone(), ours.6.clone())
+                let (closed_at, closed_reason) = if manual("main", &ours.id)? {
+                    (ours.closed_at, ours.closed_reason)
+                } else if manual("src", &theirs.id)? {
+                    (theirs.closed_at, theirs.closed_reason)
+                } else if ours.closed_at.is_some() && theirs.closed_at.is_some() {
+                    if ours.closed_at >= theirs.closed_at {
+                        (ours.closed_at, ours.closed_reason)
                     } else {
-                        (theirs.5.clone(), theirs.6.clone())
+                        (theirs.closed_at, theirs.closed_reason)
                     }
                 } else {
                     (None, None)
                 };
-                let pick = |a: &str, b: &str| {
-                    if a.is_empty() {
-                        b.to_string()
-                    } else {
-                        a.to_string()
-                    }
-                };
-                (
-                    ours.0.clone(),
-                    pick(&ours.1, &theirs.1),
-                    pick(&ours.2, &theirs.2),
-                    pick(&ours.3, &theirs.3),
-                    ours.4.clone().min(theirs.4.clone()),
+                let pick = |a: String, b: String| if a.is_empty() { b } else { a };
+                SecretRow {
+                    id: ours.id,
+                    rule_id: pick(ours.rule_id, theirs.rule_id),
+                    provider: pick(ours.provider, theirs.provider),
+                    redacted: pick(ours.redacted, theirs.redacted),
+                    first_seen: ours.first_seen.min(theirs.first_seen),
                     closed_at,
                     closed_reason,
-                    ours.7.clone().or_else(|| theirs.7.clone()),
+                    revocation: ours.revocation.or(theirs.revocation),
                     // Unreadable only if neither can read it back.
-                    ours.8.clone().and(theirs.8.clone()),
-                )
+                    unreadable: ours.unreadable.and(theirs.unreadable),
+                }
             }
         };
         tx.execute(
             &format!(
-                "INSERT OR REPLACE INTO main.secrets ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+                "INSERT OR REPLACE INTO main.secrets ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                SecretRow::COLUMNS
             ),
             params![
-                merged.0, merged.1, merged.2, merged.3, merged.4, merged.5, merged.6, merged.7,
-                merged.8
+                merged.id,
+                merged.rule_id,
+                merged.provider,
+                merged.redacted,
+                merged.first_seen,
+                merged.closed_at,
+                merged.closed_reason,
+                merged.revocation,
+                merged.unreadable
             ],
         )?;
     }

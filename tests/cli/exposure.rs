@@ -281,26 +281,8 @@ fn one_key_in_two_repositories_of_an_audit_is_one_secret() {
     let dir = tempfile::tempdir().unwrap();
     let a = dir.path().join("a.git");
     let b = dir.path().join("b.git");
-    git(
-        dir.path(),
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            f.repo.path().to_str().unwrap(),
-            a.to_str().unwrap(),
-        ],
-    );
-    git(
-        dir.path(),
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            f.repo.path().to_str().unwrap(),
-            b.to_str().unwrap(),
-        ],
-    );
+    bare_clone(f.repo.path(), &a);
+    bare_clone(f.repo.path(), &b);
     let clones = dir.path().join("clones");
     let (code, report, stderr) = scan_json(
         dir.path(),
@@ -332,6 +314,12 @@ fn one_key_in_two_repositories_of_an_audit_is_one_secret() {
         .count();
     assert_eq!(tags, 2, "{old:#}");
     assert_eq!(report["secrets"].as_array().unwrap().len(), 2);
+}
+
+/// `git clone --bare FROM TO`.
+fn bare_clone(from: &std::path::Path, to: &std::path::Path) {
+    let (from, to) = (from.to_str().unwrap(), to.to_str().unwrap());
+    git(from.as_ref(), &["clone", "-q", "--bare", from, to]);
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -377,16 +365,7 @@ fn a_secret_stays_open_while_live_or_reachable_and_closes_when_both_end() {
     )
     .unwrap();
     let bare = work.path().join("origin.git");
-    git(
-        work.path(),
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            repo.path().to_str().unwrap(),
-            bare.to_str().unwrap(),
-        ],
-    );
+    bare_clone(repo.path(), &bare);
     let clones = work.path().join("clones");
     let args = [
         "-c",
@@ -470,16 +449,7 @@ fn a_key_whose_repository_is_gone_says_it_cannot_be_read_back() {
     repo.commit("Add config");
     let work = tempfile::tempdir().unwrap();
     let bare = work.path().join("origin.git");
-    git(
-        work.path(),
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            repo.path().to_str().unwrap(),
-            bare.to_str().unwrap(),
-        ],
-    );
+    bare_clone(repo.path(), &bare);
     let clones = work.path().join("clones");
     let args = [
         "--git-url",
@@ -594,16 +564,7 @@ fn open_secrets_are_listed_worst_first_and_closed_by_hand_or_by_revocation() {
     )
     .unwrap();
     let bare = work.path().join("origin.git");
-    git(
-        work.path(),
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            repo.path().to_str().unwrap(),
-            bare.to_str().unwrap(),
-        ],
-    );
+    bare_clone(repo.path(), &bare);
     let clones = work.path().join("clones");
     let audit = [
         "-c",
@@ -859,16 +820,7 @@ fn shards_that_share_an_exposure_key_merge_their_secrets() {
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = (dir.path().join("a.git"), dir.path().join("b.git"));
     for bare in [&a, &b] {
-        git(
-            dir.path(),
-            &[
-                "clone",
-                "-q",
-                "--bare",
-                f.repo.path().to_str().unwrap(),
-                bare.to_str().unwrap(),
-            ],
-        );
+        bare_clone(f.repo.path(), bare);
     }
     let shared = "7f".repeat(32);
     let audit = |url: &std::path::Path, db: &str, key: Option<&str>| {
