@@ -533,7 +533,9 @@ pub struct RemoteArgs {
     pub clone_timeout: Option<std::time::Duration>,
 
     /// Record the audit in an SQLite datastore, and skip the blobs it holds
-    /// from earlier runs under the same rules.
+    /// from earlier runs under the same rules. A new datastore names
+    /// secrets with a random key, or with $LEAKHOUND_EXPOSURE_KEY (64 hex
+    /// digits) so that shards' datastores merge with their secrets.
     #[arg(long, value_name = "PATH")]
     pub datastore: Option<PathBuf>,
 
@@ -594,7 +596,8 @@ pub struct ReportArgs {
 #[derive(Debug, Subcommand)]
 pub enum DatastoreCommand {
     /// Join the datastores of an audit's shards into one (exit status 0;
-    /// 2 when an input could not be read, after merging the others).
+    /// 2 when an input could not be read, after merging the others). Their
+    /// secrets join when the shards shared $LEAKHOUND_EXPOSURE_KEY.
     Merge(MergeArgs),
     /// Close a secret by hand, with a reason (recorded with the time): a
     /// test password that was never real, a key rotated outside leakhound.
