@@ -149,7 +149,7 @@ const MIN_DECODE_ALL_RUN: usize = 20;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Base64Mode {
     /// Decode the base64 runs that carry an encoded keyword (found by the
-    /// keyword automaton, which holds every keyword's base64 forms), and the
+    /// keyword search, which holds every keyword's base64 forms), and the
     /// values after trigger words (`.dockerconfigjson`, `Authorization:
     /// Basic`), which may hold base64 inside base64.
     #[default]
