@@ -10,8 +10,9 @@
 #          first use so that installing packages does not change it, and
 #          outside any git work tree so that no tool applies this checkout's
 #          .gitignore, which ignores bench/data), timed with
-#          hyperfine ($RUNS runs each, default 3, after one run under GNU
-#          time that warms the cache and gives peak RSS and findings):
+#          hyperfine ($RUNS runs each, default 3; HRUNS for the history
+#          parts, default RUNS; each after one run under GNU time that warms
+#          the cache and gives peak RSS and findings):
 #            rg -c -i -F -f bench/prefixes.txt TREE   (12 fixed prefixes: the
 #                reference, pinned so the ratio stays comparable as rules grow)
 #            leakhound scan --no-config --no-ignore --format json --output /dev/null TREE
@@ -205,6 +206,7 @@ need_repo() {
 }
 history_part() { # NAME REPO
     local name=$1 repo=$2
+    local RUNS=${HRUNS:-$RUNS}
     echo "$name: $repo, $(git -C "$repo" rev-list --count --all) commits, $(git -C "$repo" for-each-ref | wc -l) refs, $(git -C "$repo" count-objects -v | awk '/in-pack/ {print $2}') objects, $(git -C "$repo" count-objects -vH | awk -F': ' '/size-pack/ {print $2}') packed"
     local ref="git -C $repo cat-file --batch-all-objects --batch | rg -c -i -F -f $PREFIXES"
     names=(cat-file+rg leakhound leakhound-no-exposure) rss=() found=()
