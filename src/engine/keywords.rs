@@ -182,7 +182,7 @@ mod tests {
 
     fn by_table(plan: &Plan, hay: &[u8]) -> Vec<(usize, usize, usize)> {
         let mut out = Vec::new();
-        KeywordSearch::default().for_each(plan, hay, |p, s, e| out.push((p, s, e)));
+        KeywordSearch.for_each(plan, hay, |p, s, e| out.push((p, s, e)));
         out
     }
 

@@ -245,7 +245,7 @@ impl Matcher {
             keyword_rules: (0..plan.keywords.len()).map(|_| OnceLock::new()).collect(),
             inner_keywords: (0..plan.texts.len()).map(|_| OnceLock::new()).collect(),
             keyword_prefixes: OnceLock::new(),
-            search: KeywordSearch::default(),
+            search: KeywordSearch,
             plan,
             rules,
             mode,
