@@ -115,7 +115,8 @@ fn plan_code(p: &plan::Plan) -> String {
          keyword: {}, trigger: Cow::Borrowed(&[{}]), fragment_cases: Cow::Borrowed(&[{}]), \
          keywords: {}, own_starts: {}, own_rules: {}, table: Table {{ starts: {}, \
          entries: Cow::Borrowed(&[{}]), short: {}, first: Cow::Borrowed(&[{}]), \
-         occupied: Cow::Borrowed(&[{}]) }}, shapes: {} }};\n",
+         occupied: Cow::Borrowed(&[{}]), grams: Cow::Borrowed(&[{}]), \
+         grams2: Cow::Borrowed(&[{}]) }}, shapes: {} }};\n",
         items(&p.texts, |t| format!(
             "Cow::Borrowed(b\"{}\")",
             byte_string(t)
@@ -134,6 +135,8 @@ fn plan_code(p: &plan::Plan) -> String {
         nums(&t.short),
         items(&t.first, |b| b.to_string()),
         items(&t.occupied, |o| o.to_string()),
+        items(&t.grams, |o| o.to_string()),
+        items(&t.grams2, |o| o.to_string()),
         texts(&p.shapes),
     )
 }

@@ -1,51 +1,74 @@
 //! The keyword search: every rule keyword, trigger word and base64 fragment
 //! of a [`Plan`], ASCII case-insensitive, leftmost-longest, non-overlapping.
 //!
-//! Two searchers find exactly the same matches. A pre-commit hook or a
-//! one-file scan searches a few kilobytes, and building an Aho-Corasick
-//! automaton over the ~6,000 patterns (~20 ms for an NFA, ~70 ms for a DFA)
-//! would be most of its run, so the first [`DFA_AFTER_BYTES`] a matcher
-//! searches go through the plan's prefix table: the patterns bucketed by
-//! their first three bytes, each bucket longest first, so that the first
-//! pattern of a position's bucket that matches is the longest one starting
-//! there, which is what a leftmost-longest automaton reports. It is built
-//! with the plan (at compile time for the built-in rules) and searched at
-//! about 100 MB/s. Past that, the scan is a large one and the DFA is built
-//! once (docs/performance.md, "Startup").
+//! It searches the plan's prefix table: the patterns bucketed by their
+//! first three bytes, each bucket longest first, so that the first pattern
+//! of a position's bucket that matches is the longest one starting there,
+//! which is what a leftmost-longest automaton reports (a property test
+//! checks it against aho-corasick). Most positions never reach a bucket: a
+//! filter passes over them first, one bit per four bytes that can start a
+//! pattern (hashed from the bytes' low five bits, which a letter's two
+//! cases share, into a bit set the size of the L1 cache), five positions
+//! per eight-byte load, so that only the few percent of positions that
+//! could start a pattern are looked up.
+//!
+//! The table and its filter are part of the plan, compiled in for the
+//! built-in rules, so nothing is built at run time: the Aho-Corasick DFA
+//! this replaced took ~70 ms of CPU to build for the ~6,000 patterns and
+//! searched at a fraction of the filter's speed (docs/performance.md,
+//! "Speed at a thousand rules").
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::OnceLock;
+use super::plan::{bucket, gram, gram2, lower8, Plan};
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
-
-use super::plan::{bucket, lower8, Plan};
-
-/// Bytes searched with the prefix table before the DFA is built: at that
-/// point the DFA's build time (about 70 ms for the built-in patterns in a
-/// release build) is paid back by its faster search.
-pub(super) const DFA_AFTER_BYTES: usize = 4 << 20;
-
-/// The search of a plan's patterns, with whichever searcher the work so far
-/// calls for.
+/// The search of a plan's patterns.
 #[derive(Default)]
-pub(super) struct KeywordSearch {
-    dfa: OnceLock<AhoCorasick>,
-    searched: AtomicUsize,
-}
+pub(super) struct KeywordSearch;
 
 impl KeywordSearch {
     /// Call `f(pattern, start, end)` for each match of `plan`'s patterns
     /// in `buf`, in order.
     pub(super) fn for_each(&self, plan: &Plan, buf: &[u8], mut f: impl FnMut(usize, usize, usize)) {
-        if let Some(dfa) = self.dfa_for(plan, buf.len()) {
-            for m in dfa.find_iter(buf) {
-                f(m.pattern().as_usize(), m.start(), m.end());
+        let t = &plan.table;
+        let (grams, grams2) = (&t.grams[..], &t.grams2[..]);
+        let maybe = |word: u64| {
+            let b = gram(word as u32);
+            grams[b / 64] & (1 << (b % 64)) != 0 && {
+                let b = gram2(word as u32);
+                grams2[b / 64] & (1 << (b % 64)) != 0
             }
-            return;
-        }
+        };
         let mut at = 0;
+        // While eight bytes are left, the five positions whose four bytes
+        // lie in them are filtered from one load.
+        while at + 8 <= buf.len() {
+            let word = u64::from_le_bytes(buf[at..at + 8].try_into().expect("eight bytes"));
+            let skip = if maybe(word) {
+                0
+            } else if maybe(word >> 8) {
+                1
+            } else if maybe(word >> 16) {
+                2
+            } else if maybe(word >> 24) {
+                3
+            } else if maybe(word >> 32) {
+                4
+            } else {
+                at += 5;
+                continue;
+            };
+            at += skip;
+            match longest_at(plan, buf, at) {
+                Some(i) => {
+                    let end = at + plan.texts[i].len();
+                    f(i, at, end);
+                    at = end;
+                }
+                None => at += 1,
+            }
+        }
+        // The last few positions: every one looked up.
         while at < buf.len() {
-            if !plan.table.first[usize::from(buf[at].to_ascii_lowercase())] {
+            if !t.first[usize::from(buf[at].to_ascii_lowercase())] {
                 at += 1;
                 continue;
             }
@@ -59,33 +82,34 @@ impl KeywordSearch {
             }
         }
     }
+}
 
-    /// The DFA, once the bytes searched (these included) reach
-    /// [`DFA_AFTER_BYTES`].
-    fn dfa_for(&self, plan: &Plan, len: usize) -> Option<&AhoCorasick> {
-        if let Some(dfa) = self.dfa.get() {
-            return Some(dfa);
+/// The longest pattern that matches at `at` (ending inside `buf`): the
+/// first of [`matches_at`], without its iterator.
+#[inline]
+fn longest_at(plan: &Plan, buf: &[u8], at: usize) -> Option<usize> {
+    let rest = &buf[at..];
+    let t = &plan.table;
+    if rest.len() >= 3 {
+        let word = lower8(rest);
+        let b = bucket(word);
+        if t.occupied[b / 64] & (1 << (b % 64)) != 0 {
+            for e in &t.entries[t.starts[b] as usize..t.starts[b + 1] as usize] {
+                let len = e.len as usize;
+                if word & e.mask == e.head
+                    && rest.len() >= len
+                    && (len <= 8
+                        || rest[8..len].eq_ignore_ascii_case(&plan.texts[e.id as usize][8..]))
+                {
+                    return Some(e.id as usize);
+                }
+            }
         }
-        let total = self
-            .searched
-            .fetch_add(len, Ordering::Relaxed)
-            .saturating_add(len);
-        (total >= DFA_AFTER_BYTES).then(|| {
-            self.dfa.get_or_init(|| {
-                AhoCorasickBuilder::new()
-                    .ascii_case_insensitive(true)
-                    .match_kind(MatchKind::LeftmostLongest)
-                    .kind(Some(AhoCorasickKind::DFA))
-                    .build(plan.texts.iter())
-                    .expect("keyword patterns are non-empty literals (Rule::builtin checks)")
-            })
-        })
     }
-
-    #[cfg(test)]
-    pub(super) fn uses_dfa(&self) -> bool {
-        self.dfa.get().is_some()
-    }
+    t.short.iter().map(|&i| i as usize).find(|&i| {
+        let p = &plan.texts[i];
+        rest.len() >= p.len() && rest[..p.len()].eq_ignore_ascii_case(p)
+    })
 }
 
 /// Every pattern that matches at `at` (ending inside `buf`), longest
@@ -130,6 +154,7 @@ pub(super) fn matches_at<'a>(
 mod tests {
     use super::super::plan::RuleKeys;
     use super::*;
+    use aho_corasick::{AhoCorasickBuilder, MatchKind};
     use proptest::prelude::*;
 
     /// A plan with `patterns` as keywords (and their fragments), and the
@@ -157,7 +182,7 @@ mod tests {
 
     fn by_table(plan: &Plan, hay: &[u8]) -> Vec<(usize, usize, usize)> {
         let mut out = Vec::new();
-        KeywordSearch::default().for_each(plan, hay, |p, s, e| out.push((p, s, e)));
+        KeywordSearch.for_each(plan, hay, |p, s, e| out.push((p, s, e)));
         out
     }
 
@@ -216,20 +241,30 @@ mod tests {
         let set = crate::rules::RuleSet::builtin().unwrap();
         let m = super::super::Matcher::new(set);
         let plan = m.plan.as_ref();
-        let hay: Vec<u8> = m
+        let mut hay: Vec<u8> = m
             .rules()
             .rules()
             .iter()
             .flat_map(|r| r.spec.examples.iter())
             .flat_map(|e| e.text.bytes().chain(*b"\n"))
             .collect();
+        // And every pattern as upper case at every alignment of the
+        // filter's eight-byte loads, and at the very end.
+        for (i, t) in plan.texts.iter().enumerate() {
+            hay.extend(std::iter::repeat_n(b'.', i % 8));
+            hay.extend(t.to_ascii_uppercase());
+        }
         let by_table = by_table(plan, &hay);
-        assert!(by_table.len() > 500, "{}", by_table.len());
-        let search = KeywordSearch::default();
-        let mut by_dfa = Vec::new();
-        search.for_each(plan, &vec![b' '; DFA_AFTER_BYTES], |_, _, _| {});
-        assert!(search.uses_dfa());
-        search.for_each(plan, &hay, |p, s, e| by_dfa.push((p, s, e)));
+        assert!(by_table.len() > 6000, "{}", by_table.len());
+        let by_dfa: Vec<(usize, usize, usize)> = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::LeftmostLongest)
+            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+            .build(plan.texts.iter())
+            .unwrap()
+            .find_iter(&hay)
+            .map(|m| (m.pattern().as_usize(), m.start(), m.end()))
+            .collect();
         assert_eq!(by_table, by_dfa);
     }
 

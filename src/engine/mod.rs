@@ -149,7 +149,7 @@ const MIN_DECODE_ALL_RUN: usize = 20;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Base64Mode {
     /// Decode the base64 runs that carry an encoded keyword (found by the
-    /// keyword automaton, which holds every keyword's base64 forms), and the
+    /// keyword search, which holds every keyword's base64 forms), and the
     /// values after trigger words (`.dockerconfigjson`, `Authorization:
     /// Basic`), which may hold base64 inside base64.
     #[default]
@@ -245,7 +245,7 @@ impl Matcher {
             keyword_rules: (0..plan.keywords.len()).map(|_| OnceLock::new()).collect(),
             inner_keywords: (0..plan.texts.len()).map(|_| OnceLock::new()).collect(),
             keyword_prefixes: OnceLock::new(),
-            search: KeywordSearch::default(),
+            search: KeywordSearch,
             plan,
             rules,
             mode,
