@@ -60,6 +60,17 @@ pub use evidence::{Evidence, Nearness};
 
 /// How far past the end of a window a match that started inside it may run.
 const OVERRUN: usize = 4096;
+
+/// How far past a window a rule's regex may read: `OVERRUN`, or less when
+/// the regex's matches have a bound. A match that starts in the window ends
+/// within `max_len` bytes of its last byte, and one byte more keeps the end
+/// of the text read from passing for the end of the buffer (`$`, `\b`)
+/// where a match could reach it. Without a bound, a search that finds
+/// nothing in a window reads all of `OVERRUN` after it.
+fn overrun(rule: &crate::rules::Rule) -> usize {
+    rule.max_len()
+        .map_or(OVERRUN, |n| n.saturating_add(1).min(OVERRUN))
+}
 /// Keyword hits gathered before their windows are merged and run: memory
 /// per buffer stays bounded however dense the hits (a 100 MB file of
 /// keywords would otherwise hold a few hundred MB of hits).
@@ -460,7 +471,7 @@ impl Matcher {
         out: &mut Vec<Match>,
     ) {
         let rule = &self.rules.rules()[rule_idx];
-        let end = (at + rule.window + OVERRUN).min(buf.len());
+        let end = (at + rule.window + overrun(rule)).min(buf.len());
         let Some(caps) = rule.regex().captures(&buf[at..end]) else {
             return;
         };
@@ -546,7 +557,7 @@ impl Matcher {
         out: &mut Vec<Match>,
     ) -> usize {
         let rule = &self.rules.rules()[rule_idx];
-        let haystack = &buf[..(we + OVERRUN).min(buf.len())];
+        let haystack = &buf[..(we + overrun(rule)).min(buf.len())];
         if ws >= we {
             return ws;
         }

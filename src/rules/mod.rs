@@ -76,6 +76,8 @@ pub struct Rule {
 #[derive(Debug)]
 struct Compiled {
     regex: Regex,
+    /// The longest match the regex can make, in bytes, if it has a bound.
+    max_len: Option<usize>,
     /// Index of the capture group holding the secret.
     secret_group: usize,
     context: Option<Context>,
@@ -92,6 +94,12 @@ impl Rule {
 
     pub fn regex(&self) -> &Regex {
         &self.compiled().regex
+    }
+
+    /// The longest match the rule's regex can make, in bytes; `None` when
+    /// it has no bound (a `*` or `+` in it).
+    pub fn max_len(&self) -> Option<usize> {
+        self.compiled().max_len
     }
 
     /// Index of the capture group holding the secret.
@@ -205,10 +213,26 @@ fn compile_parts(spec: &RuleSpec, origin: &str) -> Result<Compiled> {
         }
     };
     Ok(Compiled {
+        max_len: max_len(&spec.regex),
         regex,
         secret_group,
         context,
     })
+}
+
+/// The longest match of `pattern` in bytes, read the way `compile_regex`
+/// reads it (bytes first, Unicode if that fails: a Unicode class's bound
+/// counts four bytes a character, which only errs long).
+fn max_len(pattern: &str) -> Option<usize> {
+    let parse = |unicode: bool| {
+        regex_syntax::ParserBuilder::new()
+            .unicode(unicode)
+            .utf8(unicode)
+            .build()
+            .parse(pattern)
+    };
+    let hir = parse(false).or_else(|_| parse(true)).ok()?;
+    hir.properties().maximum_len()
 }
 
 /// Rust regexes on bytes with Unicode off: ASCII-only `\w`, `\d`, `\s` and

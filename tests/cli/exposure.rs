@@ -705,7 +705,11 @@ fn open_secrets_are_listed_worst_first_and_closed_by_hand_or_by_revocation() {
     let said = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{said}");
     assert!(said.contains("1 revoked"), "{said}");
-    assert_eq!(*live_set.lock().unwrap(), vec![live.clone()], "gone is revoked");
+    assert_eq!(
+        *live_set.lock().unwrap(),
+        vec![live.clone()],
+        "gone is revoked"
+    );
     let logged = std::fs::read_to_string(work.path().join("audit.jsonl")).unwrap();
     assert!(logged.contains(&gone_fingerprint), "{logged}");
     let (code, _, err) = lh(
