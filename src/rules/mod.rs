@@ -230,8 +230,9 @@ fn max_len(pattern: &str) -> Option<usize> {
             .utf8(unicode)
             .build()
             .parse(pattern)
+            .ok()
     };
-    let hir = parse(false).or_else(|_| parse(true)).ok()?;
+    let hir = parse(false).or_else(|| parse(true))?;
     hir.properties().maximum_len()
 }
 
