@@ -140,10 +140,31 @@ const NOT_SECRET_WORDS: &[&str] = &[
     "format",
 ];
 
-/// Words in a key that say the value is a test fixture or an example.
+/// Words in a key that say the value is a test fixture or an example, or
+/// deliberately not a valid one (`invalidToken`, `wrong_password`,
+/// `nonMatchingToken`: a counter-example in a test).
 const FIXTURE_WORDS: &[&str] = &[
-    "test", "tests", "testing", "fake", "dummy", "mock", "fixture", "example", "sample", "stub",
+    "test",
+    "tests",
+    "testing",
+    "fake",
+    "dummy",
+    "mock",
+    "fixture",
+    "example",
+    "sample",
+    "stub",
     "demo",
+    "invalid",
+    "wrong",
+    "bad",
+    "bogus",
+    "incorrect",
+    "malformed",
+    "non",
+    "nonmatching",
+    "mismatched",
+    "unmatched",
 ];
 
 /// Shortest password judged: shorter values are PINs, flags and codes
@@ -168,7 +189,7 @@ pub(crate) fn is_generic_secret(
     let Some(key) = key else {
         return looks_random(value);
     };
-    if !is_secret_key(key) || is_type_name(before_key, key) {
+    if !is_secret_key(key) || is_type_name(before_key, key) || is_unsigned_jwt_sample(value) {
         return false;
     }
     if looks_random(value) {
@@ -189,6 +210,19 @@ fn is_type_name(before_key: &[u8], key: &[u8]) -> bool {
         && parts
             .iter()
             .all(|p| p.first().is_some_and(u8::is_ascii_uppercase))
+}
+
+/// `eyJ….eyJ….signature`: a JSON Web Token whose signature is a word or
+/// a stub, written to show a token's shape. A signed token's signature is
+/// a digest (43 characters for HS256), never a word; an unsigned token
+/// (`alg: none`) has none at all and is still a credential to a server
+/// that accepts it.
+fn is_unsigned_jwt_sample(value: &[u8]) -> bool {
+    if !value.starts_with(b"eyJ") || value.iter().filter(|&&b| b == b'.').count() != 2 {
+        return false;
+    }
+    let sig = &value[value.iter().rposition(|&b| b == b'.').map_or(0, |i| i + 1)..];
+    !sig.is_empty() && (sig.len() < 16 || word_like_letters(sig) * 2 >= sig.len())
 }
 
 /// `PublicKeyToken=b77a5c561934e089` in a .NET assembly identity: the
@@ -471,6 +505,9 @@ mod tests {
             "mock_secret",
             "example_token",
             "passwordHash",
+            "invalidToken",
+            "wrong_password",
+            "nonMatchingToken",
             "",
         ] {
             assert!(!is_secret_key(key.as_bytes()), "{key}");
@@ -575,6 +612,18 @@ mod tests {
         assert!(!ok("", "ClientRequestToken", "a3f9c0e1b2d4a7c6e5f8091b"));
         assert!(!ok("", "secret_sha256", "a3f9c0e1b2d4a7c6e5f8091b2c3d4e5f"));
         assert!(!ok("", "token_version", "a3f9c0e1b2d4a7c6e5f8"));
+        // A JWT with a word for its signature shows a shape; a signed or
+        // unsigned one is a credential.
+        assert!(!ok(
+            "",
+            "api_token",
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.signature"
+        ));
+        assert!(ok(
+            "",
+            "api_token",
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.hxhGCCCmGV9nT1slief1WgEsOsfdnlVizNrODxfh1M8"
+        ));
         // Still secrets.
         assert!(ok("", "secret_key_base", &"a3f9c0e1b2d4a7c6".repeat(8)));
         assert!(ok("", "api_key", "a3f9c0e1b2d4a7c6e5f8091b2c3d4e5f"));
