@@ -622,7 +622,7 @@ mod tests {
         assert!(ok(
             "",
             "api_token",
-            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.hxhGCCCmGV9nT1slief1WgEsOsfdnlVizNrODxfh1M8"
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.zwZWdfRLgxL_Z1bvxbT7WrKL8ozFiA2auK7Z7GtQbU4"
         ));
         // Still secrets.
         assert!(ok("", "secret_key_base", &"a3f9c0e1b2d4a7c6".repeat(8)));
