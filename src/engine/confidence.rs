@@ -424,7 +424,10 @@ fn is_password_hash(secret: &[u8]) -> bool {
 /// block, which by the language's convention close the file? Test vectors
 /// of cryptographic and protocol crates (keys, hashes, tokens) live there.
 fn in_test_module(path: &str, buf: &[u8], at: usize) -> bool {
-    if !path.ends_with(".rs") {
+    // Looked for once per finding: a generated file of megabytes is data,
+    // not a module with tests, and is not searched.
+    const MAX_SOURCE: usize = 4 << 20;
+    if !path.ends_with(".rs") || buf.len() > MAX_SOURCE {
         return false;
     }
     let head = &buf[..at.min(buf.len())];
