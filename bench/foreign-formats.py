@@ -28,7 +28,7 @@ same structural test leakhound's placeholder filter applies
 (src/engine/filters.rs, `is_made_up`): a token of 16 to 128 characters
 whose letters (case folded) or digits, read alone, count eight in order
 (`1a2b3c4d5e6f7g8h…`, `aB1cD2eF3gH4…`, `…45678901`), or that holds a
-block of 12 characters twice (`R7mQ2vN9xK4p…R7mQ2vN9xK4p…`).
+block of 12 letters and digits twice (`R7mQ2vN9xK4p…R7mQ2vN9xK4p…`).
 `--keep-made-up` keeps them (the corpus before this test was added).
 
 Some negatives are no false positive of ours: the peer lists them negative
@@ -106,7 +106,7 @@ def made_up(text):
             return True
         if _longest_run(digits, lambda a, b: ord(b) == ord(a) + 1 or (a, b) == ("9", "0")) >= 8:
             return True
-        if any(v[i : i + 12] in v[i + 12 :] for i in range(len(v) - 23)):
+        if any(v[i : i + 12] in v[i + 12 :] and re.search(r"[A-Za-z]", v[i : i + 12]) and re.search(r"[0-9]", v[i : i + 12]) for i in range(len(v) - 23)):
             return True
     return False
 

@@ -209,7 +209,12 @@ const MAX_COUNTING_RUN: usize = 8;
 /// chance (a run of eight among its letters about 26^-7 per letter).
 /// Secrets longer than `MAX_WORD_CHECKED_LEN` (PEM bodies) are not judged.
 pub(crate) fn is_made_up(body: &[u8]) -> bool {
-    if body.len() < 16 || body.len() > MAX_WORD_CHECKED_LEN {
+    // One key-like token: a PEM block's lines and words are judged by the
+    // other checks.
+    if body.len() < 16
+        || body.len() > MAX_WORD_CHECKED_LEN
+        || body.iter().any(|b| b.is_ascii_whitespace() || *b == b'\\')
+    {
         return false;
     }
     let letters: Vec<u8> = body
@@ -236,9 +241,12 @@ fn longest_run(seq: &[u8], follows: impl Fn(u8, u8) -> bool) -> usize {
 /// Shortest block whose second copy gives a value away as typed.
 const MIN_REPEATED_BLOCK: usize = 12;
 
-/// Does `v` hold some block of `MIN_REPEATED_BLOCK` bytes twice, the
-/// copies not overlapping (`R7mQ2vN9xK4p…R7mQ2vN9xK4p…`)? A random string
-/// repeats twelve characters with negligible chance.
+/// Does `v` hold some block of `MIN_REPEATED_BLOCK` bytes, letters and
+/// digits mixed, twice, the copies not overlapping
+/// (`R7mQ2vN9xK4p…R7mQ2vN9xK4p…`)? A random string repeats twelve
+/// characters with negligible chance. A block of digits alone may recur
+/// in a real token (one account or workspace id written twice), so it
+/// does not count.
 fn has_repeated_block(v: &[u8]) -> bool {
     let n = MIN_REPEATED_BLOCK;
     if v.len() < 2 * n {
@@ -246,7 +254,9 @@ fn has_repeated_block(v: &[u8]) -> bool {
     }
     (0..=v.len() - 2 * n).any(|i| {
         let block = &v[i..i + n];
-        memchr::memmem::find(&v[i + n..], block).is_some()
+        block.iter().any(u8::is_ascii_alphabetic)
+            && block.iter().any(u8::is_ascii_digit)
+            && memchr::memmem::find(&v[i + n..], block).is_some()
     })
 }
 
@@ -647,6 +657,10 @@ mod tests {
             "59a6656c90bd5482a90a29b9fa5ff5180bc0dbc0",
             "nQvWys81vp7hB1dx8PpD5KHXe3PYiG-kPAuNaRL63xYKwzEInncIIA3ANxN9K",
             "short1234567",
+            // One id written twice.
+            "730518264913-7305182649137-Lq8ZtR2mWv5KcN0pXy4Hd9Fs",
+            // A short PEM block: BEGIN and END lines repeat their words.
+            "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIHq7Lw2/Xn5pR8dTz0KcV4mYb9sFj3eGu1aWh6oNi2Qy\n-----END PRIVATE KEY-----",
         ] {
             assert!(!is_made_up(s.as_bytes()), "{s}");
         }
