@@ -141,8 +141,9 @@ const NOT_SECRET_WORDS: &[&str] = &[
 ];
 
 /// Words in a key that say the value is a test fixture or an example, or
-/// deliberately not a valid one (`invalidToken`, `wrong_password`,
-/// `nonMatchingToken`: a counter-example in a test).
+/// deliberately not a valid one (`invalidToken`, `wrong_password`: a
+/// counter-example in a test; `non`/`not` before `matching`, `valid`,
+/// `existent` say so too, see `is_counter_example`).
 const FIXTURE_WORDS: &[&str] = &[
     "test",
     "tests",
@@ -161,8 +162,8 @@ const FIXTURE_WORDS: &[&str] = &[
     "bogus",
     "incorrect",
     "malformed",
-    "non",
     "nonmatching",
+    "nonexistent",
     "mismatched",
     "unmatched",
 ];
@@ -308,6 +309,7 @@ pub(crate) fn is_secret_key(key: &[u8]) -> bool {
     if words
         .iter()
         .any(|w| FIXTURE_WORDS.contains(&w.as_str()) || NOT_SECRET_WORDS.contains(&w.as_str()))
+        || is_counter_example(&words)
     {
         return false;
     }
@@ -319,6 +321,19 @@ pub(crate) fn is_secret_key(key: &[u8]) -> bool {
             .any(|w| NOT_A_CREDENTIAL.contains(&w.as_str())),
         w => SECRET_NOUNS.contains(&w) || is_password_word(w),
     }
+}
+
+/// `nonMatchingToken`, `not_valid_secret`, `nonExistentPassword`: a
+/// negation before a word of validity names a value that is meant not to
+/// work. `non` alone does not (`NON_PROD_API_KEY` is a secret).
+fn is_counter_example(words: &[String]) -> bool {
+    words.windows(2).any(|w| {
+        matches!(w[0].as_str(), "non" | "not")
+            && matches!(
+                w[1].as_str(),
+                "matching" | "valid" | "existent" | "existing" | "working"
+            )
+    })
 }
 
 /// Words of an identifier in any naming style, lowercased: `AWS_SECRET_KEY`,
@@ -483,6 +498,7 @@ mod tests {
             ":secret",
             "credentials",
             "SMTP_PASSWD",
+            "NON_PROD_API_KEY",
         ] {
             assert!(is_secret_key(key.as_bytes()), "{key}");
         }
@@ -508,6 +524,7 @@ mod tests {
             "invalidToken",
             "wrong_password",
             "nonMatchingToken",
+            "not_valid_secret",
             "",
         ] {
             assert!(!is_secret_key(key.as_bytes()), "{key}");
