@@ -248,6 +248,20 @@ const NOT_PRODUCTION_DIRS: &[&str] = &[
     "unittests",
 ];
 
+/// Words of a directory's name (lowercase) that make it a test or fixture
+/// directory whatever else the name says.
+const NOT_PRODUCTION_DIR_WORDS: &[&str] = &[
+    "test",
+    "tests",
+    "testing",
+    "testdata",
+    "fixture",
+    "fixtures",
+    "mock",
+    "mocks",
+    "testsuite",
+];
+
 /// Directory names (lowercase) of documentation: the same evidence as a
 /// documentation file's kind, so the two lower a confidence once.
 const DOCS_DIRS: &[&str] = &["doc", "docs", "documentation"];
@@ -317,10 +331,15 @@ pub fn is_not_production_path(path: &str) -> bool {
     let path = path.replace('\\', "/");
     let mut parts: Vec<&str> = path.split(['/', '!']).collect();
     let name = parts.pop().unwrap_or("").to_ascii_lowercase();
-    if parts
-        .iter()
-        .any(|p| NOT_PRODUCTION_DIRS.contains(&p.to_ascii_lowercase().as_str()))
-    {
+    // A directory named so, or whose name has such a word among its
+    // `-`/`_`/`.`-separated words: `integration-tests`, `test_vectors`,
+    // `aws-signing-test-suite`.
+    if parts.iter().any(|p| {
+        let p = p.to_ascii_lowercase();
+        NOT_PRODUCTION_DIRS.contains(&p.as_str())
+            || p.split(['-', '_', '.'])
+                .any(|w| NOT_PRODUCTION_DIR_WORDS.contains(&w))
+    }) {
         return true;
     }
     let stem = name.split('.').next().unwrap_or("");
@@ -344,7 +363,14 @@ const EXAMPLE_WORDS: &[&str] = &[
 /// `path`).
 pub fn confidence(rule: &Rule, m: &Match, path: &str, buf: &[u8]) -> Confidence {
     let prefixed = m.prefix_len > 0 && !rule.spec.generic;
-    let mut c = if prefixed && !m.ambiguous {
+    // Prefixes that name a format, not a provider: `eyJ` is base64 of
+    // `{"`, any JSON Web Token's start; `$2y$`, `$6$` mark a password hash,
+    // which is a credential only once cracked. Neither vouches for a
+    // secret by itself; the file they are in may (a hash in `shadow` or a
+    // SQL dump is high).
+    let format_only =
+        (m.prefix_len <= 3 && m.secret.starts_with(b"eyJ")) || is_password_hash(&m.secret);
+    let mut c = if prefixed && !m.ambiguous && !format_only {
         Confidence::High
     } else {
         Confidence::Medium
@@ -366,14 +392,109 @@ pub fn confidence(rule: &Rule, m: &Match, path: &str, buf: &[u8]) -> Confidence 
         if matches!(kind, FileKind::Template | FileKind::Docs) || is_docs_path(path) {
             c = c.lowered();
         }
-        if is_not_production_path(path) {
+        // A test by its path, or test code in a source file: one piece of
+        // evidence, one step.
+        if is_not_production_path(path) || in_test_module(path, buf, m.start) {
             c = c.lowered();
         }
-        if line_says_example(buf, m.start) {
+        if line_says_example(buf, m.start) || near_published_example(buf, m.start) {
             c = c.lowered();
         }
     }
     c
+}
+
+/// A crypt(3) password hash: `$1$`, `$5$`, `$6$`, `$2a$`/`$2b$`/`$2y$`
+/// (bcrypt), `$y$`/`$gy$` (yescrypt), `$7$` (scrypt), `$argon2…$`.
+fn is_password_hash(secret: &[u8]) -> bool {
+    let Some(rest) = secret.strip_prefix(b"$") else {
+        return false;
+    };
+    let id_len = rest.iter().position(|&b| b == b'$').unwrap_or(0);
+    let id = &rest[..id_len];
+    id_len > 0
+        && (matches!(
+            id,
+            b"1" | b"5" | b"6" | b"7" | b"2a" | b"2b" | b"2y" | b"y" | b"gy" | b"apr1"
+        ) || id.starts_with(b"argon2"))
+}
+
+/// Is the offset `at` of a Rust source file in its test code: after a
+/// `#[cfg(test)]` (or `#[cfg(all(test, …))]`) attribute or a `mod tests`
+/// block, which by the language's convention close the file? Test vectors
+/// of cryptographic and protocol crates (keys, hashes, tokens) live there.
+fn in_test_module(path: &str, buf: &[u8], at: usize) -> bool {
+    // Looked for once per finding: a generated file of megabytes is data,
+    // not a module with tests, and is not searched.
+    const MAX_SOURCE: usize = 4 << 20;
+    if !path.ends_with(".rs") || buf.len() > MAX_SOURCE {
+        return false;
+    }
+    let head = &buf[..at.min(buf.len())];
+    [
+        &b"#[cfg(test)]"[..],
+        b"#[cfg(all(test,",
+        b"\nmod tests {",
+        b"\nmod test {",
+    ]
+    .iter()
+    .any(|marker| memchr::memmem::find(head, marker).is_some())
+}
+
+/// Is a vendor's published example credential (an upper-case `EXAMPLE`
+/// inside a key-like run: AWS's `AKIAIOSFODNN7EXAMPLE`, `AKIDEXAMPLE`,
+/// `…bPxRfiCYEXAMPLEKEY`) within three lines of `at`, or in the small
+/// block (object, call, section: at most `SMALL_BLOCK` bytes) that holds
+/// it? A value beside one belongs to the same sample: the session token of
+/// a documented signing request, the secret half of an example key pair,
+/// the other fields of a documented credentials file.
+fn near_published_example(buf: &[u8], at: usize) -> bool {
+    const SMALL_BLOCK: usize = 2048;
+    let at = at.min(buf.len());
+    let (bs, be) = super::evidence::block_around(buf, at);
+    (be - bs <= SMALL_BLOCK && has_published_example(&buf[bs..be]))
+        || has_published_example(lines_around(buf, at))
+}
+
+/// The line holding `at` with up to three lines either side, bounded.
+fn lines_around(buf: &[u8], at: usize) -> &[u8] {
+    const LINES: usize = 3;
+    const SPAN: usize = 1200;
+    let floor = at.saturating_sub(SPAN);
+    let ceil = (at + SPAN).min(buf.len());
+    let mut start = at;
+    for _ in 0..=LINES {
+        match memchr::memrchr(b'\n', &buf[floor..start]) {
+            Some(i) => start = floor + i,
+            None => {
+                start = floor;
+                break;
+            }
+        }
+    }
+    let mut end = at;
+    for _ in 0..=LINES {
+        match memchr::memchr(b'\n', &buf[end.min(ceil)..ceil]) {
+            Some(i) => end = end + i + 1,
+            None => {
+                end = ceil;
+                break;
+            }
+        }
+    }
+    &buf[start..end.min(ceil)]
+}
+
+/// Does `text` hold `EXAMPLE` inside a run of key characters?
+fn has_published_example(text: &[u8]) -> bool {
+    memchr::memmem::find_iter(text, b"EXAMPLE").any(|i| {
+        // Inside a run of key characters, not a word of prose (`EXAMPLE:`).
+        let key_char = |b: &u8| b.is_ascii_alphanumeric() || b"/+".contains(b);
+        i.checked_sub(1)
+            .and_then(|j| text.get(j))
+            .is_some_and(key_char)
+            || text.get(i + 7).is_some_and(key_char)
+    })
 }
 
 /// A rule for passwords rather than a provider's keys: the built-in rules
@@ -494,6 +615,54 @@ mod tests {
             "latest/x.py",
         ] {
             assert!(!is_not_production_path(p), "{p}");
+        }
+    }
+
+    #[test]
+    fn dir_name_words_and_test_modules() {
+        for p in [
+            "aws-sigv4/aws-signing-test-suite/v4/context.json",
+            "crate/integration-tests/a.rs",
+            "x/test_vectors/k.pem",
+        ] {
+            assert!(is_not_production_path(p), "{p}");
+        }
+        for p in ["src/latest-release/a.rs", "src/contest_entries/b.py"] {
+            assert!(!is_not_production_path(p), "{p}");
+        }
+        let buf = b"pub fn f() {}\n\n#[cfg(test)]\nmod tests {\n    const K: &str = \"x\";\n}\n";
+        let at = buf.windows(3).position(|w| w == b"\"x\"").unwrap();
+        assert!(in_test_module("src/lib.rs", buf, at));
+        assert!(!in_test_module("src/lib.py", buf, at));
+        assert!(!in_test_module("src/lib.rs", buf, 3));
+    }
+
+    #[test]
+    fn published_examples_nearby() {
+        let buf = b"{\n  \"access_key_id\": \"AKIDEXAMPLE\",\n  \"token\": \"6e86a1\"\n}\n";
+        let at = buf.windows(6).position(|w| w == b"6e86a1").unwrap();
+        assert!(near_published_example(buf, at));
+        let buf = b"EXAMPLE:\ntoken = \"6e86a1\"\n";
+        let at = buf.windows(6).position(|w| w == b"6e86a1").unwrap();
+        assert!(!near_published_example(buf, at));
+        // Further away, in the same object.
+        let buf = b"{\n \"id\": \"AKIAIOSFODNN7EXAMPLE\",\n \"a\": 1,\n \"b\": 2,\n \"c\": 3,\n \"d\": 4,\n \"k\": \"6e86a1\"\n}\n";
+        let at = buf.windows(6).position(|w| w == b"6e86a1").unwrap();
+        assert!(near_published_example(buf, at));
+    }
+
+    #[test]
+    fn password_hashes_by_their_format() {
+        for h in [
+            "$2y$10$abc",
+            "$6$salt$hash",
+            "$argon2id$v=19$m",
+            "$apr1$x$y",
+        ] {
+            assert!(is_password_hash(h.as_bytes()), "{h}");
+        }
+        for h in ["$DB_PASS", "$$", "ghp_x", "$9$x"] {
+            assert!(!is_password_hash(h.as_bytes()), "{h}");
         }
     }
 

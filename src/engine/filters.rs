@@ -89,8 +89,9 @@ pub(crate) fn is_placeholder(secret: &[u8], prefix_len: usize) -> bool {
     {
         return true;
     }
-    // Counting sequences: `0123456789`, `abcdefgh` runs that fill the body.
-    is_sequence(body)
+    // Counting sequences: `0123456789`, `abcdefgh` runs that fill the body,
+    // or that a longer made-up value holds.
+    is_sequence(body) || is_made_up(body)
 }
 
 /// Values that stand in a password field of a template or a sample
@@ -188,6 +189,75 @@ pub(crate) fn is_password_placeholder(value: &[u8]) -> bool {
 
 fn is_sequence(body: &[u8]) -> bool {
     body.len() >= 8 && body.windows(2).all(|w| w[1] == w[0].wrapping_add(1))
+}
+
+/// Longest counting run a made-up value may hold: eight letters or digits
+/// in order are typed, not drawn.
+const MAX_COUNTING_RUN: usize = 8;
+
+/// Is `body` (a secret after its literal prefix) typed by a person to look
+/// like a key rather than drawn at random? Two shapes give it away:
+///
+/// - the alphabet or the digits counted out in it, also when the two are
+///   interleaved or the case alternates: `abcdefghijklmnopqrstuvwxyz123456`,
+///   `1234567890abcdefghij…`, `aB1cD2eF3gH4iJ5kL6…`, `abc123xyz-456def789ghij-
+///   klmnopqrstuvwx`: the letters (case folded) or the digits (`9` then `0`
+///   counts on), read alone, hold a run of eight in order;
+/// - a block repeated: `R7mQ2vN9…R7mQ2vN9…`.
+///
+/// A random string of this length holds neither but with negligible
+/// chance (a run of eight among its letters about 26^-7 per letter).
+/// Secrets longer than `MAX_WORD_CHECKED_LEN` (PEM bodies) are not judged.
+pub(crate) fn is_made_up(body: &[u8]) -> bool {
+    // One key-like token: a PEM block's lines and words are judged by the
+    // other checks.
+    if body.len() < 16
+        || body.len() > MAX_WORD_CHECKED_LEN
+        || body.iter().any(|b| b.is_ascii_whitespace() || *b == b'\\')
+    {
+        return false;
+    }
+    let letters: Vec<u8> = body
+        .iter()
+        .filter(|b| b.is_ascii_alphabetic())
+        .map(u8::to_ascii_lowercase)
+        .collect();
+    let digits: Vec<u8> = body.iter().copied().filter(u8::is_ascii_digit).collect();
+    longest_run(&letters, |a, b| b == a + 1) >= MAX_COUNTING_RUN
+        || longest_run(&digits, |a, b| b == a + 1 || (a == b'9' && b == b'0')) >= MAX_COUNTING_RUN
+        || has_repeated_block(body)
+}
+
+/// The longest run of `seq` in which each byte follows the one before.
+fn longest_run(seq: &[u8], follows: impl Fn(u8, u8) -> bool) -> usize {
+    let (mut best, mut cur) = (usize::from(!seq.is_empty()), 1);
+    for w in seq.windows(2) {
+        cur = if follows(w[0], w[1]) { cur + 1 } else { 1 };
+        best = best.max(cur);
+    }
+    best
+}
+
+/// Shortest block whose second copy gives a value away as typed.
+const MIN_REPEATED_BLOCK: usize = 12;
+
+/// Does `v` hold some block of `MIN_REPEATED_BLOCK` bytes, letters and
+/// digits mixed, twice, the copies not overlapping
+/// (`R7mQ2vN9xK4p…R7mQ2vN9xK4p…`)? A random string repeats twelve
+/// characters with negligible chance. A block of digits alone may recur
+/// in a real token (one account or workspace id written twice), so it
+/// does not count.
+fn has_repeated_block(v: &[u8]) -> bool {
+    let n = MIN_REPEATED_BLOCK;
+    if v.len() < 2 * n {
+        return false;
+    }
+    (0..=v.len() - 2 * n).any(|i| {
+        let block = &v[i..i + n];
+        block.iter().any(u8::is_ascii_alphabetic)
+            && block.iter().any(u8::is_ascii_digit)
+            && memchr::memmem::find(&v[i + n..], block).is_some()
+    })
 }
 
 pub(crate) fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -564,6 +634,35 @@ mod tests {
             ("sk-kunavo-", 10),
         ] {
             assert!(is_placeholder(s.as_bytes(), p), "{s}");
+        }
+    }
+
+    #[test]
+    fn made_up_values() {
+        for s in [
+            "abcdefghijklmnopqrstuvwxyz123456",
+            "0987654321ghijklmnop0987654321qrstuvwx",
+            "Mn4oP5qR6sT7uV8wX9yZ0aB1cD2eF3gH4iJ5kL",
+            "xyz789abc-123ghi456jklm-nopqrstuvwxyz-7890bcd",
+            "LIV-9f8e7d6c-1a2b-3c4d-5e6f-7a8b9c0d",
+            "Kq9LmN4pW2xZ7vR3Kq9LmN4pW2xZ7vR3Kq9L",
+            "Zt5nR7mQ2vN9xK4pT8cW1zL6gYh3nM2qV9xK4pT8cW1zL6gY",
+        ] {
+            assert!(is_made_up(s.as_bytes()), "{s}");
+        }
+        for s in [
+            "4fQ9x2LmN8pR7tV1wZ3yB6cD0eH5jK",
+            "a3f9c0e1b2d4a7c6e5f8091b2c3d4e5f",
+            "vjLYMuIAP7s1HkI+X04WdbndaduLnA4GBbhqwU4i",
+            "59a6656c90bd5482a90a29b9fa5ff5180bc0dbc0",
+            "nQvWys81vp7hB1dx8PpD5KHXe3PYiG-kPAuNaRL63xYKwzEInncIIA3ANxN9K",
+            "short1234567",
+            // One id written twice.
+            "730518264913-7305182649137-Lq8ZtR2mWv5KcN0pXy4Hd9Fs",
+            // A short PEM block: BEGIN and END lines repeat their words.
+            "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIHq7Lw2/Xn5pR8dTz0KcV4mYb9sFj3eGu1aWh6oNi2Qy\n-----END PRIVATE KEY-----",
+        ] {
+            assert!(!is_made_up(s.as_bytes()), "{s}");
         }
     }
 

@@ -140,10 +140,32 @@ const NOT_SECRET_WORDS: &[&str] = &[
     "format",
 ];
 
-/// Words in a key that say the value is a test fixture or an example.
+/// Words in a key that say the value is a test fixture or an example, or
+/// deliberately not a valid one (`invalidToken`, `wrong_password`: a
+/// counter-example in a test; `non`/`not` before `matching`, `valid`,
+/// `existent` say so too, see `is_counter_example`).
 const FIXTURE_WORDS: &[&str] = &[
-    "test", "tests", "testing", "fake", "dummy", "mock", "fixture", "example", "sample", "stub",
+    "test",
+    "tests",
+    "testing",
+    "fake",
+    "dummy",
+    "mock",
+    "fixture",
+    "example",
+    "sample",
+    "stub",
     "demo",
+    "invalid",
+    "wrong",
+    "bad",
+    "bogus",
+    "incorrect",
+    "malformed",
+    "nonmatching",
+    "nonexistent",
+    "mismatched",
+    "unmatched",
 ];
 
 /// Shortest password judged: shorter values are PINs, flags and codes
@@ -168,7 +190,7 @@ pub(crate) fn is_generic_secret(
     let Some(key) = key else {
         return looks_random(value);
     };
-    if !is_secret_key(key) || is_type_name(before_key, key) {
+    if !is_secret_key(key) || is_type_name(before_key, key) || is_unsigned_jwt_sample(value) {
         return false;
     }
     if looks_random(value) {
@@ -189,6 +211,19 @@ fn is_type_name(before_key: &[u8], key: &[u8]) -> bool {
         && parts
             .iter()
             .all(|p| p.first().is_some_and(u8::is_ascii_uppercase))
+}
+
+/// `eyJ….eyJ….signature`: a JSON Web Token whose signature is a word or
+/// a stub, written to show a token's shape. A signed token's signature is
+/// a digest (43 characters for HS256), never a word; an unsigned token
+/// (`alg: none`) has none at all and is still a credential to a server
+/// that accepts it.
+fn is_unsigned_jwt_sample(value: &[u8]) -> bool {
+    if !value.starts_with(b"eyJ") || value.iter().filter(|&&b| b == b'.').count() != 2 {
+        return false;
+    }
+    let sig = &value[value.iter().rposition(|&b| b == b'.').map_or(0, |i| i + 1)..];
+    !sig.is_empty() && (sig.len() < 16 || word_like_letters(sig) * 2 >= sig.len())
 }
 
 /// `PublicKeyToken=b77a5c561934e089` in a .NET assembly identity: the
@@ -274,6 +309,7 @@ pub(crate) fn is_secret_key(key: &[u8]) -> bool {
     if words
         .iter()
         .any(|w| FIXTURE_WORDS.contains(&w.as_str()) || NOT_SECRET_WORDS.contains(&w.as_str()))
+        || is_counter_example(&words)
     {
         return false;
     }
@@ -285,6 +321,19 @@ pub(crate) fn is_secret_key(key: &[u8]) -> bool {
             .any(|w| NOT_A_CREDENTIAL.contains(&w.as_str())),
         w => SECRET_NOUNS.contains(&w) || is_password_word(w),
     }
+}
+
+/// `nonMatchingToken`, `not_valid_secret`, `nonExistentPassword`: a
+/// negation before a word of validity names a value that is meant not to
+/// work. `non` alone does not (`NON_PROD_API_KEY` is a secret).
+fn is_counter_example(words: &[String]) -> bool {
+    words.windows(2).any(|w| {
+        matches!(w[0].as_str(), "non" | "not")
+            && matches!(
+                w[1].as_str(),
+                "matching" | "valid" | "existent" | "existing" | "working"
+            )
+    })
 }
 
 /// Words of an identifier in any naming style, lowercased: `AWS_SECRET_KEY`,
@@ -449,6 +498,7 @@ mod tests {
             ":secret",
             "credentials",
             "SMTP_PASSWD",
+            "NON_PROD_API_KEY",
         ] {
             assert!(is_secret_key(key.as_bytes()), "{key}");
         }
@@ -471,6 +521,10 @@ mod tests {
             "mock_secret",
             "example_token",
             "passwordHash",
+            "invalidToken",
+            "wrong_password",
+            "nonMatchingToken",
+            "not_valid_secret",
             "",
         ] {
             assert!(!is_secret_key(key.as_bytes()), "{key}");
@@ -575,6 +629,18 @@ mod tests {
         assert!(!ok("", "ClientRequestToken", "a3f9c0e1b2d4a7c6e5f8091b"));
         assert!(!ok("", "secret_sha256", "a3f9c0e1b2d4a7c6e5f8091b2c3d4e5f"));
         assert!(!ok("", "token_version", "a3f9c0e1b2d4a7c6e5f8"));
+        // A JWT with a word for its signature shows a shape; a signed or
+        // unsigned one is a credential.
+        assert!(!ok(
+            "",
+            "api_token",
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.signature"
+        ));
+        assert!(ok(
+            "",
+            "api_token",
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.zwZWdfRLgxL_Z1bvxbT7WrKL8ozFiA2auK7Z7GtQbU4"
+        ));
         // Still secrets.
         assert!(ok("", "secret_key_base", &"a3f9c0e1b2d4a7c6".repeat(8)));
         assert!(ok("", "api_key", "a3f9c0e1b2d4a7c6e5f8091b2c3d4e5f"));

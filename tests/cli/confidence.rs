@@ -126,8 +126,15 @@ fn credential_files_report_word_like_passwords_and_no_placeholder() {
 fn hex_session_secrets_and_framework_keys_are_found() {
     let dir = tempdir();
     let d = dir.path();
+    // Drawn, not typed: a value that repeats itself is a made-up one.
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
     let hex128: String = (0..128)
-        .map(|i| b"0123456789abcdef"[(i * 7 + 3) % 16] as char)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            b"0123456789abcdef"[(x >> 60) as usize] as char
+        })
         .collect();
     let hex32 = &hex128[5..37];
     write(
