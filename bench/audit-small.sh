@@ -19,7 +19,9 @@
 #
 # The audit is as fast as "concurrent" when it scans small repositories side
 # by side, and as slow as "one by one" (or slower) when it does not.
-# LEAKHOUND=PATH measures that binary instead of a fresh release build.
+# LEAKHOUND=PATH measures that binary instead of a fresh release build;
+# OLD=PATH adds the audit of an older build (mirrors there) and checks that
+# both audits report the same findings.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-50}
@@ -83,6 +85,21 @@ s = json.load(open(sys.argv[1]))["stats"]
 print(f"audit: {s['repositories']} repositories, {s['commits']} commits, {s['blobs']} blobs, {s['findings']} findings, {len(s['errors'])} errors")
 PY
 read -r b_wall b_cpu < <(measure "" "${AUDIT[@]}")
+digest() { # count and digest of (repository, fingerprint) of a report's findings
+    python3 - "$1" <<'PY'
+import hashlib, json, sys
+f = json.load(open(sys.argv[1]))["findings"]
+keys = sorted(f"{x['commit']['repository']} {x['fingerprint']}" for x in f)
+print(len(keys), hashlib.sha256("\n".join(keys).encode()).hexdigest()[:16])
+PY
+}
+if [ -n "${OLD:-}" ]; then
+    cp "$WORK/report.json" "$WORK/new.json"
+    OLD_AUDIT=("$OLD" "${AUDIT[@]:1}")
+    read -r o_wall o_cpu < <(measure "" "${OLD_AUDIT[@]}")
+    [ "$(digest "$WORK/report.json")" = "$(digest "$WORK/new.json")" ] ||
+        { echo "the old and new audits report different findings" >&2; exit 1; }
+fi
 # The audit's own mirrors, scanned from outside it.
 ls -d "$WORK"/clones/*/ >"$WORK/mirrors.txt"
 [ "$(wc -l <"$WORK/mirrors.txt")" -eq "$N" ] || { echo "expected $N mirrors in $WORK/clones" >&2; exit 1; }
@@ -97,4 +114,5 @@ row "one by one: scan --git of each mirror" "$s_wall" "$s_cpu"
 row "concurrent: $(nproc) at a time, -j 1 each" "$c_wall" "$c_cpu"
 row "audit, fresh clone directory" "$a_wall" "$a_cpu"
 row "audit, mirrors already there (fetch)" "$b_wall" "$b_cpu"
+[ -z "${OLD:-}" ] || row "old audit, mirrors already there" "$o_wall" "$o_cpu"
 echo "load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
