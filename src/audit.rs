@@ -358,18 +358,14 @@ pub fn run(options: &Options, scan: &scan::Options, matcher: &Matcher) -> Result
             let secrets_of = |oid: &Oid| known.get(oid).cloned().unwrap_or_default();
             let with_store = store.is_some();
             let one = |mirror: &Mirror, alongside: bool| {
-                let scan_one = if alongside {
-                    crate::source::git::scan_repository_alongside
-                } else {
-                    scan_repository_known
-                };
-                scan_one(
+                scan_repository_known(
                     scan,
                     matcher,
                     &mirror.path,
                     options.all_objects,
                     with_store.then_some(&lookup as Seen),
                     with_store.then_some(&secrets_of as Known),
+                    alongside,
                 )
             };
             let ready: Vec<&Mirror> = batch

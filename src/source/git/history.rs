@@ -194,36 +194,14 @@ pub fn scan_repository(
     all_objects: bool,
     seen: Option<Seen>,
 ) -> Result<HistoryScan> {
-    scan_repository_known(options, matcher, root, all_objects, seen, None)
+    scan_repository_known(options, matcher, root, all_objects, seen, None, false)
 }
 
 /// [`scan_repository`], with the secret ids `known` for the skipped blobs
 /// (`exposure`: where a key seen by an earlier audit still lives).
+/// `alongside`: one of several scans at once (an audit's small
+/// repositories), on one thread and without a progress bar of its own.
 pub fn scan_repository_known(
-    options: &Options,
-    matcher: &Matcher,
-    root: &Path,
-    all_objects: bool,
-    seen: Option<Seen>,
-    known: Option<Known>,
-) -> Result<HistoryScan> {
-    scan_repository_on(options, matcher, root, all_objects, seen, known, false)
-}
-
-/// [`scan_repository_known`] on one thread and without a progress bar:
-/// for an audit that scans several small repositories at once.
-pub fn scan_repository_alongside(
-    options: &Options,
-    matcher: &Matcher,
-    root: &Path,
-    all_objects: bool,
-    seen: Option<Seen>,
-    known: Option<Known>,
-) -> Result<HistoryScan> {
-    scan_repository_on(options, matcher, root, all_objects, seen, known, true)
-}
-
-fn scan_repository_on(
     options: &Options,
     matcher: &Matcher,
     root: &Path,
@@ -235,7 +213,6 @@ fn scan_repository_on(
     let started = Instant::now();
     let repo = open_repo(root)?;
     let gitdir = repo.path().to_path_buf();
-    // Alongside other scans: one thread, and no bar of its own.
     let threads = if alongside {
         1
     } else {

@@ -17,8 +17,7 @@ use git2::{Oid, Repository, RepositoryOpenFlags};
 use crate::error::{Error, Result};
 
 pub use history::{
-    scan_history, scan_repository, scan_repository_alongside, scan_repository_known, HistoryScan,
-    Known, Reused, Seen,
+    scan_history, scan_repository, scan_repository_known, HistoryScan, Known, Reused, Seen,
 };
 pub use range::scan_range;
 pub(crate) use range::{
