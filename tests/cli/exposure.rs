@@ -316,6 +316,41 @@ fn one_key_in_two_repositories_of_an_audit_is_one_secret() {
     assert_eq!(report["secrets"].as_array().unwrap().len(), 2);
 }
 
+/// A work directory with `verify.toml` pointing Kunavo at `provider`, a
+/// bare clone of `repo` in it, and the arguments of an audit of that clone
+/// with a datastore and verification.
+fn audit_with_verification(
+    repo: &Repo,
+    provider: &Server,
+) -> (tempfile::TempDir, std::path::PathBuf, Vec<String>) {
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(
+        work.path().join("verify.toml"),
+        format!(
+            "[providers.kunavo]\nbase_url = \"{}/kunavo/v1\"\n",
+            provider.url()
+        ),
+    )
+    .unwrap();
+    let bare = work.path().join("origin.git");
+    bare_clone(repo.path(), &bare);
+    let clones = work.path().join("clones");
+    let args = [
+        "-c",
+        "verify.toml",
+        "--git-url",
+        bare.to_str().unwrap(),
+        "--clone-dir",
+        clones.to_str().unwrap(),
+        "--datastore",
+        "d.db",
+        "--verify",
+    ]
+    .map(String::from)
+    .to_vec();
+    (work, bare, args)
+}
+
 /// `git clone --bare FROM TO`.
 fn bare_clone(from: &std::path::Path, to: &std::path::Path) {
     let (from, to) = (from.to_str().unwrap(), to.to_str().unwrap());
@@ -355,29 +390,8 @@ fn a_secret_stays_open_while_live_or_reachable_and_closes_when_both_end() {
     repo.write("config/app.env", "KUNAVO_API_KEY=${KUNAVO_API_KEY}\n");
     let removed = repo.commit("Read the key from the environment");
     let (provider, revoked) = kunavo_stand_in(&key);
-    let work = tempfile::tempdir().unwrap();
-    std::fs::write(
-        work.path().join("verify.toml"),
-        format!(
-            "[providers.kunavo]\nbase_url = \"{}/kunavo/v1\"\n",
-            provider.url()
-        ),
-    )
-    .unwrap();
-    let bare = work.path().join("origin.git");
-    bare_clone(repo.path(), &bare);
-    let clones = work.path().join("clones");
-    let args = [
-        "-c",
-        "verify.toml",
-        "--git-url",
-        bare.to_str().unwrap(),
-        "--clone-dir",
-        clones.to_str().unwrap(),
-        "--datastore",
-        "d.db",
-        "--verify",
-    ];
+    let (work, bare, args) = audit_with_verification(&repo, &provider);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
 
     // Audit 1: live, and the tag still has it. Deleted on main, still
     // live: called out.
@@ -554,29 +568,8 @@ fn open_secrets_are_listed_worst_first_and_closed_by_hand_or_by_revocation() {
             _ => Reply::status(401).body("{\"error\":\"invalid api key\"}"),
         }
     });
-    let work = tempfile::tempdir().unwrap();
-    std::fs::write(
-        work.path().join("verify.toml"),
-        format!(
-            "[providers.kunavo]\nbase_url = \"{}/kunavo/v1\"\n",
-            provider.url()
-        ),
-    )
-    .unwrap();
-    let bare = work.path().join("origin.git");
-    bare_clone(repo.path(), &bare);
-    let clones = work.path().join("clones");
-    let audit = [
-        "-c",
-        "verify.toml",
-        "--git-url",
-        bare.to_str().unwrap(),
-        "--clone-dir",
-        clones.to_str().unwrap(),
-        "--datastore",
-        "d.db",
-        "--verify",
-    ];
+    let (work, bare, audit) = audit_with_verification(&repo, &provider);
+    let audit: Vec<&str> = audit.iter().map(String::as_str).collect();
     let (code, first, stderr) = scan_json(work.path(), &audit);
     assert_eq!(code, 1, "{stderr}");
     let id_of =
